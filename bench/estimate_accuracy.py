@@ -1,0 +1,129 @@
+"""How close lmdesk's memory estimate is to what llama.cpp really allocates.
+
+    python bench/estimate_accuracy.py MODEL.gguf [--split] [--json]
+
+For each grid point the model is loaded with llama-cpp-python and the buffer
+sizes llama.cpp logs are set beside the estimate. ``--split`` offloads layers
+to a loopback RPC server standing in for a GPU and checks the GPU column.
+Bars (SmolLM2): weights and KV within 0.5 %, compute within 5 %, total within
+2 %; GPU weights and KV within 1 %. Exit status 1 when a bar is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lmdesk.core.estimate import GpuTarget, estimate
+from lmdesk.core.gguf import read_model
+from lmdesk.core.llama_memory import Row, RpcServer, compare
+from lmdesk.core.load_settings import LoadSettings
+
+BARS = {
+    "weights": 0.005,
+    "repack": 0.005,
+    "kv_cache": 0.005,
+    "compute": 0.05,
+    "total": 0.02,
+    "output": 0.05,
+}
+SPLIT_BARS = {"weights": 0.01, "kv_cache": 0.01}
+MiB = 1024 * 1024
+
+
+def grid() -> list[LoadSettings]:
+    points = []
+    for n_ctx in (512, 2048, 8192):
+        for n_ubatch in (128, 512):
+            points.append(LoadSettings(n_ctx=n_ctx, n_ubatch=n_ubatch, flash_attn=False))
+            points.append(
+                LoadSettings(
+                    n_ctx=n_ctx, n_ubatch=n_ubatch, flash_attn=True, type_k="q8_0", type_v="q8_0"
+                )
+            )
+    return points
+
+
+def split_grid(n_layer: int) -> list[LoadSettings]:
+    return [
+        base.with_changes(n_gpu_layers=layers)
+        for base in grid()
+        if base.n_ubatch == 512
+        for layers in (0, 1, n_layer // 2, n_layer + 1)
+    ]
+
+
+def misses(rows: list[Row], bars: dict[str, float], device: str | None = None) -> list[Row]:
+    return [
+        r
+        for r in rows
+        if r.component in bars
+        and (device is None or r.device == device)
+        and abs(r.error) > bars[r.component]
+    ]
+
+
+def label(s: LoadSettings) -> str:
+    kv = f"{s.type_k}{'+FA' if s.flash_attn else ''}"
+    return f"ctx {s.n_ctx:5} ub {s.n_ubatch:3} {kv:8} ngl {s.n_gpu_layers:2}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model")
+    parser.add_argument("--split", action="store_true", help="check the GPU column over RPC")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    model = read_model(args.model)
+    points = split_grid(model.n_layer) if args.split else grid()
+    bars = SPLIT_BARS if args.split else BARS
+    out, failed, t_measure = [], [], 0.0
+    with RpcServer() if args.split else nullcontext() as server:
+        device = server.device if server else None
+        for settings in points:
+            started = time.perf_counter()
+            _, rows = compare(model, args.model, settings, device=device)
+            t_measure += time.perf_counter() - started
+            bad = misses(rows, bars, "GPU" if args.split else None)
+            failed += bad
+            out.append({"settings": label(settings), "rows": [r.as_dict() for r in rows]})
+            if not args.json:
+                print(f"\n{label(settings)}" + ("   MISSED" if bad else ""))
+                for r in rows:
+                    print(
+                        f"  {r.device:3} {r.component:9} estimate {r.estimate / MiB:9.2f} MiB"
+                        f"  actual {r.actual / MiB:9.2f} MiB  error {r.error:+7.2%}"
+                    )
+    started = time.perf_counter()
+    n_estimates = 1000
+    gpus = [GpuTarget("GPU 0")]
+    for i in range(n_estimates):
+        estimate(model, points[i % len(points)], gpus)
+    t_estimate = (time.perf_counter() - started) / n_estimates
+    per_measure = t_measure / len(points)
+    summary = {
+        "points": len(points),
+        "missed": len(failed),
+        "estimate_ms": t_estimate * 1000,
+        "llama_load_ms": per_measure * 1000,
+        "speedup": per_measure / t_estimate,
+    }
+    if args.json:
+        print(json.dumps({"grid": out, "summary": summary}, indent=2))
+    else:
+        print(f"\n{len(points)} settings, {len(failed)} components outside the bars.")
+        print(
+            f"estimate: {t_estimate * 1e6:.0f} µs per setting; llama.cpp load + context: "
+            f"{per_measure * 1000:.0f} ms per setting; ratio {summary['speedup']:.0f}x"
+        )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""What each subcommand does; each returns a JSON-able dict (``--json``) or text."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..core.estimate import GpuTarget, estimate, fit, judge
+from ..core.gguf import ModelInfo, read_model
+from ..core.load_settings import LoadSettings
+from ..core.units import format_size
+from .tables import layer_span, plan_table, table
+
+
+def _settings(args: argparse.Namespace, n_gpu_layers: int) -> LoadSettings:
+    return LoadSettings(
+        n_gpu_layers=n_gpu_layers,
+        n_ctx=args.ctx,
+        n_batch=args.batch,
+        n_ubatch=min(args.ubatch, args.batch),
+        type_k=args.kv_type,
+        type_v=args.kv_type,
+        flash_attn=True if args.flash_attn else (None if args.kv_type != "f16" else False),
+        use_mmap=not args.no_mmap,
+    )
+
+
+def _gpu_name(vram: int | None) -> str:
+    return f"GPU 0 ({format_size(vram)})" if vram else "GPU 0"
+
+
+def inspect(args: argparse.Namespace) -> dict[str, Any] | str:
+    model = read_model(args.model)
+    facts = {
+        "name": model.name,
+        "architecture": model.architecture,
+        "parameters": model.parameter_count,
+        "quantization": model.quantization,
+        "file_size": model.file_size,
+        "complete": model.is_complete,
+        "n_layer": model.n_layer,
+        "n_embd": model.n_embd,
+        "n_head": max(model.n_head, default=0),
+        "n_head_kv": max(model.n_head_kv, default=0),
+        "head_dim_k": model.head_dim_k,
+        "head_dim_v": model.head_dim_v,
+        "n_ctx_train": model.n_ctx_train,
+        "sliding_window": model.n_swa,
+        "n_vocab": model.n_vocab,
+        "chat_template": model.has_chat_template,
+        "tied_embeddings": model.tied_embeddings,
+        "experts": model.n_expert,
+        "input_bytes": model.input_bytes,
+        "output_bytes": model.output_bytes,
+        "layer_bytes": list(model.layer_bytes),
+    }
+    if args.json:
+        return facts
+    lines = [
+        f"{key:16} {_human(key, value)}" for key, value in facts.items() if key != "layer_bytes"
+    ]
+    rows = [[str(i), format_size(b)] for i, b in enumerate(model.layer_bytes)]
+    return "\n".join(lines) + "\n\n" + table(["Layer", "Size"], rows)
+
+
+def _human(key: str, value: Any) -> str:
+    if key in ("file_size", "input_bytes", "output_bytes"):
+        return format_size(value)
+    if key == "parameters":
+        return f"{value / 1e9:.2f} B" if value >= 1e9 else f"{value / 1e6:.0f} M"
+    return str(value)
+
+
+def estimate_cmd(args: argparse.Namespace) -> dict[str, Any] | str:
+    model = read_model(args.model)
+    settings = _settings(args, args.gpu_layers)
+    plan = estimate(model, settings, [GpuTarget(_gpu_name(args.vram))])
+    verdict = judge(plan, gpu_free=args.vram, margin=args.margin)
+    if args.json:
+        return {
+            **_header(model, plan.n_gpu_layers),
+            "devices": [d.as_dict() for d in plan.devices],
+            "verdict": verdict.as_dict(),
+        }
+    title = f"{model.name} · {model.quantization} · ctx {settings.n_ctx} · {settings.type_k} KV"
+    return f"{title}\n\n{plan_table(plan)}\n\n{verdict.headline}: {verdict.detail}"
+
+
+def fit_cmd(args: argparse.Namespace) -> dict[str, Any] | str:
+    model = read_model(args.model)
+    result = fit(
+        model,
+        _settings(args, 0),
+        gpu_free=args.vram,
+        margin=args.margin,
+        gpu_name=_gpu_name(args.vram),
+    )
+    plan = result.plan
+    if args.json:
+        return {
+            **_header(model, result.n_gpu_layers),
+            "max_full_offload_ctx": result.max_full_offload_ctx,
+            "devices": [d.as_dict() for d in plan.devices],
+        }
+    gpu_layers = layer_span(plan.gpus[0].layers, model.n_layer)
+    longest = (
+        f"full offload up to a context of {result.max_full_offload_ctx:,}"
+        if result.max_full_offload_ctx
+        else "no context allows full offload"
+    )
+    return (
+        f"{result.n_gpu_layers} of {model.n_layer + 1} layers fit in {format_size(args.vram)}"
+        f" with a {format_size(args.margin)} margin (GPU layers: {gpu_layers}); {longest}."
+        f"\n\n{plan_table(plan)}"
+    )
+
+
+def _header(model: ModelInfo, n_gpu_layers: int) -> dict[str, Any]:
+    return {"model": model.name, "n_layer": model.n_layer, "n_gpu_layers": n_gpu_layers}
+
+
+def starter(args: argparse.Namespace) -> str:
+    from ..core.paths import models_dir
+    from ..core.starter import ensure_starter_model
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if not args.quiet:
+            print(
+                f"\r{stage:9} {done / max(total, 1):6.1%}  {format_size(done)}",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    path = ensure_starter_model(models_dir(args.models_dir), progress=progress)
+    if not args.quiet:
+        print(file=sys.stderr)
+    return str(path)
+
+
+def open_app() -> int:
+    """Open the desktop app; without a window yet, show the starter model's plan."""
+    try:
+        from ..ui.app import run_app
+    except ImportError:
+        from ..core.paths import models_dir
+        from ..core.starter import ensure_starter_model
+
+        path = ensure_starter_model(models_dir())
+        model = read_model(path)
+        plan = estimate(model, LoadSettings(n_gpu_layers=-1, n_ctx=4096), [GpuTarget("GPU 0")])
+        print(f"Starter model ready: {path}\n\n{plan_table(plan)}")
+        return 0
+    return run_app()
+
+
+COMMANDS = {"inspect": inspect, "estimate": estimate_cmd, "fit": fit_cmd, "starter": starter}

@@ -1,0 +1,97 @@
+"""Argument parsing and dispatch; bad files and arguments end in one line and status 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from ..core.estimate import DEFAULT_MARGIN
+from ..core.gguf import GGUFError
+from ..core.load_settings import KV_CACHE_TYPES
+from ..core.units import parse_size
+from . import commands
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise SystemExit(_fail(f"{self.prog}: {message}"))
+
+
+def _fail(message: str) -> int:
+    print(f"lmdesk: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="lmdesk", description=__doc__)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    inspect = sub.add_parser("inspect", help="metadata, layers, sizes per layer, quantization")
+    inspect.add_argument("model")
+    inspect.add_argument("--json", action="store_true", help="print one JSON object")
+
+    for name, help_text in (
+        ("estimate", "memory per device for given load settings, and a verdict"),
+        ("fit", "the most GPU layers that fit a GPU, and the longest full-offload context"),
+    ):
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument("model")
+        if name == "estimate":
+            cmd.add_argument(
+                "--gpu-layers",
+                type=int,
+                default=-1,
+                metavar="N",
+                help="layers on the GPU, 0..n_layer+1 (default: all)",
+            )
+        cmd.add_argument("--vram", type=_size, help="GPU memory free, e.g. 8GiB")
+        cmd.add_argument("--ctx", type=int, default=4096, help="context length (default 4096)")
+        cmd.add_argument("--batch", type=int, default=512)
+        cmd.add_argument("--ubatch", type=int, default=512)
+        cmd.add_argument(
+            "--kv-type", choices=list(KV_CACHE_TYPES), default="f16", help="K and V cache type"
+        )
+        cmd.add_argument("--flash-attn", action="store_true")
+        cmd.add_argument("--no-mmap", action="store_true")
+        cmd.add_argument(
+            "--margin",
+            type=_size,
+            default=DEFAULT_MARGIN,
+            help="GPU memory kept free (default 1GiB)",
+        )
+        cmd.add_argument("--json", action="store_true", help="print one JSON object")
+    if "fit" in sub.choices:
+        sub.choices["fit"].set_defaults(vram=None)
+
+    starter = sub.add_parser("starter", help="put the starter model into the models folder")
+    starter.add_argument("--models-dir", help="where to put it (default: lmdesk's folder)")
+    starter.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command is None:
+            return commands.open_app()
+        if args.command == "fit" and args.vram is None:
+            return _fail("fit needs --vram, the GPU memory to fit into (e.g. --vram 8GiB)")
+        result = commands.COMMANDS[args.command](args)
+    except (GGUFError, ValueError, OSError) as exc:
+        return _fail(str(exc))
+    if isinstance(result, dict):
+        print(json.dumps(result, indent=2))
+        return 0
+    print(result)
+    return 0

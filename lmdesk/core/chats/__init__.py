@@ -1,0 +1,43 @@
+"""Conversations that are never lost: SQLite storage, streamed-reply saving, export.
+
+Qt-free. Open the app's store with ``ChatStore.open()``; tests pass a path.
+"""
+
+from lmdesk.core.chats.errors import (
+    ChatDatabaseUnreadableError,
+    ChatImportError,
+    ChatStoreError,
+    ConversationNotFoundError,
+    MessageNotFoundError,
+    SchemaTooNewError,
+)
+from lmdesk.core.chats.models import (
+    Conversation,
+    Message,
+    MessageState,
+    MessageStats,
+    Role,
+    SearchHit,
+)
+from lmdesk.core.chats.reply_writer import ReplyFinishedError, ReplyWriter
+from lmdesk.core.chats.store import UNSET, ChatStore, default_database_path
+
+__all__ = [
+    "UNSET",
+    "ChatDatabaseUnreadableError",
+    "ChatImportError",
+    "ChatStore",
+    "ChatStoreError",
+    "Conversation",
+    "ConversationNotFoundError",
+    "Message",
+    "MessageNotFoundError",
+    "MessageState",
+    "MessageStats",
+    "ReplyFinishedError",
+    "ReplyWriter",
+    "Role",
+    "SchemaTooNewError",
+    "SearchHit",
+    "default_database_path",
+]

@@ -1,0 +1,104 @@
+"""The plain values the chat store hands out: conversations, messages, reply stats.
+
+They are frozen dataclasses so a widget or a worker thread can hold one
+without it changing under them; the database is the only thing that changes.
+Timestamps are Unix seconds (``time.time()``) so they sort and compare
+without time-zone questions; the UI formats them in local time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, TypeGuard, get_args
+
+Role = Literal["system", "user", "assistant"]
+MessageState = Literal["complete", "streaming", "interrupted", "error", "stopped"]
+
+ROLES: tuple[Role, ...] = get_args(Role)
+MESSAGE_STATES: tuple[MessageState, ...] = get_args(MessageState)
+#: States a reply can end in; "streaming" only ever lives while a writer is open.
+FINAL_STATES: tuple[MessageState, ...] = tuple(s for s in MESSAGE_STATES if s != "streaming")
+
+
+def is_role(value: object) -> TypeGuard[Role]:
+    return value in ROLES
+
+
+def is_message_state(value: object) -> TypeGuard[MessageState]:
+    return value in MESSAGE_STATES
+
+
+@dataclass(frozen=True, slots=True)
+class MessageStats:
+    """How a reply was generated, shown in the stats line under it."""
+
+    prompt_tokens: int | None = None
+    generated_tokens: int | None = None
+    ttft_s: float | None = None
+    tokens_per_s: float | None = None
+    stop_reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MessageStats:
+        """Build from stored JSON, ignoring keys a newer lmdesk may have added."""
+        return cls(
+            prompt_tokens=_opt_int(data.get("prompt_tokens")),
+            generated_tokens=_opt_int(data.get("generated_tokens")),
+            ttft_s=_opt_float(data.get("ttft_s")),
+            tokens_per_s=_opt_float(data.get("tokens_per_s")),
+            stop_reason=None if data.get("stop_reason") is None else str(data["stop_reason"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: int
+    title: str
+    created_at: float
+    updated_at: float
+    system_prompt: str
+    #: The model last used in this conversation, so reopening it can offer to load it.
+    model_path: str | None
+    #: Sampling settings (temperature, top_p, ...) as the engine's JSON-able dict.
+    sampling: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: int
+    conversation_id: int
+    role: Role
+    content: str
+    created_at: float
+    state: MessageState
+    stats: MessageStats | None
+    #: 0, 1, 2, ... within the conversation; messages are always listed in this order.
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One conversation matching a search, with the first matching message if any."""
+
+    conversation: Conversation
+    message_id: int | None
+    snippet: str | None
+
+
+def _opt_int(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float | str):
+        return int(value)
+    raise TypeError(f"expected a number, got {value!r}")
+
+
+def _opt_float(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float | str):
+        return float(value)
+    raise TypeError(f"expected a number, got {value!r}")

@@ -1,0 +1,395 @@
+"""One download: its state machine, retries with backoff, verification and install.
+
+A job runs on a worker thread of the `DownloadManager`; `pause()`, `resume()`,
+`cancel()` and `retry()` come from any thread. Network trouble (a dropped connection,
+a 5xx, a stall) is retried with exponential backoff, resuming from the exact byte
+reached; only errors that waiting cannot fix (gated repo, full disk, bad checksum) fail.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from huggingface_hub.utils import build_hf_headers
+
+from lmdesk.core.hub import HubError, hub_errors
+from lmdesk.core.units import format_size
+
+from .errors import BadResponse, ChecksumMismatch, DownloadError, NotEnoughSpace
+from .paths import Layout
+from .resolve import resolve_into
+from .sidecar import PartialState
+from .speed import SpeedMeter
+from .transfer import Transfer
+
+log = logging.getLogger(__name__)
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    RETRYING = "retrying"  # stalled or dropped: waiting to reconnect
+    VERIFYING = "verifying"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff; gives up after ``max_failures`` tries in a row without progress."""
+
+    base_delay_s: float = 1.0
+    max_delay_s: float = 60.0
+    max_failures: int = 8
+
+    def delay(self, failures: int) -> float:
+        return float(min(self.max_delay_s, self.base_delay_s * 2 ** max(failures - 1, 0)))
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    endpoint: str
+    token: str | None
+    stall_timeout_s: float
+    checkpoint_bytes: int
+    speed_window_s: float
+    retry: RetryPolicy
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """What the UI shows for a job, taken at one instant."""
+
+    job_id: str
+    repo_id: str
+    filename: str
+    state: JobState
+    bytes_done: int
+    total: int | None
+    speed_bps: float  # rolling window; 0 when no bytes are arriving
+    eta_s: float | None
+    message: str
+    attempt: int
+    path: Path  # where the finished file is (or will be)
+
+
+class DownloadJob:
+    def __init__(
+        self,
+        layout: Layout,
+        partial: PartialState,
+        settings: JobSettings,
+        notify: Callable[[DownloadJob, bool], None],
+        *,
+        state: JobState = JobState.QUEUED,
+        message: str = "Waiting",
+    ) -> None:
+        self.partial, self.settings, self._notify_cb = partial, settings, notify
+        self.repo_id, self.filename = partial.repo_id, partial.filename
+        self.job_id = f"{self.repo_id}/{self.filename}"
+        self.final_path = layout.final_path(self.repo_id, self.filename)
+        self.part_path = layout.part_path(self.repo_id, self.filename)
+        self.sidecar_path = layout.sidecar_path(self.repo_id, self.filename)
+        self._layout = layout
+        self._lock = threading.RLock()
+        self._run_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._state, self._message, self._attempt = state, message, 0
+        self._stop: str | None = None  # "pause" | "cancel" | "shutdown" while running
+        self._requeue = False
+        self._transfer: Transfer | None = None
+        self._meter = SpeedMeter(settings.speed_window_s)
+
+    # -- what the UI reads ---------------------------------------------------------------
+    @property
+    def state(self) -> JobState:
+        return self._state
+
+    def snapshot(self) -> JobSnapshot:
+        with self._lock:
+            transfer, total = self._transfer, self.partial.size
+            done = transfer.received if transfer is not None else self.partial.bytes_done
+            if self._state is JobState.DONE and total is not None:
+                done = total
+            speed = self._meter.rate() if self._state is JobState.RUNNING else 0.0
+            eta = (total - done) / speed if speed > 0 and total is not None else None
+            return JobSnapshot(self.job_id, self.repo_id, self.filename, self._state, done, total,
+                               speed, eta, self._message, self._attempt, self.final_path)  # fmt: skip
+
+    # -- control, from any thread; True means "put me on the queue" ----------------------
+    def pause(self) -> None:
+        with self._lock:
+            if self._state is JobState.QUEUED:
+                self._set(JobState.PAUSED, "Paused")
+                self.partial.user_paused = True
+            elif self._state in (JobState.RUNNING, JobState.RETRYING, JobState.VERIFYING):
+                self._request_stop("pause")
+                self._requeue = False
+        self._notify(True)
+
+    def resume(self) -> bool:
+        with self._lock:
+            if self._stop == "pause":
+                self._requeue = True  # resumed before the pause took hold: run again
+                return False
+            if self._state is not JobState.PAUSED:
+                return self.retry()
+            self.partial.user_paused = False
+            self._set(JobState.QUEUED, "Waiting")
+        self._notify(True)
+        return True
+
+    def retry(self) -> bool:
+        with self._lock:
+            if self._state not in (JobState.FAILED, JobState.CANCELLED):
+                return False
+            self.partial.url = None  # ask the hub again: the file may have changed
+            self.partial.error = None
+            self._set(JobState.QUEUED, "Waiting")
+        self._notify(True)
+        return True
+
+    def cancel(self) -> None:
+        with self._lock:
+            if self._state in (JobState.RUNNING, JobState.RETRYING, JobState.VERIFYING):
+                self._request_stop("cancel")
+                return
+            if self._state is JobState.DONE:
+                return
+            self._discard_partial()
+            self._set(JobState.CANCELLED, "Cancelled")
+        self._notify(True)
+
+    def stop_for_shutdown(self) -> None:
+        with self._lock:
+            if self._state in (JobState.RUNNING, JobState.RETRYING, JobState.VERIFYING):
+                self._request_stop("shutdown")
+
+    def wants_requeue(self) -> bool:
+        return self._state is JobState.QUEUED
+
+    # -- the worker thread ---------------------------------------------------------------
+    def run(self) -> None:
+        with self._run_lock:
+            with self._lock:
+                if self._state is not JobState.QUEUED:
+                    return
+                self._stop, self._requeue = None, False
+                self._set(JobState.RUNNING, "Starting")
+            self._notify(True)
+            try:
+                self._run()
+            except (DownloadError, HubError) as exc:
+                self._fail(str(exc))
+            except Exception as exc:  # a worker thread must never die silently
+                log.exception("download %s crashed", self.job_id)
+                self._fail(f"Unexpected error: {exc}")
+
+    def _run(self) -> None:
+        failures = 0
+        while True:
+            if self._stop:
+                return self._finish_stop()
+            start = self._transfer.received if self._transfer is not None else None
+            try:
+                with self._lock:
+                    self._attempt += 1
+                if not self._prepare():
+                    return self._finish_stop()
+                self._set_message("Downloading")
+                self._meter.restart()
+                assert self._transfer is not None
+                with hub_errors(repo_id=self.repo_id, filename=self.filename):
+                    self._transfer.fetch()
+                if self._stop:
+                    return self._finish_stop()
+                if self._transfer.complete:
+                    return self._install()
+                raise BadResponse("The connection ended before the whole file arrived")
+            except (DownloadError, HubError) as exc:
+                if self._stop:
+                    return self._finish_stop()
+                if not exc.retryable:
+                    raise
+                now = self._transfer.received if self._transfer is not None else None
+                failures = 1 if start is not None and now is not None and now > start else failures + 1
+                if failures > self.settings.retry.max_failures:
+                    raise DownloadError(f"Gave up after {failures - 1} retries: {exc}") from exc
+                self._backoff(str(exc), self.settings.retry.delay(failures))
+
+    def _backoff(self, reason: str, delay: float) -> None:
+        with self._lock:
+            self._set(JobState.RETRYING, f"{reason.rstrip('.')}. Retrying in {delay:.1f} s")
+        self._notify(True)
+        self._wake.wait(delay)
+        with self._lock:
+            self._wake.clear()
+            if not self._stop:
+                self._set(JobState.RUNNING, "Reconnecting")
+        self._notify(True)
+
+    def _prepare(self) -> bool:
+        """Resolve the file, check the disk and open the partial; False if asked to stop."""
+        state = self.partial
+        if state.url is None:
+            self._set_message("Looking the file up on Hugging Face")
+            known_sha = state.sha256
+            resolve_into(state, endpoint=self.settings.endpoint, token=self.settings.token)
+            if known_sha and known_sha != state.sha256:
+                state.bytes_done = 0  # another version of the file: start over
+            state.save(self.sidecar_path)
+        if self._transfer is not None and self._transfer.still_valid():
+            return True
+        self._close_transfer()
+        self._check_space()
+        transfer = Transfer(
+            state, self.part_path, self.sidecar_path,
+            headers=build_hf_headers(token=self.settings.token),
+            stall_timeout_s=self.settings.stall_timeout_s,
+            checkpoint_bytes=self.settings.checkpoint_bytes,
+            on_bytes=self._on_bytes,
+            should_stop=lambda: self._stop is not None,
+        )  # fmt: skip
+        with self._lock:
+            self._transfer = transfer
+        if state.bytes_done:
+            self._set_message("Checking the bytes already downloaded")
+        return transfer.open()
+
+    def _check_space(self) -> None:
+        size = self.partial.size or 0
+        have = self.part_path.stat().st_size if self.part_path.exists() else 0
+        needed = size - min(have, self.partial.bytes_done)
+        self.part_path.parent.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(self.part_path.parent).free
+        if needed > free:
+            raise NotEnoughSpace(
+                f"Not enough disk space for '{self.filename}': it needs {format_size(needed)} more, "
+                f"and only {format_size(free)} is free in {self._layout.root}."
+            )
+
+    def _on_bytes(self, n: int) -> None:
+        self._meter.add(n)
+        self._notify(False)
+
+    def _install(self) -> None:
+        """Check the sha256, then move the file into the library in one atomic rename."""
+        self._set(JobState.VERIFYING, "Checking the file's sha256")
+        self._notify(True)
+        transfer = self._transfer
+        assert transfer is not None
+        self._close_transfer()
+        expected, actual = self.partial.sha256, transfer.sha256()
+        if expected and actual != expected.lower():
+            self._discard_partial()
+            raise ChecksumMismatch(
+                f"'{self.filename}' arrived damaged: its sha256 is {actual[:12]}…, but Hugging Face "
+                f"lists {expected[:12]}…. The bad download was deleted; press Retry to fetch it again."
+            )
+        self.final_path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.part_path, self.final_path)
+        _fsync_dir(self.final_path.parent)
+        self.sidecar_path.unlink(missing_ok=True)
+        self._layout.prune_empty_dirs(self.sidecar_path)
+        with self._lock:
+            self._set(JobState.DONE, f"Saved to {self.final_path}")
+        self._notify(True)
+
+    def _finish_stop(self) -> None:
+        with self._lock:
+            reason = self._stop
+            if reason == "cancel":
+                self._close_transfer()
+                self._discard_partial()
+                self._set(JobState.CANCELLED, "Cancelled")
+            else:
+                self.partial.user_paused = reason == "pause"
+                if reason == "pause" and self._transfer is not None:
+                    self._transfer.flush()  # keep the file open: resuming skips re-hashing
+                    self._transfer.checkpoint()
+                else:
+                    self._close_transfer()
+                    self.partial.save(self.sidecar_path)
+                message = "Paused" if reason == "pause" else "Stopped; resumes when lmdesk restarts"
+                self._set(JobState.PAUSED, message)
+                if self._requeue:
+                    self.partial.user_paused = False
+                    self._set(JobState.QUEUED, "Waiting")
+            self._stop = None
+        self._notify(True)
+
+    def _fail(self, message: str) -> None:
+        with self._lock:
+            try:
+                self._close_transfer()
+            except (DownloadError, OSError):
+                pass
+            if self.part_path.exists() and self.part_path.stat().st_size > 0:
+                self.partial.error = message  # kept, so a restart shows it and Retry resumes
+                try:
+                    self.partial.save(self.sidecar_path)
+                except OSError:
+                    pass
+            else:
+                self._discard_partial()  # nothing worth keeping
+            self._set(JobState.FAILED, message)
+        self._notify(True)
+
+    # -- helpers --------------------------------------------------------------------------
+    def _request_stop(self, reason: str) -> None:
+        self._stop = reason
+        self._wake.set()
+        if self._transfer is not None:
+            self._transfer.interrupt()
+
+    def _close_transfer(self) -> None:
+        transfer, self._transfer = self._transfer, None
+        if transfer is not None:
+            try:
+                transfer.close()
+            finally:
+                self.partial.bytes_done = transfer.done
+
+    def _discard_partial(self) -> None:
+        self._close_transfer()
+        self.part_path.unlink(missing_ok=True)
+        self.sidecar_path.unlink(missing_ok=True)
+        self._layout.prune_empty_dirs(self.part_path)
+        self.partial.bytes_done = 0
+
+    def _set(self, state: JobState, message: str) -> None:
+        self._state, self._message = state, message
+
+    def _set_message(self, message: str) -> None:
+        with self._lock:
+            self._message = message
+        self._notify(True)
+
+    def _notify(self, force: bool) -> None:
+        self._notify_cb(self, force)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename durable: fsync the folder that holds the new name."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,337 @@
+"""The engine: one llama.cpp model, loaded, chatted with, and unloaded. No Qt.
+
+The UI's inference worker (a QObject on its own QThread) owns one `Engine`
+and is the only caller; only the stop flag is touched from other threads.
+Every failure is an `EngineError` whose text can be shown as is.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from ..load_settings import LoadSettings
+from . import loader
+from .chunks import ChatChunk
+from .context import ContextPolicy, fit_conversation, reply_budget
+from .errors import ContextOverflow, EngineBusy, NoModelLoaded, TemplateError
+from .generate import StopFlag, as_predicate, generate
+from .loader import ProgressCallback
+from .native import NativeModel
+from .reports import LoadReport, UnloadReport
+from .sampling import SamplingSettings
+from .templates import (
+    BUILTIN_TEMPLATES,
+    COMPLETION,
+    GGUF_TEMPLATE,
+    MARKER_TOKENS,
+    ChatTemplate,
+    JinjaTemplate,
+    Message,
+    TemplateChoice,
+    builtin_template,
+    template_for,
+)
+
+
+class Engine:
+    """One model at a time; one reply at a time."""
+
+    def __init__(self) -> None:
+        self._native: NativeModel | None = None
+        self._report: LoadReport | None = None
+        self._gguf_template: JinjaTemplate | None = None
+        self._template: ChatTemplate = BUILTIN_TEMPLATES["chatml"]
+        self._busy = False
+
+    # --- loading -----------------------------------------------------------------
+
+    @property
+    def loaded(self) -> bool:
+        return self._native is not None
+
+    @property
+    def report(self) -> LoadReport | None:
+        """The report of the current model's load (None when nothing is loaded)."""
+        return self._report
+
+    @property
+    def n_ctx(self) -> int:
+        return self._require().n_ctx
+
+    def load(
+        self,
+        path: str | Path,
+        settings: LoadSettings | None = None,
+        *,
+        on_progress: ProgressCallback | None = None,
+        chat_template: str | None = None,
+    ) -> LoadReport:
+        """Load a GGUF model (replacing the current one) and report what it took.
+
+        ``on_progress`` gets 0.0..1.0 as the weights load; returning False
+        cancels (`LoadCancelled`). ``chat_template`` overrides the format: a
+        built-in name, "gguf" or "completion"; None picks the file's own
+        template, else a guess from `template_for`.
+        """
+        self._ensure_idle()
+        settings = settings or LoadSettings()
+        path = Path(path)
+        if self._native is not None:
+            self.unload()
+        rss_before = loader.process_rss()
+        result = loader.load_native(path, settings, on_progress=on_progress)
+        native = result.native
+        try:
+            choice = self._setup_templates(native, chat_template)
+        except BaseException:
+            native.close()
+            loader.release_freed_memory()
+            raise
+        self._native = native
+        self._report = LoadReport(
+            path=path,
+            settings=settings,
+            load_s=result.load_s,
+            rss_before=rss_before,
+            rss_after=loader.process_rss(),
+            description=native.description(),
+            architecture=native.metadata("general.architecture") or "",
+            name=native.metadata("general.name") or "",
+            n_ctx=native.n_ctx,
+            n_ctx_train=native.n_ctx_train(),
+            n_layer=native.n_layer(),
+            n_params=native.n_params(),
+            size_bytes=native.size_bytes(),
+            has_builtin_template=self._gguf_template is not None,
+            chat_template=self._template.name,
+            template_choice=choice,
+            allocations=tuple(result.log.matching("buffer size")),
+        )
+        return self._report
+
+    def unload(self) -> UnloadReport:
+        """Free the model and its context; report this process's memory before and after."""
+        self._ensure_idle()
+        rss_before = loader.process_rss()
+        if self._native is not None:
+            self._native.close()
+            self._native = None
+        self._report = None
+        self._gguf_template = None
+        loader.release_freed_memory()
+        return UnloadReport(rss_before, loader.process_rss())
+
+    def close(self) -> None:
+        """Unload, if loaded (shutdown)."""
+        if self._native is not None and not self._busy:
+            self.unload()
+
+    # --- chat templates ----------------------------------------------------------
+
+    def _setup_templates(self, native: NativeModel, override: str | None) -> TemplateChoice | None:
+        self._gguf_template = None
+        source = native.chat_template()
+        unreadable = ""
+        if source:
+            bos = native.token_text(native.bos) if native.bos >= 0 else ""
+            eos = native.token_text(native.eos) if native.eos >= 0 else ""
+            try:
+                self._gguf_template = JinjaTemplate(source, bos_token=bos, eos_token=eos)
+            except TemplateError as exc:
+                unreadable = str(exc)
+        choice: TemplateChoice | None = None
+        if self._gguf_template is None:
+            markers = {m for m in MARKER_TOKENS if native.has_single_token(m)}
+            choice = template_for(
+                native.metadata("general.architecture") or "",
+                model_name=native.metadata("general.name") or "",
+                special_tokens=markers,
+            )
+            if unreadable:
+                choice = TemplateChoice(choice.name, f"{unreadable}; {choice.reason}", False)
+        self._template = self._resolve_template(override, choice)
+        return choice
+
+    def _resolve_template(self, name: str | None, choice: TemplateChoice | None) -> ChatTemplate:
+        if name is None:
+            if self._gguf_template is not None:
+                return self._gguf_template
+            return builtin_template(choice.name if choice else "chatml")
+        if name == GGUF_TEMPLATE:
+            if self._gguf_template is None:
+                raise TemplateError("this model file has no usable chat template of its own")
+            return self._gguf_template
+        return builtin_template(name)
+
+    @property
+    def has_builtin_template(self) -> bool:
+        """Whether the model file carries a chat template (that lmdesk can read)."""
+        self._require()
+        return self._gguf_template is not None
+
+    @property
+    def template_choice(self) -> TemplateChoice | None:
+        """The guess made for a file without a template; None when the file has one."""
+        return self._report.template_choice if self._report else None
+
+    def available_templates(self) -> list[str]:
+        """Names `chat_template` accepts: "gguf" first when the file has one."""
+        names = list(BUILTIN_TEMPLATES)
+        return [GGUF_TEMPLATE, *names] if self._gguf_template is not None else names
+
+    @property
+    def chat_template(self) -> str:
+        return self._template.name
+
+    @chat_template.setter
+    def chat_template(self, name: str) -> None:
+        self._require()
+        self._template = self._resolve_template(name, self.template_choice)
+
+    # --- tokens and context ------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` takes (special tokens parsed, no BOS added)."""
+        return len(self._require().tokenize(text, add_special=False))
+
+    def count_message_tokens(self, messages: Sequence[Message]) -> int:
+        """Tokens of the prompt these messages make, generation prompt and BOS included."""
+        return len(self._prompt_tokens(messages, continue_last=False))
+
+    def _prompt_text(self, messages: Sequence[Message], continue_last: bool) -> str:
+        if continue_last:
+            if not messages or messages[-1]["role"] != "assistant":
+                raise ValueError("continue_last needs an assistant message at the end")
+            head = self._template.render(messages[:-1], add_generation_prompt=True)
+            return head + str(messages[-1].get("content") or "")
+        return self._template.render(messages, add_generation_prompt=True)
+
+    def _prompt_tokens(self, messages: Sequence[Message], *, continue_last: bool) -> list[int]:
+        text = self._prompt_text(messages, continue_last)
+        parse_special = self._template.name != COMPLETION
+        return self._tokenize_prompt(text, add_bos=True, parse_special=parse_special)
+
+    def _tokenize_prompt(self, text: str, *, add_bos: bool, parse_special: bool) -> list[int]:
+        native = self._require()
+        tokens = native.tokenize(text, add_special=add_bos, parse_special=parse_special)
+        # A template that writes BOS itself plus a tokenizer that adds one: keep one.
+        if len(tokens) >= 2 and tokens[0] == tokens[1] == native.bos:
+            del tokens[0]
+        if not tokens:
+            raise ValueError("the prompt is empty")
+        return tokens
+
+    # --- generation --------------------------------------------------------------
+
+    def chat(
+        self,
+        messages: Sequence[Message],
+        sampling: SamplingSettings | None = None,
+        *,
+        stop_flag: StopFlag | None = None,
+        context_policy: ContextPolicy = "truncate_oldest",
+        continue_last: bool = False,
+    ) -> Iterator[ChatChunk]:
+        """Stream the assistant's reply to ``messages``: `TextChunk`s, then one `ReplyStats`.
+
+        With ``continue_last`` the last message (the assistant's) is extended
+        instead of answered ("Continue"). Checks that need no generation
+        (context fit, template) raise here, before the first chunk.
+        """
+        native = self._require()
+        self._ensure_idle()
+        sampling = sampling or SamplingSettings()
+        fitted = fit_conversation(
+            messages,
+            count_tokens=lambda kept: len(self._prompt_tokens(kept, continue_last=continue_last)),
+            n_ctx=native.n_ctx,
+            reply_room=reply_budget(sampling.max_tokens, native.n_ctx),
+            policy=context_policy,
+        )
+        prompt = self._prompt_tokens(fitted.messages, continue_last=continue_last)
+        plain = self._template.name == COMPLETION
+        return self._run(
+            prompt,
+            sampling,
+            stop_flag,
+            stop_strings=self._template.stop_strings,
+            strip_leading=not (continue_last or plain),
+            dropped=fitted.dropped,
+        )
+
+    def complete(
+        self,
+        prompt: str,
+        sampling: SamplingSettings | None = None,
+        *,
+        stop_flag: StopFlag | None = None,
+        add_bos: bool = True,
+        parse_special: bool = True,
+    ) -> Iterator[ChatChunk]:
+        """Stream a plain continuation of ``prompt`` (no chat template)."""
+        native = self._require()
+        self._ensure_idle()
+        sampling = sampling or SamplingSettings()
+        tokens = self._tokenize_prompt(prompt, add_bos=add_bos, parse_special=parse_special)
+        if len(tokens) >= native.n_ctx:
+            raise ContextOverflow(
+                f"The prompt is {len(tokens):,} tokens long, and the context holds "
+                f"{native.n_ctx:,}: there is no room for a reply. Shorten it, or load the "
+                "model with a larger context.",
+                needed=len(tokens) + 1,
+                available=native.n_ctx,
+            )
+        return self._run(tokens, sampling, stop_flag, stop_strings=(), strip_leading=False)
+
+    def _run(
+        self,
+        prompt: list[int],
+        sampling: SamplingSettings,
+        stop_flag: StopFlag | None,
+        *,
+        stop_strings: Sequence[str],
+        strip_leading: bool,
+        dropped: int = 0,
+    ) -> Iterator[ChatChunk]:
+        native = self._require()
+        self._ensure_idle()  # another reply started between chat() and this first step
+        seed = self._pick_seed(sampling)
+        self._busy = True
+        try:
+            yield from generate(
+                native,
+                prompt,
+                sampling,
+                seed=seed,
+                should_stop=as_predicate(stop_flag),
+                stop_strings=stop_strings,
+                strip_leading=strip_leading,
+                dropped_messages=dropped,
+            )
+        finally:
+            self._busy = False
+
+    def _pick_seed(self, sampling: SamplingSettings) -> int:
+        if sampling.seed is not None:
+            return sampling.seed
+        if self._report is not None and self._report.settings.seed is not None:
+            return self._report.settings.seed
+        return random.randrange(0, 0xFFFFFFFF)  # 0xFFFFFFFF would mean "random" to llama.cpp
+
+    def reset_cache(self) -> None:
+        """Forget the cached prompt (the next reply evaluates its prompt from scratch)."""
+        self._ensure_idle()
+        self._require().clear()
+
+    # --- guards ------------------------------------------------------------------
+
+    def _require(self) -> NativeModel:
+        if self._native is None:
+            raise NoModelLoaded("No model is loaded. Load a model first.")
+        return self._native
+
+    def _ensure_idle(self) -> None:
+        if self._busy:
+            raise EngineBusy("A reply is still being generated. Stop it first, or wait.")

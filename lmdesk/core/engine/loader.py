@@ -1,0 +1,294 @@
+"""Loading a GGUF model into llama.cpp: settings to native parameters, progress, and failures.
+
+llama.cpp reports a failed load as a NULL pointer; the reason is in its log.
+`load_native` reads the log and raises the `EngineError` subclass that says
+what went wrong in words a person understands, so the process never crashes
+on a bad file and the UI never shows "Failed to load model from file".
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import os
+import re
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import llama_cpp
+import psutil
+
+from ..load_settings import ALL_LAYERS, LoadSettings
+from . import llama_log
+from .errors import (
+    EngineError,
+    LoadCancelled,
+    ModelFileError,
+    OutOfMemory,
+    UnsupportedArchitecture,
+)
+from .native import NativeModel, ensure_backend
+
+ProgressCallback = Callable[[float], bool]
+"""Called with 0.0..1.0 while the weights load; returning False cancels the load."""
+
+GGUF_MAGIC = b"GGUF"
+
+
+def process_rss() -> int:
+    """This process's resident memory, in bytes."""
+    return int(psutil.Process().memory_info().rss)
+
+
+def release_freed_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the OS, so RSS shows the drop."""
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            libc.malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+            pass
+
+
+def default_threads() -> tuple[int, int]:
+    """(generation threads, prompt threads): one per physical core, all logical cores."""
+    logical = os.cpu_count() or 1
+    physical = psutil.cpu_count(logical=False) or logical
+    return max(1, physical), max(1, logical)
+
+
+def cpu_has_amx() -> bool:
+    """Whether the CPU advertises AMX (Linux: from /proc/cpuinfo)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return "amx_int8" in line.split()
+    except OSError:
+        pass
+    return False
+
+
+def extra_buffers_allowed() -> bool:
+    """Whether llama.cpp may use its extra CPU weight layouts (AMX, repacked blocks).
+
+    On a CPU that advertises AMX, a llama.cpp built with AMX puts the weights
+    in an AMX buffer; on this project's Linux machines the AMX kernels then die
+    with SIGILL on a worker thread (``tilezero``), taking the whole app down.
+    lmdesk would rather lose the speed-up than crash: the extra layouts stay
+    off on AMX CPUs unless ``LMDESK_CPU_EXTRA_BUFFERS=1`` says they work.
+    """
+    override = os.environ.get("LMDESK_CPU_EXTRA_BUFFERS")
+    if override is not None:
+        return override.strip() not in ("0", "", "false", "no")
+    return not cpu_has_amx()
+
+
+def model_params(settings: LoadSettings) -> tuple[Any, Any]:
+    """The native model parameters, and an object to keep alive while they are in use."""
+    params = llama_cpp.llama_model_default_params()
+    params.use_extra_bufts = extra_buffers_allowed()
+    keep_alive: Any = None
+    split = getattr(settings, "tensor_split", None)
+    if split:
+        n_devices = int(llama_cpp.llama_max_devices())
+        if len(split) > n_devices:
+            raise EngineError(
+                f"The tensor split names {len(split)} GPUs; this llama.cpp build supports "
+                f"{n_devices}."
+            )
+        keep_alive = (ctypes.c_float * n_devices)(*split)
+        params.tensor_split = keep_alive
+    params.n_gpu_layers = (
+        0x7FFFFFFF if settings.n_gpu_layers == ALL_LAYERS else settings.n_gpu_layers
+    )
+    if settings.use_mmap and settings.use_mlock:
+        params.load_mode = llama_cpp.LLAMA_LOAD_MODE_MMAP_MLOCK
+    elif settings.use_mlock:
+        params.load_mode = llama_cpp.LLAMA_LOAD_MODE_MLOCK
+    elif settings.use_mmap:
+        params.load_mode = llama_cpp.LLAMA_LOAD_MODE_MMAP
+    else:
+        params.load_mode = llama_cpp.LLAMA_LOAD_MODE_NONE
+    return params, keep_alive
+
+
+def context_params(settings: LoadSettings) -> Any:
+    params = llama_cpp.llama_context_default_params()
+    threads, batch_threads = default_threads()
+    params.n_ctx = settings.n_ctx
+    params.n_batch = settings.n_batch
+    params.n_ubatch = min(settings.n_ubatch, settings.n_batch)
+    params.n_threads = settings.n_threads or threads
+    params.n_threads_batch = settings.n_threads or batch_threads
+    params.type_k = settings.kv_type_k.ggml_type
+    params.type_v = settings.kv_type_v.ggml_type
+    params.flash_attn_type = {
+        None: llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO,
+        True: llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED,
+        False: llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED,
+    }[settings.flash_attn]
+    params.offload_kqv = settings.offload_kqv
+    swa_full = getattr(settings, "swa_full", None)
+    if swa_full is not None:
+        params.swa_full = swa_full
+    params.no_perf = True
+    return params
+
+
+@dataclass(frozen=True)
+class NativeLoad:
+    native: NativeModel
+    log: llama_log.LogCapture
+    load_s: float
+
+
+def check_file(path: Path) -> None:
+    """Fail early, with a plain message, on what llama.cpp would only log cryptically."""
+    if not path.exists():
+        raise ModelFileError(f"The model file {path} does not exist.")
+    if not path.is_file():
+        raise ModelFileError(f"{path} is a folder, not a model file.")
+    try:
+        with path.open("rb") as stream:
+            magic = stream.read(4)
+    except OSError as exc:
+        raise ModelFileError(f"The model file {path} cannot be read: {exc.strerror}.") from exc
+    if magic != GGUF_MAGIC:
+        raise ModelFileError(
+            f"{path.name} is not a GGUF model file (it does not start with 'GGUF'). "
+            "lmdesk runs GGUF files; other formats (safetensors, .bin) must be converted first."
+        )
+
+
+def load_native(
+    path: Path, settings: LoadSettings, *, on_progress: ProgressCallback | None = None
+) -> NativeLoad:
+    """Load the model and create its context; raise an `EngineError` subclass on failure."""
+    ensure_backend()
+    check_file(path)
+    params, keep_alive = model_params(settings)
+    callback_error: list[BaseException] = []
+    cancelled = [False]
+
+    def progress(value: float, _user_data: object) -> bool:
+        # Runs inside llama.cpp: an exception here must not escape into C.
+        try:
+            if on_progress is not None and on_progress(min(max(float(value), 0.0), 1.0)) is False:
+                cancelled[0] = True
+                return False
+            return True
+        except BaseException as exc:
+            callback_error.append(exc)
+            return False
+
+    # Keep the ctypes callback referenced until llama.cpp returns (it is called during the load).
+    c_progress = llama_cpp.llama_progress_callback(progress)
+    params.progress_callback = c_progress
+    started = time.perf_counter()
+    with llama_log.capture() as log:
+        model = llama_cpp.llama_model_load_from_file(str(path).encode("utf-8"), params)
+        if model is None:
+            if callback_error:
+                raise EngineError(
+                    f"Loading stopped: the progress callback failed ({callback_error[0]!r})."
+                ) from callback_error[0]
+            if cancelled[0]:
+                raise LoadCancelled(f"Loading {path.name} was cancelled.")
+            raise classify_load_failure(path, log)
+        ctx = llama_cpp.llama_init_from_model(model, context_params(settings))
+        if ctx is None:
+            llama_cpp.llama_model_free(model)
+            raise classify_context_failure(settings, log)
+    del c_progress, keep_alive
+    return NativeLoad(NativeModel(model, ctx), log, time.perf_counter() - started)
+
+
+_UNKNOWN_ARCH = re.compile(r"unknown model architecture: '([^']*)'")
+_ALLOC_FAILURES = (
+    "failed to allocate",
+    "out of memory",
+    "unable to allocate",
+    "cudamalloc failed",
+    "alloc_buffer: failed",
+    "not enough memory",
+)
+
+
+def _excerpt(log: llama_log.LogCapture) -> str:
+    errors = log.errors()
+    return "\n".join(errors[-8:]) if errors else "\n".join(line.text for line in log.lines[-8:])
+
+
+def classify_load_failure(path: Path, log: llama_log.LogCapture) -> EngineError:
+    text = log.text()
+    excerpt = _excerpt(log)
+    match = _UNKNOWN_ARCH.search(text)
+    if match:
+        arch = match.group(1)
+        return UnsupportedArchitecture(
+            f"{path.name} is a '{arch}' model, an architecture this version of llama.cpp "
+            f"(llama-cpp-python {llama_cpp.__version__}) does not know. Update llama-cpp-python "
+            "or choose another model.",
+            architecture=arch,
+            log_excerpt=excerpt,
+        )
+    lowered = text.lower()
+    if any(marker in lowered for marker in _ALLOC_FAILURES):
+        return OutOfMemory(
+            f"There is not enough memory to load {path.name}. Offload fewer layers to the GPU, "
+            "or choose a smaller quantization.",
+            log_excerpt=excerpt,
+        )
+    if (
+        "not within the file bounds" in lowered
+        or "failed to read" in lowered
+        or ("truncated" in lowered)
+    ):
+        return ModelFileError(
+            f"{path.name} is incomplete or corrupt: its data ends before the model does. "
+            "Download it again.",
+            log_excerpt=excerpt,
+        )
+    if "gguf" in lowered or "invalid magic" in lowered or "key" in lowered:
+        return ModelFileError(
+            f"{path.name} is not a valid GGUF model file ({_reason(log)}). Download it again "
+            "or choose another file.",
+            log_excerpt=excerpt,
+        )
+    return ModelFileError(
+        f"llama.cpp could not load {path.name}: {_reason(log)}.", log_excerpt=excerpt
+    )
+
+
+def classify_context_failure(settings: LoadSettings, log: llama_log.LogCapture) -> EngineError:
+    excerpt = _excerpt(log)
+    lowered = log.text().lower()
+    if any(marker in lowered for marker in _ALLOC_FAILURES):
+        return OutOfMemory(
+            f"The model loaded, but there is not enough memory for a {settings.n_ctx:,}-token "
+            "context (KV cache and compute buffers). Lower the context length, quantize the KV "
+            "cache, or offload fewer layers.",
+            log_excerpt=excerpt,
+        )
+    return EngineError(
+        f"llama.cpp could not create a context with these settings: {_reason(log)}.",
+        log_excerpt=excerpt,
+    )
+
+
+def _reason(log: llama_log.LogCapture) -> str:
+    """The most specific error line llama.cpp logged, without its function-name prefix."""
+    for line in reversed(log.errors()):
+        if "failed to load model" in line:
+            continue
+        reason = line.split(": ", 1)[-1].strip()
+        reason = re.sub(r"^error loading model: ", "", reason)
+        return reason
+    return "no reason given in its log"

@@ -1,0 +1,51 @@
+"""What a load and an unload did: the model's facts and the memory it took and gave back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..load_settings import LoadSettings
+from .templates import TemplateChoice
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    path: Path
+    settings: LoadSettings
+    load_s: float
+    rss_before: int
+    """This process's resident memory before the load, in bytes."""
+    rss_after: int
+    description: str
+    """llama.cpp's one-line description, e.g. ``llama 135M Q4_1``."""
+    architecture: str
+    name: str
+    """``general.name`` from the file ('' when absent)."""
+    n_ctx: int
+    """The context llama.cpp allocated (it rounds the request up to a multiple of 256)."""
+    n_ctx_train: int
+    n_layer: int
+    n_params: int
+    size_bytes: int
+    has_builtin_template: bool
+    chat_template: str
+    """The template in use: "gguf", a built-in's name, or "completion"."""
+    template_choice: TemplateChoice | None
+    """Why a built-in template was picked, when the file has none (say so in the UI)."""
+    allocations: tuple[str, ...]
+    """llama.cpp's "... buffer size = N MiB" log lines: what it really allocated, per buffer."""
+
+    @property
+    def rss_growth(self) -> int:
+        return self.rss_after - self.rss_before
+
+
+@dataclass(frozen=True)
+class UnloadReport:
+    rss_before: int
+    rss_after: int
+
+    @property
+    def freed(self) -> int:
+        return self.rss_before - self.rss_after

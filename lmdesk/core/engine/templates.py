@@ -1,0 +1,315 @@
+"""Chat templates: the model's own (Jinja, from the GGUF) or a built-in one chosen by name.
+
+A chat model only answers well when the conversation is laid out in the
+format it was trained on. Most GGUF files carry that format as a Jinja
+template (``tokenizer.chat_template``); some (Gemma-3-style base models) do
+not, and llama-cpp-python then silently uses a llama-2 prompt whose replies
+are garbage. lmdesk instead guesses the format from the vocabulary and the
+architecture (`template_for`), says that it guessed, and lets the person pick
+another built-in format or plain completion. It never falls back to llama-2.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import jinja2
+import jinja2.ext
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from .errors import TemplateError
+
+Message = Mapping[str, str]
+"""``{"role": "system" | "user" | "assistant", "content": "..."}``"""
+
+GGUF_TEMPLATE = "gguf"
+"""Name of the template that comes with the model file."""
+COMPLETION = "completion"
+"""Name of "no template": the messages' text is continued as one document."""
+
+
+class ChatTemplate(Protocol):
+    """Turns messages into the prompt text a model expects."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def stop_strings(self) -> tuple[str, ...]:
+        """Text that ends a turn in this format (in case the model writes it as plain text)."""
+        ...
+
+    def render(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str: ...
+
+
+def _content(message: Message) -> str:
+    return str(message.get("content") or "")
+
+
+def _render_chatml(messages: Sequence[Message], add_generation_prompt: bool) -> str:
+    out = [f"<|im_start|>{m['role']}\n{_content(m)}<|im_end|>\n" for m in messages]
+    if add_generation_prompt:
+        out.append("<|im_start|>assistant\n")
+    return "".join(out)
+
+
+def _render_llama3(messages: Sequence[Message], add_generation_prompt: bool) -> str:
+    out: list[str] = []
+    for m in messages:
+        out.append(
+            f"<|start_header_id|>{m['role']}<|end_header_id|>\n\n{_content(m).strip()}<|eot_id|>"
+        )
+    if add_generation_prompt:
+        out.append("<|start_header_id|>assistant<|end_header_id|>\n\n")
+    return "".join(out)
+
+
+def _render_gemma(messages: Sequence[Message], add_generation_prompt: bool) -> str:
+    # Gemma has no system role: the system text opens the first user turn.
+    out: list[str] = []
+    system = "".join(_content(m) + "\n\n" for m in messages if m["role"] == "system")
+    for m in messages:
+        if m["role"] == "system":
+            continue
+        role = "model" if m["role"] == "assistant" else "user"
+        text = _content(m).strip()
+        if role == "user" and system:
+            text, system = system + text, ""
+        out.append(f"<start_of_turn>{role}\n{text}<end_of_turn>\n")
+    if system:  # only a system prompt so far
+        out.append(f"<start_of_turn>user\n{system.strip()}<end_of_turn>\n")
+    if add_generation_prompt:
+        out.append("<start_of_turn>model\n")
+    return "".join(out)
+
+
+def _render_phi3(messages: Sequence[Message], add_generation_prompt: bool) -> str:
+    out = [f"<|{m['role']}|>\n{_content(m)}<|end|>\n" for m in messages]
+    if add_generation_prompt:
+        out.append("<|assistant|>\n")
+    return "".join(out)
+
+
+def _render_mistral(messages: Sequence[Message], add_generation_prompt: bool) -> str:
+    # [INST] user [/INST]assistant</s>; the system text joins the first user message.
+    del add_generation_prompt  # the model answers right after [/INST]
+    out: list[str] = []
+    system = "".join(_content(m) + "\n\n" for m in messages if m["role"] == "system")
+    for m in messages:
+        if m["role"] == "system":
+            continue
+        if m["role"] == "assistant":
+            out.append(f"{_content(m).strip()}</s>")
+        else:
+            out.append(f"[INST] {system}{_content(m).strip()} [/INST]")
+            system = ""
+    if system:
+        out.append(f"[INST] {system.strip()} [/INST]")
+    return "".join(out)
+
+
+def _render_completion(messages: Sequence[Message], add_generation_prompt: bool) -> str:
+    del add_generation_prompt
+    return "".join(_content(m) for m in messages)
+
+
+@dataclass(frozen=True)
+class BuiltinTemplate:
+    """A chat format lmdesk knows by itself, for models whose file has none.
+
+    The text never starts with a BOS marker: the tokenizer adds BOS when the
+    model's vocabulary asks for it, so it is never doubled or wrongly spelled.
+    """
+
+    name: str
+    label: str
+    renderer: Callable[[Sequence[Message], bool], str]
+    stop_strings: tuple[str, ...] = ()
+
+    def render(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
+        return self.renderer(messages, add_generation_prompt)
+
+
+BUILTIN_TEMPLATES: dict[str, BuiltinTemplate] = {
+    t.name: t
+    for t in (
+        BuiltinTemplate(
+            "chatml",
+            "ChatML (Qwen, SmolLM, many fine-tunes)",
+            _render_chatml,
+            ("<|im_end|>", "<|im_start|>"),
+        ),
+        BuiltinTemplate(
+            "llama-3", "Llama 3", _render_llama3, ("<|eot_id|>", "<|start_header_id|>")
+        ),
+        BuiltinTemplate("gemma", "Gemma", _render_gemma, ("<end_of_turn>", "<start_of_turn>")),
+        BuiltinTemplate("phi-3", "Phi-3", _render_phi3, ("<|end|>", "<|user|>")),
+        BuiltinTemplate(
+            "mistral-instruct", "Mistral Instruct", _render_mistral, ("</s>", "[INST]")
+        ),
+        BuiltinTemplate(COMPLETION, "Plain completion (no chat format)", _render_completion),
+    )
+}
+
+
+class _IgnoreGenerationTags(jinja2.ext.Extension):
+    """Hugging Face's ``{% generation %}`` tag marks training spans; it renders its body."""
+
+    tags = {"generation"}  # noqa: RUF012 - jinja2's own class attribute
+
+    def parse(self, parser: Any) -> Any:
+        parser.stream.skip(1)
+        return parser.parse_statements(("name:endgeneration",), drop_needle=True)
+
+
+def _tojson(
+    value: Any,
+    ensure_ascii: bool = False,
+    indent: int | None = None,
+    separators: tuple[str, str] | None = None,
+    sort_keys: bool = False,
+) -> str:
+    # Transformers renders JSON this way in chat templates; Jinja's own escapes HTML.
+    return json.dumps(
+        value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys
+    )
+
+
+def _raise_exception(message: str) -> None:
+    raise TemplateError(f"the model's chat template refused this conversation: {message}")
+
+
+class JinjaTemplate:
+    """The chat template stored in the model file, rendered like Transformers does."""
+
+    def __init__(self, source: str, *, bos_token: str, eos_token: str) -> None:
+        environment = ImmutableSandboxedEnvironment(
+            loader=jinja2.BaseLoader(),
+            trim_blocks=True,
+            lstrip_blocks=True,
+            extensions=[_IgnoreGenerationTags, jinja2.ext.loopcontrols],
+        )
+        environment.filters["tojson"] = _tojson
+        try:
+            self._template = environment.from_string(source)
+        except jinja2.TemplateError as exc:
+            raise TemplateError(f"the model's chat template cannot be read: {exc}") from exc
+        self.source = source
+        self.bos_token = bos_token
+        self.eos_token = eos_token
+
+    @property
+    def name(self) -> str:
+        return GGUF_TEMPLATE
+
+    @property
+    def stop_strings(self) -> tuple[str, ...]:
+        return ()  # the end-of-turn token is an end-of-generation token in the vocabulary
+
+    def render(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
+        try:
+            return self._template.render(
+                messages=[dict(m) for m in messages],
+                bos_token=self.bos_token,
+                eos_token=self.eos_token,
+                add_generation_prompt=add_generation_prompt,
+                raise_exception=_raise_exception,
+                strftime_now=lambda fmt: datetime.now().strftime(fmt),
+                tools=None,
+            )
+        except TemplateError:
+            raise
+        except Exception as exc:  # jinja2 errors and whatever the template's code raises
+            raise TemplateError(f"the model's chat template failed: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class TemplateChoice:
+    """A built-in template picked for a model whose file has none, and why."""
+
+    name: str
+    reason: str
+    confident: bool
+    """False when nothing about the model pointed to a format (say so to the person)."""
+
+
+# Control tokens that only one chat format uses: the strongest evidence there is.
+_MARKERS: tuple[tuple[str, str], ...] = (
+    ("<start_of_turn>", "gemma"),
+    ("<|start_header_id|>", "llama-3"),
+    ("<|im_start|>", "chatml"),
+    ("<|assistant|>", "phi-3"),
+    ("[INST]", "mistral-instruct"),
+)
+MARKER_TOKENS: tuple[str, ...] = tuple(marker for marker, _ in _MARKERS)
+"""Strings the engine checks for as single tokens in a model's vocabulary."""
+
+_ARCHITECTURES: dict[str, str] = {
+    "gemma": "gemma",
+    "gemma2": "gemma",
+    "gemma3": "gemma",
+    "gemma3n": "gemma",
+    "qwen": "chatml",
+    "qwen2": "chatml",
+    "qwen2moe": "chatml",
+    "qwen3": "chatml",
+    "qwen3moe": "chatml",
+    "qwen2vl": "chatml",
+    "smollm3": "chatml",
+    "internlm2": "chatml",
+    "phi3": "phi-3",
+    "phimoe": "phi-3",
+    "mistral3": "mistral-instruct",
+}
+_NAME_HINTS: tuple[tuple[str, str], ...] = (
+    ("gemma", "gemma"),
+    ("llama-3", "llama-3"),
+    ("llama3", "llama-3"),
+    ("llama 3", "llama-3"),
+    ("mistral", "mistral-instruct"),
+    ("mixtral", "mistral-instruct"),
+    ("phi-3", "phi-3"),
+    ("phi3", "phi-3"),
+    ("qwen", "chatml"),
+    ("smollm", "chatml"),
+)
+
+
+def template_for(
+    architecture: str, *, model_name: str = "", special_tokens: Collection[str] = ()
+) -> TemplateChoice:
+    """Pick a built-in chat format for a model whose file carries no template.
+
+    Evidence, strongest first: the format's control tokens in the vocabulary
+    (``special_tokens``: those of `MARKER_TOKENS` the vocabulary has as single
+    tokens), the architecture, words in the model's name. With none of them
+    it answers ChatML, marked not confident; never llama-2.
+    """
+    for marker, name in _MARKERS:
+        if marker in special_tokens:
+            return TemplateChoice(name, f"the vocabulary has the {marker} token", True)
+    arch = architecture.strip().lower()
+    if arch in _ARCHITECTURES:
+        name = _ARCHITECTURES[arch]
+        return TemplateChoice(name, f"the architecture is {arch}", True)
+    lowered = model_name.lower()
+    for hint, name in _NAME_HINTS:
+        if hint in lowered:
+            return TemplateChoice(name, f"the model's name mentions {hint!r}", True)
+    if arch == "llama":
+        return TemplateChoice("chatml", "llama-architecture fine-tunes mostly use ChatML", False)
+    return TemplateChoice(
+        "chatml", "nothing in the file names a chat format; ChatML is the most common", False
+    )
+
+
+def builtin_template(name: str) -> BuiltinTemplate:
+    try:
+        return BUILTIN_TEMPLATES[name]
+    except KeyError:
+        choices = ", ".join(BUILTIN_TEMPLATES)
+        raise TemplateError(f"no chat template called {name!r} (choose one of {choices})") from None

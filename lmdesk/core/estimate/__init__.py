@@ -1,0 +1,26 @@
+"""Memory plans: what a model needs on each device, and how much of it fits a GPU."""
+
+from .cpu_buffers import NO_EXTRA_BUFFERS, CpuFeatures, host_cpu_features
+from .estimator import CUDA_OVERHEAD, EstimateError, GpuTarget, estimate
+from .fit import DEFAULT_MARGIN, FitResult, fit
+from .plan import CPU, DevicePlan, MemoryPlan
+from .verdict import Fit, Verdict, judge
+
+__all__ = [
+    "CPU",
+    "CUDA_OVERHEAD",
+    "DEFAULT_MARGIN",
+    "NO_EXTRA_BUFFERS",
+    "CpuFeatures",
+    "DevicePlan",
+    "EstimateError",
+    "Fit",
+    "FitResult",
+    "GpuTarget",
+    "MemoryPlan",
+    "Verdict",
+    "estimate",
+    "fit",
+    "host_cpu_features",
+    "judge",
+]

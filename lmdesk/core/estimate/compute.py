@@ -1,0 +1,82 @@
+"""Compute buffers: the peak of llama.cpp's graph allocator for the worst-case batch.
+
+llama.cpp reserves its compute buffer by allocating a prompt-processing graph
+of n_ubatch tokens against the whole KV cache; the allocator reuses a tensor's
+memory once its last consumer has run. The peak falls in one of three phases
+of that graph, and each is modelled by the tensors alive in it (measured on
+this llama.cpp with models of many shapes, see tests/test_estimate_accuracy.py):
+
+- attention: the scores of every head against every cell (not materialised
+  with flash attention), the mask, and a handful of activations;
+- feed-forward: the gate, up and product rows of n_ff;
+- output: the logits of every token of the micro-batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..gguf.model import ModelInfo
+from ..load_settings import LoadSettings
+from .kv import padded_ctx
+
+F32 = 4
+F16 = 2
+
+
+@dataclass(frozen=True)
+class GraphPeaks:
+    """Peak bytes of each phase of the worst-case graph."""
+
+    attention: int
+    feed_forward: int
+    logits: int  # the logits tensor alone
+    embd: int  # one row of activations per token
+    mask: int
+    kv_rows: int  # the new K and V rows of the batch
+    flash: bool
+
+    @property
+    def cpu_only(self) -> int:
+        """The whole graph on the CPU."""
+        return max(self.attention, self.feed_forward, self.logits + 3 * self.embd)
+
+    @property
+    def gpu(self) -> int:
+        """The device that runs the offloaded layers (and the big batched matmuls)."""
+        return max(self.attention, self.feed_forward, self.logits + self.embd)
+
+    @property
+    def cpu_with_partial_offload(self) -> int:
+        """The CPU's layers still run attention and feed-forward; the logits are elsewhere."""
+        feed_forward = self.feed_forward - self.embd if self.flash else self.feed_forward
+        return max(self.attention, feed_forward)
+
+    @property
+    def cpu_with_full_offload(self) -> int:
+        """Only inputs stay on the CPU: token rows, positions, the mask (and K/V rows)."""
+        return self.mask + 2 * self.embd + (0 if self.flash else self.kv_rows)
+
+
+def graph_peaks(model: ModelInfo, settings: LoadSettings) -> GraphPeaks:
+    """Peaks of the prompt-processing graph of n_ubatch tokens over the whole cache."""
+    n = settings.effective_n_ubatch
+    n_kv = padded_ctx(settings.n_ctx)
+    n_head = max(model.n_head, default=1)
+    k_gqa = max((model.n_embd_k_gqa(il) for il in range(model.n_layer)), default=0)
+    v_gqa = max((model.n_embd_v_gqa(il) for il in range(model.n_layer)), default=0)
+    flash = settings.flash_attn is not False  # None: llama.cpp's auto turns it on
+
+    embd = model.n_embd * n * F32
+    ffn = model.n_ff * n * F32
+    if flash:
+        mask = n_kv * n * F16
+        attention = mask + 8 * embd
+        feed_forward = 3 * ffn + mask + 4 * embd
+    else:
+        mask = n_kv * n * F32
+        scores = n_kv * n * n_head * F32
+        attention = scores + mask + 5 * embd + (k_gqa + v_gqa) * n * F32
+        feed_forward = 3 * ffn + mask + 5 * embd
+    kv_rows = (k_gqa + v_gqa) * n * F32
+    return GraphPeaks(attention, feed_forward, model.n_vocab * n * F32, embd, mask, kv_rows, flash)

@@ -1,0 +1,125 @@
+"""The memory plan for a model under given load settings, per device.
+
+Pure arithmetic over a parsed header: well under a millisecond, so the offload
+slider can recompute it on every tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from weakref import WeakKeyDictionary
+
+from ..gguf.model import ModelInfo
+from ..load_settings import LoadSettings
+from .compute import graph_peaks
+from .cpu_buffers import CpuFeatures, host_cpu_features
+from .kv import kv_bytes_per_layer
+from .placement import layer_devices
+from .plan import CPU, DevicePlan, MemoryPlan
+from .weights import INPUT, LayerWeights, layer_weights, mapped_bytes
+
+CUDA_OVERHEAD = 320 * 1024**2  # CUDA context + cuBLAS workspace, per GPU
+GPU_ALIGNMENT = 256
+CPU_ALIGNMENT = 32
+
+
+class EstimateError(ValueError):
+    """Settings llama.cpp would refuse; ``str()`` says which and why."""
+
+
+@dataclass(frozen=True)
+class GpuTarget:
+    """A GPU the plan may use: a name and the share of layers it takes (its free memory)."""
+
+    name: str
+    weight: float = 1.0
+    overhead: int = CUDA_OVERHEAD
+
+
+_INDEX: WeakKeyDictionary[ModelInfo, dict[CpuFeatures, dict[int, LayerWeights]]] = (
+    WeakKeyDictionary()
+)
+
+
+def _weights_index(model: ModelInfo, cpu: CpuFeatures) -> dict[int, LayerWeights]:
+    per_model = _INDEX.setdefault(model, {})
+    if cpu not in per_model:
+        per_model[cpu] = layer_weights(model, cpu, GPU_ALIGNMENT, CPU_ALIGNMENT)
+    return per_model[cpu]
+
+
+def estimate(
+    model: ModelInfo,
+    settings: LoadSettings,
+    gpus: Sequence[GpuTarget] = (),
+    *,
+    cpu: CpuFeatures | None = None,
+) -> MemoryPlan:
+    """Plan the memory of loading ``model`` with ``settings`` over the CPU and ``gpus``.
+
+    ``cpu`` says which weight copies the CPU makes (AMX, repack); None detects this host's.
+    """
+    n_layer = model.n_layer
+    n_gpu_layers = settings.gpu_layers_for(n_layer)
+    if settings.n_gpu_layers > n_layer + 1:
+        raise EstimateError(
+            f"this model has {n_layer} layers plus the output layer: "
+            f"at most {n_layer + 1} GPU layers, not {settings.n_gpu_layers}"
+        )
+    split = list(settings.tensor_split or [g.weight for g in gpus]) if gpus else []
+    if gpus and len(split) != len(gpus):
+        raise EstimateError(f"the tensor split names {len(split)} GPUs, {len(gpus)} are given")
+    where = layer_devices(n_layer, n_gpu_layers, split)
+    index = _weights_index(model, host_cpu_features() if cpu is None else cpu)
+
+    cpu_layers = [index[INPUT]] if INPUT in index else []
+    gpu_weights = [0] * len(gpus)
+    for layer, device in enumerate(where):
+        if layer not in index:
+            continue
+        if device >= 0:
+            gpu_weights[device] += index[layer].gpu
+        else:
+            cpu_layers.append(index[layer])
+    if settings.use_mmap:
+        cpu_weights = mapped_bytes(cpu_layers)
+    else:
+        cpu_weights = sum(layer.cpu for layer in cpu_layers)
+
+    cpu_kv, gpu_kv = 0, [0] * len(gpus)
+    for il, kv in enumerate(kv_bytes_per_layer(model, settings)):
+        if where[il] >= 0 and settings.offload_kqv:
+            gpu_kv[where[il]] += kv
+        else:
+            cpu_kv += kv
+
+    peaks = graph_peaks(model, settings)
+    any_gpu = any(d >= 0 for d in where)
+    if not any_gpu:
+        cpu_compute = peaks.cpu_only
+    elif all(d >= 0 for d in where):
+        cpu_compute = peaks.cpu_with_full_offload
+    else:
+        cpu_compute = peaks.cpu_with_partial_offload
+    cpu_plan = DevicePlan(
+        name=CPU,
+        weights=cpu_weights,
+        repack=sum(layer.repack for layer in cpu_layers),
+        kv_cache=cpu_kv,
+        compute=cpu_compute,
+        output=model.n_vocab * 4,  # logits of one sequence, f32, in host memory
+        layers=tuple(il for il, d in enumerate(where) if d < 0),
+    )
+    gpu_plans = tuple(
+        DevicePlan(
+            name=gpu.name,
+            weights=gpu_weights[i],
+            kv_cache=gpu_kv[i],
+            compute=peaks.gpu if any(d == i for d in where) else 0,
+            overhead=gpu.overhead,
+            layers=tuple(il for il, d in enumerate(where) if d == i),
+        )
+        for i, gpu in enumerate(gpus)
+    )
+    return MemoryPlan(settings=settings, n_layer=n_layer, devices=(cpu_plan, *gpu_plans))

@@ -1,0 +1,63 @@
+"""A plan judged against a GPU's free memory: fits, tight, or will not fit, in words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from ..units import format_size
+from .plan import MemoryPlan
+
+
+class Fit(Enum):
+    FITS = "fits"
+    TIGHT = "tight"
+    NO_FIT = "no_fit"
+    CPU_ONLY = "cpu_only"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    fit: Fit
+    spare: int  # bytes left on the GPU (negative: missing)
+    headline: str
+    detail: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "fit": self.fit.value,
+            "spare": self.spare,
+            "headline": self.headline,
+            "detail": self.detail,
+        }
+
+
+def judge(plan: MemoryPlan, *, gpu_free: int | None, margin: int) -> Verdict:
+    """Judge ``plan``'s GPU share against ``gpu_free`` bytes, keeping ``margin`` in reserve."""
+    layers = f"{plan.n_gpu_layers} of {plan.n_layer + 1} layers on the GPU"
+    if gpu_free is None or not plan.gpus or plan.n_gpu_layers == 0:
+        return Verdict(
+            Fit.CPU_ONLY,
+            0,
+            "Runs on the CPU",
+            "No layers on the GPU: everything stays in system RAM.",
+        )
+    spare = gpu_free - plan.gpu_total
+    rest = "" if plan.full_offload else ", the rest on the CPU"
+    if spare < 0:
+        return Verdict(
+            Fit.NO_FIT,
+            spare,
+            f"Will not fit · {format_size(-spare)} short",
+            f"{layers}{rest} needs more than the GPU has free. Lower the GPU layers "
+            "or the context, or use a smaller KV cache type.",
+        )
+    if spare < margin:
+        return Verdict(
+            Fit.TIGHT,
+            spare,
+            f"Tight · {format_size(spare)} to spare",
+            f"{layers}{rest}. Less than the {format_size(margin)} safety margin is "
+            "left; other programs may push it out of memory.",
+        )
+    return Verdict(Fit.FITS, spare, f"Fits · {format_size(spare)} to spare", f"{layers}{rest}.")

@@ -1,0 +1,98 @@
+"""Model weights per device: mmap windows on the CPU, padded copies on GPUs, CPU repacks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from ..gguf.header import TensorInfo
+from ..gguf.model import OUTPUT_TENSORS, ModelInfo
+from .cpu_buffers import CpuFeatures
+
+_LAYER_RE = re.compile(r"^blk\.(\d+)\.")
+INPUT = -2  # pseudo layer index of token_embd and other input tensors
+
+
+def tensor_layer(tensor: TensorInfo, n_layer: int) -> int:
+    """Block index of a tensor; n_layer for the output layer, INPUT for the input layer."""
+    match = _LAYER_RE.match(tensor.name)
+    if match:
+        return int(match.group(1))
+    return n_layer if tensor.name in OUTPUT_TENSORS else INPUT
+
+
+def padded(n_bytes: int, alignment: int) -> int:
+    return -(-n_bytes // alignment) * alignment
+
+
+@dataclass(frozen=True)
+class LayerWeights:
+    """One layer's weights as each kind of device would hold them."""
+
+    gpu: int  # padded copies in a GPU buffer
+    repack: int  # copies in the CPU's AMX / CPU_REPACK buffers
+    cpu: int  # padded copies in a plain CPU buffer (no mmap)
+    windows: dict[int, tuple[int, int]]  # per split file: mmap window (first, last)
+
+
+def layer_weights(
+    model: ModelInfo, cpu: CpuFeatures, gpu_alignment: int, cpu_alignment: int
+) -> dict[int, LayerWeights]:
+    """Per layer index (INPUT, 0..n_layer-1, n_layer = output): the weights each device holds.
+
+    Computed once per model and cached by the caller; estimates then add up
+    n_layer + 2 entries instead of walking every tensor.
+    """
+    groups: dict[int, list[TensorInfo]] = {}
+    for tensor in model_weights(model):
+        groups.setdefault(tensor_layer(tensor, model.n_layer), []).append(tensor)
+    out: dict[int, LayerWeights] = {}
+    for layer, tensors in groups.items():
+        windows: dict[int, tuple[int, int]] = {}
+        repack = plain = 0
+        for tensor in tensors:
+            extra = cpu.extra_bytes(tensor)
+            if extra:
+                repack += extra
+            elif not is_tied_copy(tensor, model):  # a tied output reads token_embd in place
+                plain += padded(tensor.n_bytes, cpu_alignment)
+                merge_window(windows, tensor.split, tensor.offset, tensor.offset + tensor.n_bytes)
+        out[layer] = LayerWeights(
+            gpu=sum(padded(t.n_bytes, gpu_alignment) for t in tensors),
+            repack=repack,
+            cpu=plain,
+            windows=windows,
+        )
+    return out
+
+
+def merge_window(windows: dict[int, tuple[int, int]], split: int, first: int, last: int) -> None:
+    old = windows.get(split)
+    windows[split] = (first, last) if old is None else (min(old[0], first), max(old[1], last))
+
+
+def mapped_bytes(layers: Iterable[LayerWeights]) -> int:
+    """Size of the mmap windows llama.cpp maps for these layers: first offset to last end.
+
+    Tensors of other devices that lie in between are inside the window too, as in
+    llama.cpp's get_mapping_range. Split files each get their own window.
+    """
+    windows: dict[int, tuple[int, int]] = {}
+    for layer in layers:
+        for split, (first, last) in layer.windows.items():
+            merge_window(windows, split, first, last)
+    return sum(last - first for first, last in windows.values())
+
+
+def model_weights(model: ModelInfo) -> list[TensorInfo]:
+    """The tensors llama.cpp creates: the file's, plus token_embd again as a tied output."""
+    tensors = list(model.tensors)
+    embd = model.token_embd
+    if model.tied_embeddings and embd is not None:
+        tensors.append(replace(embd, name="output.weight"))
+    return tensors
+
+
+def is_tied_copy(tensor: TensorInfo, model: ModelInfo) -> bool:
+    return model.tied_embeddings and tensor.name == "output.weight"

@@ -1,0 +1,57 @@
+"""Hugging Face, the network side: search, file lists, model cards, remote GGUF headers.
+
+Every function takes ``endpoint=`` explicitly (huggingface_hub reads ``HF_ENDPOINT`` only
+at import) and raises only `HubError` subclasses, whose ``str()`` is meant for a person.
+"""
+
+from .account import whoami
+from .errors import (
+    FileNotOnHub,
+    GatedRepoNoAccess,
+    HubError,
+    HubServerError,
+    HubUnreachable,
+    InvalidToken,
+    RepoNotFound,
+    hub_errors,
+    translate_error,
+)
+from .files import (
+    RemoteModel,
+    RemoteModelFile,
+    group_models,
+    list_gguf_files,
+    list_gguf_models,
+    model_card,
+)
+from .header_cache import read_remote_header
+from .names import quantization_label, split_name
+from .range_source import HttpRangeSource
+from .search import RepoSummary, SortKey, iter_models, search_models
+
+__all__ = [
+    "FileNotOnHub",
+    "GatedRepoNoAccess",
+    "HttpRangeSource",
+    "HubError",
+    "HubServerError",
+    "HubUnreachable",
+    "InvalidToken",
+    "RemoteModel",
+    "RemoteModelFile",
+    "RepoNotFound",
+    "RepoSummary",
+    "SortKey",
+    "group_models",
+    "hub_errors",
+    "iter_models",
+    "list_gguf_files",
+    "list_gguf_models",
+    "model_card",
+    "quantization_label",
+    "read_remote_header",
+    "search_models",
+    "split_name",
+    "translate_error",
+    "whoami",
+]

@@ -1,0 +1,122 @@
+"""The GGUF files of a repository, grouped into models, and its model card."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from huggingface_hub import HfApi, hf_hub_url
+from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+from .errors import FileNotOnHub, hub_errors
+from .names import is_projector, quantization_label, split_name
+
+
+@dataclass(frozen=True)
+class RemoteModelFile:
+    """One ``.gguf`` file on the hub. ``sha256`` is the LFS object id (None if not in LFS)."""
+
+    repo_id: str
+    filename: str
+    size: int
+    sha256: str | None
+    quantization: str | None
+    part: int | None = None  # 1-based part number of a split model
+    n_parts: int | None = None
+    projector: bool = False  # an mmproj vision projector, not a model
+
+
+@dataclass(frozen=True)
+class RemoteModel:
+    """What a person downloads: one file, or every part of a split model."""
+
+    repo_id: str
+    name: str
+    quantization: str | None
+    parts: tuple[RemoteModelFile, ...]
+    n_parts_expected: int = 1
+
+    @property
+    def filename(self) -> str:
+        """The first (or only) file: llama.cpp opens a split model through its first part."""
+        return self.parts[0].filename
+
+    @property
+    def total_size(self) -> int:
+        return sum(p.size for p in self.parts)
+
+    @property
+    def is_split(self) -> bool:
+        return self.n_parts_expected > 1
+
+    @property
+    def complete(self) -> bool:
+        """False when the repository lacks some parts of a split model."""
+        return len(self.parts) == self.n_parts_expected
+
+
+def list_gguf_files(
+    repo_id: str, *, endpoint: str, token: str | None = None, revision: str = "main"
+) -> list[RemoteModelFile]:
+    """Every ``.gguf`` file in the repository with its size, sha256 and quantization."""
+    api = HfApi(endpoint=endpoint, token=token)
+    with hub_errors(repo_id=repo_id):
+        info = api.model_info(repo_id, revision=revision, files_metadata=True)
+    files: list[RemoteModelFile] = []
+    for sibling in info.siblings or ():
+        name = sibling.rfilename
+        if not name.lower().endswith(".gguf"):
+            continue
+        split = split_name(name)
+        files.append(
+            RemoteModelFile(
+                repo_id=repo_id,
+                filename=name,
+                size=sibling.lfs.size if sibling.lfs else sibling.size or 0,
+                sha256=sibling.lfs.sha256 if sibling.lfs else None,
+                quantization=quantization_label(name),
+                part=split.part if split else None,
+                n_parts=split.count if split else None,
+                projector=is_projector(name),
+            )
+        )
+    return sorted(files, key=lambda f: f.filename)
+
+
+def group_models(files: list[RemoteModelFile]) -> list[RemoteModel]:
+    """Group split parts (``x-00001-of-00003.gguf`` ...) into one model; others stand alone."""
+    singles: list[RemoteModel] = []
+    splits: dict[tuple[str, str, int], list[RemoteModelFile]] = defaultdict(list)
+    for f in files:
+        split = split_name(f.filename)
+        if split is None:
+            name = f.filename.rsplit("/", 1)[-1].removesuffix(".gguf")
+            singles.append(RemoteModel(f.repo_id, name, f.quantization, (f,)))
+        else:
+            splits[(f.repo_id, split.base, split.count)].append(f)
+    for (repo_id, base, count), parts in splits.items():
+        ordered = tuple(sorted(parts, key=lambda p: p.part or 0))
+        name = base.rsplit("/", 1)[-1]
+        singles.append(RemoteModel(repo_id, name, ordered[0].quantization, ordered, count))
+    return sorted(singles, key=lambda m: (m.parts[0].projector, m.total_size, m.name))
+
+
+def list_gguf_models(
+    repo_id: str, *, endpoint: str, token: str | None = None, revision: str = "main"
+) -> list[RemoteModel]:
+    """The repository's downloadable models, smallest first, projectors last."""
+    return group_models(list_gguf_files(repo_id, endpoint=endpoint, token=token, revision=revision))
+
+
+def model_card(
+    repo_id: str, *, endpoint: str, token: str | None = None, revision: str = "main"
+) -> str:
+    """The repository's README.md (its model card) as text; empty if it has none."""
+    url = hf_hub_url(repo_id, "README.md", revision=revision, endpoint=endpoint)
+    try:
+        with hub_errors(repo_id=repo_id, filename="README.md"):
+            response = get_session().get(url, headers=build_hf_headers(token=token), timeout=30)
+            hf_raise_for_status(response)
+    except FileNotOnHub:
+        return ""
+    return response.content.decode("utf-8", errors="replace")

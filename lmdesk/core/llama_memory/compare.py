@@ -1,0 +1,65 @@
+"""The estimate next to what llama.cpp allocated, component by component."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..estimate import GpuTarget, MemoryPlan, estimate
+from ..gguf import ModelInfo
+from ..load_settings import LoadSettings
+from .log import Buffers
+from .measure import measure
+
+COMPONENTS = ("weights", "repack", "kv_cache", "compute", "output", "total")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One component of one device at one setting."""
+
+    device: str  # "CPU" or "GPU"
+    component: str
+    estimate: int
+    actual: int
+
+    @property
+    def error(self) -> float:
+        """Relative error of the estimate (0.01 = 1 %); 0 when both are 0."""
+        if self.actual == 0:
+            return 0.0 if self.estimate == 0 else float("inf")
+        return (self.estimate - self.actual) / self.actual
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "device": self.device,
+            "component": self.component,
+            "estimate": self.estimate,
+            "actual": self.actual,
+            "error": self.error,
+        }
+
+
+def compare(
+    model: ModelInfo, path: str | Path, settings: LoadSettings, *, device: int | None = None
+) -> tuple[MemoryPlan, list[Row]]:
+    """Estimate and measure one setting; ``device`` is an RPC device standing in for a GPU."""
+    gpus = [GpuTarget("GPU 0", overhead=0)] if device is not None else []
+    plan = estimate(model, settings, gpus)
+    measured = measure(path, settings, device=device)
+    cpu = measured.pop("CPU")
+    gpu = next(iter(measured.values()), Buffers())
+    rows = _rows("CPU", plan.cpu, cpu)
+    if device is not None:
+        rows += _rows("GPU", plan.gpus[0], gpu)
+    return plan, rows
+
+
+def _rows(device: str, planned: object, actual: Buffers) -> list[Row]:
+    rows = []
+    for component in COMPONENTS:
+        estimate_value = int(getattr(planned, component))
+        if component == "total":
+            estimate_value -= int(getattr(planned, "overhead"))  # noqa: B009 - no CUDA context on RPC
+        rows.append(Row(device, component, estimate_value, int(getattr(actual, component))))
+    return rows

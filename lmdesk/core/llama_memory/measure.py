@@ -1,0 +1,80 @@
+"""Load a model with llama.cpp's low-level API and capture the buffers it reports."""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..load_settings import LoadSettings
+from .log import Buffers, parse_buffer_log
+
+_LOCK = threading.Lock()
+
+
+@contextmanager
+def captured_log() -> Iterator[list[str]]:
+    """Route llama.cpp's log into a list for the duration; restores llama-cpp-python's handler."""
+    import llama_cpp
+    from llama_cpp import _logger
+
+    lines: list[str] = []
+
+    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+    def callback(level: int, text: bytes, user_data: Any) -> None:
+        lines.append(text.decode("utf-8", "replace"))
+
+    with _LOCK:
+        llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+        try:
+            yield lines
+        finally:
+            llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
+
+
+def measure(
+    path: str | Path, settings: LoadSettings, *, device: int | None = None
+) -> dict[str, Buffers]:
+    """Load ``path`` with ``settings``, create a context, and return llama.cpp's buffers.
+
+    ``device`` is a ggml device handle (an RPC server's, say) to offload to; None uses
+    whatever this build has. The model is freed before returning.
+    """
+    import llama_cpp
+
+    model_params = llama_cpp.llama_model_default_params()
+    model_params.n_gpu_layers = settings.n_gpu_layers
+    model_params.use_mmap = settings.use_mmap
+    devices = None
+    if device is not None:
+        devices = (ctypes.c_void_p * 2)(device, None)
+        model_params.devices = ctypes.cast(devices, ctypes.c_void_p)
+    ctx_params = llama_cpp.llama_context_default_params()
+    ctx_params.n_ctx = settings.n_ctx
+    ctx_params.n_batch = settings.n_batch
+    ctx_params.n_ubatch = settings.n_ubatch
+    ctx_params.type_k = settings.kv_type_k.ggml_type
+    ctx_params.type_v = settings.kv_type_v.ggml_type
+    ctx_params.offload_kqv = settings.offload_kqv
+    ctx_params.swa_full = settings.swa_full
+    ctx_params.flash_attn_type = {
+        None: llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO,
+        True: llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED,
+        False: llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED,
+    }[settings.flash_attn]
+    with captured_log() as lines:
+        model = llama_cpp.llama_model_load_from_file(str(path).encode(), model_params)
+        if not model:
+            raise RuntimeError(f"llama.cpp could not load {path}")
+        try:
+            ctx = llama_cpp.llama_init_from_model(model, ctx_params)
+            if not ctx:
+                raise RuntimeError("llama.cpp could not create a context")
+            llama_cpp.llama_free(ctx)
+        finally:
+            llama_cpp.llama_model_free(model)
+    del devices
+    return parse_buffer_log("".join(lines))

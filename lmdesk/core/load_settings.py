@@ -1,0 +1,168 @@
+"""How a model is loaded: settings the Load panel edits, the estimator reads and the engine uses.
+
+One frozen dataclass shared by `core.estimate` (what will this cost?) and
+`core.engine` (load it), so the number on the memory bar and the model that
+gets loaded cannot drift apart. This module imports nothing from llama.cpp:
+the estimator and the UI use it without loading the native library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class KVCacheType:
+    """A type the KV cache can be stored in; sizes as ggml lays the blocks out."""
+
+    name: str
+    ggml_type: int
+    block_size: int
+    """Elements per block."""
+    type_size: int
+    """Bytes per block."""
+
+    @property
+    def bytes_per_element(self) -> float:
+        return self.type_size / self.block_size
+
+    @property
+    def quantized(self) -> bool:
+        return self.block_size > 1
+
+
+# The cache types llama.cpp accepts for --cache-type-k/-v (ggml.h type ids).
+KV_CACHE_TYPES: dict[str, KVCacheType] = {
+    t.name: t
+    for t in (
+        KVCacheType("f32", 0, 1, 4),
+        KVCacheType("f16", 1, 1, 2),
+        KVCacheType("bf16", 30, 1, 2),
+        KVCacheType("q8_0", 8, 32, 34),
+        KVCacheType("q4_0", 2, 32, 18),
+        KVCacheType("q4_1", 3, 32, 20),
+        KVCacheType("iq4_nl", 20, 32, 18),
+        KVCacheType("q5_0", 6, 32, 22),
+        KVCacheType("q5_1", 7, 32, 24),
+    )
+}
+
+ALL_LAYERS = -1
+"""`n_gpu_layers` value meaning "every layer, the output layer included"."""
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    """Everything that decides how much memory a loaded model takes, and where.
+
+    ``n_gpu_layers`` counts from the output layer down (llama.cpp offloads the
+    output layer first; see DESIGN.md), so its range is ``0..n_layer + 1``;
+    ``-1`` means all. ``flash_attn=None`` lets llama.cpp decide (auto).
+    ``n_threads=None`` lets the engine pick one thread per physical core.
+    ``seed`` is the default sampling seed when a reply does not set one
+    (``None``: a fresh random seed per reply).
+    """
+
+    n_gpu_layers: int = 0
+    n_ctx: int = 4096
+    n_batch: int = 512
+    n_ubatch: int = 512
+    type_k: str = "f16"
+    type_v: str = "f16"
+    flash_attn: bool | None = None
+    offload_kqv: bool = True
+    use_mmap: bool = True
+    use_mlock: bool = False
+    n_threads: int | None = None
+    seed: int | None = None
+    swa_full: bool = True
+    """Full-size caches for sliding-window layers (llama.cpp's default)."""
+    tensor_split: tuple[float, ...] | None = None
+    """Share of the offloaded layers per GPU; None splits by free memory."""
+
+    def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def problems(self) -> list[str]:
+        """Why these settings cannot be loaded, in words; empty when they can."""
+        out: list[str] = []
+        if self.n_gpu_layers < ALL_LAYERS:
+            out.append(f"n_gpu_layers must be -1 (all) or at least 0, not {self.n_gpu_layers}")
+        if self.n_ctx < 1:
+            out.append(f"the context must hold at least 1 token, not {self.n_ctx}")
+        if self.n_batch < 1 or self.n_ubatch < 1:
+            out.append("the batch sizes must be at least 1")
+        elif self.n_ubatch > self.n_batch:
+            out.append(
+                f"the micro-batch ({self.n_ubatch}) cannot be larger than "
+                f"the batch ({self.n_batch})"
+            )
+        for label, name in (("K", self.type_k), ("V", self.type_v)):
+            if name not in KV_CACHE_TYPES:
+                choices = ", ".join(KV_CACHE_TYPES)
+                out.append(f"unknown {label} cache type {name!r} (choose one of {choices})")
+        value_type = KV_CACHE_TYPES.get(self.type_v)
+        if value_type is not None and value_type.quantized and self.flash_attn is False:
+            out.append(
+                f"a quantized V cache ({self.type_v}) needs flash attention: "
+                "turn flash attention on or Auto, or keep the V cache at f16"
+            )
+        if self.n_threads is not None and self.n_threads < 1:
+            out.append(f"n_threads must be at least 1, not {self.n_threads}")
+        if self.seed is not None and not 0 <= self.seed < 2**32:
+            out.append(f"the seed must fit in 32 bits, not {self.seed}")
+        return out
+
+    @property
+    def effective_n_ubatch(self) -> int:
+        """llama.cpp never runs a micro-batch larger than the batch."""
+        return min(self.n_ubatch, self.n_batch)
+
+    def gpu_layers_for(self, n_layer: int) -> int:
+        """The offloaded layer count for a model of ``n_layer`` blocks (-1 means all)."""
+        if self.n_gpu_layers == ALL_LAYERS:
+            return n_layer + 1
+        return min(self.n_gpu_layers, n_layer + 1)
+
+    def with_changes(self, **changes: Any) -> LoadSettings:
+        return replace(self, **changes)
+
+    @property
+    def kv_type_k(self) -> KVCacheType:
+        return KV_CACHE_TYPES[self.type_k]
+
+    @property
+    def kv_type_v(self) -> KVCacheType:
+        return KV_CACHE_TYPES[self.type_v]
+
+    def to_llama_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``llama_cpp.Llama(model_path, **kwargs)``.
+
+        The high-level ``Llama`` class only knows flash attention on or off,
+        so Auto (``None``) becomes off here; lmdesk's engine builds the native
+        parameters itself (`core.engine.loader`) and keeps Auto.
+        """
+        kwargs: dict[str, Any] = {
+            "n_gpu_layers": self.n_gpu_layers,
+            "n_ctx": self.n_ctx,
+            "n_batch": self.n_batch,
+            "n_ubatch": self.n_ubatch,
+            "type_k": self.kv_type_k.ggml_type,
+            "type_v": self.kv_type_v.ggml_type,
+            "flash_attn": self.flash_attn is True,
+            "offload_kqv": self.offload_kqv,
+            "use_mmap": self.use_mmap,
+            "use_mlock": self.use_mlock,
+            "swa_full": self.swa_full,
+        }
+        if self.tensor_split:
+            kwargs["tensor_split"] = list(self.tensor_split)
+        if self.n_threads is not None:
+            kwargs["n_threads"] = self.n_threads
+            kwargs["n_threads_batch"] = self.n_threads
+        if self.seed is not None:
+            kwargs["seed"] = self.seed
+        return kwargs

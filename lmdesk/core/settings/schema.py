@@ -1,0 +1,159 @@
+"""The settings' fields: types, defaults, bounds and descriptions in one place.
+
+Every section is a frozen dataclass that checks itself when built, so a bad
+value raises a ValueError naming the setting and its allowed range, both
+from the UI (`dataclasses.replace(settings, theme="blue")`) and from code.
+The UI reads `setting_info` to build its controls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from lmdesk.core.settings.validation import Validated, meta
+from lmdesk.core.units import GiB
+
+KvType = Literal["f32", "f16", "bf16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl"]
+FlashAttn = Literal["auto"] | bool
+Theme = Literal["system", "light", "dark"]
+ContextPolicy = Literal["truncate_oldest", "stop"]
+
+
+def _http_url(value: str) -> str | None:
+    ok = value.startswith(("http://", "https://")) and len(value) > len("https://")
+    return None if ok else f"must be an http:// or https:// address, not {value!r}"
+
+
+@dataclass(frozen=True)
+class LoadDefaults(Validated):
+    """How a model is loaded when nothing is remembered for it."""
+
+    n_ctx: int = field(
+        default=4096,
+        metadata=meta(
+            "Context length in tokens: how much text the model sees.", min=128, max=1_048_576
+        ),
+    )
+    n_batch: int = field(
+        default=512, metadata=meta("Prompt tokens processed per step.", min=1, max=65_536)
+    )
+    n_ubatch: int = field(
+        default=512,
+        metadata=meta("Physical batch; larger needs more compute memory.", min=1, max=65_536),
+    )
+    kv_type: KvType = field(
+        default="f16", metadata=meta("Precision of the KV cache; q8_0 halves its memory.")
+    )
+    flash_attn: FlashAttn = field(
+        default="auto", metadata=meta("Flash attention: 'auto', on or off.")
+    )
+    use_mmap: bool = field(
+        default=True, metadata=meta("Map the model file instead of reading it all into RAM.")
+    )
+    n_threads: int | None = field(
+        default=None, metadata=meta("CPU threads; empty lets llama.cpp choose.", min=1, max=1024)
+    )
+
+
+@dataclass(frozen=True)
+class SamplingDefaults(Validated):
+    """How new chats pick tokens."""
+
+    temperature: float = field(
+        default=0.7,
+        metadata=meta("Randomness: 0 always picks the likeliest token.", min=0.0, max=5.0),
+    )
+    top_p: float = field(
+        default=0.95,
+        metadata=meta("Keep the likeliest tokens up to this total probability.", min=0.0, max=1.0),
+    )
+    top_k: int = field(
+        default=40, metadata=meta("Keep only this many likeliest tokens (0: all).", min=0, max=1000)
+    )
+    min_p: float = field(
+        default=0.05,
+        metadata=meta(
+            "Drop tokens below this share of the top token's probability.", min=0.0, max=1.0
+        ),
+    )
+    repeat_penalty: float = field(
+        default=1.1,
+        metadata=meta("Discourage repeating recent tokens (1.0: off).", min=0.5, max=2.0),
+    )
+    max_tokens: int = field(
+        default=1024, metadata=meta("Longest reply in tokens.", min=1, max=1_048_576)
+    )
+    seed: int = field(
+        default=-1,
+        metadata=meta("Random seed; -1 picks a new one each time.", min=-1, max=2**32 - 1),
+    )
+
+
+@dataclass(frozen=True)
+class ModelLoadSettings(Validated):
+    """What was last used to load one model file, offered again next time."""
+
+    n_gpu_layers: int = field(
+        default=0, metadata=meta("Layers on the GPU (-1: all).", min=-1, max=10_000)
+    )
+    n_ctx: int = field(
+        default=4096, metadata=meta("Context length in tokens.", min=128, max=1_048_576)
+    )
+    kv_type: KvType = field(default="f16", metadata=meta("Precision of the KV cache."))
+    flash_attn: FlashAttn = field(
+        default="auto", metadata=meta("Flash attention: 'auto', on or off.")
+    )
+    gpu: str | None = field(
+        default=None, metadata=meta("GPU uuid or name, or a what-if card id; empty: the CPU.")
+    )
+
+
+@dataclass(frozen=True)
+class Settings(Validated):
+    """All of lmdesk's settings. Build changed copies with `dataclasses.replace`."""
+
+    models_dir: str | None = field(
+        default=None, metadata=meta("Folder for downloaded models; empty: lmdesk's data folder.")
+    )
+    extra_model_dirs: tuple[str, ...] = field(
+        default=(), metadata=meta("More folders searched for GGUF files, used in place.")
+    )
+    hf_endpoint: str = field(
+        default="https://huggingface.co",
+        metadata=meta("Hugging Face server or mirror.", check=_http_url),
+    )
+    download_concurrency: int = field(
+        default=2, metadata=meta("Files downloaded at the same time.", min=1, max=8)
+    )
+    gpu_safety_margin_bytes: int = field(
+        default=GiB,
+        metadata=meta("GPU memory kept free when deciding what fits.", min=0, max=8 * GiB),
+    )
+    theme: Theme = field(
+        default="system", metadata=meta("Colours: follow the system, light or dark.")
+    )
+    context_policy: ContextPolicy = field(
+        default="truncate_oldest",
+        metadata=meta("When a chat outgrows the context: drop the oldest messages, or stop."),
+    )
+    load: LoadDefaults = field(
+        default_factory=LoadDefaults, metadata=meta("Load settings for models seen the first time.")
+    )
+    sampling: SamplingDefaults = field(
+        default_factory=SamplingDefaults, metadata=meta("Sampling for new chats.")
+    )
+    models: dict[str, ModelLoadSettings] = field(
+        default_factory=dict, metadata=meta("Load settings remembered per model file.")
+    )
+    #: Keys written by a newer lmdesk: kept and written back unchanged.
+    extra: dict[str, Any] = field(default_factory=dict)
+    #: What `load_settings` had to fix or ignore, in words; never saved.
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    def remembered(self, model_path: str) -> ModelLoadSettings | None:
+        return self.models.get(model_path)
+
+    def remember(self, model_path: str, load: ModelLoadSettings) -> Settings:
+        """A copy that remembers `load` for `model_path`."""
+        return replace(self, models={**self.models, model_path: load})

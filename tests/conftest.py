@@ -1,0 +1,37 @@
+"""Shared fixtures: the real SmolLM2 model, a throwaway profile, Qt offscreen."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+TEST_CACHE = Path(os.environ.get("LMDESK_TEST_CACHE", Path.home() / ".cache" / "lmdesk-tests"))
+
+
+@pytest.fixture(scope="session")
+def smollm2_path() -> Path:
+    """The real SmolLM2-135M-Instruct Q4_1, fetched once (as `lmdesk starter` does) and cached."""
+    from lmdesk.core.starter import ensure_starter_model
+
+    return ensure_starter_model(TEST_CACHE / "models")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_profile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test gets its own LMDESK_HOME and HF_HOME: nothing touches the user's files."""
+    home = tmp_path_factory.mktemp("lmdesk-home")
+    saved = {key: os.environ.get(key) for key in ("LMDESK_HOME", "HF_HOME")}
+    os.environ["LMDESK_HOME"] = str(home)
+    os.environ["HF_HOME"] = str(home / "hf")
+    yield home
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
