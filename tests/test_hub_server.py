@@ -21,7 +21,9 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubServer]:
     isolate_hf_home(tmp_path, monkeypatch)
     with HubServer(page_size=2) as server:
         server.add_repo(REPO, {"tiny-Q8_0.gguf": DATA}, card="# Tiny", tags=["gguf"])
-        server.add_repo("tester/gated-GGUF", {"g-Q4_0.gguf": b"GGUF" * 10}, gated="manual", tags=["gguf"])
+        server.add_repo(
+            "tester/gated-GGUF", {"g-Q4_0.gguf": b"GGUF" * 10}, gated="manual", tags=["gguf"]
+        )
         server.add_token("hf_good", "alice")
         yield server
 
@@ -57,9 +59,10 @@ def test_concurrent_range_requests_get_their_own_bytes(hub: HubServer) -> None:
 
 
 def test_errors_carry_the_hub_error_codes(hub: HubServer) -> None:
-    assert httpx2.get(f"{hub.endpoint}/nobody/nothing/resolve/main/x.gguf").headers[
-        "X-Error-Code"
-    ] == "RepoNotFound"
+    assert (
+        httpx2.get(f"{hub.endpoint}/nobody/nothing/resolve/main/x.gguf").headers["X-Error-Code"]
+        == "RepoNotFound"
+    )
     missing = httpx2.head(resolve_url(hub, "absent.gguf"))
     assert (missing.status_code, missing.headers["X-Error-Code"]) == (404, "EntryNotFound")
     gated = httpx2.head(resolve_url(hub, "g-Q4_0.gguf", "tester/gated-GGUF"))
@@ -70,7 +73,9 @@ def test_errors_carry_the_hub_error_codes(hub: HubServer) -> None:
 
 
 def test_faults_cut_and_fail_then_heal(hub: HubServer) -> None:
-    hub.set_fault(Fault(cut_after=1000, error_500=1, times=1), repo_id=REPO, filename="tiny-Q8_0.gguf")
+    hub.set_fault(
+        Fault(cut_after=1000, error_500=1, times=1), repo_id=REPO, filename="tiny-Q8_0.gguf"
+    )
     assert httpx2.get(resolve_url(hub)).status_code == 500
     with pytest.raises(httpx2.RemoteProtocolError):
         httpx2.get(resolve_url(hub))

@@ -77,16 +77,14 @@ def _place_verified(tmp: Path, target: Path, progress: Progress | None) -> None:
 
 
 def _from_hugging_face(target: Path, progress: Progress | None, endpoint: str | None) -> None:
-    try:
-        import httpx
-        from huggingface_hub import hf_hub_url
-    except ImportError as exc:  # pragma: no cover - both are dependencies
-        raise StarterError(f"huggingface_hub is missing ({exc})") from exc
+    from huggingface_hub import hf_hub_url
+    from huggingface_hub.utils import get_session
+
     url = hf_hub_url(HF_REPO_ID, FILENAME, endpoint=endpoint)
     tmp = target.with_suffix(".part")
     try:
         with (
-            httpx.stream("GET", url, follow_redirects=True, timeout=10) as response,
+            get_session().stream("GET", url, follow_redirects=True, timeout=10) as response,
             tmp.open("wb") as out,
         ):
             if response.status_code != 200:
@@ -98,7 +96,10 @@ def _from_hugging_face(target: Path, progress: Progress | None, endpoint: str | 
                 done += len(chunk)
                 if progress:
                     progress("download", done, total)
-    except httpx.HTTPError as exc:
+    except StarterError:
+        tmp.unlink(missing_ok=True)
+        raise
+    except Exception as exc:  # the HTTP client's own errors: connection, timeout, protocol
         tmp.unlink(missing_ok=True)
         raise StarterError(f"Hugging Face cannot be reached ({type(exc).__name__})") from exc
     _place_verified(tmp, target, progress)

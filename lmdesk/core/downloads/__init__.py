@@ -17,8 +17,8 @@ from .errors import (
     UnsafeName,
     WriteFailed,
 )
-from .job import FINISHED, JobSnapshot, JobState, RetryPolicy
 from .manager import DownloadManager, UpdateCallback
+from .model import FINISHED, JobSnapshot, JobState, RetryPolicy
 from .paths import Layout, check_filename, check_repo_id
 
 __all__ = [

@@ -8,21 +8,17 @@ reached; only errors that waiting cannot fix (gated repo, full disk, bad checksu
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
-import shutil
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
-from pathlib import Path
-
-from huggingface_hub.utils import build_hf_headers
 
 from lmdesk.core.hub import HubError, hub_errors
-from lmdesk.core.units import format_size
+from lmdesk.core.hub.session import hub_headers
 
-from .errors import BadResponse, ChecksumMismatch, DownloadError, NotEnoughSpace
+from .errors import BadResponse, DownloadError
+from .install import check_space, install, verify
+from .model import JobSettings, JobSnapshot, JobState
 from .paths import Layout
 from .resolve import resolve_into
 from .sidecar import PartialState
@@ -30,59 +26,6 @@ from .speed import SpeedMeter
 from .transfer import Transfer
 
 log = logging.getLogger(__name__)
-
-
-class JobState(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    PAUSED = "paused"
-    RETRYING = "retrying"  # stalled or dropped: waiting to reconnect
-    VERIFYING = "verifying"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-FINISHED = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED})
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff; gives up after ``max_failures`` tries in a row without progress."""
-
-    base_delay_s: float = 1.0
-    max_delay_s: float = 60.0
-    max_failures: int = 8
-
-    def delay(self, failures: int) -> float:
-        return float(min(self.max_delay_s, self.base_delay_s * 2 ** max(failures - 1, 0)))
-
-
-@dataclass(frozen=True)
-class JobSettings:
-    endpoint: str
-    token: str | None
-    stall_timeout_s: float
-    checkpoint_bytes: int
-    speed_window_s: float
-    retry: RetryPolicy
-
-
-@dataclass(frozen=True)
-class JobSnapshot:
-    """What the UI shows for a job, taken at one instant."""
-
-    job_id: str
-    repo_id: str
-    filename: str
-    state: JobState
-    bytes_done: int
-    total: int | None
-    speed_bps: float  # rolling window; 0 when no bytes are arriving
-    eta_s: float | None
-    message: str
-    attempt: int
-    path: Path  # where the finished file is (or will be)
 
 
 class DownloadJob:
@@ -125,8 +68,19 @@ class DownloadJob:
                 done = total
             speed = self._meter.rate() if self._state is JobState.RUNNING else 0.0
             eta = (total - done) / speed if speed > 0 and total is not None else None
-            return JobSnapshot(self.job_id, self.repo_id, self.filename, self._state, done, total,
-                               speed, eta, self._message, self._attempt, self.final_path)  # fmt: skip
+            return JobSnapshot(
+                job_id=self.job_id,
+                repo_id=self.repo_id,
+                filename=self.filename,
+                state=self._state,
+                bytes_done=done,
+                total=total,
+                speed_bps=speed,
+                eta_s=eta,
+                message=self._message,
+                attempt=self._attempt,
+                path=self.final_path,
+            )
 
     # -- control, from any thread; True means "put me on the queue" ----------------------
     def pause(self) -> None:
@@ -224,7 +178,9 @@ class DownloadJob:
                 if not exc.retryable:
                     raise
                 now = self._transfer.received if self._transfer is not None else None
-                failures = 1 if start is not None and now is not None and now > start else failures + 1
+                failures = (
+                    1 if start is not None and now is not None and now > start else failures + 1
+                )
                 if failures > self.settings.retry.max_failures:
                     raise DownloadError(f"Gave up after {failures - 1} retries: {exc}") from exc
                 self._backoff(str(exc), self.settings.retry.delay(failures))
@@ -253,32 +209,22 @@ class DownloadJob:
         if self._transfer is not None and self._transfer.still_valid():
             return True
         self._close_transfer()
-        self._check_space()
+        check_space(self.part_path, self.partial, self._layout.root)
         transfer = Transfer(
-            state, self.part_path, self.sidecar_path,
-            headers=build_hf_headers(token=self.settings.token),
+            state,
+            self.part_path,
+            self.sidecar_path,
+            headers=hub_headers(self.settings.token),
             stall_timeout_s=self.settings.stall_timeout_s,
             checkpoint_bytes=self.settings.checkpoint_bytes,
             on_bytes=self._on_bytes,
             should_stop=lambda: self._stop is not None,
-        )  # fmt: skip
+        )
         with self._lock:
             self._transfer = transfer
         if state.bytes_done:
             self._set_message("Checking the bytes already downloaded")
         return transfer.open()
-
-    def _check_space(self) -> None:
-        size = self.partial.size or 0
-        have = self.part_path.stat().st_size if self.part_path.exists() else 0
-        needed = size - min(have, self.partial.bytes_done)
-        self.part_path.parent.mkdir(parents=True, exist_ok=True)
-        free = shutil.disk_usage(self.part_path.parent).free
-        if needed > free:
-            raise NotEnoughSpace(
-                f"Not enough disk space for '{self.filename}': it needs {format_size(needed)} more, "
-                f"and only {format_size(free)} is free in {self._layout.root}."
-            )
 
     def _on_bytes(self, n: int) -> None:
         self._meter.add(n)
@@ -291,18 +237,12 @@ class DownloadJob:
         transfer = self._transfer
         assert transfer is not None
         self._close_transfer()
-        expected, actual = self.partial.sha256, transfer.sha256()
-        if expected and actual != expected.lower():
+        try:
+            verify(self.partial, transfer.sha256())
+        except DownloadError:
             self._discard_partial()
-            raise ChecksumMismatch(
-                f"'{self.filename}' arrived damaged: its sha256 is {actual[:12]}…, but Hugging Face "
-                f"lists {expected[:12]}…. The bad download was deleted; press Retry to fetch it again."
-            )
-        self.final_path.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self.part_path, self.final_path)
-        _fsync_dir(self.final_path.parent)
-        self.sidecar_path.unlink(missing_ok=True)
-        self._layout.prune_empty_dirs(self.sidecar_path)
+            raise
+        install(self.part_path, self.final_path, self.sidecar_path, self._layout)
         with self._lock:
             self._set(JobState.DONE, f"Saved to {self.final_path}")
         self._notify(True)
@@ -334,14 +274,12 @@ class DownloadJob:
         with self._lock:
             try:
                 self._close_transfer()
-            except (DownloadError, OSError):
-                pass
+            except Exception:  # already failing: keep the first error
+                log.debug("closing %s after a failure", self.job_id, exc_info=True)
             if self.part_path.exists() and self.part_path.stat().st_size > 0:
                 self.partial.error = message  # kept, so a restart shows it and Retry resumes
-                try:
+                with contextlib.suppress(OSError):
                     self.partial.save(self.sidecar_path)
-                except OSError:
-                    pass
             else:
                 self._discard_partial()  # nothing worth keeping
             self._set(JobState.FAILED, message)
@@ -379,17 +317,3 @@ class DownloadJob:
 
     def _notify(self, force: bool) -> None:
         self._notify_cb(self, force)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename durable: fsync the folder that holds the new name."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from lmdesk.core.units import MiB
 
-from .job import FINISHED, DownloadJob, JobSettings, JobSnapshot, JobState, RetryPolicy
 from .errors import UnsafeName
+from .job import DownloadJob
+from .model import FINISHED, JobSettings, JobSnapshot, JobState, RetryPolicy
 from .paths import Layout
 from .sidecar import PartialState
 
@@ -48,8 +49,14 @@ class DownloadManager:
         resume_partials: bool = True,
     ) -> None:
         self.layout = Layout(models_dir)
-        self.settings = JobSettings(endpoint, token, stall_timeout_s, checkpoint_bytes,
-                                    speed_window_s, retry or RetryPolicy())  # fmt: skip
+        self.settings = JobSettings(
+            endpoint,
+            token,
+            stall_timeout_s,
+            checkpoint_bytes,
+            speed_window_s,
+            retry or RetryPolicy(),
+        )
         self._on_update = on_update
         self._jobs: dict[str, DownloadJob] = {}
         self._lock = threading.Lock()
@@ -64,7 +71,9 @@ class DownloadManager:
             threading.Thread(target=self._work, name=f"download-{i}", daemon=True)
             for i in range(concurrency)
         ]
-        self._threads.append(threading.Thread(target=self._tick, name="download-ticker", daemon=True))
+        self._threads.append(
+            threading.Thread(target=self._tick, name="download-ticker", daemon=True)
+        )
         for thread in self._threads:
             thread.start()
 
@@ -79,8 +88,14 @@ class DownloadManager:
         partial = PartialState(repo_id=repo_id, filename=filename, revision=revision)
         job = DownloadJob(self.layout, partial, self.settings, self._notify)
         if job.final_path.exists():
-            job = DownloadJob(self.layout, partial, self.settings, self._notify,
-                              state=JobState.DONE, message="Already in the library")  # fmt: skip
+            job = DownloadJob(
+                self.layout,
+                partial,
+                self.settings,
+                self._notify,
+                state=JobState.DONE,
+                message="Already in the library",
+            )
         with self._lock:
             self._jobs[job_id] = job
         if job.state is JobState.QUEUED:
@@ -171,8 +186,11 @@ class DownloadManager:
         """Refresh active jobs regularly, so speeds and ETAs move even when no byte arrives."""
         while not self._closing.wait(self._tick_s):
             with self._lock:
-                active = [j for j in self._jobs.values()
-                          if j.state in (JobState.RUNNING, JobState.RETRYING)]  # fmt: skip
+                active = [
+                    j
+                    for j in self._jobs.values()
+                    if j.state in (JobState.RUNNING, JobState.RETRYING)
+                ]
             for job in active:
                 self._notify(job, True)
 
@@ -197,8 +215,9 @@ class DownloadManager:
                 continue
             state, message = _restored_state(partial)
             try:
-                job = DownloadJob(self.layout, partial, self.settings, self._notify,
-                                  state=state, message=message)  # fmt: skip
+                job = DownloadJob(
+                    self.layout, partial, self.settings, self._notify, state=state, message=message
+                )
             except UnsafeName as exc:  # a sidecar that names a path outside: leave it alone
                 log.warning("ignoring %s: %s", sidecar, exc)
                 continue

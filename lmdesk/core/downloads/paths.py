@@ -27,7 +27,9 @@ def check_repo_id(repo_id: str) -> tuple[str, str]:
     """``'publisher/repo'`` -> its two parts, or UnsafeName."""
     parts = repo_id.split("/")
     if len(parts) != 2 or not all(_REPO_PART.match(p) for p in parts):
-        raise UnsafeName(f"'{repo_id}' is not a repository id lmdesk can store (expected publisher/repo).")
+        raise UnsafeName(
+            f"'{repo_id}' is not a repository id lmdesk can store (expected publisher/repo)."
+        )
     return parts[0], parts[1]
 
 
@@ -42,7 +44,9 @@ def check_filename(filename: str) -> PurePosixPath:
         or any(part in ("", ".", "..") for part in filename.split("/"))
     )
     if bad:
-        raise UnsafeName(f"Refusing to save '{filename}': the name points outside the models folder.")
+        raise UnsafeName(
+            f"Refusing to save '{filename}': the name points outside the models folder."
+        )
     return PurePosixPath(filename)
 
 
@@ -69,7 +73,9 @@ class Layout:
         path = path.with_name(path.name + suffix)
         real = os.path.realpath(path)
         if os.path.commonpath([self.root, real]) != str(self.root):
-            raise UnsafeName(f"Refusing to save '{filename}': the name points outside the models folder.")
+            raise UnsafeName(
+                f"Refusing to save '{filename}': the name points outside the models folder."
+            )
         return path
 
     def sidecars(self) -> list[Path]:

@@ -9,6 +9,7 @@ blocked read (pause, cancel) by shutting the socket down.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -19,8 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx2
-from huggingface_hub.utils import get_session, hf_raise_for_status
 
+from lmdesk.core.hub.session import get_session, hf_raise_for_status
 from lmdesk.core.units import MiB, format_size
 
 from .errors import BadResponse, DiskFull, Stalled, WriteFailed
@@ -146,13 +147,10 @@ class Transfer:
         """Write the buffered bytes, then hash them; checkpoint now and then."""
         if not self._buffer or self._fd is None:
             return
-        written = 0
+        data, self._buffer = self._buffer, bytearray()
         try:
-            with memoryview(self._buffer) as view:
-                while written < len(view):
-                    written += _pwrite(self._fd, view[written:], self.done + written)
+            _write_at(self._fd, data, self.done)
         except OSError as exc:
-            self._buffer.clear()
             self.received = self.done
             os.ftruncate(self._fd, self.done)  # keep only whole, hashed bytes
             if exc.errno in _SPACE_ERRNOS:
@@ -161,9 +159,8 @@ class Transfer:
                     "saved and kept. Free some space, then resume the download."
                 ) from exc
             raise WriteFailed(f"Could not write '{self.part_path}': {exc.strerror}.") from exc
-        self._hasher.update(self._buffer)
-        self.done += len(self._buffer)
-        self._buffer.clear()
+        self._hasher.update(data)
+        self.done += len(data)
         if self.done - self._checkpointed >= self._checkpoint_bytes:
             self.checkpoint()
 
@@ -204,10 +201,8 @@ class Transfer:
         """Wake a read blocked on the network (from another thread)."""
         with self._socket_lock:
             if self._socket is not None:
-                try:
+                with contextlib.suppress(OSError):
                     self._socket.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def _attach(self, response: httpx2.Response) -> None:
         stream = response.extensions.get("network_stream")
@@ -218,3 +213,10 @@ class Transfer:
     def _detach(self) -> None:
         with self._socket_lock:
             self._socket = None
+
+
+def _write_at(fd: int, data: bytearray, offset: int) -> None:
+    view = memoryview(data)
+    written = 0
+    while written < len(view):
+        written += _pwrite(fd, view[written:], offset + written)

@@ -8,7 +8,7 @@ Every failure is an `EngineError` whose text can be shown as is.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 
 from ..load_settings import LoadSettings
@@ -200,6 +200,11 @@ class Engine:
         """Tokens of the prompt these messages make, generation prompt and BOS included."""
         return len(self._prompt_tokens(messages, continue_last=False))
 
+    def render_prompt(self, messages: Sequence[Message], *, continue_last: bool = False) -> str:
+        """The prompt text the current template makes of ``messages`` (for "show prompt")."""
+        self._require()
+        return self._prompt_text(messages, continue_last)
+
     def _prompt_text(self, messages: Sequence[Message], continue_last: bool) -> str:
         if continue_last:
             if not messages or messages[-1]["role"] != "assistant":
@@ -233,7 +238,7 @@ class Engine:
         stop_flag: StopFlag | None = None,
         context_policy: ContextPolicy = "truncate_oldest",
         continue_last: bool = False,
-    ) -> Iterator[ChatChunk]:
+    ) -> Generator[ChatChunk, None, None]:
         """Stream the assistant's reply to ``messages``: `TextChunk`s, then one `ReplyStats`.
 
         With ``continue_last`` the last message (the assistant's) is extended
@@ -269,7 +274,7 @@ class Engine:
         stop_flag: StopFlag | None = None,
         add_bos: bool = True,
         parse_special: bool = True,
-    ) -> Iterator[ChatChunk]:
+    ) -> Generator[ChatChunk, None, None]:
         """Stream a plain continuation of ``prompt`` (no chat template)."""
         native = self._require()
         self._ensure_idle()
@@ -294,7 +299,7 @@ class Engine:
         stop_strings: Sequence[str],
         strip_leading: bool,
         dropped: int = 0,
-    ) -> Iterator[ChatChunk]:
+    ) -> Generator[ChatChunk, None, None]:
         native = self._require()
         self._ensure_idle()  # another reply started between chat() and this first step
         seed = self._pick_seed(sampling)

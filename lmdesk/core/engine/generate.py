@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 
 from .chunks import ChatChunk, ReplyStats, StopReason, TextChunk
 from .native import NativeModel, Sampler
@@ -40,7 +40,7 @@ def generate(
     stop_strings: Sequence[str] = (),
     strip_leading: bool = False,
     dropped_messages: int = 0,
-) -> Iterator[ChatChunk]:
+) -> Generator[ChatChunk, None, None]:
     """Stream a reply to ``prompt`` (tokens, which must fit in the context)."""
     started = time.perf_counter()
     cached = native.keep_prefix(prompt)

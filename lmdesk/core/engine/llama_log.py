@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 logger = logging.getLogger("lmdesk.llama")
+# A library logs; the application decides what is shown (no "last resort" printing to stderr).
+logger.addHandler(logging.NullHandler())
 
 # enum ggml_log_level (ggml.h of the vendored llama.cpp: DEBUG comes before INFO)
 LEVEL_NONE, LEVEL_DEBUG, LEVEL_INFO, LEVEL_WARN, LEVEL_ERROR, LEVEL_CONT = range(6)

@@ -210,6 +210,12 @@ def load_native(
     return NativeLoad(NativeModel(model, ctx), log, time.perf_counter() - started)
 
 
+_CUT_SHORT = ("not within the file bounds", "failed to read", "truncated", "unexpected end")
+_GENERIC = (
+    "failed to load model",
+    "failed to read header",
+    "error loading model: llama_model_loader",
+)
 _UNKNOWN_ARCH = re.compile(r"unknown model architecture: '([^']*)'")
 _ALLOC_FAILURES = (
     "failed to allocate",
@@ -246,24 +252,22 @@ def classify_load_failure(path: Path, log: llama_log.LogCapture) -> EngineError:
             "or choose a smaller quantization.",
             log_excerpt=excerpt,
         )
-    if (
-        "not within the file bounds" in lowered
-        or "failed to read" in lowered
-        or ("truncated" in lowered)
-    ):
+    reason = _reason(log)
+    if "only supports up to version" in lowered:
         return ModelFileError(
-            f"{path.name} is incomplete or corrupt: its data ends before the model does. "
-            "Download it again.",
+            f"{path.name} is not a GGUF file this llama.cpp can read ({reason}). It may be "
+            "corrupt, or need a newer llama-cpp-python.",
             log_excerpt=excerpt,
         )
-    if "gguf" in lowered or "invalid magic" in lowered or "key" in lowered:
+    if any(marker in lowered for marker in _CUT_SHORT):
         return ModelFileError(
-            f"{path.name} is not a valid GGUF model file ({_reason(log)}). Download it again "
-            "or choose another file.",
+            f"{path.name} is incomplete or corrupt ({reason}). Download it again.",
             log_excerpt=excerpt,
         )
     return ModelFileError(
-        f"llama.cpp could not load {path.name}: {_reason(log)}.", log_excerpt=excerpt
+        f"llama.cpp could not load {path.name}: {reason}. The file may be corrupt; "
+        "download it again or choose another model.",
+        log_excerpt=excerpt,
     )
 
 
@@ -284,11 +288,10 @@ def classify_context_failure(settings: LoadSettings, log: llama_log.LogCapture) 
 
 
 def _reason(log: llama_log.LogCapture) -> str:
-    """The most specific error line llama.cpp logged, without its function-name prefix."""
-    for line in reversed(log.errors()):
-        if "failed to load model" in line:
+    """The first specific error line llama.cpp logged, without its function-name prefix."""
+    for line in log.errors():
+        if any(generic in line for generic in _GENERIC):
             continue
         reason = line.split(": ", 1)[-1].strip()
-        reason = re.sub(r"^error loading model: ", "", reason)
-        return reason
+        return re.sub(r"^error loading model: ", "", reason)
     return "no reason given in its log"

@@ -56,7 +56,9 @@ class HubServerError(HubError):
     retryable = True
 
 
-def translate_error(exc: BaseException, *, repo_id: str | None = None, filename: str | None = None) -> HubError:
+def translate_error(
+    exc: BaseException, *, repo_id: str | None = None, filename: str | None = None
+) -> HubError:
     """Map a huggingface_hub or httpx2 error to the `HubError` a person should see."""
     repo = f"'{repo_id}'" if repo_id else "this repository"
     what = f"'{filename}'" if filename else "the file"
@@ -100,11 +102,15 @@ def _from_status(exc: HfHubHTTPError, repo: str) -> HubError:
     status = exc.response.status_code if exc.response is not None else 0
     text = f"{exc.server_message or ''} {exc}"
     if status == 401 and ("Invalid credentials" in text or "Invalid user token" in text):
-        return InvalidToken("Hugging Face rejected your access token. Log in again with a valid token.")
+        return InvalidToken(
+            "Hugging Face rejected your access token. Log in again with a valid token."
+        )
     if status in (401, 403):
         return GatedRepoNoAccess(f"Hugging Face refused access to {repo} with this token.")
     if status == 429:
-        return HubServerError("Hugging Face is rate-limiting requests; lmdesk will try again shortly.")
+        return HubServerError(
+            "Hugging Face is rate-limiting requests; lmdesk will try again shortly."
+        )
     if status >= 500:
         return HubServerError(f"Hugging Face had a server error ({status}); try again in a moment.")
     return HubError(f"Hugging Face answered with an error ({status}) for {repo}.")

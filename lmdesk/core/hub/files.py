@@ -6,10 +6,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from huggingface_hub import HfApi, hf_hub_url
-from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
 from .errors import FileNotOnHub, hub_errors
 from .names import is_projector, quantization_label, split_name
+from .session import get_session, hf_raise_for_status, hub_headers
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def model_card(
     url = hf_hub_url(repo_id, "README.md", revision=revision, endpoint=endpoint)
     try:
         with hub_errors(repo_id=repo_id, filename="README.md"):
-            response = get_session().get(url, headers=build_hf_headers(token=token), timeout=30)
+            response = get_session().get(url, headers=hub_headers(token), timeout=30)
             hf_raise_for_status(response)
     except FileNotOnHub:
         return ""

@@ -24,7 +24,9 @@ from .range_source import HttpRangeSource
 class _PrefixSource:
     """Reads served from a growing prefix of the file; past it, from ``upstream`` (if any)."""
 
-    def __init__(self, prefix: bytes, size: int | None, upstream: Callable[[], RangeSource] | None) -> None:
+    def __init__(
+        self, prefix: bytes, size: int | None, upstream: Callable[[], RangeSource] | None
+    ) -> None:
         self.size = size
         self.prefix = bytearray(prefix)
         self._make_upstream = upstream
@@ -103,7 +105,13 @@ def _load(data_path: Path, meta_path: Path) -> tuple[bytes, int | None] | None:
 
 
 def _save(
-    folder: Path, data_path: Path, meta_path: Path, data: bytes, size: int | None, repo_id: str, filename: str
+    folder: Path,
+    data_path: Path,
+    meta_path: Path,
+    data: bytes,
+    size: int | None,
+    repo_id: str,
+    filename: str,
 ) -> None:
     meta = {"repo_id": repo_id, "filename": filename, "size": size, "cached_bytes": len(data)}
     try:

@@ -10,9 +10,9 @@ import re
 
 import httpx2
 from huggingface_hub import hf_hub_url
-from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
 from .errors import HubError, hub_errors
+from .session import get_session, hf_raise_for_status, hub_headers
 
 _CONTENT_RANGE = re.compile(r"bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)")
 
@@ -40,7 +40,7 @@ class HttpRangeSource:
         self.etag: str | None = None
         self.bytes_fetched = 0
         self.requests = 0
-        self._headers = build_hf_headers(token=token) | {"Accept-Encoding": "identity"}
+        self._headers = hub_headers(token) | {"Accept-Encoding": "identity"}
         self._timeout = timeout_s
         self._retries = retries
         self._names = {"repo_id": repo_id, "filename": filename}

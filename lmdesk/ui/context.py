@@ -1,0 +1,92 @@
+"""What every page gets: the settings, the app-wide signals, the latest hardware readings.
+
+Pages are built by factories that take an `AppContext`, so a page never
+reaches into the main window: it connects to `context.signals` and reads
+`context.settings`. The status bar listens to the same signals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+
+from lmdesk.core import paths
+from lmdesk.core.settings import Settings, load_settings, save_settings
+
+if TYPE_CHECKING:  # the GPU modules load psutil; not needed to paint the window
+    from lmdesk.core.gpus import GpuProbe
+
+
+class AppSignals(QObject):
+    """The app's message board. Emit from the GUI thread (or a queued bridge)."""
+
+    new_chat_requested = Signal()
+    """Ctrl+N or the New chat button: start an empty conversation."""
+    load_model_requested = Signal(str, object)
+    """path, LoadSettings: load this model (the chat page's inference worker does)."""
+    navigate_requested = Signal(str)
+    """page key: show that page (e.g. the welcome page's 'Browse' button -> 'discover')."""
+    model_changed = Signal(object)
+    """display name (str) of the loaded model, or None when none is loaded."""
+    token_rate = Signal(float)
+    """tokens per second of the last reply."""
+    downloads_changed = Signal(int, float)
+    """active download count, overall percent (0..100)."""
+    gpu_probe = Signal(object)
+    """GpuProbe, about every 2 s, from the GPU monitor."""
+    llama_build = Signal(object)
+    """LlamaBuild, once, when the llama.cpp library has been looked at (after the first paint)."""
+    models_changed = Signal()
+    """A model file appeared or went away (download finished, starter fetched, deleted)."""
+
+
+class SettingsStore(QObject):
+    """The current settings; `save()` writes them and tells everyone."""
+
+    changed = Signal(object)
+    """Settings: the new settings, after they were saved."""
+
+    def __init__(self, settings: Settings | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._settings = settings if settings is not None else load_settings()
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def save(self, settings: Settings) -> None:
+        """Write `settings` to disk and emit `changed`; raises OSError if it cannot be written."""
+        save_settings(settings)
+        self._settings = settings
+        self.changed.emit(settings)
+
+    def models_dir(self) -> Path:
+        return paths.models_dir(self._settings.models_dir)
+
+    def model_dirs(self) -> list[Path]:
+        """lmdesk's models folder first, then the extra folders that exist."""
+        extra = [Path(p).expanduser() for p in self._settings.extra_model_dirs]
+        return [self.models_dir(), *(p for p in extra if p.is_dir())]
+
+
+@dataclass
+class AppContext:
+    """Handed to every page factory."""
+
+    settings: SettingsStore
+    signals: AppSignals
+    latest_probe: GpuProbe | None = None
+    extras: dict[str, object] = field(default_factory=dict)
+    """Room for shared services a page wants to offer others (keyed by name)."""
+
+
+def any_model_present(folders: list[Path]) -> bool:
+    """True as soon as one .gguf file is found in `folders` (searched recursively)."""
+    for folder in folders:
+        for path in folder.rglob("*.gguf"):
+            if path.is_file():
+                return True
+    return False

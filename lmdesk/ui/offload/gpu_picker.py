@@ -1,0 +1,177 @@
+"""Which GPU to plan for: detected cards first, then what-if cards, then a custom size.
+
+"Custom size…" opens an inline size box under the combo (no modal dialog). A
+choice is kept across GPU polls: `set_probe` refreshes readings in place.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from lmdesk.core.gpus import WHAT_IF_CARDS, GpuInfo, GpuProbe, custom_card, find_what_if
+from lmdesk.core.units import GiB, format_size
+
+CPU_ONLY = "cpu"
+CUSTOM = "custom…"
+
+
+def gpu_label(gpu: GpuInfo) -> str:
+    if gpu.is_what_if:
+        return f"{gpu.name} (what-if)"
+    return f"{gpu.name} · {format_size(gpu.total_bytes - gpu.used_by_others_bytes)} free"
+
+
+class GpuPicker(QWidget):
+    """A combo of planning targets; `current()` is the chosen GpuInfo, None for CPU only."""
+
+    target_changed = Signal()
+    """The person picked another target (not emitted by `set_probe` or `select`)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._cards: dict[str, GpuInfo] = {}
+        self._custom: dict[str, GpuInfo] = {}
+        self._detected: tuple[GpuInfo, ...] = ()
+        self._previous = CPU_ONLY
+        self.combo = QComboBox()
+        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setMinimumContentsLength(14)
+        self.custom_size = QDoubleSpinBox()
+        self.custom_size.setRange(0.5, 1024.0)
+        self.custom_size.setDecimals(1)
+        self.custom_size.setSingleStep(1.0)
+        self.custom_size.setValue(8.0)
+        self.custom_size.setSuffix(" GiB")
+        self.custom_use = QPushButton("Use")
+        self.custom_cancel = QPushButton("Cancel")
+        self.custom_row = QWidget()
+        row = QHBoxLayout(self.custom_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel("Card memory"))
+        row.addWidget(self.custom_size, 1)
+        row.addWidget(self.custom_use)
+        row.addWidget(self.custom_cancel)
+        self.custom_row.hide()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.combo)
+        layout.addWidget(self.custom_row)
+        self._rebuild(CPU_ONLY)
+        self.combo.activated.connect(self._on_activated)
+        self.custom_use.clicked.connect(self._use_custom)
+        self.custom_size.editingFinished.connect(self._use_custom_on_enter)
+        self.custom_cancel.clicked.connect(self._cancel_custom)
+
+    # -- public -------------------------------------------------------------
+    def current_key(self) -> str:
+        """The chosen target's id; while a custom size is being typed, the previous one."""
+        key = str(self.combo.currentData())
+        return self._previous if key == CUSTOM else key
+
+    def current(self) -> GpuInfo | None:
+        return self._cards.get(self.current_key())
+
+    def keys(self) -> list[str]:
+        return [str(self.combo.itemData(i)) for i in range(self.combo.count()) if self.combo.itemData(i)]
+
+    def detected(self) -> tuple[GpuInfo, ...]:
+        return self._detected
+
+    def set_probe(self, probe: GpuProbe) -> None:
+        """New readings: keep the choice if that card is still there, else the first GPU."""
+        real = tuple(gpu for gpu in probe.gpus if not gpu.is_what_if)
+        key = self.current_key()
+        same_cards = [g.uuid for g in real] == [g.uuid for g in self._detected]
+        self._detected = real
+        if same_cards:
+            for gpu in real:
+                self._cards[gpu.uuid] = gpu
+                self.combo.setItemText(self.combo.findData(gpu.uuid), gpu_label(gpu))
+            return
+        if key not in {g.uuid for g in real} and not key.startswith("what-if:"):
+            key = real[0].uuid if real else CPU_ONLY
+        self._rebuild(key)
+
+    def select(self, key: str | None) -> bool:
+        """Choose the target remembered as `key` (a uuid, a what-if id or None: CPU only)."""
+        key = key or CPU_ONLY
+        if key not in self._cards and key != CPU_ONLY:
+            card = find_what_if(key)
+            if card is None:
+                return False
+            if card.uuid not in self._cards:
+                self._custom[card.uuid] = card
+                self._rebuild(card.uuid)
+            key = card.uuid
+        index = self.combo.findData(key)
+        if index < 0:
+            return False
+        self.combo.setCurrentIndex(index)
+        self._previous = key
+        return True
+
+    def add_custom(self, total_bytes: int) -> GpuInfo:
+        """Add (or reuse) a custom what-if card of `total_bytes`, select it, and say so."""
+        card = custom_card(total_bytes)
+        self._custom[card.uuid] = card
+        self._rebuild(card.uuid)
+        self.custom_row.hide()
+        self._previous = card.uuid
+        self.target_changed.emit()
+        return card
+
+    # -- internals ----------------------------------------------------------
+    def _rebuild(self, key: str) -> None:
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        self._cards = {}
+        for gpu in self._detected:
+            self._add(gpu.uuid, gpu_label(gpu), gpu)
+        if not self._detected:
+            self.combo.addItem("None · CPU only", CPU_ONLY)
+        self.combo.insertSeparator(self.combo.count())
+        for card in (*WHAT_IF_CARDS, *self._custom.values()):
+            self._add(card.uuid, gpu_label(card), card)
+        self.combo.insertSeparator(self.combo.count())
+        self.combo.addItem("Custom size…", CUSTOM)
+        index = self.combo.findData(key)
+        self.combo.setCurrentIndex(max(index, 0))
+        self._previous = self.current_key()
+        self.combo.blockSignals(False)
+
+    def _add(self, key: str, text: str, gpu: GpuInfo) -> None:
+        self._cards[key] = gpu
+        self.combo.addItem(text, key)
+
+    def _on_activated(self, index: int) -> None:
+        key = str(self.combo.itemData(index))
+        if key == CUSTOM:
+            self.custom_row.show()
+            self.custom_size.setFocus()
+            self.custom_size.selectAll()
+            return
+        self.custom_row.hide()
+        if key != self._previous:
+            self._previous = key
+            self.target_changed.emit()
+
+    def _use_custom(self) -> None:
+        self.add_custom(round(self.custom_size.value() * GiB))
+
+    def _use_custom_on_enter(self) -> None:
+        if self.custom_row.isVisible() and self.custom_size.hasFocus():
+            self._use_custom()
+
+    def _cancel_custom(self) -> None:
+        self.custom_row.hide()
+        self.combo.setCurrentIndex(max(self.combo.findData(self._previous), 0))

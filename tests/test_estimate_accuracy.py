@@ -1,0 +1,67 @@
+"""The estimate against what llama.cpp itself allocates, on the real SmolLM2 model.
+
+Each point loads the model with llama-cpp-python and reads the buffer sizes
+from llama.cpp's log. The GPU column is checked on a loopback RPC server that
+llama.cpp treats as an offload device (this machine has no GPU).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lmdesk.core.gguf import ModelInfo, read_model
+from lmdesk.core.llama_memory import Row, RpcServer, compare
+from lmdesk.core.load_settings import LoadSettings
+
+BARS = {"weights": 0.005, "repack": 0.005, "kv_cache": 0.005, "compute": 0.05, "total": 0.02}
+
+
+@pytest.fixture(scope="module")
+def smol(smollm2_path: Path) -> ModelInfo:
+    return read_model(smollm2_path)
+
+
+def _check(rows: list[Row], bars: dict[str, float], device: str | None = None) -> None:
+    for row in rows:
+        if row.component in bars and (device is None or row.device == device):
+            assert abs(row.error) <= bars[row.component], row
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        LoadSettings(n_ctx=512, n_ubatch=128, flash_attn=False),
+        LoadSettings(n_ctx=2048, n_ubatch=512, flash_attn=False),
+        LoadSettings(n_ctx=8192, n_ubatch=512, flash_attn=False),
+        LoadSettings(n_ctx=8192, n_ubatch=512, flash_attn=True, type_k="q8_0", type_v="q8_0"),
+    ],
+    ids=lambda s: f"ctx{s.n_ctx}-ub{s.n_ubatch}-{s.type_k}",
+)
+def test_cpu_plan_matches_llama_cpp(
+    smol: ModelInfo, smollm2_path: Path, settings: LoadSettings
+) -> None:
+    _, rows = compare(smol, smollm2_path, settings)
+    _check(rows, BARS)
+    actual = {r.component: r.actual for r in rows}
+    assert actual["kv_cache"] > 0 and actual["compute"] > 0  # the log was really read
+
+
+@pytest.fixture(scope="module")
+def rpc_device() -> int:
+    with RpcServer() as server:
+        assert server.device is not None
+        yield server.device  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("n_gpu_layers", [1, 15, 31])
+def test_gpu_split_matches_llama_cpp_over_rpc(
+    smol: ModelInfo, smollm2_path: Path, rpc_device: int, n_gpu_layers: int
+) -> None:
+    settings = LoadSettings(n_ctx=2048, n_gpu_layers=n_gpu_layers, flash_attn=False)
+    _, rows = compare(smol, smollm2_path, settings, device=rpc_device)
+    _check(rows, {"weights": 0.01, "kv_cache": 0.01}, device="GPU")
+    gpu = {r.component: r.actual for r in rows if r.device == "GPU"}
+    assert gpu["weights"] > 0
+    assert (gpu["kv_cache"] > 0) == (n_gpu_layers > 1)
