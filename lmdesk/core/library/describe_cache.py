@@ -1,0 +1,69 @@
+"""Parsed headers kept on disk, keyed by path, size and mtime: rescans parse only what changed."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from pathlib import Path
+
+from ..gguf import GGUFError, ModelInfo, read_model
+from ..gguf.split import split_parts
+
+CACHE_VERSION = 1
+
+
+class DescribeCache:
+    """``describe(path)`` returns the model or the reason it cannot be read, from cache if fresh.
+
+    The cache lives in lmdesk's own cache folder and holds only what lmdesk wrote
+    there; a damaged entry is ignored and rebuilt.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.hits = 0
+        self.misses = 0
+
+    def _key(self, parts: list[Path]) -> str:
+        stamp = []
+        for part in parts:
+            st = part.stat()
+            stamp.append(f"{part.resolve()}:{st.st_size}:{st.st_mtime_ns}")
+        return hashlib.sha256(f"{CACHE_VERSION}|{'|'.join(stamp)}".encode()).hexdigest()[:32]
+
+    def describe(self, path: Path) -> tuple[ModelInfo | None, str | None]:
+        parts = split_parts(path)
+        try:
+            key = self._key(parts)
+        except OSError as exc:
+            return None, f"cannot read the file ({exc.strerror or exc})"
+        entry = self.folder / f"{key}.pickle"
+        try:
+            with entry.open("rb") as stream:
+                cached = pickle.load(stream)
+            self.hits += 1
+            return cached  # type: ignore[no-any-return]
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+            pass
+        self.misses += 1
+        result: tuple[ModelInfo | None, str | None]
+        try:
+            model = read_model(path)
+            result = (model, None if model.is_complete is not False else _truncated(model))
+        except GGUFError as exc:
+            result = (None, str(exc))
+        tmp = entry.with_suffix(".tmp")
+        try:
+            with tmp.open("wb") as stream:
+                pickle.dump(result, stream)
+            os.replace(tmp, entry)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+        return result
+
+
+def _truncated(model: ModelInfo) -> str:
+    missing = model.data_offset + sum(t.n_bytes for t in model.tensors) - model.file_size
+    return f"the file is incomplete: {missing:,} bytes of tensor data are missing"

@@ -1,0 +1,84 @@
+"""Find every GGUF on disk: lmdesk's folder, the Hugging Face cache, LM Studio's, added folders.
+
+Models are used where they are and never copied.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from ..gguf.split import SPLIT_RE, split_parts
+from .describe_cache import DescribeCache
+from .entry import LibraryEntry, Source
+
+SKIP_PREFIXES = ("mmproj", ".")  # vision projectors are not chat models; dot-folders are private
+
+
+def lm_studio_dirs() -> list[Path]:
+    home = Path.home()
+    return [home / ".lmstudio" / "models", home / ".cache" / "lm-studio" / "models"]
+
+
+def scan_library(
+    *,
+    models_dir: Path,
+    cache: DescribeCache,
+    extra_dirs: Iterable[Path] = (),
+    lm_studio: Iterable[Path] | None = None,
+    hf_cache_dir: Path | None = None,
+    include_hf_cache: bool = True,
+) -> list[LibraryEntry]:
+    """Every model found, lmdesk's first; a file that cannot be read is listed with the reason."""
+    roots: list[tuple[Path, Source]] = [(models_dir, Source.LMDESK)]
+    roots += [(p, Source.LM_STUDIO) for p in (lm_studio_dirs() if lm_studio is None else lm_studio)]
+    roots += [(Path(p), Source.FOLDER) for p in extra_dirs]
+    seen: set[Path] = set()
+    entries: list[LibraryEntry] = []
+    candidates = [(f, src) for root, src in roots for f in _gguf_files(root)]
+    if include_hf_cache:
+        candidates += [(f, Source.HF_CACHE) for f in _hf_cache_files(hf_cache_dir)]
+    for path, source in candidates:
+        real = path.resolve()
+        if real in seen:
+            continue
+        seen.add(real)
+        parts = tuple(split_parts(path))
+        model, error = cache.describe(path)
+        size = sum(p.stat().st_size for p in parts if p.exists())
+        entries.append(LibraryEntry(path, parts, source, size, model, error))
+    return entries
+
+
+def _gguf_files(root: Path) -> Iterator[Path]:
+    if not root.is_dir():
+        return
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if _is_model_file(name):
+                yield Path(folder) / name
+
+
+def _is_model_file(name: str) -> bool:
+    if not name.lower().endswith(".gguf") or name.startswith(SKIP_PREFIXES):
+        return False
+    match = SPLIT_RE.match(name)
+    return match is None or int(match.group("no")) == 1  # a split model is listed once
+
+
+def _hf_cache_files(cache_dir: Path | None) -> Iterator[Path]:
+    try:
+        from huggingface_hub import scan_cache_dir
+
+        info = scan_cache_dir(cache_dir)
+    except Exception:  # no cache yet, or one huggingface_hub cannot read: nothing to list
+        return
+    for repo in info.repos:
+        if repo.repo_type != "model":
+            continue
+        for revision in repo.revisions:
+            for file in revision.files:
+                if _is_model_file(file.file_name):
+                    yield Path(file.file_path)
