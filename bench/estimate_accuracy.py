@@ -79,6 +79,11 @@ def main() -> int:
     parser.add_argument("model")
     parser.add_argument("--split", action="store_true", help="check the GPU column over RPC")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--no-extra-buffers",
+        action="store_true",
+        help="no AMX / repacked CPU weight copies (what lmdesk's engine does on AMX CPUs)",
+    )
     args = parser.parse_args()
     model = read_model(args.model)
     points = split_grid(model.n_layer) if args.split else grid()
@@ -88,7 +93,13 @@ def main() -> int:
         device = server.device if server else None
         for settings in points:
             started = time.perf_counter()
-            _, rows = compare(model, args.model, settings, device=device)
+            _, rows = compare(
+                model,
+                args.model,
+                settings,
+                device=device,
+                extra_buffers=not args.no_extra_buffers,
+            )
             t_measure += time.perf_counter() - started
             bad = misses(rows, bars, "GPU" if args.split else None)
             failed += bad

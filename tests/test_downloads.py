@@ -15,7 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from hub_server import Fault, HubServer, isolate_hf_home, random_bytes, wait_until
+from hub_server import Fault, HubFile, HubServer, isolate_hf_home, random_bytes, wait_until
 
 import lmdesk.core.downloads.transfer as transfer_module
 from lmdesk.core.downloads import (
@@ -180,7 +180,9 @@ def test_a_new_manager_resumes_what_a_stopped_one_left(
 KILLED_DOWNLOADER = """
 import sys, threading
 from lmdesk.core.downloads import DownloadManager
-manager = DownloadManager(sys.argv[1], endpoint=sys.argv[2], checkpoint_bytes=1 << 20)
+manager = DownloadManager(
+    sys.argv[1], endpoint=sys.argv[2], checkpoint_bytes=1 << 20, checkpoint_interval_s=0
+)
 manager.add(sys.argv[3], sys.argv[4])
 threading.Event().wait(600)
 """
@@ -256,7 +258,7 @@ def test_a_stall_is_detected_speed_falls_to_zero_and_the_job_reconnects(
     updates = list(recorder.updates)
     first_retry = next(i for i, u in enumerate(updates) if u.state is JobState.RETRYING)
     before = updates[:first_retry]
-    assert any(u.speed_bps > 0 for u in before)
+    assert any(u.speed_bps > 0 and u.eta_s is not None and u.eta_s > 0 for u in before)
     # While stalled and still "running", the ticker reports the speed falling to 0.
     assert any(
         u.state is JobState.RUNNING and u.bytes_done == MiB and u.speed_bps == 0 for u in before
@@ -304,6 +306,72 @@ def test_a_gated_repo_fails_with_a_clear_message(
     assert failed.state is JobState.FAILED
     assert "is gated: accept its license on huggingface.co" in failed.message
     assert no_partials(models_dir)
+
+
+def test_downloads_follow_the_hubs_redirects(
+    hub: HubServer, make_manager: Callable[..., DownloadManager]
+) -> None:
+    hub.redirect_lfs = True
+    manager = make_manager()
+    done = manager.wait(manager.add(REPO, FILE).job_id, timeout=20)
+    assert done.state is JobState.DONE, done.message
+    assert hashlib.sha256(done.path.read_bytes()).hexdigest() == SHA
+    assert [r.status for r in hub.requests_for("/cdn-lfs/", "GET")] == [200]
+
+
+def test_concurrency_bounds_the_running_jobs(
+    hub: HubServer, make_manager: Callable[..., DownloadManager]
+) -> None:
+    two = "tester/Two-GGUF"
+    hub.add_repo(two, {"a-Q4_0.gguf": random_bytes(300_000, 11), "b-Q4_0.gguf": b"GGUF" * 1000})
+    hub.set_fault(Fault(stall_after=100_000, times=1), repo_id=two, filename="a-Q4_0.gguf")
+    manager = make_manager(concurrency=1)
+    first, second = manager.add(two, "a-Q4_0.gguf"), manager.add(two, "b-Q4_0.gguf")
+    manager.wait(first.job_id, until=reached(100_000), timeout=20)
+    assert manager.snapshot(second.job_id).state is JobState.QUEUED
+    hub.release_stalls()
+    assert manager.wait(second.job_id, timeout=20).state is JobState.DONE
+    assert manager.snapshot(first.job_id).state is JobState.DONE
+
+
+def test_a_paused_job_stays_paused_across_restarts(
+    hub: HubServer, make_manager: Callable[..., DownloadManager]
+) -> None:
+    hub.set_fault(Fault(stall_after=MiB, times=1), repo_id=REPO, filename=FILE)
+    first = make_manager()
+    job = first.add(REPO, FILE)
+    first.wait(job.job_id, until=reached(MiB), timeout=20)
+    first.pause(job.job_id)
+    first.wait(job.job_id, timeout=10)
+    first.close()
+    hub.clear_faults()
+    second = make_manager()
+    paused = second.snapshot(job.job_id)
+    assert (paused.state, paused.bytes_done, paused.total) == (JobState.PAUSED, MiB, len(DATA))
+    second.resume(job.job_id)
+    done = second.wait(job.job_id, timeout=20)
+    assert done.state is JobState.DONE and hashlib.sha256(done.path.read_bytes()).hexdigest() == SHA
+    assert hub.bytes_served(REPO, FILE) == len(DATA)
+
+
+def test_a_file_that_changed_on_the_hub_is_fetched_anew(
+    hub: HubServer, make_manager: Callable[..., DownloadManager]
+) -> None:
+    hub.set_fault(Fault(stall_after=MiB, times=1), repo_id=REPO, filename=FILE)
+    manager = make_manager()
+    job = manager.add(REPO, FILE)
+    manager.wait(job.job_id, until=reached(MiB), timeout=20)
+    manager.pause(job.job_id)
+    manager.wait(job.job_id, timeout=10)
+    hub.clear_faults()
+    new_data = random_bytes(len(DATA) // 2, seed=99)
+    hub.repos[REPO].files[FILE] = HubFile(FILE, new_data, lfs=True)  # same name, new bytes
+    manager.resume(job.job_id)
+    done = manager.wait(job.job_id, timeout=20)
+    assert done.state is JobState.DONE, done.message
+    assert done.path.read_bytes() == new_data
+    resumed = resolve_gets(hub)[1]
+    assert resumed == (200, f"bytes={MiB}-")  # If-Range did not match: the whole new file
 
 
 # -- a full disk -------------------------------------------------------------------------------
@@ -386,7 +454,7 @@ def test_a_full_disk_fails_clearly_keeps_the_partial_and_resumes_later(
 ) -> None:
     disk = small_disk(8 * MiB)
     hub.set_fault(Fault(stall_after=2 * MiB, times=1), repo_id=REPO, filename=FILE)
-    manager = make_manager(disk.folder, checkpoint_bytes=MiB)
+    manager = make_manager(disk.folder, checkpoint_bytes=MiB, checkpoint_interval_s=0)
     job = manager.add(REPO, FILE)
     manager.wait(job.job_id, until=reached(2 * MiB), timeout=20)
     disk.fill()

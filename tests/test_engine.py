@@ -7,6 +7,7 @@ on a shared 2-core machine.
 
 from __future__ import annotations
 
+import ctypes
 import inspect
 import os
 import shutil
@@ -182,6 +183,9 @@ def test_unknown_architecture(tmp_path: Path) -> None:
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
+    # Other code may point llama.cpp's one global logger elsewhere (llama-cpp-python does at
+    # import); the engine must still read the reason from the log.
+    llama_cpp.llama_log_set(llama_cpp._logger.llama_log_callback, ctypes.c_void_p(0))
     with pytest.raises(UnsupportedArchitecture, match=r"'notarealarch'.*does not know") as caught:
         Engine().load(path, SETTINGS)
     assert caught.value.architecture == "notarealarch"

@@ -48,6 +48,15 @@ def test_cpu_plan_matches_llama_cpp(
     assert actual["kv_cache"] > 0 and actual["compute"] > 0  # the log was really read
 
 
+def test_without_cpu_weight_copies_as_the_engine_loads_on_amx_machines(
+    smol: ModelInfo, smollm2_path: Path
+) -> None:
+    settings = LoadSettings(n_ctx=2048, flash_attn=False)
+    _, rows = compare(smol, smollm2_path, settings, extra_buffers=False)
+    _check(rows, BARS)
+    assert next(r for r in rows if r.component == "repack").actual == 0
+
+
 @pytest.fixture(scope="module")
 def rpc_device() -> int:
     with RpcServer() as server:

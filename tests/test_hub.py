@@ -223,6 +223,14 @@ def test_http_range_source_reads_exact_ranges(hub: HubServer, smollm2_path: Path
     assert source.bytes_fetched == 5010 == hub.bytes_served(SMOL, SMOL_FILE)
 
 
+def test_http_range_source_follows_redirects(hub: HubServer, smollm2_path: Path) -> None:
+    hub.redirect_lfs = True
+    source = HttpRangeSource.for_file(SMOL, SMOL_FILE, endpoint=hub.endpoint)
+    assert source.read_range(0, 8) == smollm2_path.read_bytes()[:8]
+    assert [r.status for r in hub.log[-2:]] == [302, 206]
+    assert hub.log[-1].path.startswith("/cdn-lfs/")
+
+
 # -- errors a person reads ---------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import httpx2
 import pytest
 from hub_server import Fault, HubServer, isolate_hf_home, random_bytes
-from huggingface_hub import HfApi
+from huggingface_hub import HfApi, hf_hub_download
 
 REPO = "tester/tiny-GGUF"
 DATA = random_bytes(300_000, seed=1)
@@ -97,3 +98,20 @@ def test_whoami_knows_tokens(hub: HubServer) -> None:
     api = HfApi(endpoint=hub.endpoint)
     assert api.whoami(token="hf_good")["name"] == "alice"
     assert httpx2.get(f"{hub.endpoint}/api/whoami-v2").status_code == 401
+
+
+def test_throttle_bounds_the_rate(hub: HubServer) -> None:
+    hub.set_fault(Fault(throttle_bps=1_000_000), repo_id=REPO, filename="tiny-Q8_0.gguf")
+    start = time.monotonic()
+    assert httpx2.get(resolve_url(hub)).content == DATA
+    assert time.monotonic() - start >= 0.9 * len(DATA) / 1_000_000
+
+
+def test_lfs_redirects_like_the_hub(hub: HubServer, tmp_path: Path) -> None:
+    hub.redirect_lfs = True
+    head = httpx2.head(resolve_url(hub))
+    assert head.status_code == 302
+    assert head.headers["X-Linked-Size"] == str(len(DATA))
+    assert head.headers["Location"].startswith(f"{hub.endpoint}/cdn-lfs/{REPO}/")
+    path = hf_hub_download(REPO, "tiny-Q8_0.gguf", endpoint=hub.endpoint, cache_dir=tmp_path / "c")
+    assert Path(path).read_bytes() == DATA

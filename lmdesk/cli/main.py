@@ -35,6 +35,11 @@ def _size(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lmdesk", description=__doc__)
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this install: render the window, load the starter model, generate a few tokens",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     inspect = sub.add_parser("inspect", help="metadata, layers, sizes per layer, quantization")
@@ -83,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command is None and args.self_test:
+            from ..ui.self_test import run_self_test
+
+            return run_self_test()
         if args.command is None:
             return commands.open_app()
         if args.command == "fit" and args.vram is None:

@@ -17,7 +17,7 @@ from lmdesk.core import paths
 from lmdesk.core.settings import Settings, load_settings, save_settings
 
 if TYPE_CHECKING:  # the GPU modules load psutil; not needed to paint the window
-    from lmdesk.core.gpus import GpuProbe
+    from lmdesk.core.gpus import GpuProbe, LlamaBuild
 
 
 class AppSignals(QObject):
@@ -79,6 +79,9 @@ class AppContext:
     settings: SettingsStore
     signals: AppSignals
     latest_probe: GpuProbe | None = None
+    """The newest GPU reading (None until the monitor's first one)."""
+    llama_build: LlamaBuild | None = None
+    """The installed llama.cpp's backends (None until looked up, after the first paint)."""
     extras: dict[str, object] = field(default_factory=dict)
     """Room for shared services a page wants to offer others (keyed by name)."""
 

@@ -90,3 +90,17 @@ def module_page(module: str, title: str, attr: str = "create_page") -> PageFacto
         return widget
 
     return factory
+
+
+def _register_defaults() -> None:
+    for key, title, module in (
+        ("chat", "Chat", "lmdesk.ui.chat"),
+        ("discover", "Discover", "lmdesk.ui.discover"),
+        ("library", "My Models", "lmdesk.ui.library"),
+        ("downloads", "Downloads", "lmdesk.ui.downloads"),
+        ("hardware", "Hardware", "lmdesk.ui.hardware_page"),
+    ):
+        register_page(key, title, module_page(module, title), icon=key)
+
+
+_register_defaults()

@@ -43,3 +43,9 @@ class BadResponse(DownloadError):
 
 class WriteFailed(DownloadError):
     """The partial file could not be written for a reason other than space."""
+
+
+class RemoteChanged(DownloadError):
+    """The file on the hub is not the one the partial holds: start over with the new one."""
+
+    retryable = True

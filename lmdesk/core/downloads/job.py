@@ -16,7 +16,7 @@ from collections.abc import Callable
 from lmdesk.core.hub import HubError, hub_errors
 from lmdesk.core.hub.session import hub_headers
 
-from .errors import BadResponse, DownloadError
+from .errors import BadResponse, DownloadError, RemoteChanged
 from .install import check_space, install, verify
 from .model import JobSettings, JobSnapshot, JobState
 from .paths import Layout
@@ -177,6 +177,8 @@ class DownloadJob:
                     return self._finish_stop()
                 if not exc.retryable:
                     raise
+                if isinstance(exc, RemoteChanged):
+                    self.partial.url = None  # look the new version up before fetching it
                 now = self._transfer.received if self._transfer is not None else None
                 failures = (
                     1 if start is not None and now is not None and now > start else failures + 1
@@ -204,6 +206,7 @@ class DownloadJob:
             known_sha = state.sha256
             resolve_into(state, endpoint=self.settings.endpoint, token=self.settings.token)
             if known_sha and known_sha != state.sha256:
+                self._close_transfer()
                 state.bytes_done = 0  # another version of the file: start over
             state.save(self.sidecar_path)
         if self._transfer is not None and self._transfer.still_valid():
@@ -217,6 +220,7 @@ class DownloadJob:
             headers=hub_headers(self.settings.token),
             stall_timeout_s=self.settings.stall_timeout_s,
             checkpoint_bytes=self.settings.checkpoint_bytes,
+            checkpoint_interval_s=self.settings.checkpoint_interval_s,
             on_bytes=self._on_bytes,
             should_stop=lambda: self._stop is not None,
         )

@@ -44,18 +44,28 @@ class DownloadManager:
         on_update: UpdateCallback | None = None,
         retry: RetryPolicy | None = None,
         checkpoint_bytes: int = 32 * MiB,
+        checkpoint_interval_s: float = 5.0,
         speed_window_s: float = 3.0,
         tick_s: float = 0.5,
         resume_partials: bool = True,
     ) -> None:
         self.layout = Layout(models_dir)
+        """Start ``concurrency`` workers; resume the partials found (unless told not to).
+
+        ``stall_timeout_s``: no byte for this long counts as a stall (reconnect and resume).
+        ``checkpoint_bytes`` / ``checkpoint_interval_s``: how often the partial is fsynced
+        and its sidecar updated (both must be exceeded); a crash re-fetches at most that much.
+        ``speed_window_s``: the rolling window of the speed; ``tick_s``: how often active
+        jobs are reported even when nothing arrives.
+        """
         self.settings = JobSettings(
-            endpoint,
-            token,
-            stall_timeout_s,
-            checkpoint_bytes,
-            speed_window_s,
-            retry or RetryPolicy(),
+            endpoint=endpoint,
+            token=token,
+            stall_timeout_s=stall_timeout_s,
+            checkpoint_bytes=checkpoint_bytes,
+            checkpoint_interval_s=checkpoint_interval_s,
+            speed_window_s=speed_window_s,
+            retry=retry or RetryPolicy(),
         )
         self._on_update = on_update
         self._jobs: dict[str, DownloadJob] = {}
@@ -80,6 +90,8 @@ class DownloadManager:
     # -- public API -----------------------------------------------------------------------
     def add(self, repo_id: str, filename: str, *, revision: str = "main") -> JobSnapshot:
         """Queue a file (or return its existing job). Raises UnsafeName for a bad name."""
+        if self._closing.is_set():
+            raise RuntimeError("the download manager is closed")
         job_id = f"{repo_id}/{filename}"
         with self._lock:
             job = self._jobs.get(job_id)

@@ -39,6 +39,7 @@ class JobSettings:
     token: str | None
     stall_timeout_s: float
     checkpoint_bytes: int
+    checkpoint_interval_s: float
     speed_window_s: float
     retry: RetryPolicy
 

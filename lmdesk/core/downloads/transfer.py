@@ -16,6 +16,7 @@ import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import httpx2
 from lmdesk.core.hub.session import get_session, hf_raise_for_status
 from lmdesk.core.units import MiB, format_size
 
-from .errors import BadResponse, DiskFull, Stalled, WriteFailed
+from .errors import BadResponse, DiskFull, RemoteChanged, Stalled, WriteFailed
 from .sidecar import PartialState
 
 WRITE_CHUNK = 1 * MiB
@@ -45,15 +46,17 @@ class Transfer:
         headers: dict[str, str],
         stall_timeout_s: float,
         checkpoint_bytes: int,
+        checkpoint_interval_s: float,
         on_bytes: Callable[[int], None],
         should_stop: Callable[[], bool],
     ) -> None:
         assert state.url is not None and state.size is not None, "resolve the file first"
         self.state, self.part_path, self.sidecar_path = state, part_path, sidecar_path
-        self.url, self.size = state.url, state.size
         self._headers = headers | {"Accept-Encoding": "identity"}
         self._stall_s = stall_timeout_s
         self._checkpoint_bytes = checkpoint_bytes
+        self._checkpoint_interval_s = checkpoint_interval_s
+        self._checkpointed_at = time.monotonic()
         self._on_bytes, self._should_stop = on_bytes, should_stop
         self.done = 0  # bytes written to the partial and hashed
         self.received = 0  # done + bytes buffered in memory
@@ -63,6 +66,16 @@ class Transfer:
         self._fd: int | None = None
         self._socket: socket.socket | None = None
         self._socket_lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        assert self.state.url is not None
+        return self.state.url
+
+    @property
+    def size(self) -> int:
+        assert self.state.size is not None
+        return self.state.size
 
     def open(self) -> bool:
         """Open the partial, keep its checkpointed bytes and hash them; False if stopped."""
@@ -129,7 +142,10 @@ class Transfer:
             if not match or int(match.group(1)) != self.done:
                 raise BadResponse("The server sent the wrong part of the file")
         elif self.done:
-            self.restart_from_zero()  # the server ignored our Range (or the file changed)
+            etag, known = r.headers.get("ETag"), self.state.etag
+            self.restart_from_zero()  # the server ignored our Range, or the file changed
+            if etag and known and etag != known:
+                raise RemoteChanged("The file changed on Hugging Face; starting over")
         self.state.etag = r.headers.get("ETag") or self.state.etag
         for piece in r.iter_raw():
             self._buffer += piece
@@ -161,7 +177,10 @@ class Transfer:
             raise WriteFailed(f"Could not write '{self.part_path}': {exc.strerror}.") from exc
         self._hasher.update(data)
         self.done += len(data)
-        if self.done - self._checkpointed >= self._checkpoint_bytes:
+        if (
+            self.done - self._checkpointed >= self._checkpoint_bytes
+            and time.monotonic() - self._checkpointed_at >= self._checkpoint_interval_s
+        ):
             self.checkpoint()
 
     def checkpoint(self) -> None:
@@ -172,7 +191,7 @@ class Transfer:
             os.fsync(self._fd)
             self.state.bytes_done = self.done
             self.state.save(self.sidecar_path)
-            self._checkpointed = self.done
+            self._checkpointed, self._checkpointed_at = self.done, time.monotonic()
         except OSError:
             pass  # a full disk: the previous checkpoint stays, resuming re-fetches a little more
 

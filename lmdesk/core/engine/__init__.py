@@ -27,7 +27,8 @@ from .errors import (
 )
 from .reports import LoadReport, UnloadReport
 from .sampling import DEFAULT_PRESET, PRESETS, SamplingSettings
-from .templates import BUILTIN_TEMPLATES, COMPLETION, GGUF_TEMPLATE, TemplateChoice, template_for
+from .template_guess import TemplateChoice, template_for
+from .templates import BUILTIN_TEMPLATES, COMPLETION, GGUF_TEMPLATE
 
 __all__ = [
     "BUILTIN_TEMPLATES",

@@ -43,9 +43,5 @@ class ReplyStats:
     dropped_messages: int = 0
     """Oldest messages left out to make the conversation fit (policy "truncate_oldest")."""
 
-    @property
-    def context_used(self) -> int:
-        return self.prompt_tokens + self.generated_tokens
-
 
 ChatChunk: TypeAlias = TextChunk | ReplyStats

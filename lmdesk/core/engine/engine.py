@@ -12,26 +12,22 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 
 from ..load_settings import LoadSettings
-from . import loader
+from . import host, loader
 from .chunks import ChatChunk
 from .context import ContextPolicy, fit_conversation, reply_budget
-from .errors import ContextOverflow, EngineBusy, NoModelLoaded, TemplateError
+from .errors import ContextOverflow, EngineBusy, NoModelLoaded
 from .generate import StopFlag, as_predicate, generate
 from .loader import ProgressCallback
+from .model_templates import ModelTemplates
 from .native import NativeModel
 from .reports import LoadReport, UnloadReport
 from .sampling import SamplingSettings
+from .template_guess import TemplateChoice
 from .templates import (
     BUILTIN_TEMPLATES,
     COMPLETION,
-    GGUF_TEMPLATE,
-    MARKER_TOKENS,
     ChatTemplate,
-    JinjaTemplate,
     Message,
-    TemplateChoice,
-    builtin_template,
-    template_for,
 )
 
 
@@ -41,7 +37,7 @@ class Engine:
     def __init__(self) -> None:
         self._native: NativeModel | None = None
         self._report: LoadReport | None = None
-        self._gguf_template: JinjaTemplate | None = None
+        self._templates: ModelTemplates | None = None
         self._template: ChatTemplate = BUILTIN_TEMPLATES["chatml"]
         self._busy = False
 
@@ -80,22 +76,23 @@ class Engine:
         path = Path(path)
         if self._native is not None:
             self.unload()
-        rss_before = loader.process_rss()
+        rss_before = host.process_rss()
         result = loader.load_native(path, settings, on_progress=on_progress)
         native = result.native
         try:
-            choice = self._setup_templates(native, chat_template)
+            templates = ModelTemplates.of(native)
+            template = templates.resolve(chat_template)
         except BaseException:
             native.close()
-            loader.release_freed_memory()
+            host.release_freed_memory()
             raise
-        self._native = native
+        self._native, self._templates, self._template = native, templates, template
         self._report = LoadReport(
             path=path,
             settings=settings,
             load_s=result.load_s,
             rss_before=rss_before,
-            rss_after=loader.process_rss(),
+            rss_after=host.process_rss(),
             description=native.description(),
             architecture=native.metadata("general.architecture") or "",
             name=native.metadata("general.name") or "",
@@ -104,9 +101,9 @@ class Engine:
             n_layer=native.n_layer(),
             n_params=native.n_params(),
             size_bytes=native.size_bytes(),
-            has_builtin_template=self._gguf_template is not None,
-            chat_template=self._template.name,
-            template_choice=choice,
+            has_builtin_template=templates.gguf is not None,
+            chat_template=template.name,
+            template_choice=templates.choice,
             allocations=tuple(result.log.matching("buffer size")),
         )
         return self._report
@@ -114,14 +111,14 @@ class Engine:
     def unload(self) -> UnloadReport:
         """Free the model and its context; report this process's memory before and after."""
         self._ensure_idle()
-        rss_before = loader.process_rss()
+        rss_before = host.process_rss()
         if self._native is not None:
             self._native.close()
             self._native = None
         self._report = None
-        self._gguf_template = None
-        loader.release_freed_memory()
-        return UnloadReport(rss_before, loader.process_rss())
+        self._templates = None
+        host.release_freed_memory()
+        return UnloadReport(rss_before, host.process_rss())
 
     def close(self) -> None:
         """Unload, if loaded (shutdown)."""
@@ -130,65 +127,33 @@ class Engine:
 
     # --- chat templates ----------------------------------------------------------
 
-    def _setup_templates(self, native: NativeModel, override: str | None) -> TemplateChoice | None:
-        self._gguf_template = None
-        source = native.chat_template()
-        unreadable = ""
-        if source:
-            bos = native.token_text(native.bos) if native.bos >= 0 else ""
-            eos = native.token_text(native.eos) if native.eos >= 0 else ""
-            try:
-                self._gguf_template = JinjaTemplate(source, bos_token=bos, eos_token=eos)
-            except TemplateError as exc:
-                unreadable = str(exc)
-        choice: TemplateChoice | None = None
-        if self._gguf_template is None:
-            markers = {m for m in MARKER_TOKENS if native.has_single_token(m)}
-            choice = template_for(
-                native.metadata("general.architecture") or "",
-                model_name=native.metadata("general.name") or "",
-                special_tokens=markers,
-            )
-            if unreadable:
-                choice = TemplateChoice(choice.name, f"{unreadable}; {choice.reason}", False)
-        self._template = self._resolve_template(override, choice)
-        return choice
-
-    def _resolve_template(self, name: str | None, choice: TemplateChoice | None) -> ChatTemplate:
-        if name is None:
-            if self._gguf_template is not None:
-                return self._gguf_template
-            return builtin_template(choice.name if choice else "chatml")
-        if name == GGUF_TEMPLATE:
-            if self._gguf_template is None:
-                raise TemplateError("this model file has no usable chat template of its own")
-            return self._gguf_template
-        return builtin_template(name)
-
     @property
     def has_builtin_template(self) -> bool:
         """Whether the model file carries a chat template (that lmdesk can read)."""
-        self._require()
-        return self._gguf_template is not None
+        return self._model_templates().gguf is not None
 
     @property
     def template_choice(self) -> TemplateChoice | None:
         """The guess made for a file without a template; None when the file has one."""
-        return self._report.template_choice if self._report else None
+        return self._model_templates().choice
 
     def available_templates(self) -> list[str]:
         """Names `chat_template` accepts: "gguf" first when the file has one."""
-        names = list(BUILTIN_TEMPLATES)
-        return [GGUF_TEMPLATE, *names] if self._gguf_template is not None else names
+        return self._model_templates().names()
 
     @property
     def chat_template(self) -> str:
+        """The template in use: "gguf", a built-in's name, or "completion"."""
         return self._template.name
 
     @chat_template.setter
     def chat_template(self, name: str) -> None:
+        self._template = self._model_templates().resolve(name)
+
+    def _model_templates(self) -> ModelTemplates:
         self._require()
-        self._template = self._resolve_template(name, self.template_choice)
+        assert self._templates is not None
+        return self._templates
 
     # --- tokens and context ------------------------------------------------------
 

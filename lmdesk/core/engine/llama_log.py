@@ -63,7 +63,7 @@ class _LogSink:
     """Receives every llama.cpp/ggml log call and hands complete lines to the captures."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._captures: list[LogCapture] = []
         self._partial = ""
         self._level = LEVEL_INFO
@@ -73,13 +73,17 @@ class _LogSink:
         self._callback: Any = None
 
     def install(self) -> None:
-        """Route llama.cpp's log here (idempotent; also undoes llama-cpp-python's own hook)."""
-        with self._lock:
-            if self._callback is not None:
-                return
-            import llama_cpp
+        """Route llama.cpp's log here.
 
-            self._callback = llama_cpp.llama_log_callback(self._on_log)
+        Registered again on every call, because other code may have pointed
+        llama.cpp's one global logger elsewhere in the meantime (llama-cpp-python
+        does at import); the same callback object is reused, so nothing leaks.
+        """
+        import llama_cpp
+
+        with self._lock:
+            if self._callback is None:
+                self._callback = llama_cpp.llama_log_callback(self._on_log)
             llama_cpp.llama_log_set(self._callback, ctypes.c_void_p(0))
 
     def _on_log(self, level: int, text: bytes | None, _user_data: object) -> None:

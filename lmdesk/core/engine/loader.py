@@ -1,19 +1,13 @@
-"""Loading a GGUF model into llama.cpp: settings to native parameters, progress, and failures.
+"""Loading a GGUF model into llama.cpp: settings to native parameters, progress, cancel.
 
-llama.cpp reports a failed load as a NULL pointer; the reason is in its log.
-`load_native` reads the log and raises the `EngineError` subclass that says
-what went wrong in words a person understands, so the process never crashes
-on a bad file and the UI never shows "Failed to load model from file".
+A failed load raises the `EngineError` subclass that says what went wrong in
+words a person understands (`load_failures`), so the process never crashes on
+a bad file and the UI never shows "Failed to load model from file".
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import gc
-import os
-import re
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,73 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import llama_cpp
-import psutil
 
+from ..estimate.cpu_buffers import extra_buffers_allowed
 from ..load_settings import ALL_LAYERS, LoadSettings
 from . import llama_log
-from .errors import (
-    EngineError,
-    LoadCancelled,
-    ModelFileError,
-    OutOfMemory,
-    UnsupportedArchitecture,
-)
+from .errors import EngineError, LoadCancelled, ModelFileError
+from .host import default_threads
+from .load_failures import classify_context_failure, classify_load_failure
 from .native import NativeModel, ensure_backend
 
 ProgressCallback = Callable[[float], bool]
 """Called with 0.0..1.0 while the weights load; returning False cancels the load."""
 
 GGUF_MAGIC = b"GGUF"
-
-
-def process_rss() -> int:
-    """This process's resident memory, in bytes."""
-    return int(psutil.Process().memory_info().rss)
-
-
-def release_freed_memory() -> None:
-    """Collect garbage and hand freed heap pages back to the OS, so RSS shows the drop."""
-    gc.collect()
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            libc.malloc_trim(0)
-        except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
-            pass
-
-
-def default_threads() -> tuple[int, int]:
-    """(generation threads, prompt threads): one per physical core, all logical cores."""
-    logical = os.cpu_count() or 1
-    physical = psutil.cpu_count(logical=False) or logical
-    return max(1, physical), max(1, logical)
-
-
-def cpu_has_amx() -> bool:
-    """Whether the CPU advertises AMX (Linux: from /proc/cpuinfo)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("flags"):
-                    return "amx_int8" in line.split()
-    except OSError:
-        pass
-    return False
-
-
-def extra_buffers_allowed() -> bool:
-    """Whether llama.cpp may use its extra CPU weight layouts (AMX, repacked blocks).
-
-    On a CPU that advertises AMX, a llama.cpp built with AMX puts the weights
-    in an AMX buffer; on this project's Linux machines the AMX kernels then die
-    with SIGILL on a worker thread (``tilezero``), taking the whole app down.
-    lmdesk would rather lose the speed-up than crash: the extra layouts stay
-    off on AMX CPUs unless ``LMDESK_CPU_EXTRA_BUFFERS=1`` says they work.
-    """
-    override = os.environ.get("LMDESK_CPU_EXTRA_BUFFERS")
-    if override is not None:
-        return override.strip() not in ("0", "", "false", "no")
-    return not cpu_has_amx()
 
 
 def model_params(settings: LoadSettings) -> tuple[Any, Any]:
@@ -208,90 +148,3 @@ def load_native(
             raise classify_context_failure(settings, log)
     del c_progress, keep_alive
     return NativeLoad(NativeModel(model, ctx), log, time.perf_counter() - started)
-
-
-_CUT_SHORT = ("not within the file bounds", "failed to read", "truncated", "unexpected end")
-_GENERIC = (
-    "failed to load model",
-    "failed to read header",
-    "error loading model: llama_model_loader",
-)
-_UNKNOWN_ARCH = re.compile(r"unknown model architecture: '([^']*)'")
-_ALLOC_FAILURES = (
-    "failed to allocate",
-    "out of memory",
-    "unable to allocate",
-    "cudamalloc failed",
-    "alloc_buffer: failed",
-    "not enough memory",
-)
-
-
-def _excerpt(log: llama_log.LogCapture) -> str:
-    errors = log.errors()
-    return "\n".join(errors[-8:]) if errors else "\n".join(line.text for line in log.lines[-8:])
-
-
-def classify_load_failure(path: Path, log: llama_log.LogCapture) -> EngineError:
-    text = log.text()
-    excerpt = _excerpt(log)
-    match = _UNKNOWN_ARCH.search(text)
-    if match:
-        arch = match.group(1)
-        return UnsupportedArchitecture(
-            f"{path.name} is a '{arch}' model, an architecture this version of llama.cpp "
-            f"(llama-cpp-python {llama_cpp.__version__}) does not know. Update llama-cpp-python "
-            "or choose another model.",
-            architecture=arch,
-            log_excerpt=excerpt,
-        )
-    lowered = text.lower()
-    if any(marker in lowered for marker in _ALLOC_FAILURES):
-        return OutOfMemory(
-            f"There is not enough memory to load {path.name}. Offload fewer layers to the GPU, "
-            "or choose a smaller quantization.",
-            log_excerpt=excerpt,
-        )
-    reason = _reason(log)
-    if "only supports up to version" in lowered:
-        return ModelFileError(
-            f"{path.name} is not a GGUF file this llama.cpp can read ({reason}). It may be "
-            "corrupt, or need a newer llama-cpp-python.",
-            log_excerpt=excerpt,
-        )
-    if any(marker in lowered for marker in _CUT_SHORT):
-        return ModelFileError(
-            f"{path.name} is incomplete or corrupt ({reason}). Download it again.",
-            log_excerpt=excerpt,
-        )
-    return ModelFileError(
-        f"llama.cpp could not load {path.name}: {reason}. The file may be corrupt; "
-        "download it again or choose another model.",
-        log_excerpt=excerpt,
-    )
-
-
-def classify_context_failure(settings: LoadSettings, log: llama_log.LogCapture) -> EngineError:
-    excerpt = _excerpt(log)
-    lowered = log.text().lower()
-    if any(marker in lowered for marker in _ALLOC_FAILURES):
-        return OutOfMemory(
-            f"The model loaded, but there is not enough memory for a {settings.n_ctx:,}-token "
-            "context (KV cache and compute buffers). Lower the context length, quantize the KV "
-            "cache, or offload fewer layers.",
-            log_excerpt=excerpt,
-        )
-    return EngineError(
-        f"llama.cpp could not create a context with these settings: {_reason(log)}.",
-        log_excerpt=excerpt,
-    )
-
-
-def _reason(log: llama_log.LogCapture) -> str:
-    """The first specific error line llama.cpp logged, without its function-name prefix."""
-    for line in log.errors():
-        if any(generic in line for generic in _GENERIC):
-            continue
-        reason = line.split(": ", 1)[-1].strip()
-        return re.sub(r"^error loading model: ", "", reason)
-    return "no reason given in its log"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..load_settings import LoadSettings
-from .templates import TemplateChoice
+from .template_guess import TemplateChoice
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,14 @@ format it was trained on. Most GGUF files carry that format as a Jinja
 template (``tokenizer.chat_template``); some (Gemma-3-style base models) do
 not, and llama-cpp-python then silently uses a llama-2 prompt whose replies
 are garbage. lmdesk instead guesses the format from the vocabulary and the
-architecture (`template_for`), says that it guessed, and lets the person pick
+architecture (`template_guess.template_for`), says that it guessed, and lets the person pick
 another built-in format or plain completion. It never falls back to llama-2.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -225,86 +225,6 @@ class JinjaTemplate:
             raise
         except Exception as exc:  # jinja2 errors and whatever the template's code raises
             raise TemplateError(f"the model's chat template failed: {exc}") from exc
-
-
-@dataclass(frozen=True)
-class TemplateChoice:
-    """A built-in template picked for a model whose file has none, and why."""
-
-    name: str
-    reason: str
-    confident: bool
-    """False when nothing about the model pointed to a format (say so to the person)."""
-
-
-# Control tokens that only one chat format uses: the strongest evidence there is.
-_MARKERS: tuple[tuple[str, str], ...] = (
-    ("<start_of_turn>", "gemma"),
-    ("<|start_header_id|>", "llama-3"),
-    ("<|im_start|>", "chatml"),
-    ("<|assistant|>", "phi-3"),
-    ("[INST]", "mistral-instruct"),
-)
-MARKER_TOKENS: tuple[str, ...] = tuple(marker for marker, _ in _MARKERS)
-"""Strings the engine checks for as single tokens in a model's vocabulary."""
-
-_ARCHITECTURES: dict[str, str] = {
-    "gemma": "gemma",
-    "gemma2": "gemma",
-    "gemma3": "gemma",
-    "gemma3n": "gemma",
-    "qwen": "chatml",
-    "qwen2": "chatml",
-    "qwen2moe": "chatml",
-    "qwen3": "chatml",
-    "qwen3moe": "chatml",
-    "qwen2vl": "chatml",
-    "smollm3": "chatml",
-    "internlm2": "chatml",
-    "phi3": "phi-3",
-    "phimoe": "phi-3",
-    "mistral3": "mistral-instruct",
-}
-_NAME_HINTS: tuple[tuple[str, str], ...] = (
-    ("gemma", "gemma"),
-    ("llama-3", "llama-3"),
-    ("llama3", "llama-3"),
-    ("llama 3", "llama-3"),
-    ("mistral", "mistral-instruct"),
-    ("mixtral", "mistral-instruct"),
-    ("phi-3", "phi-3"),
-    ("phi3", "phi-3"),
-    ("qwen", "chatml"),
-    ("smollm", "chatml"),
-)
-
-
-def template_for(
-    architecture: str, *, model_name: str = "", special_tokens: Collection[str] = ()
-) -> TemplateChoice:
-    """Pick a built-in chat format for a model whose file carries no template.
-
-    Evidence, strongest first: the format's control tokens in the vocabulary
-    (``special_tokens``: those of `MARKER_TOKENS` the vocabulary has as single
-    tokens), the architecture, words in the model's name. With none of them
-    it answers ChatML, marked not confident; never llama-2.
-    """
-    for marker, name in _MARKERS:
-        if marker in special_tokens:
-            return TemplateChoice(name, f"the vocabulary has the {marker} token", True)
-    arch = architecture.strip().lower()
-    if arch in _ARCHITECTURES:
-        name = _ARCHITECTURES[arch]
-        return TemplateChoice(name, f"the architecture is {arch}", True)
-    lowered = model_name.lower()
-    for hint, name in _NAME_HINTS:
-        if hint in lowered:
-            return TemplateChoice(name, f"the model's name mentions {hint!r}", True)
-    if arch == "llama":
-        return TemplateChoice("chatml", "llama-architecture fine-tunes mostly use ChatML", False)
-    return TemplateChoice(
-        "chatml", "nothing in the file names a chat format; ChatML is the most common", False
-    )
 
 
 def builtin_template(name: str) -> BuiltinTemplate:

@@ -1,6 +1,12 @@
 """Memory plans: what a model needs on each device, and how much of it fits a GPU."""
 
-from .cpu_buffers import NO_EXTRA_BUFFERS, CpuFeatures, host_cpu_features
+from .cpu_buffers import (
+    NO_EXTRA_BUFFERS,
+    CpuFeatures,
+    engine_cpu_features,
+    extra_buffers_allowed,
+    host_cpu_features,
+)
 from .estimator import CUDA_OVERHEAD, EstimateError, GpuTarget, estimate
 from .fit import DEFAULT_MARGIN, FitResult, fit
 from .plan import CPU, DevicePlan, MemoryPlan
@@ -19,7 +25,9 @@ __all__ = [
     "GpuTarget",
     "MemoryPlan",
     "Verdict",
+    "engine_cpu_features",
     "estimate",
+    "extra_buffers_allowed",
     "fit",
     "host_cpu_features",
     "judge",

@@ -9,6 +9,7 @@ ggml-cpu/amx and ggml-cpu/repack.cpp; the AMX buffer is tried first.
 
 from __future__ import annotations
 
+import os
 import platform
 from dataclasses import dataclass
 from functools import cache
@@ -78,6 +79,27 @@ def host_cpu_features() -> CpuFeatures:
     elif machine in ("arm64", "aarch64") and ("asimddp" in flags or machine == "arm64"):
         types |= {T.Q4_0, T.Q4_K, T.IQ4_NL, T.MXFP4, T.Q8_0, T.Q5_K, T.Q6_K}
     return CpuFeatures(amx=amx, repack_types=frozenset(int(t) for t in types))
+
+
+def extra_buffers_allowed() -> bool:
+    """Whether lmdesk lets llama.cpp use its extra CPU weight layouts (AMX, repacked blocks).
+
+    On a CPU that advertises AMX, a llama.cpp built with AMX puts the weights in
+    an AMX buffer; on some virtual machines the AMX kernels then die with SIGILL
+    on a worker thread (``tilezero``), taking the whole app down. lmdesk would
+    rather lose the speed-up than crash: the extra layouts stay off on AMX CPUs
+    unless ``LMDESK_CPU_EXTRA_BUFFERS=1`` says they work (``=0`` turns them off
+    anywhere).
+    """
+    override = os.environ.get("LMDESK_CPU_EXTRA_BUFFERS")
+    if override is not None:
+        return override.strip().lower() not in ("0", "", "false", "no")
+    return "amx_int8" not in _cpu_flags()
+
+
+def engine_cpu_features() -> CpuFeatures:
+    """The weight copies the engine's loads will make: the estimate the app shows uses this."""
+    return host_cpu_features() if extra_buffers_allowed() else NO_EXTRA_BUFFERS
 
 
 def _cpu_flags() -> set[str]:

@@ -13,7 +13,7 @@ from weakref import WeakKeyDictionary
 from ..gguf.model import ModelInfo
 from ..load_settings import LoadSettings
 from .compute import graph_peaks
-from .cpu_buffers import CpuFeatures, host_cpu_features
+from .cpu_buffers import CpuFeatures, engine_cpu_features
 from .kv import kv_bytes_per_layer
 from .placement import layer_devices
 from .plan import CPU, DevicePlan, MemoryPlan
@@ -58,7 +58,8 @@ def estimate(
 ) -> MemoryPlan:
     """Plan the memory of loading ``model`` with ``settings`` over the CPU and ``gpus``.
 
-    ``cpu`` says which weight copies the CPU makes (AMX, repack); None detects this host's.
+    ``cpu`` says which weight copies the CPU makes (AMX, repack); None means what this
+    host's engine will do (`engine_cpu_features`).
     """
     n_layer = model.n_layer
     n_gpu_layers = settings.gpu_layers_for(n_layer)
@@ -71,7 +72,7 @@ def estimate(
     if gpus and len(split) != len(gpus):
         raise EstimateError(f"the tensor split names {len(split)} GPUs, {len(gpus)} are given")
     where = layer_devices(n_layer, n_gpu_layers, split)
-    index = _weights_index(model, host_cpu_features() if cpu is None else cpu)
+    index = _weights_index(model, engine_cpu_features() if cpu is None else cpu)
 
     cpu_layers = [index[INPUT]] if INPUT in index else []
     gpu_weights = [0] * len(gpus)

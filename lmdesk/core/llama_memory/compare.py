@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..estimate import GpuTarget, MemoryPlan, estimate
+from ..estimate import NO_EXTRA_BUFFERS, GpuTarget, MemoryPlan, estimate, host_cpu_features
 from ..gguf import ModelInfo
 from ..load_settings import LoadSettings
 from .log import Buffers
@@ -41,12 +41,22 @@ class Row:
 
 
 def compare(
-    model: ModelInfo, path: str | Path, settings: LoadSettings, *, device: int | None = None
+    model: ModelInfo,
+    path: str | Path,
+    settings: LoadSettings,
+    *,
+    device: int | None = None,
+    extra_buffers: bool = True,
 ) -> tuple[MemoryPlan, list[Row]]:
-    """Estimate and measure one setting; ``device`` is an RPC device standing in for a GPU."""
+    """Estimate and measure one setting; ``device`` is an RPC device standing in for a GPU.
+
+    ``extra_buffers`` (llama.cpp's default) lets the CPU make its AMX / repacked weight
+    copies, on both sides; off, neither side counts them.
+    """
     gpus = [GpuTarget("GPU 0", overhead=0)] if device is not None else []
-    plan = estimate(model, settings, gpus)
-    measured = measure(path, settings, device=device)
+    features = host_cpu_features() if extra_buffers else NO_EXTRA_BUFFERS
+    plan = estimate(model, settings, gpus, cpu=features)
+    measured = measure(path, settings, device=device, extra_buffers=extra_buffers)
     cpu = measured.pop("CPU")
     gpu = next(iter(measured.values()), Buffers())
     rows = _rows("CPU", plan.cpu, cpu)

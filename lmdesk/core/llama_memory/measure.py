@@ -36,16 +36,27 @@ def captured_log() -> Iterator[list[str]]:
 
 
 def measure(
-    path: str | Path, settings: LoadSettings, *, device: int | None = None
+    path: str | Path,
+    settings: LoadSettings,
+    *,
+    device: int | None = None,
+    extra_buffers: bool | None = None,
 ) -> dict[str, Buffers]:
     """Load ``path`` with ``settings``, create a context, and return llama.cpp's buffers.
 
     ``device`` is a ggml device handle (an RPC server's, say) to offload to; None uses
-    whatever this build has. The model is freed before returning.
+    whatever this build has. ``extra_buffers`` lets llama.cpp make its AMX / repacked
+    weight copies (None: as the engine would). Nothing is generated, and the model is
+    freed before returning.
     """
     import llama_cpp
 
+    from ..estimate.cpu_buffers import extra_buffers_allowed
+
     model_params = llama_cpp.llama_model_default_params()
+    model_params.use_extra_bufts = (
+        extra_buffers_allowed() if extra_buffers is None else extra_buffers
+    )
     model_params.n_gpu_layers = settings.n_gpu_layers
     model_params.use_mmap = settings.use_mmap
     devices = None

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from lmdesk.core.load_settings import KV_CACHE_TYPES, LoadSettings
 from lmdesk.ui.offload.gpu_picker import GpuPicker
+from lmdesk.ui.widgets import muted
 
 CTX_STEP = 256
 FALLBACK_MAX_CTX = 32_768  # for a model whose header does not say its trained length
@@ -37,9 +38,8 @@ FLASH_HELP = (
 )
 
 
-def _muted(label: QLabel) -> QLabel:
-    label.setStyleSheet("color: palette(placeholder-text)")
-    label.setWordWrap(True)
+def _hidden_note() -> QLabel:
+    label = muted("")
     label.hide()
     return label
 
@@ -64,8 +64,10 @@ class OffloadControls(QWidget):
         bold.setBold(True)
         self.layers_label.setFont(bold)
         self.auto = QPushButton("Auto")
-        self.auto.setToolTip("The most layers that fit the chosen GPU with the safety margin left free")
-        self.suggestion = _muted(QLabel())
+        self.auto.setToolTip(
+            "The most layers that fit the chosen GPU with the safety margin left free"
+        )
+        self.suggestion = _hidden_note()
         self.suggestion.setTextFormat(Qt.TextFormat.RichText)
         self.ctx = QSlider(Qt.Orientation.Horizontal)
         self.ctx.setMinimum(1)
@@ -77,7 +79,7 @@ class OffloadControls(QWidget):
         self.flash = QCheckBox("Flash attention")
         self.flash.setTristate(True)
         self.flash.setToolTip(FLASH_HELP)
-        self.note = _muted(QLabel())
+        self.note = _hidden_note()
         self._build_layout()
         self.layers.valueChanged.connect(self._on_layers)
         self.ctx.valueChanged.connect(self._on_ctx)
@@ -159,6 +161,8 @@ class OffloadControls(QWidget):
 
     # -- reactions ----------------------------------------------------------
     def _refresh_labels(self) -> None:
+        auto = self.flash.checkState() == Qt.CheckState.PartiallyChecked
+        self.flash.setText("Flash attention (auto)" if auto else "Flash attention")
         layers = self.layers.value() if self.layers.isEnabled() else 0
         self.layers_label.setText(f"{layers} of {self._n_layer + 1} layers")
         self.ctx_label.setText(f"{self.n_ctx():,} (max {self._max_ctx:,})")
@@ -186,6 +190,7 @@ class OffloadControls(QWidget):
             with _Quiet(self.kv):
                 self.kv.setCurrentText("f16")
             self._say(f"KV cache back to f16: without flash attention it cannot be {old}.")
+        self._refresh_labels()
         self.changed.emit()
 
     def _say(self, text: str) -> None:

@@ -43,7 +43,9 @@ class GpuPicker(QWidget):
         self._detected: tuple[GpuInfo, ...] = ()
         self._previous = CPU_ONLY
         self.combo = QComboBox()
-        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.combo.setMinimumContentsLength(14)
         self.custom_size = QDoubleSpinBox()
         self.custom_size.setRange(0.5, 1024.0)
@@ -82,7 +84,9 @@ class GpuPicker(QWidget):
         return self._cards.get(self.current_key())
 
     def keys(self) -> list[str]:
-        return [str(self.combo.itemData(i)) for i in range(self.combo.count()) if self.combo.itemData(i)]
+        return [
+            str(self.combo.itemData(i)) for i in range(self.combo.count()) if self.combo.itemData(i)
+        ]
 
     def detected(self) -> tuple[GpuInfo, ...]:
         return self._detected

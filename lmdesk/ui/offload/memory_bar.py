@@ -31,6 +31,8 @@ SEGMENT_NAMES: dict[str, tuple[str, str]] = {
     FREE: ("free", "Free"),
 }
 
+LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 BAR_HEIGHT = 14
 GAP = 4
 SWATCH = 8
@@ -54,7 +56,7 @@ class MemoryBar(QWidget):
         self._segments: dict[str, int] = {}
         self.paint_count = 0  # read by the slider benchmark: proves a repaint happened
         self._legend_font = QFont(self.font())
-        self._legend_font.setPointSizeF(self.font().pointSizeF() * 0.88)
+        self._legend_font.setPointSizeF(self.font().pointSizeF() * 0.82)
         self._title_font = QFont(self.font())
         self._title_font.setBold(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -91,7 +93,7 @@ class MemoryBar(QWidget):
 
     def summary(self) -> str:
         """The title row's right-hand text, e.g. "6.1 of 8.0 GiB"."""
-        unit, name = self._unit()
+        name = "GiB" if self._unit() == GiB else "MiB"
         text = f"{self._number(self.used())} of {self._number(self._total)} {name}"
         if self.over():
             text += f" · {format_size(self.over())} over"
@@ -108,12 +110,16 @@ class MemoryBar(QWidget):
         return None
 
     # -- geometry -----------------------------------------------------------
-    def _unit(self) -> tuple[int, str]:
-        return (GiB, "GiB") if max(self._total, self.used()) >= 2 * GiB else (MiB, "MiB")
+    def _unit(self) -> int:
+        """GiB for cards and RAM; MiB for the tiny what-if cards, so numbers stay readable."""
+        return GiB if max(self._total, self.used()) >= 2 * GiB else MiB
 
     def _number(self, n_bytes: int) -> str:
-        unit, name = self._unit()
-        return f"{n_bytes / unit:.1f}" if unit == GiB else f"{n_bytes / unit:,.0f}"
+        unit = self._unit()
+        value = n_bytes / unit
+        if 0 < value < (0.1 if unit == GiB else 1):
+            return "<0.1" if unit == GiB else "<1"
+        return f"{value:.1f}" if unit == GiB else f"{value:,.0f}"
 
     def _title_height(self) -> int:
         return QFontMetrics(self._title_font).height()
@@ -145,11 +151,11 @@ class MemoryBar(QWidget):
             if value <= 0:
                 continue
             text = f"{SEGMENT_NAMES.get(key, (key, key))[0]} {self._number(value)}"
-            need = SWATCH + 4 + metrics.horizontalAdvance(text)
+            need = SWATCH + 3 + metrics.horizontalAdvance(text)
             if x and x + need > width:
                 x, line = 0, line + 1
             items.append(_LegendItem(key, text, x, line))
-            x += need + 12
+            x += need + 7
         return items
 
     def _legend_lines(self, width: int) -> int:
@@ -182,11 +188,11 @@ class MemoryBar(QWidget):
         row = QRect(0, 0, self.width(), self._title_height())
         painter.setFont(self._title_font)
         painter.setPen(self.palette().windowText().color())
-        painter.drawText(row, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self._title)
+        painter.drawText(row, LEFT, self._title)
         painter.setFont(self.font())
         if self.over():
             painter.setPen(VERDICT_COLORS["no_fit"])
-        painter.drawText(row, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.summary())
+        painter.drawText(row, RIGHT, self.summary())
 
     def _paint_bar(self, painter: QPainter) -> None:
         bar = self._bar_rect()
@@ -219,9 +225,9 @@ class MemoryBar(QWidget):
             y = top + item.line * metrics.height()
             swatch_y = y + (metrics.height() - SWATCH) // 2
             painter.fillRect(item.x, swatch_y, SWATCH, SWATCH, MEMORY_COLORS.get(item.key, muted))
-            painter.setPen(muted.darker(140))
-            text_rect = QRect(item.x + SWATCH + 4, y, self.width(), metrics.height())
-            painter.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, item.text)
+            painter.setPen(muted)
+            text_rect = QRect(item.x + SWATCH + 3, y, self.width(), metrics.height())
+            painter.drawText(text_rect, LEFT, item.text)
 
     # -- tooltip ------------------------------------------------------------
     def tooltip_text(self, key: str) -> str:
@@ -233,12 +239,18 @@ class MemoryBar(QWidget):
             )
         value = self.segments().get(key, 0)
         name = SEGMENT_NAMES.get(key, (key, key))[1]
-        share = f" · {100 * value / self._total:.0f}% of {format_size(self._total)}" if self._total else ""
+        share = (
+            f" · {100 * value / self._total:.0f}% of {format_size(self._total)}"
+            if self._total
+            else ""
+        )
         return f"{name}: {format_size(value)} ({value:,} bytes){share}"
 
     def event(self, event: QEvent) -> bool:
         if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
-            key = self.segment_at(event.pos().x()) if self._bar_rect().contains(event.pos()) else None
+            key = (
+                self.segment_at(event.pos().x()) if self._bar_rect().contains(event.pos()) else None
+            )
             if key is None:
                 QToolTip.hideText()
                 event.ignore()

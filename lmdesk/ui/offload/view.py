@@ -10,6 +10,7 @@ from lmdesk.core.estimate import Verdict
 from lmdesk.ui.offload.memory_bar import MemoryBar
 from lmdesk.ui.offload.verdict_box import VerdictBox
 from lmdesk.ui.theme import SPACING
+from lmdesk.ui.widgets import muted
 
 HELP_LINK = '<a href="help">(?) What is GPU offload?</a>'
 HELP_TEXT = (
@@ -30,16 +31,14 @@ class OffloadView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.gpu_bar = MemoryBar("GPU memory")
-        self.no_gpu = _wrapped()
-        self.no_gpu.setStyleSheet("color: palette(placeholder-text)")
+        self.no_gpu = muted("")
         self.no_gpu.hide()
         self.ram_bar = MemoryBar("System RAM")
         self.verdict = VerdictBox()
         self.cuda_hint = self._hint_box()
         self.help_link = QLabel(HELP_LINK)
         self.help_link.setToolTip(HELP_TEXT)
-        self.help_text = _wrapped(HELP_TEXT)
-        self.help_text.setStyleSheet("color: palette(placeholder-text)")
+        self.help_text = muted(HELP_TEXT)
         self.help_text.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

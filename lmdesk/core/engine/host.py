@@ -1,0 +1,39 @@
+"""Facts about this computer that loading depends on: memory in use and cores.
+
+Whether llama.cpp may use its extra CPU weight layouts is decided in
+`lmdesk.core.estimate.cpu_buffers.extra_buffers_allowed`, so the estimate and
+the engine agree.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import os
+import sys
+
+import psutil
+
+
+def process_rss() -> int:
+    """This process's resident memory, in bytes."""
+    return int(psutil.Process().memory_info().rss)
+
+
+def release_freed_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the OS, so RSS shows the drop."""
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            libc.malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+            pass
+
+
+def default_threads() -> tuple[int, int]:
+    """(generation threads, prompt threads): one per physical core, all logical cores."""
+    logical = os.cpu_count() or 1
+    physical = psutil.cpu_count(logical=False) or logical
+    return max(1, physical), max(1, logical)

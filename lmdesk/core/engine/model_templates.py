@@ -1,0 +1,62 @@
+"""The chat formats one loaded model can use: its own template, if readable, and the guess."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import TemplateError
+from .native import NativeModel
+from .template_guess import MARKER_TOKENS, TemplateChoice, template_for
+from .templates import (
+    BUILTIN_TEMPLATES,
+    GGUF_TEMPLATE,
+    ChatTemplate,
+    JinjaTemplate,
+    builtin_template,
+)
+
+
+@dataclass(frozen=True)
+class ModelTemplates:
+    gguf: JinjaTemplate | None
+    """The template from the file; None when it has none or it cannot be read."""
+    choice: TemplateChoice | None
+    """The built-in picked when ``gguf`` is None, and why."""
+
+    @classmethod
+    def of(cls, native: NativeModel) -> ModelTemplates:
+        source = native.chat_template()
+        unreadable = ""
+        if source:
+            bos = native.token_text(native.bos) if native.bos >= 0 else ""
+            eos = native.token_text(native.eos) if native.eos >= 0 else ""
+            try:
+                return cls(JinjaTemplate(source, bos_token=bos, eos_token=eos), None)
+            except TemplateError as exc:
+                unreadable = str(exc)
+        markers = {marker for marker in MARKER_TOKENS if native.has_single_token(marker)}
+        choice = template_for(
+            native.metadata("general.architecture") or "",
+            model_name=native.metadata("general.name") or "",
+            special_tokens=markers,
+        )
+        if unreadable:
+            choice = TemplateChoice(choice.name, f"{unreadable}; {choice.reason}", False)
+        return cls(None, choice)
+
+    def resolve(self, name: str | None) -> ChatTemplate:
+        """The template called ``name``; None means the file's own, else the guess."""
+        if name is None:
+            if self.gguf is not None:
+                return self.gguf
+            return builtin_template(self.choice.name if self.choice else "chatml")
+        if name == GGUF_TEMPLATE:
+            if self.gguf is None:
+                raise TemplateError("this model file has no usable chat template of its own")
+            return self.gguf
+        return builtin_template(name)
+
+    def names(self) -> list[str]:
+        """Every name `resolve` accepts: "gguf" first when the file has a template."""
+        names = list(BUILTIN_TEMPLATES)
+        return [GGUF_TEMPLATE, *names] if self.gguf is not None else names

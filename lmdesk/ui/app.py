@@ -1,0 +1,112 @@
+"""`run_app`: the QApplication, the qasync event loop, logging, error hooks, the window.
+
+Start-up is kept light: only Qt, qasync and lmdesk's settings load before
+the first paint. llama.cpp, huggingface_hub and NVML load later, on worker
+threads or when a page needs them.
+
+`LMDESK_STARTUP_MARKER=<file>`: write the time of the first paint to
+<file> and close (used by bench/startup.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import QApplication
+
+import lmdesk
+from lmdesk.core import paths
+from lmdesk.core.logs import describe_exception, install_exception_hooks, setup_logging
+from lmdesk.ui.context import AppContext, AppSignals, SettingsStore
+from lmdesk.ui.errors import error_bridge
+from lmdesk.ui.icons import app_icon
+
+MARKER_ENV = "LMDESK_STARTUP_MARKER"
+
+_log = logging.getLogger(__name__)
+
+
+def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """lmdesk's own flags; everything else is left for Qt (-platform, -style, ...)."""
+    parser = argparse.ArgumentParser(prog="lmdesk", add_help=False)
+    parser.add_argument("--self-test", action="store_true")
+    return parser.parse_known_args(argv)
+
+
+def make_application(qt_args: list[str]) -> QApplication:
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication([sys.argv[0] if sys.argv else "lmdesk", *qt_args])
+    app.setApplicationName("lmdesk")
+    app.setApplicationDisplayName("lmdesk")
+    app.setOrganizationName("lmdesk")
+    app.setApplicationVersion(lmdesk.__version__)
+    app.setDesktopFileName("lmdesk")
+    app.setWindowIcon(app_icon())
+    return app
+
+
+def _write_marker(path: str) -> None:
+    Path(path).write_text(f"{time.time():.6f}\n", encoding="utf-8")
+
+
+def _asyncio_errors(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Errors in asyncio tasks go to the log and the banner, like any other."""
+    exc = context.get("exception")
+    if isinstance(exc, BaseException):
+        message, details = describe_exception(type(exc), exc, exc.__traceback__)
+    else:
+        message, details = str(context.get("message", "asyncio error")), repr(context)
+    _log.error("asyncio: %s\n%s", message, details)
+    error_bridge().report(message, details, "error")
+
+
+def run_app(argv: list[str] | None = None) -> int:
+    """Open the window and run until it closes; returns the exit status."""
+    args, qt_args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.self_test:
+        from lmdesk.ui.self_test import run_self_test
+
+        return run_self_test()
+    log_file = setup_logging(paths.log_dir())
+    _log.info("lmdesk %s starting; log at %s", lmdesk.__version__, log_file)
+    app = make_application(qt_args)
+    hooks = install_exception_hooks(error_bridge().report)
+    try:
+        return _run_window(app)
+    finally:
+        hooks.uninstall()
+
+
+def _run_window(app: QApplication) -> int:
+    import qasync
+
+    from lmdesk.ui.main_window import MainWindow
+    from lmdesk.ui.palette import theme_controller
+
+    store = SettingsStore()
+    theme = theme_controller(app, store.settings.theme)
+    store.changed.connect(lambda settings: theme.apply(settings.theme))
+    window = MainWindow(AppContext(settings=store, signals=AppSignals()))
+    marker = os.environ.get(MARKER_ENV)
+    if marker:
+        window.first_painted.connect(lambda: (_write_marker(marker), window.close()))
+    app.aboutToQuit.connect(window.shutdown)
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    loop.set_exception_handler(_asyncio_errors)
+    closed = asyncio.Event()
+    app.aboutToQuit.connect(closed.set)
+    window.show()
+    with loop:
+        loop.run_until_complete(closed.wait())
+    _log.info("lmdesk closed")
+    return 0

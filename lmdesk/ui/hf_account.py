@@ -1,0 +1,72 @@
+"""The Hugging Face token: check it, store it where huggingface_hub looks, forget it.
+
+Qt-free and blocking (network): the settings dialog calls these on a worker
+thread. huggingface_hub is imported inside the functions (start-up cost).
+
+`huggingface_hub.login` checks the token against the endpoint huggingface_hub
+was imported with (`HF_ENDPOINT`), so for that endpoint it is used as is;
+for another server (a mirror) the token is first checked there with
+lmdesk's own `whoami`, then stored through huggingface_hub's token store.
+"""
+
+from __future__ import annotations
+
+import logging
+
+_log = logging.getLogger(__name__)
+
+
+def _same_endpoint(a: str, b: str) -> bool:
+    return a.rstrip("/") == b.rstrip("/")
+
+
+def stored_token() -> str | None:
+    """The token huggingface_hub will use (HF_TOKEN or the stored one), if any."""
+    from huggingface_hub import get_token
+
+    token = get_token()
+    return token or None
+
+
+def log_in(token: str, *, endpoint: str) -> str:
+    """Check `token` at `endpoint`, store it as the active token; returns the user name.
+
+    Raises `lmdesk.core.hub.InvalidToken` (or another `HubError`) when the
+    server rejects it or cannot be reached; `ValueError` for an org token.
+    """
+    from huggingface_hub import constants, login
+
+    from lmdesk.core.hub import whoami
+
+    token = token.strip()
+    if not token:
+        raise ValueError("paste an access token first (from huggingface.co/settings/tokens)")
+    if _same_endpoint(endpoint, constants.ENDPOINT):
+        login(token=token, add_to_git_credential=False)
+        return whoami(endpoint=endpoint, token=token)
+    user = whoami(endpoint=endpoint, token=token)
+    _store(token, name=f"lmdesk-{user}")
+    return user
+
+
+def _store(token: str, *, name: str) -> None:
+    """Save and activate `token` in huggingface_hub's token store without re-checking it."""
+    from huggingface_hub import _login
+
+    _login._save_token(token=token, token_name=name)
+    _login._set_active_token(token_name=name, add_to_git_credential=False)
+
+
+def current_user(*, endpoint: str) -> str | None:
+    """Who the stored token belongs to, or None without a token; raises HubError if rejected."""
+    from lmdesk.core.hub import whoami
+
+    token = stored_token()
+    return whoami(endpoint=endpoint, token=token) if token else None
+
+
+def log_out() -> None:
+    """Forget every token huggingface_hub stored (an HF_TOKEN variable stays in effect)."""
+    from huggingface_hub import logout
+
+    logout()
