@@ -32,6 +32,15 @@ class _LmdeskFileHandler(RotatingFileHandler):
     """Marks lmdesk's own handler so a second `setup_logging` replaces it."""
 
 
+def stop_logging() -> None:
+    """Remove and close lmdesk's file handler (end of a test, or before moving the log)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, _LmdeskFileHandler):
+            root.removeHandler(handler)
+            handler.close()
+
+
 def setup_logging(
     log_dir: Path,
     *,
@@ -46,14 +55,10 @@ def setup_logging(
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     path = log_dir / LOG_FILE
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if isinstance(handler, _LmdeskFileHandler):
-            root.removeHandler(handler)
-            handler.close()
+    stop_logging()
     handler = _LmdeskFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    root.addHandler(handler)
+    logging.getLogger().addHandler(handler)
     # Only lmdesk's own loggers log below WARNING; libraries keep their default.
     logging.getLogger("lmdesk").setLevel(level)
     return path

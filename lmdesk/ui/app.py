@@ -92,8 +92,7 @@ def _run_window(app: QApplication) -> int:
     from lmdesk.ui.palette import theme_controller
 
     store = SettingsStore()
-    theme = theme_controller(app, store.settings.theme)
-    store.changed.connect(lambda settings: theme.apply(settings.theme))
+    theme_controller(app, store.settings.theme)  # the window re-applies it when settings change
     window = MainWindow(AppContext(settings=store, signals=AppSignals()))
     marker = os.environ.get(MARKER_ENV)
     if marker:

@@ -12,15 +12,24 @@ from pathlib import Path
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QPaintEvent
-from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QMainWindow,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from lmdesk.core.logs import describe_exception
+from lmdesk.core.settings import Settings
 from lmdesk.ui import shortcuts, window_state
 from lmdesk.ui.background import BackgroundTask
 from lmdesk.ui.context import AppContext, AppSignals, SettingsStore, any_model_present
 from lmdesk.ui.errors import ErrorBanner, error_bridge, show_error
 from lmdesk.ui.gpu_feed import GpuFeed
 from lmdesk.ui.icons import app_icon
+from lmdesk.ui.palette import theme_controller
 from lmdesk.ui.pages import page_spec, page_specs, placeholder_page
 from lmdesk.ui.sidebar import Sidebar
 from lmdesk.ui.status_bar import StatusBar
@@ -101,7 +110,13 @@ class MainWindow(QMainWindow):
         s.downloads_changed.connect(self.status.set_downloads)
         s.llama_build.connect(self.status.set_llama_build)
         s.models_changed.connect(self._leave_welcome_if_models)
+        self.context.settings.changed.connect(self._apply_theme)
         self.gpu_feed.sig_probe.connect(self._on_probe)
+
+    def _apply_theme(self, settings: Settings) -> None:
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            theme_controller(app, settings.theme)
 
     # -- pages -----------------------------------------------------------------------------
     @property
