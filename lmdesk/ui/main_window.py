@@ -29,8 +29,8 @@ from lmdesk.ui.context import AppContext, AppSignals, SettingsStore, any_model_p
 from lmdesk.ui.errors import ErrorBanner, error_bridge, show_error
 from lmdesk.ui.gpu_feed import GpuFeed
 from lmdesk.ui.icons import app_icon
-from lmdesk.ui.palette import theme_controller
 from lmdesk.ui.pages import page_spec, page_specs, placeholder_page
+from lmdesk.ui.palette import theme_controller
 from lmdesk.ui.sidebar import Sidebar
 from lmdesk.ui.status_bar import StatusBar
 from lmdesk.ui.welcome import StarterFetch, WelcomePage
@@ -95,9 +95,15 @@ class MainWindow(QMainWindow):
         shortcuts.add_shortcut(self, shortcuts.ABOUT, self.open_about)
         self._connect()
         if not window_state.restore_geometry(self):
-            self.resize(*DEFAULT_SIZE)
+            self.resize(*self._default_size())
         last = window_state.last_page()
         self.show_page(last if last in {s.key for s in page_specs()} else CHAT)
+
+    def _default_size(self) -> tuple[int, int]:
+        """1280×800, or 90% of a smaller screen."""
+        screen = self.screen().availableGeometry()
+        width, height = DEFAULT_SIZE
+        return min(width, int(screen.width() * 0.9)), min(height, int(screen.height() * 0.9))
 
     def _connect(self) -> None:
         self.sidebar.page_selected.connect(self.show_page)

@@ -11,7 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from lmdesk.core.units import format_size
 from lmdesk.ui.background import BackgroundTask, Progress
@@ -112,8 +119,9 @@ class WelcomePage(QWidget):
             step.box.addStretch(1)
             steps.addWidget(step, 1)
 
-        content = QWidget()  # a fixed width lets the wrapped texts size themselves
-        content.setFixedWidth(CONTENT_WIDTH)
+        content = QWidget()  # takes up to CONTENT_WIDTH; the wrapped texts size to it
+        content.setMaximumWidth(CONTENT_WIDTH)
+        content.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         column = QVBoxLayout(content)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(10)

@@ -141,6 +141,7 @@ class DownloadJob:
                 if self._state is not JobState.QUEUED:
                     return
                 self._stop, self._requeue = None, False
+                self._wake.clear()
                 self._set(JobState.RUNNING, "Starting")
             self._notify(True)
             try:
@@ -236,7 +237,8 @@ class DownloadJob:
 
     def _install(self) -> None:
         """Check the sha256, then move the file into the library in one atomic rename."""
-        self._set(JobState.VERIFYING, "Checking the file's sha256")
+        with self._lock:
+            self._set(JobState.VERIFYING, "Checking the file's sha256")
         self._notify(True)
         transfer = self._transfer
         assert transfer is not None
