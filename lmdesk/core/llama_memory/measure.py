@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,12 +41,14 @@ def measure(
     *,
     device: int | None = None,
     extra_buffers: bool | None = None,
+    while_loaded: Callable[[], None] | None = None,
 ) -> dict[str, Buffers]:
     """Load ``path`` with ``settings``, create a context, and return llama.cpp's buffers.
 
     ``device`` is a ggml device handle (an RPC server's, say) to offload to; None uses
     whatever this build has. ``extra_buffers`` lets llama.cpp make its AMX / repacked
-    weight copies (None: as the engine would). Nothing is generated, and the model is
+    weight copies (None: as the engine would). ``while_loaded`` runs with the model and
+    its context in memory (to read NVML, say). Nothing is generated, and the model is
     freed before returning.
     """
     import llama_cpp
@@ -84,7 +86,11 @@ def measure(
             ctx = llama_cpp.llama_init_from_model(model, ctx_params)
             if not ctx:
                 raise RuntimeError("llama.cpp could not create a context")
-            llama_cpp.llama_free(ctx)
+            try:
+                if while_loaded is not None:
+                    while_loaded()
+            finally:
+                llama_cpp.llama_free(ctx)
         finally:
             llama_cpp.llama_model_free(model)
     del devices
