@@ -178,10 +178,11 @@ def test_monitor_polls_until_stopped() -> None:
 
     monitor = GpuMonitor(lambda: probe_gpus(NvmlStandIn.from_fixture("one_gpu_rtx4060")))
     monitor.start(collect, interval_s=0.01)
+    thread = monitor._thread
     assert three.wait(timeout=5)
     monitor.stop()
     assert not monitor.running
-    assert "lmdesk-gpu-monitor" not in {t.name for t in threading.enumerate()}
+    assert thread is not None and not thread.is_alive()
     assert all(r.gpus[0].name == "NVIDIA GeForce RTX 4060" for r in results)
 
 

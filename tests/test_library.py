@@ -127,3 +127,15 @@ def test_delete_own_freely_others_only_when_confirmed(
     assert disk["lms_model"].exists()
     delete_model(entries["lms.gguf"], confirmed=True)
     assert not disk["lms_model"].exists()
+
+
+def test_deleting_a_link_keeps_the_file_it_points_to(tmp_path: Path, smollm2_path: Path) -> None:
+    own = tmp_path / "models"
+    link = own / "me" / "linked" / "smol.gguf"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(smollm2_path)
+    (entry,) = scan_library(
+        models_dir=own, cache=DescribeCache(tmp_path / "c"), lm_studio=[], include_hf_cache=False
+    )
+    assert delete_model(entry) == [link]
+    assert smollm2_path.exists() and not link.exists()

@@ -102,13 +102,14 @@ def engine_cpu_features() -> CpuFeatures:
     return host_cpu_features() if extra_buffers_allowed() else NO_EXTRA_BUFFERS
 
 
-def _cpu_flags() -> set[str]:
+@cache
+def _cpu_flags() -> frozenset[str]:
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return set()
+        return frozenset()
     flags: set[str] = set()
     for line in text.splitlines():
         if line.startswith(("flags", "Features")):
             flags.update(line.split(":", 1)[1].split())
-    return flags
+    return frozenset(flags)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .entry import LibraryEntry
+from .entry import LibraryEntry, Source
 
 
 class NeedsConfirmation(PermissionError):
@@ -20,11 +20,17 @@ def delete_model(entry: LibraryEntry, *, confirmed: bool = False) -> list[Path]:
         )
     removed = []
     for part in entry.parts:
-        target = part.resolve() if part.is_symlink() else part  # HF cache: the blob, then the link
-        if target.exists():
-            target.unlink()
-            removed.append(target)
         if part.is_symlink():
+            # In the Hugging Face cache the link's target is the file's blob: delete both.
+            # Anywhere else a link is the user's own pointer: delete only the link.
+            if entry.source is Source.HF_CACHE:
+                blob = part.resolve()
+                if blob.exists():
+                    blob.unlink()
+                    removed.append(blob)
+            part.unlink()
+            removed.append(part)
+        elif part.exists():
             part.unlink()
             removed.append(part)
     _prune_empty(entry.path.parent)
