@@ -388,7 +388,7 @@ def test_detected_gpus_come_first_and_a_refresh_keeps_the_choice(
     panel.set_model(smol, str(smollm2_path), LoadSettings(n_gpu_layers=-1, n_ctx=8192))
     picker = panel.controls.gpu
     assert picker.keys()[:2] == [gpu.uuid for gpu in probe.gpus]
-    assert picker.combo.itemText(0).startswith("NVIDIA GeForce RTX 3090 · ")
+    assert picker.combo.itemText(0).startswith("GeForce RTX 3090 · ")
     assert picker.current() == probe.gpus[0]
     assert "None · CPU only" not in [picker.combo.itemText(i) for i in range(picker.combo.count())]
     rtx3060 = probe.gpus[1]
@@ -406,6 +406,13 @@ def test_detected_gpus_come_first_and_a_refresh_keeps_the_choice(
     assert picker.current() == busier
     assert panel.view.gpu_bar.segments() == expected_gpu_segments(smol, settings, busier)
     assert panel.current_verdict().spare == available(busier) - panel.current_plan().gpu_total
+    # A real card that cannot take it: the button says what loading would risk.
+    assert panel.load_button.text() == "Load model"
+    panel.controls.ctx.setValue(8192 // 256)
+    squeezed = dataclasses.replace(busier, used_by_others_bytes=busier.total_bytes - 100 * MiB)
+    panel.set_gpus(dataclasses.replace(probe, gpus=(probe.gpus[0], squeezed)))
+    assert panel.current_verdict().fit is Fit.NO_FIT
+    assert panel.load_button.text() == "Load anyway (may run out of GPU memory)"
 
 
 def test_without_a_gpu_the_panel_explains_and_offers_what_if_cards(
@@ -419,10 +426,13 @@ def test_without_a_gpu_the_panel_explains_and_offers_what_if_cards(
     assert not panel.controls.layers.isEnabled() and not panel.controls.auto.isEnabled()
     assert panel.current_verdict().fit is Fit.CPU_ONLY
     assert panel.settings().n_gpu_layers == 0
+    assert panel.controls.layers.value() == 0
+    assert panel.controls.layers_label.text() == "0 of 31 layers"
     assert panel.controls.gpu.select(RTX_4060.uuid)
     panel.controls.gpu.target_changed.emit()
     assert panel.view.gpu_bar.isVisible() and not notice.isVisible()
     assert panel.controls.layers.isEnabled()
+    assert panel.settings().n_gpu_layers == 31  # the layers asked for come back with a GPU
 
 
 def test_cuda_hint_when_the_gpu_would_sit_idle(

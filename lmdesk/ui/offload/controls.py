@@ -55,6 +55,7 @@ class OffloadControls(QWidget):
         super().__init__(parent)
         self._n_layer = 0
         self._max_ctx = CTX_STEP
+        self._layers_kept = 0
         self.gpu = GpuPicker()
         self.layers = QSlider(Qt.Orientation.Horizontal)
         self.layers.setPageStep(4)
@@ -127,8 +128,9 @@ class OffloadControls(QWidget):
 
     def set_settings(self, settings: LoadSettings) -> None:
         """Show `settings` without emitting `changed`."""
+        self._layers_kept = settings.gpu_layers_for(self._n_layer)
         with _Quiet(self.layers, self.ctx, self.kv, self.flash):
-            self.layers.setValue(settings.gpu_layers_for(self._n_layer))
+            self.layers.setValue(self._layers_kept if self.layers.isEnabled() else 0)
             self.ctx.setValue(round(min(settings.n_ctx, self._max_ctx) / CTX_STEP))
             self.kv.setCurrentText(settings.type_v)
             self.flash.setCheckState(_FLASH_STATES[settings.flash_attn])
@@ -138,7 +140,7 @@ class OffloadControls(QWidget):
         """`base` with what the controls show."""
         flash = {v: k for k, v in _FLASH_STATES.items()}[self.flash.checkState()]
         return base.with_changes(
-            n_gpu_layers=self.layers.value() if self.layers.isEnabled() else 0,
+            n_gpu_layers=self.layers.value(),
             n_ctx=self.n_ctx(),
             type_k=self.kv.currentText(),
             type_v=self.kv.currentText(),
@@ -149,10 +151,17 @@ class OffloadControls(QWidget):
         return min(self.ctx.value() * CTX_STEP, self._max_ctx)
 
     def set_gpu_available(self, available: bool) -> None:
-        """A CPU-only target: the layer slider means nothing, so it rests at 0."""
-        self.layers.setEnabled(available)
-        self.auto.setEnabled(available)
-        self._refresh_labels()
+        """A CPU-only target: the layer slider rests at 0 until a GPU is chosen again."""
+        if available != self.layers.isEnabled():
+            with _Quiet(self.layers):
+                if available:
+                    self.layers.setValue(self._layers_kept)
+                else:
+                    self._layers_kept = self.layers.value()
+                    self.layers.setValue(0)
+            self.layers.setEnabled(available)
+            self.auto.setEnabled(available)
+            self._refresh_labels()
 
     def show_suggestion(self, html: str | None) -> None:
         self.suggestion.setVisible(bool(html))
@@ -163,8 +172,7 @@ class OffloadControls(QWidget):
     def _refresh_labels(self) -> None:
         auto = self.flash.checkState() == Qt.CheckState.PartiallyChecked
         self.flash.setText("Flash attention (auto)" if auto else "Flash attention")
-        layers = self.layers.value() if self.layers.isEnabled() else 0
-        self.layers_label.setText(f"{layers} of {self._n_layer + 1} layers")
+        self.layers_label.setText(f"{self.layers.value()} of {self._n_layer + 1} layers")
         self.ctx_label.setText(f"{self.n_ctx():,} (max {self._max_ctx:,})")
 
     def _on_layers(self, _value: int) -> None:

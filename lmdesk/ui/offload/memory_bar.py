@@ -54,6 +54,7 @@ class MemoryBar(QWidget):
         self._title = title
         self._total = 0
         self._segments: dict[str, int] = {}
+        self._legends: dict[int, list[_LegendItem]] = {}
         self.paint_count = 0  # read by the slider benchmark: proves a repaint happened
         self._legend_font = QFont(self.font())
         self._legend_font.setPointSizeF(self.font().pointSizeF() * 0.82)
@@ -67,10 +68,11 @@ class MemoryBar(QWidget):
         """Show `segments` (bytes, drawn in this order) of a device holding `total_bytes`."""
         if total_bytes < 0 or any(v < 0 for v in segments.values()):
             raise ValueError("memory sizes cannot be negative")
-        lines_before = len({i.line for i in self._legend(self.width())})
+        lines_before = self._legend_lines(self.width())
         self._total = total_bytes
         self._segments = {k: v for k, v in segments.items() if k != FREE}
-        if len({i.line for i in self._legend(self.width())}) != lines_before:
+        self._legends.clear()
+        if self._legend_lines(self.width()) != lines_before:
             self.updateGeometry()  # the legend wrapped differently: a new height
         self.update()
 
@@ -145,6 +147,12 @@ class MemoryBar(QWidget):
         return spans
 
     def _legend(self, width: int) -> list[_LegendItem]:
+        """Legend items laid out in `width`; cached, as layouts ask for it several times."""
+        if width not in self._legends:
+            self._legends[width] = self._lay_out_legend(width)
+        return self._legends[width]
+
+    def _lay_out_legend(self, width: int) -> list[_LegendItem]:
         metrics = QFontMetrics(self._legend_font)
         items, x, line = [], 0, 0
         for key, value in self._segments.items():

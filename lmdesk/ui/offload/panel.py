@@ -14,13 +14,22 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QStackedLayout, QVBoxLayout, QWidget
 
-from lmdesk.core.estimate import FitResult, GpuTarget, MemoryPlan, Verdict, estimate, fit, judge
+from lmdesk.core.estimate import (
+    Fit,
+    FitResult,
+    GpuTarget,
+    MemoryPlan,
+    Verdict,
+    engine_cpu_features,
+    estimate,
+    fit,
+    judge,
+)
 from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.gpus import GpuProbe, LlamaBuild, SystemMemory, cuda_install_hint, system_memory
 from lmdesk.core.load_settings import LoadSettings
-from lmdesk.core.settings import load_settings
 from lmdesk.ui.offload.controls import OffloadControls
-from lmdesk.ui.offload.remember import RememberedSettings, from_remembered, to_remembered
+from lmdesk.ui.offload.remember import RememberedSettings, starting_settings, to_remembered
 from lmdesk.ui.offload.segments import gpu_available, gpu_segments, ram_segments
 from lmdesk.ui.offload.suggestion import suggestion_html
 from lmdesk.ui.offload.view import OffloadView
@@ -28,6 +37,8 @@ from lmdesk.ui.theme import SPACING
 from lmdesk.ui.widgets import muted, primary_button
 
 EMPTY_TEXT = "Choose a model to see how much of it fits your GPU"
+LOAD = "Load model"
+LOAD_ANYWAY = "Load anyway (may run out of GPU memory)"
 
 
 class OffloadPanel(QWidget):
@@ -46,6 +57,7 @@ class OffloadPanel(QWidget):
         self._probe = GpuProbe(gpus=())
         self._build: LlamaBuild | None = None
         self._memory: SystemMemory = system_memory()
+        self._cpu = engine_cpu_features()  # reads /proc/cpuinfo: once, not on every tick
         self._remembered = RememberedSettings(self)
         self._margin = self._remembered.margin()
         self._wanted_gpu: str | None = None
@@ -57,7 +69,7 @@ class OffloadPanel(QWidget):
         self.view = OffloadView()
         self._caption = ""
         self.caption = muted("", wrap=False)
-        self.load_button = primary_button("Load model")
+        self.load_button = primary_button(LOAD)
         self.load_button.setDefault(True)
         self.empty = muted(EMPTY_TEXT)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -105,16 +117,8 @@ class OffloadPanel(QWidget):
         self._caption = f"{Path(path).name} · {model.quantization} · {model.n_layer} layers"
         self._elide_caption()
         saved = self._remembered.recall(path) if settings is None else None
-        defaults = load_settings().load
-        self._base = settings or LoadSettings(
-            n_ctx=min(defaults.n_ctx, model.n_ctx_train or defaults.n_ctx),
-            n_batch=defaults.n_batch,
-            n_ubatch=min(defaults.n_ubatch, defaults.n_batch),
-            use_mmap=defaults.use_mmap,
-            n_threads=defaults.n_threads,
-        )
+        self._base = starting_settings(model, given=settings, saved=saved)
         if saved is not None:
-            self._base = from_remembered(saved, self._base)
             self._wanted_gpu = saved.gpu
             self.controls.gpu.select(saved.gpu)
         self.controls.set_settings(self._base)
@@ -215,7 +219,9 @@ class OffloadPanel(QWidget):
         self.settings_changed.emit(settings)
         if self._path:
             gpu = self.controls.gpu.current()
-            self._remembered.schedule(self._path, to_remembered(settings, gpu=gpu and gpu.uuid))
+            self._remembered.schedule(
+                self._path, to_remembered(settings, gpu=gpu.uuid if gpu else None)
+            )
 
     def _request_load(self) -> None:
         if self._model is not None:
@@ -256,10 +262,12 @@ class OffloadPanel(QWidget):
         settings = self.settings()
         self._refresh_suggestion(self._model, settings)
         targets = [GpuTarget(gpu.name)] if gpu else []
-        self._plan = plan = estimate(self._model, settings, targets)
+        self._plan = plan = estimate(self._model, settings, targets, cpu=self._cpu)
         free = gpu_available(gpu) if gpu else None
         self._verdict = judge(plan, gpu_free=free, margin=self._margin)
         self.view.show_verdict(self._verdict)
+        risky = gpu is not None and not gpu.is_what_if and self._verdict.fit is Fit.NO_FIT
+        self.load_button.setText(LOAD_ANYWAY if risky else LOAD)
         if gpu is not None:
             self.view.show_gpu(gpu.total_bytes, gpu_segments(plan.gpus[0], gpu))
         else:

@@ -11,6 +11,7 @@ import logging
 
 from PySide6.QtCore import QObject, QTimer
 
+from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.settings import ModelLoadSettings, load_settings, save_settings
 
@@ -43,6 +44,23 @@ def from_remembered(saved: ModelLoadSettings, base: LoadSettings) -> LoadSetting
         )
     except ValueError:
         return base
+
+
+def starting_settings(
+    model: ModelInfo, *, given: LoadSettings | None, saved: ModelLoadSettings | None
+) -> LoadSettings:
+    """`given`, else what was remembered, else the settings' defaults for new models."""
+    if given is not None:
+        return given
+    defaults = load_settings().load
+    base = LoadSettings(
+        n_ctx=min(defaults.n_ctx, model.n_ctx_train or defaults.n_ctx),
+        n_batch=defaults.n_batch,
+        n_ubatch=min(defaults.n_ubatch, defaults.n_batch),
+        use_mmap=defaults.use_mmap,
+        n_threads=defaults.n_threads,
+    )
+    return base if saved is None else from_remembered(saved, base)
 
 
 class RememberedSettings(QObject):

@@ -48,11 +48,11 @@ class VerdictBox(QWidget):
             text = color.darker(175).name()
             self.headline.setStyleSheet(f"color: {text}")
             self.detail.setStyleSheet(f"color: {text}")
+            self.update()  # the frame and the dot; the labels repaint themselves
         if self.headline.text() != verdict.headline:
             self.headline.setText(verdict.headline)
         if self.detail.text() != verdict.detail:
             self.detail.setText(verdict.detail)
-        self.update()
 
     def color(self) -> QColor:
         return QColor(self._color)
