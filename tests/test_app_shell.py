@@ -157,12 +157,12 @@ def test_ctrl_q_closes_the_window(qtbot: QtBot) -> None:
 
 def test_geometry_and_last_page_are_remembered(qtbot: QtBot) -> None:
     first = make_window(qtbot)
-    first.resize(610, 470)
+    first.resize(640, 540)
     first.move(40, 30)
     first.show_page("library")
     first.close()
     second = make_window(qtbot)
-    assert (second.width(), second.height()) == (610, 470)
+    assert (second.width(), second.height()) == (640, 540)
     assert (second.x(), second.y()) == (40, 30)
     assert second.current_page == "library"
     assert (paths.config_dir() / "window.ini").is_file()
@@ -194,3 +194,16 @@ def test_dark_theme_setting_applies_and_sidebar_stays_dark(qtbot: QtBot) -> None
         assert sidebar_color.lightness() < 60
     finally:
         theme_controller(app, "light")
+
+
+def test_model_search_is_bounded(tmp_path: Path) -> None:
+    from lmdesk.ui.context import any_model_present
+
+    deep = tmp_path / "a" / "b" / "c" / "d" / "e"
+    deep.mkdir(parents=True)
+    (deep / "hidden.gguf").write_bytes(b"GGUF")
+    assert not any_model_present([tmp_path])  # five levels down: not searched
+    shallow = tmp_path / "publisher" / "repo"
+    shallow.mkdir(parents=True)
+    (shallow / "model.gguf").write_bytes(b"GGUF")
+    assert any_model_present([tmp_path / "missing", tmp_path])

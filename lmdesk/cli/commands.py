@@ -139,20 +139,4 @@ def starter(args: argparse.Namespace) -> str:
     return str(path)
 
 
-def open_app() -> int:
-    """Open the desktop app; without a window yet, show the starter model's plan."""
-    try:
-        from ..ui.app import run_app
-    except ImportError:
-        from ..core.paths import models_dir
-        from ..core.starter import ensure_starter_model
-
-        path = ensure_starter_model(models_dir())
-        model = read_model(path)
-        plan = estimate(model, LoadSettings(n_gpu_layers=-1, n_ctx=4096), [GpuTarget("GPU 0")])
-        print(f"Starter model ready: {path}\n\n{plan_table(plan)}")
-        return 0
-    return run_app()
-
-
 COMMANDS = {"inspect": inspect, "estimate": estimate_cmd, "fit": fit_cmd, "starter": starter}

@@ -7,11 +7,12 @@ import json
 import sys
 from collections.abc import Sequence
 
-from ..core.estimate import DEFAULT_MARGIN
-from ..core.gguf import GGUFError
 from ..core.load_settings import KV_CACHE_TYPES
-from ..core.units import parse_size
-from . import commands
+from ..core.units import GiB, parse_size
+
+# The estimator and the GGUF reader (numpy, gguf) are imported only by the commands
+# that need them: `lmdesk` with no arguments opens the window first.
+DEFAULT_MARGIN = GiB
 
 EXIT_USAGE = 2
 
@@ -93,11 +94,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_self_test()
         if args.command is None:
-            return commands.open_app()
+            from ..ui.app import run_app
+
+            return run_app()
         if args.command == "fit" and args.vram is None:
             return _fail("fit needs --vram, the GPU memory to fit into (e.g. --vram 8GiB)")
+        from . import commands
+
         result = commands.COMMANDS[args.command](args)
-    except (GGUFError, ValueError, OSError) as exc:
+    except (ValueError, OSError) as exc:  # GGUFError and EstimateError are ValueErrors
         return _fail(str(exc))
     if isinstance(result, dict):
         print(json.dumps(result, indent=2))

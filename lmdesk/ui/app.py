@@ -96,7 +96,12 @@ def _run_window(app: QApplication) -> int:
     window = MainWindow(AppContext(settings=store, signals=AppSignals()))
     marker = os.environ.get(MARKER_ENV)
     if marker:
-        window.first_painted.connect(lambda: (_write_marker(marker), window.close()))
+
+        def painted() -> None:
+            _write_marker(marker)
+            window.close()
+
+        window.first_painted.connect(painted)
     app.aboutToQuit.connect(window.shutdown)
 
     loop = qasync.QEventLoop(app)

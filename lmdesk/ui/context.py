@@ -86,10 +86,18 @@ class AppContext:
     """Room for shared services a page wants to offer others (keyed by name)."""
 
 
+#: Folder depths searched for models: `file.gguf` up to `publisher/repo/quant/file.gguf`.
+_MODEL_PATTERNS = ("*.gguf", "*/*.gguf", "*/*/*.gguf", "*/*/*/*.gguf")
+
+
 def any_model_present(folders: list[Path]) -> bool:
-    """True as soon as one .gguf file is found in `folders` (searched recursively)."""
+    """True as soon as one .gguf file is found in `folders`, at most four levels down.
+
+    Runs on the GUI thread when the Chat page is first shown, so the search is
+    bounded: an extra folder such as the home folder must not stall start-up.
+    """
     for folder in folders:
-        for path in folder.rglob("*.gguf"):
-            if path.is_file():
+        for pattern in _MODEL_PATTERNS:
+            if any(path.is_file() for path in folder.glob(pattern)):
                 return True
     return False

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -78,6 +79,9 @@ class ErrorBanner(QFrame):
         self._count = 0
         self._message = QLabel()
         self._message.setWordWrap(True)
+        bold = self._message.font()
+        bold.setBold(True)
+        self._message.setFont(bold)
         self._message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._more = QLabel()
         self._details_button = QPushButton("Details")
@@ -91,6 +95,7 @@ class ErrorBanner(QFrame):
         self._close.clicked.connect(self.dismiss)
         self._details = QPlainTextEdit()
         self._details.setReadOnly(True)
+        self._details.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self._details.setMaximumHeight(180)
         self._details.hide()
 
@@ -169,11 +174,15 @@ def show_error(
         banner.show_message(message, details, level)
         return
     box = QMessageBox(QMessageBox.Icon.Warning, "lmdesk", message, parent=parent)
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     if details:
         box.setDetailedText(details)
     box.setWindowModality(Qt.WindowModality.NonModal)
+    _open_boxes.append(box)  # without a parent, Python's reference is all that keeps it alive
+    box.finished.connect(lambda _result: _open_boxes.remove(box))
     box.show()
+
+
+_open_boxes: list[QMessageBox] = []
 
 
 def _find_banner(parent: QWidget | None) -> ErrorBanner | None:
@@ -185,8 +194,10 @@ def _find_banner(parent: QWidget | None) -> ErrorBanner | None:
         active = app.activeWindow()
         if active is not None:
             candidates.append(active)
-        candidates.extend(w for w in app.topLevelWidgets() if w.isVisible())
+        candidates.extend(app.topLevelWidgets())
     for window in candidates:
+        if not window.isVisible():
+            continue
         banner = window if isinstance(window, ErrorBanner) else window.findChild(ErrorBanner)
         if banner is not None:
             return banner

@@ -19,15 +19,19 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 
 
+def _flash(setting: str | bool, kv_type: str) -> bool | None:
+    """'auto' -> None; off with a quantized V cache (which llama.cpp refuses) -> None too."""
+    flash = None if setting == "auto" else bool(setting)
+    return None if flash is False and KV_CACHE_TYPES[kv_type].quantized else flash
+
+
 def load_settings_from_defaults(defaults: LoadDefaults, *, n_ctx_train: int = 0) -> LoadSettings:
     """The settings' load defaults as `LoadSettings` (no GPU layers yet).
 
     The context is capped at what the model was trained for; a quantized V
     cache with flash attention off (which llama.cpp refuses) becomes Auto.
     """
-    flash: bool | None = None if defaults.flash_attn == "auto" else bool(defaults.flash_attn)
-    if KV_CACHE_TYPES[defaults.kv_type].quantized and flash is False:
-        flash = None
+    flash = _flash(defaults.flash_attn, defaults.kv_type)
     n_ctx = min(defaults.n_ctx, n_ctx_train) if n_ctx_train > 0 else defaults.n_ctx
     return LoadSettings(
         n_ctx=n_ctx,
@@ -65,6 +69,7 @@ def plan_first_load(
             n_ctx=remembered.n_ctx,
             type_k=remembered.kv_type,
             type_v=remembered.kv_type,
+            flash_attn=_flash(remembered.flash_attn, remembered.kv_type),
         )
     gpus = [g for g in (probe.gpus if probe else ()) if not g.is_what_if]
     if not gpus or build is None or not build.has_cuda:

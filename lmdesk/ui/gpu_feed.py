@@ -44,8 +44,17 @@ class GpuFeed(QObject):
 
         if self.running:
             return
-        self._monitor = GpuMonitor(self._probe or probe_gpus)
-        self._monitor.start(self.sig_probe.emit, interval_s)
+        monitor = GpuMonitor(self._probe or probe_gpus)
+        signal = self.sig_probe
+
+        def deliver(probe: GpuProbe) -> None:
+            try:
+                signal.emit(probe)
+            except RuntimeError:  # this feed was deleted without stop(): end the polling
+                monitor.stop()
+
+        self._monitor = monitor
+        monitor.start(deliver, interval_s)
 
     def stop(self) -> None:
         if self._monitor is not None:

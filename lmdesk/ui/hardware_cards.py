@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QFontDatabase, QGuiApplication
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from lmdesk.core.units import format_size
 from lmdesk.ui.status_bar import describe_build
@@ -115,20 +115,32 @@ class BuildCard(Card):
         self.summary = muted("Looking at the installed llama.cpp…")
         self.chips = QHBoxLayout()
         self.chips.setSpacing(6)
+        self.hint_box = QFrame()
+        self.hint_box.setObjectName("cudaHint")
+        self.hint_box.setStyleSheet(
+            "#cudaHint { background: #fffbeb; border: 1px solid #fde68a; border-radius: 8px; }"
+            "#cudaHint QLabel { color: #78350f; background: transparent; }"
+        )
         self.hint = QLabel()
         self.hint.setWordWrap(True)
-        self.command = QPlainTextEdit()
+        self.command = QLineEdit()
         self.command.setReadOnly(True)
         self.command.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.command.setFixedHeight(56)
-        self.copy_button = secondary_button("Copy command")
+        self.command.setStyleSheet("background: white; color: #111827; padding: 4px;")
+        self.copy_button = secondary_button("Copy")
         self.copy_button.clicked.connect(self._copy)
+        command_row = QHBoxLayout()
+        command_row.addWidget(self.command, 1)
+        command_row.addWidget(self.copy_button)
+        hint_layout = QVBoxLayout(self.hint_box)
+        hint_layout.setContentsMargins(12, 10, 12, 10)
+        hint_layout.addWidget(self.hint)
+        hint_layout.addLayout(command_row)
         for widget in (self.title, self.summary):
             self.box.addWidget(widget)
         self.box.addLayout(self.chips)
-        for widget in (self.hint, self.command, self.copy_button):
-            self.box.addWidget(widget)
-            widget.hide()
+        self.box.addWidget(self.hint_box)
+        self.hint_box.hide()
 
     def update_build(self, build: LlamaBuild, probe: GpuProbe | None) -> None:
         from lmdesk.core.gpus import GpuProbe, cuda_install_hint
@@ -137,9 +149,10 @@ class BuildCard(Card):
         self.summary.setText(f"llama-cpp-python {build.version}: {offload_words(build)}. Backends:")
         while self.chips.count():
             item = self.chips.takeAt(0)
-            if item.widget() is not None:
-                item.widget().hide()  # gone now, not only once deleteLater runs
-                item.widget().deleteLater()
+            chip = item.widget() if item is not None else None
+            if chip is not None:
+                chip.hide()  # gone now, not only once deleteLater runs
+                chip.deleteLater()
         for backend in build.backends or ("none found",):
             color = VERDICT_COLORS["fits"].name() if backend == "CUDA" else "#64748b"
             self.chips.addWidget(_chip(backend, color))
@@ -149,14 +162,13 @@ class BuildCard(Card):
 
     def set_hint(self, hint: str | None) -> None:
         if not hint:
-            for widget in (self.hint, self.command, self.copy_button):
-                widget.hide()
+            self.hint_box.hide()
             return
         sentence, _, command = hint.rpartition("\n")
         self.hint.setText(sentence)
-        self.command.setPlainText(command)
-        for widget in (self.hint, self.command, self.copy_button):
-            widget.show()
+        self.command.setText(command)
+        self.command.setCursorPosition(0)
+        self.hint_box.show()
 
     def _copy(self) -> None:
-        QGuiApplication.clipboard().setText(self.command.toPlainText())
+        QGuiApplication.clipboard().setText(self.command.text())

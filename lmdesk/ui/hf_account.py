@@ -51,10 +51,11 @@ def log_in(token: str, *, endpoint: str) -> str:
 
 def _store(token: str, *, name: str) -> None:
     """Save and activate `token` in huggingface_hub's token store without re-checking it."""
-    from huggingface_hub import _login
+    from huggingface_hub._login import _set_active_token
+    from huggingface_hub.utils._auth import _save_token
 
-    _login._save_token(token=token, token_name=name)
-    _login._set_active_token(token_name=name, add_to_git_credential=False)
+    _save_token(token=token, token_name=name)
+    _set_active_token(token_name=name, add_to_git_credential=False)
 
 
 def current_user(*, endpoint: str) -> str | None:

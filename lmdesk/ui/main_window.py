@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QTimer, Signal
@@ -60,6 +61,7 @@ class MainWindow(QMainWindow):
         self._starter_fetch = starter_fetch
         self.gpu_feed = gpu_feed or GpuFeed(parent=self)
         self._painted = False
+        self._shut_down = False
         self._tasks: list[BackgroundTask] = []
         self._dialogs: dict[str, QWidget] = {}
         self.pages: dict[str, QWidget] = {}
@@ -88,7 +90,7 @@ class MainWindow(QMainWindow):
             keys = shortcuts.PAGE_KEYS[index] if index < len(shortcuts.PAGE_KEYS) else None
             self.sidebar.add_page(spec.key, spec.title, spec.icon, keys)
             if keys:
-                shortcuts.add_shortcut(self, keys, lambda k=spec.key: self.show_page(k))
+                shortcuts.add_shortcut(self, keys, partial(self.show_page, spec.key))
         shortcuts.add_shortcut(self, shortcuts.SETTINGS, self.open_settings)
         shortcuts.add_shortcut(self, shortcuts.NEW_CHAT, self.request_new_chat)
         shortcuts.add_shortcut(self, shortcuts.QUIT, self.close)
@@ -212,7 +214,7 @@ class MainWindow(QMainWindow):
         self, work: Callable[[object], object], *, name: str, done: Callable[[object], None]
     ) -> BackgroundTask:
         """Run `work` on a worker thread; `done(result)` on the GUI thread; errors in the banner."""
-        task = BackgroundTask(work, name=name, parent=self)  # type: ignore[arg-type]
+        task = BackgroundTask(work, name=name, parent=self)
         task.sig_done.connect(done)
         task.sig_failed.connect(lambda message, details: show_error(self, message, details))
         task.sig_finished.connect(lambda: self._tasks.remove(task) if task in self._tasks else None)
@@ -255,6 +257,8 @@ class MainWindow(QMainWindow):
 
     def _after_first_paint(self) -> None:
         self.first_painted.emit()
+        if self._shut_down:  # closed by a first_painted listener (the start-up benchmark)
+            return
         for warning in self.context.settings.settings.warnings:
             show_error(self, "Some settings were reset", warning, level="warning")
         self.gpu_feed.start()
@@ -278,8 +282,21 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self, timeout_s: float = 5.0) -> None:
-        """Stop the monitor and the background work (cancel, then wait)."""
+        """Stop everything in order; safe to call twice (close, then aboutToQuit).
+
+        The GPU monitor, then shared services with `close()` in
+        `context.extras` (downloads stop, keeping partial files), then each
+        page's `shutdown()` (the chat page ends its inference thread and
+        closes the model), then the shell's own background work.
+        """
+        if self._shut_down:
+            return
+        self._shut_down = True
         self.gpu_feed.stop()
+        for name, service in list(self.context.extras.items()):
+            self._call_quietly(f"closing {name}", getattr(service, "close", None))
+        for key, page in self.pages.items():
+            self._call_quietly(f"shutting down the {key} page", getattr(page, "shutdown", None))
         if self.welcome_page is not None:
             self.welcome_page.cancel()
             self.welcome_page.wait(timeout_s)
@@ -288,3 +305,13 @@ class MainWindow(QMainWindow):
             task.wait(timeout_s)
         for dialog in list(self._dialogs.values()):
             dialog.close()
+
+    @staticmethod
+    def _call_quietly(what: str, action: Callable[[], object] | None) -> None:
+        """Shutdown goes on when one part fails: log it and continue."""
+        if action is None:
+            return
+        try:
+            action()
+        except Exception:
+            _log.exception("failed %s", what)

@@ -1,16 +1,16 @@
 """`lmdesk --self-test`: prove an install works end to end, without a person.
 
 It builds the main window and renders it (Qt and its plugins load), makes
-sure the starter model is there, loads it with llama.cpp and generates a
-few tokens, printing each step. Exit status 0 when all of it worked, 1
-with the reason otherwise. Without a display it renders offscreen.
+sure the starter model is there, loads it with lmdesk's engine (over
+llama-cpp-python) and generates a few tokens, printing each step. Exit
+status 0 when all of it worked, 1 with the reason otherwise. Without a
+display it renders offscreen.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -60,23 +60,28 @@ def ensure_model(progress: Callable[[str, int, int], None] | None = None) -> Pat
 
 
 def generate(model: Path) -> tuple[str, int, float]:
-    """A short greedy reply: (text, completion tokens, tokens per second)."""
-    import llama_cpp
+    """A short greedy reply through lmdesk's engine: (text, tokens, tokens per second).
 
-    llm = llama_cpp.Llama(str(model), n_ctx=512, verbose=False)
+    The engine, not `llama_cpp.Llama` directly: it is what the app runs, and it
+    keeps llama.cpp off the AMX kernels that crash on some virtual machines.
+    """
+    from lmdesk.core.engine import Engine, LoadSettings, ReplyStats, SamplingSettings
+
+    engine = Engine()
     try:
-        start = time.perf_counter()
-        reply = llm.create_chat_completion(
-            messages=[{"role": "user", "content": PROMPT}],
-            max_tokens=MAX_TOKENS,
-            temperature=0.0,
+        engine.load(model, LoadSettings(n_ctx=512))
+        chunks = list(
+            engine.chat(
+                [{"role": "user", "content": PROMPT}],
+                SamplingSettings(temperature=0.0, max_tokens=MAX_TOKENS),
+            )
         )
-        elapsed = time.perf_counter() - start
     finally:
-        llm.close()
-    text = str(reply["choices"][0]["message"]["content"] or "")  # type: ignore[index]
-    tokens = int(reply["usage"]["completion_tokens"])  # type: ignore[index]
-    return text, tokens, tokens / elapsed if elapsed > 0 else 0.0
+        engine.close()
+    stats = chunks[-1]
+    if not isinstance(stats, ReplyStats):
+        raise RuntimeError("the engine's reply ended without its statistics")
+    return stats.text, stats.generated_tokens, stats.tokens_per_s
 
 
 def run_self_test() -> int:

@@ -6,7 +6,9 @@ and keeps the dialog open with an inline message when one is not allowed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any, cast
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -133,8 +135,9 @@ class SettingsDialog(QDialog):
         self.flash = QComboBox()
         self.flash.addItems(list(_FLASH))
         self.flash.setCurrentText(next(k for k, v in _FLASH.items() if v == load.flash_attn))
-        self.mmap = QCheckBox("Map the model file (faster start, less RAM)")
+        self.mmap = QCheckBox("Map the model file (mmap)")
         self.mmap.setChecked(load.use_mmap)
+        self.mmap.setToolTip("Faster loading and less RAM; the OS reads the file as needed.")
         self.threads = int_spin(LoadDefaults, "n_threads", load.n_threads or 0, special="auto")
         self.temperature = float_spin(SamplingDefaults, "temperature", sampling.temperature)
         self.top_p = float_spin(SamplingDefaults, "top_p", sampling.top_p)
@@ -145,16 +148,17 @@ class SettingsDialog(QDialog):
         self.seed = int_spin(SamplingDefaults, "seed", min(sampling.seed, 2**31 - 1))
         self.seed.setSpecialValueText("random")
         left, right = QFormLayout(), QFormLayout()
-        for label, widget in (
+        rows: tuple[tuple[str, QWidget], ...] = (
             ("Context length", self.n_ctx),
             ("Batch size", self.n_batch),
             ("KV cache", self.kv_type),
             ("Flash attention", self.flash),
             ("CPU threads", self.threads),
             ("", self.mmap),
-        ):
+        )
+        for label, widget in rows:
             left.addRow(label, widget)
-        for label, widget in (
+        rows = (
             ("Temperature", self.temperature),
             ("Top P", self.top_p),
             ("Top K", self.top_k),
@@ -162,7 +166,8 @@ class SettingsDialog(QDialog):
             ("Repeat penalty", self.repeat),
             ("Max reply tokens", self.max_tokens),
             ("Seed", self.seed),
-        ):
+        )
+        for label, widget in rows:
             right.addRow(label, widget)
         row = QHBoxLayout(page)
         row.addLayout(left)
@@ -196,8 +201,8 @@ class SettingsDialog(QDialog):
             n_ctx=self.n_ctx.value(),
             n_batch=self.n_batch.value(),
             n_ubatch=min(s.load.n_ubatch, self.n_batch.value()),
-            kv_type=self.kv_type.currentText(),
-            flash_attn=_FLASH[self.flash.currentText()],
+            kv_type=cast(Any, self.kv_type.currentText()),  # checked by LoadDefaults
+            flash_attn=cast(Any, _FLASH[self.flash.currentText()]),
             use_mmap=self.mmap.isChecked(),
             n_threads=self.threads.value() or None,
         )
@@ -219,7 +224,7 @@ class SettingsDialog(QDialog):
             hf_endpoint=self.endpoint.text().strip(),
             download_concurrency=self.concurrency.value(),
             gpu_safety_margin_bytes=margin,
-            theme=self.theme.currentText(),
+            theme=cast(Any, self.theme.currentText()),  # checked by Settings
             load=load,
             sampling=sampling,
         )
@@ -245,8 +250,8 @@ class SettingsDialog(QDialog):
         self.accept()
 
     # -- Hugging Face account --------------------------------------------------------------
-    def _run(self, work: object, done: object, name: str) -> None:
-        task = BackgroundTask(lambda _progress: work(), name=name, parent=self)  # type: ignore[operator]
+    def _run(self, work: Callable[[], object], done: Callable[[object], None], name: str) -> None:
+        task = BackgroundTask(lambda _progress: work(), name=name, parent=self)
         task.sig_done.connect(done)
         task.sig_failed.connect(self._account_failed)
         self._task = task
