@@ -13,6 +13,20 @@ import numpy as np
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFWriter
 
 Q = GGMLQuantizationType
+# general.file_type (llama_ftype) of a model whose matrices are all of one GGML type
+_FILE_TYPES = {
+    Q.F32: 0,
+    Q.F16: 1,
+    Q.Q4_0: 2,
+    Q.Q4_1: 3,
+    Q.Q8_0: 7,
+    Q.Q5_0: 8,
+    Q.Q5_1: 9,
+    Q.Q2_K: 10,
+    Q.Q4_K: 15,
+    Q.Q5_K: 17,
+    Q.Q6_K: 18,
+}
 
 
 def _vocab(n_vocab: int) -> tuple[list[str], list[float], list[int]]:
@@ -66,7 +80,7 @@ def write_model(
     writer.add_head_count_kv(n_head_kv)
     writer.add_layer_norm_rms_eps(1e-5)
     writer.add_rope_dimension_count(n_embd // n_head)
-    writer.add_file_type(int(qtype) if qtype != Q.F32 else 0)
+    writer.add_file_type(_FILE_TYPES.get(qtype, 0))
     if sliding_window:
         writer.add_sliding_window(sliding_window)
     tokens, scores, types = _vocab(n_vocab)

@@ -1,0 +1,142 @@
+"""Header-only GGUF files shaped like real models, padded to their full size as sparse files.
+
+The header (metadata and tensor infos) is exactly what a quantized Llama 3.1 8B, Qwen2.5
+0.5B or Mistral Nemo 12B file starts with, so the estimator, the library and the remote
+header reader see real models; the tensor data is a hole in a sparse file, so a "4.6 GiB"
+file costs a few kilobytes of disk. Used for screenshots, never loaded by llama.cpp.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+from gguf_bytes import header, kv_str, kv_u32, tensor_info
+
+Q = GGMLQuantizationType
+# quantization label -> (general.file_type, main type, type of attn_v / ffn_down / output)
+QUANTS: dict[str, tuple[int, Q, Q]] = {
+    "Q4_K_M": (15, Q.Q4_K, Q.Q6_K),
+    "Q5_K_M": (17, Q.Q5_K, Q.Q6_K),
+    "Q6_K": (18, Q.Q6_K, Q.Q6_K),
+    "Q8_0": (7, Q.Q8_0, Q.Q8_0),
+    "F16": (1, Q.F16, Q.F16),
+}
+
+
+@dataclass(frozen=True)
+class Shape:
+    arch: str
+    name: str
+    size_label: str
+    n_layer: int
+    n_embd: int
+    n_ff: int
+    n_head: int
+    n_head_kv: int
+    n_vocab: int
+    n_ctx_train: int
+    tied: bool = False
+
+
+LLAMA_31_8B = Shape(
+    "llama", "Meta Llama 3.1 8B Instruct", "8B", 32, 4096, 14336, 32, 8, 128256, 131072
+)
+LLAMA_32_3B = Shape(
+    "llama", "Llama 3.2 3B Instruct", "3B", 28, 3072, 8192, 24, 8, 128256, 131072, True
+)
+QWEN25_05B = Shape(
+    "qwen2", "Qwen2.5 0.5B Instruct", "0.5B", 24, 896, 4864, 14, 2, 151936, 32768, True
+)
+NEMO_12B = Shape(
+    "llama", "Mistral Nemo Instruct 2407", "12B", 40, 5120, 14336, 32, 8, 131072, 1024000
+)
+
+
+def _n_bytes(shape: tuple[int, ...], qtype: Q) -> int:
+    block, size = GGML_QUANT_SIZES[qtype]
+    n = 1
+    for dim in shape:
+        n *= dim
+    return n // block * size
+
+
+def _tensors(s: Shape, main: Q, strong: Q) -> list[tuple[str, tuple[int, ...], Q]]:
+    head_dim = s.n_embd // s.n_head
+    q_width, kv_width = s.n_head * head_dim, s.n_head_kv * head_dim
+    out: list[tuple[str, tuple[int, ...], Q]] = [("token_embd.weight", (s.n_embd, s.n_vocab), main)]
+    for il in range(s.n_layer):
+        p = f"blk.{il}."
+        out += [
+            (p + "attn_norm.weight", (s.n_embd,), Q.F32),
+            (p + "attn_q.weight", (s.n_embd, q_width), main),
+            (p + "attn_k.weight", (s.n_embd, kv_width), main),
+            (p + "attn_v.weight", (s.n_embd, kv_width), strong),
+            (p + "attn_output.weight", (q_width, s.n_embd), main),
+            (p + "ffn_norm.weight", (s.n_embd,), Q.F32),
+            (p + "ffn_gate.weight", (s.n_embd, s.n_ff), main),
+            (p + "ffn_up.weight", (s.n_embd, s.n_ff), main),
+            (p + "ffn_down.weight", (s.n_ff, s.n_embd), strong),
+        ]
+    out.append(("output_norm.weight", (s.n_embd,), Q.F32))
+    if not s.tied:
+        out.append(("output.weight", (s.n_embd, s.n_vocab), strong))
+    return out
+
+
+def _metadata(s: Shape, file_type: int) -> list[bytes]:
+    a = s.arch
+    return [
+        kv_str("general.architecture", a),
+        kv_str("general.name", s.name),
+        kv_str("general.size_label", s.size_label),
+        kv_u32("general.file_type", file_type),
+        kv_u32(f"{a}.block_count", s.n_layer),
+        kv_u32(f"{a}.context_length", s.n_ctx_train),
+        kv_u32(f"{a}.embedding_length", s.n_embd),
+        kv_u32(f"{a}.feed_forward_length", s.n_ff),
+        kv_u32(f"{a}.attention.head_count", s.n_head),
+        kv_u32(f"{a}.attention.head_count_kv", s.n_head_kv),
+        kv_u32(f"{a}.vocab_size", s.n_vocab),
+    ]
+
+
+def _write(
+    path: Path, kvs: list[bytes], tensors: list[tuple[str, tuple[int, ...], Q]], keep: float
+) -> Path:
+    infos, offset = [], 0
+    for name, dims, qtype in tensors:
+        infos.append(tensor_info(name, dims, int(qtype), offset))
+        offset += -(-_n_bytes(dims, qtype) // 32) * 32
+    head = header(kvs, infos)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        f.write(head)
+        f.truncate(len(head) + int(offset * keep))  # a hole: no disk used
+    return path
+
+
+def write_shaped(
+    path: Path, shape: Shape, quant: str, *, parts: int = 1, keep: float = 1.0
+) -> list[Path]:
+    """Write `shape` at `quant` to `path` (split into `parts` files); `keep` < 1 truncates it."""
+    file_type, main, strong = QUANTS[quant]
+    tensors = _tensors(shape, main, strong)
+    kvs = _metadata(shape, file_type)
+    if parts == 1:
+        return [_write(path, kvs, tensors, keep)]
+    stem = path.name.removesuffix(".gguf")
+    per_part = -(-len(tensors) // parts)
+    written = []
+    for no in range(parts):
+        chunk = tensors[no * per_part : (no + 1) * per_part]
+        split = [
+            kv_u32("split.no", no),
+            kv_u32("split.count", parts),
+            kv_u32("split.tensors.count", len(tensors)),
+        ]
+        part_kvs = (kvs if no == 0 else [kv_str("general.architecture", shape.arch)]) + split
+        target = path.with_name(f"{stem}-{no + 1:05d}-of-{parts:05d}.gguf")
+        written.append(_write(target, part_kvs, chunk, keep))
+    return written

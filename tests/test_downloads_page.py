@@ -1,0 +1,245 @@
+"""Downloads against the real local hub: the queue's rows, their buttons, faults on the wire.
+
+Bytes really travel over HTTP from tests/hub_server.py into a temporary models folder;
+faults (a stall, a cut connection, a wrong sha256) are injected by the hub.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hub_server import Fault, HubServer, isolate_hf_home
+from model_pages import (
+    BLOB,
+    BLOB_DATA,
+    BLOB_FILE,
+    SMOL,
+    SMOL_FILE,
+    PageKeeper,
+    fast_service,
+    fill_hub,
+    make_context,
+)
+from pytestqt.qtbot import QtBot
+
+from lmdesk.core.downloads import JobSnapshot, JobState
+from lmdesk.core.units import KiB, MiB
+from lmdesk.ui.discover.page import DiscoverPage
+from lmdesk.ui.downloads.jobs_model import DownloadsModel
+from lmdesk.ui.downloads.page import DownloadsPage
+from lmdesk.ui.downloads.service import download_service
+from lmdesk.ui.downloads.text import format_eta, status_line
+from lmdesk.ui.library.library_model import FIT, SOURCE
+from lmdesk.ui.library.page import LibraryPage
+
+BLOB_ID = f"{BLOB}/{BLOB_FILE}"
+
+
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smollm2_path: Path) -> Iterator[HubServer]:
+    isolate_hf_home(tmp_path, monkeypatch)
+    with HubServer() as server:
+        fill_hub(server, smollm2_path, tmp_path / "hub-files")
+        yield server
+
+
+@pytest.fixture
+def keeper(hub: HubServer, tmp_path: Path) -> Iterator[PageKeeper]:
+    context = make_context(hub, tmp_path / "models")
+    fast_service(context)
+    keeper = PageKeeper(context)
+    yield keeper
+    keeper.close()
+
+
+def downloads_page(qtbot: QtBot, keeper: PageKeeper) -> DownloadsPage:
+    page = keeper.add(DownloadsPage(keeper.context))
+    qtbot.addWidget(page)
+    page.resize(1000, 700)
+    page.show()
+    return page
+
+
+def state_of(page: DownloadsPage, job_id: str) -> JobState | None:
+    row = page.rows.get(job_id)
+    return row.snapshot.state if row is not None else None
+
+
+def resolve_gets(hub: HubServer, filename: str) -> list[str | None]:
+    """The Range header of every GET of `filename`'s bytes."""
+    return [
+        r.headers.get("range")
+        for r in hub.requests_for("/resolve/", "GET")
+        if r.path.endswith(filename) and r.status in (200, 206)
+    ]
+
+
+def snapshot(state: JobState, done: int, total: int | None, **changes: object) -> JobSnapshot:
+    values: dict[str, object] = {
+        "job_id": "a/b/c.gguf",
+        "repo_id": "a/b",
+        "filename": "c.gguf",
+        "state": state,
+        "bytes_done": done,
+        "total": total,
+        "speed_bps": 0.0,
+        "eta_s": None,
+        "message": "",
+        "attempt": 0,
+        "path": Path("/m/a/b/c.gguf"),
+    }
+    values.update(changes)
+    return JobSnapshot(**values)  # type: ignore[arg-type]
+
+
+def test_the_queue_model_passes_the_model_tester(qtmodeltester: object) -> None:
+    model = DownloadsModel()
+    model.update(snapshot(JobState.RUNNING, 5 * MiB, 10 * MiB))
+    model.update(snapshot(JobState.DONE, 10 * MiB, 10 * MiB, job_id="x/y/z.gguf"))
+    model.update(snapshot(JobState.RUNNING, 6 * MiB, 10 * MiB))
+    qtmodeltester.check(model)  # type: ignore[attr-defined]
+    assert model.rowCount() == 2 and model.snapshot(0).bytes_done == 6 * MiB
+    assert model.remove_finished() == 1 and model.rowCount() == 1
+
+
+def test_status_lines() -> None:
+    running = snapshot(JobState.RUNNING, 45 * MiB, 90 * MiB, speed_bps=9 * MiB, eta_s=5.2)
+    assert status_line(running) == "45.0 MiB of 90.0 MiB · 9.0 MiB/s · 5 s left · Downloading"
+    stalled = snapshot(JobState.RUNNING, 45 * MiB, 90 * MiB, speed_bps=0.0)
+    assert status_line(stalled) == "45.0 MiB of 90.0 MiB · 0 B/s · Downloading"
+    failed = snapshot(JobState.FAILED, MiB, 90 * MiB, message="The disk is full.")
+    assert status_line(failed) == "1.0 MiB of 90.0 MiB · Failed: The disk is full."
+    assert status_line(snapshot(JobState.DONE, 90 * MiB, 90 * MiB, message="Saved to /m")) == (
+        "90.0 MiB · Done"
+    )
+    assert (format_eta(75), format_eta(3 * 3600 + 120)) == ("1 min 15 s left", "3 h 2 min left")
+
+
+def test_download_from_discover_shows_progress_then_lands_in_my_models(
+    qtbot: QtBot, hub: HubServer, keeper: PageKeeper, smollm2_path: Path
+) -> None:
+    context = keeper.context
+    hub.set_fault(Fault(throttle_bps=40 * MiB), repo_id=SMOL, filename=SMOL_FILE)
+    discover = keeper.add(DiscoverPage(context))
+    downloads = downloads_page(qtbot, keeper)
+    library = keeper.add(LibraryPage(context, scan_options={"lm_studio": []}))
+    for page in (discover, library):
+        qtbot.addWidget(page)
+    qtbot.waitUntil(lambda: library.scanner.scans == 1 and not library.scanner.busy)
+    assert library.model.rowCount() == 0
+    statuses: list[tuple[int, float]] = []
+    context.signals.downloads_changed.connect(lambda n, pct: statuses.append((n, pct)))
+    qtbot.waitUntil(lambda: SMOL in discover.results.repo_ids(), timeout=15_000)
+    discover.list.setCurrentIndex(
+        discover.results.index(discover.results.repo_ids().index(SMOL), 0)
+    )
+    qtbot.waitUntil(lambda: discover.repo_view.files.rowCount() == 1, timeout=15_000)
+    button = discover.repo_view.buttons.buttons["SmolLM2-135M-Instruct.Q4_1"]
+    assert button.text() == "Download"
+
+    job_id = f"{SMOL}/{SMOL_FILE}"
+    values: list[int] = []
+    texts: list[str] = []
+    with qtbot.waitSignal(context.signals.models_changed, timeout=30_000):
+        button.click()
+        qtbot.waitUntil(lambda: job_id in downloads.rows, timeout=5_000)
+        row = downloads.row(job_id)
+        row.bar.valueChanged.connect(values.append)
+        qtbot.waitUntil(lambda: "MiB of 93.8 MiB" in row.status.text(), timeout=10_000)
+        texts.append(row.status.text())
+        assert button.text().startswith("Downloading")
+
+    qtbot.waitUntil(lambda: state_of(downloads, job_id) is JobState.DONE)
+    assert any(0 < v < 1000 for v in values) and values[-1] == 1000
+    assert "MiB/s" in texts[-1] and "left" in texts[-1]
+    assert row.status.text() == "93.8 MiB · Done" and row.buttons["show"].isVisible()
+    assert any(n == 1 and 0 < pct < 100 for n, pct in statuses) and statuses[-1] == (0, 0.0)
+    assert button.text() == "Downloaded ✓" and not button.isEnabled()
+    target = context.settings.models_dir() / SMOL / SMOL_FILE
+    assert target.stat().st_size == smollm2_path.stat().st_size
+
+    qtbot.waitUntil(lambda: library.model.rowCount() == 1, timeout=15_000)
+    entry = library.model.entry(0)
+    assert entry.path == target and entry.is_ok and entry.model is not None
+    assert library.model.data(library.model.index(0, SOURCE)) == "lmdesk"
+    assert library.model.data(library.model.index(0, FIT)) == "CPU only"
+
+
+def test_pause_and_resume_through_the_buttons(
+    qtbot: QtBot, hub: HubServer, keeper: PageKeeper
+) -> None:
+    hub.set_fault(Fault(stall_after=2 * MiB, times=1), repo_id=BLOB, filename=BLOB_FILE)
+    page = downloads_page(qtbot, keeper)
+    page.service.manager.add(BLOB, BLOB_FILE)
+    qtbot.waitUntil(lambda: BLOB_ID in page.rows)
+    row = page.row(BLOB_ID)
+    qtbot.waitUntil(lambda: row.snapshot.bytes_done == 2 * MiB, timeout=10_000)
+    qtbot.waitUntil(lambda: row.snapshot.speed_bps == 0.0, timeout=10_000)  # stalled: 0 B/s
+    assert row.buttons["pause"].isVisible() and not row.buttons["resume"].isVisible()
+    row.buttons["pause"].click()
+    qtbot.waitUntil(lambda: state_of(page, BLOB_ID) is JobState.PAUSED, timeout=10_000)
+    assert row.buttons["resume"].isVisible() and not row.buttons["pause"].isVisible()
+    assert row.status.text() == "2.0 MiB of 6.0 MiB · Paused"
+    assert row.bar.value() == 333
+    hub.clear_faults()
+    row.buttons["resume"].click()
+    qtbot.waitUntil(lambda: state_of(page, BLOB_ID) is JobState.DONE, timeout=15_000)
+    assert resolve_gets(hub, BLOB_FILE) == [None, f"bytes={2 * MiB}-"]  # went on from 2 MiB
+    path = page.service.snapshot(BLOB_ID).path  # type: ignore[union-attr]
+    assert hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(BLOB_DATA).digest()
+
+
+def test_a_cut_connection_resumes_by_itself(
+    qtbot: QtBot, hub: HubServer, keeper: PageKeeper
+) -> None:
+    hub.set_fault(Fault(cut_after=1536 * KiB, times=1), repo_id=BLOB, filename=BLOB_FILE)
+    page = downloads_page(qtbot, keeper)
+    page.service.manager.add(BLOB, BLOB_FILE)
+    qtbot.waitUntil(lambda: state_of(page, BLOB_ID) is JobState.DONE, timeout=15_000)
+    gets = resolve_gets(hub, BLOB_FILE)
+    assert gets[0] is None and len(gets) == 2 and gets[1] is not None
+    assert int(gets[1].removeprefix("bytes=").rstrip("-")) > 0  # resumed, not restarted
+    assert page.row(BLOB_ID).status.text() == "6.0 MiB · Done"
+
+
+def test_a_checksum_mismatch_is_shown_in_the_row_and_retry_fixes_it(
+    qtbot: QtBot, hub: HubServer, keeper: PageKeeper
+) -> None:
+    hub.set_fault(Fault(wrong_sha256=True), repo_id=BLOB, filename=BLOB_FILE)
+    page = downloads_page(qtbot, keeper)
+    page.service.manager.add(BLOB, BLOB_FILE)
+    qtbot.waitUntil(lambda: state_of(page, BLOB_ID) is JobState.FAILED, timeout=15_000)
+    row = page.row(BLOB_ID)
+    assert "Failed:" in row.status.text() and "sha256" in row.status.text()
+    assert "#ef4444" in row.status.styleSheet()
+    assert row.buttons["retry"].isVisible() and not row.buttons["pause"].isVisible()
+    hub.clear_faults()
+    row.buttons["retry"].click()
+    qtbot.waitUntil(lambda: state_of(page, BLOB_ID) is JobState.DONE, timeout=15_000)
+
+
+def test_cancel_removes_the_partial_and_clear_finished_empties_the_list(
+    qtbot: QtBot, hub: HubServer, keeper: PageKeeper
+) -> None:
+    hub.set_fault(Fault(stall_after=MiB, times=1), repo_id=BLOB, filename=BLOB_FILE)
+    page = downloads_page(qtbot, keeper)
+    assert page.empty.isVisible()
+    page.service.manager.add(BLOB, BLOB_FILE)
+    qtbot.waitUntil(lambda: BLOB_ID in page.rows and page.row(BLOB_ID).snapshot.bytes_done == MiB)
+    assert not page.empty.isVisible()
+    page.row(BLOB_ID).buttons["cancel"].click()
+    qtbot.waitUntil(lambda: state_of(page, BLOB_ID) is JobState.CANCELLED, timeout=10_000)
+    partials = keeper.context.settings.models_dir() / ".partial"
+    assert not any(p.is_file() for p in partials.rglob("*"))
+    page.clear_button.click()
+    assert page.rows == {} and page.empty.isVisible()
+    hub.clear_faults()
+
+
+def test_the_service_is_shared_through_the_context(keeper: PageKeeper) -> None:
+    service = download_service(keeper.context)
+    assert service is keeper.context.extras["downloads"]
+    assert download_service(keeper.context, concurrency=5) is service  # created once
