@@ -1,0 +1,262 @@
+"""What the app's path costs a streamed reply, against llama.cpp alone.
+
+    python bench/chat_throughput.py [MODEL.gguf] [--threads N] [--rounds R]
+    (default: the starter model, 2 threads, 3 rounds)
+
+One process, one model file, the same thread count, flash attention off
+(llama-cpp-python's default) and the same greedy request (temperature 0,
+seed 1, no repeat penalty, 256 tokens, same prompt) for three contenders,
+run alternately R rounds each:
+
+- app: the whole path a person uses: the chat page (offscreen, 1280x800),
+  `ChatSession` saving to SQLite, the controller, the worker's QThread, the
+  queued signals and the message view drawing the text. Timed on the GUI
+  thread, from Send to the first text in the view and to the end of the
+  reply (its whole text shown and saved);
+- engine: lmdesk's Qt-free engine driven directly (the same core, no Qt);
+- llama-cpp-python: its high-level `Llama.create_chat_completion(stream=True)`.
+
+Printed: tokens/s after the first token and time to first token per round
+and as medians, and the ratios app/llama-cpp-python and app/engine. The
+bar: app at least 95 % of llama-cpp-python's tokens/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+PROMPT = "Write a long story about a dragon who learns to sing."
+TOKENS = 256
+N_CTX = 2048
+BAR = 0.95
+FLASH_ATTN = False
+"""llama-cpp-python's default. lmdesk's own default is Auto, which on this CPU-only
+build turns flash attention on and costs SmolLM2 ~10 % of its speed: compare like
+with like."""
+
+
+@dataclass
+class Run:
+    tokens: int
+    ttft_s: float
+    tokens_per_s: float
+
+
+def speed(tokens: int, started: float, first: float, last: float) -> Run:
+    rate = (tokens - 1) / (last - first) if tokens > 1 and last > first else 0.0
+    return Run(tokens, first - started, rate)
+
+
+class AppContender:
+    """The chat page, as a person uses it; timed where the text appears."""
+
+    def __init__(self, path: Path, threads: int) -> None:
+        from PySide6.QtCore import QEventLoop
+        from PySide6.QtWidgets import QApplication
+
+        from lmdesk.core.load_settings import LoadSettings
+        from lmdesk.core.settings import Settings
+        from lmdesk.ui.chat.page import ChatPage
+        from lmdesk.ui.context import AppContext, AppSignals, SettingsStore
+
+        self._app = QApplication.instance() or QApplication([])
+        self._loop_type = QEventLoop
+        context = AppContext(settings=SettingsStore(Settings()), signals=AppSignals())
+        self.page = ChatPage(context)
+        self.page.resize(1280, 800)
+        self.page.show()
+        loop = QEventLoop()
+        self.page.controller.loaded.connect(loop.quit)
+        self.page.load_model(
+            str(path), LoadSettings(n_ctx=N_CTX, n_threads=threads, flash_attn=FLASH_ATTN)
+        )
+        loop.exec()
+
+    def run(self) -> Run:
+        page = self.page
+        page.new_chat()
+        values = page.session.sampling_values()
+        values.update(temperature=0.0, max_tokens=TOKENS, seed=1, repeat_penalty=1.0)
+        page.session.set_sampling_values(values)
+        times: list[float] = []
+        page.session.reply_text.connect(lambda _m, _t: times.append(time.perf_counter()))
+        stats: list[object] = []
+        loop = self._loop_type()
+        ended: list[float] = []  # the final text is in the view when reply_finished is handled
+
+        def finished(reply_stats: object) -> None:
+            ended.append(time.perf_counter())
+            stats.append(reply_stats)
+            loop.quit()
+
+        page.session.reply_finished.connect(finished)
+        started = time.perf_counter()
+        page.send(PROMPT)
+        loop.exec()
+        page.session.reply_text.disconnect()
+        page.session.reply_finished.disconnect()
+        self._reconnect()
+        tokens = stats[0].generated_tokens  # type: ignore[attr-defined]
+        return speed(tokens, started, times[0], ended[0])
+
+    def _reconnect(self) -> None:
+        """`disconnect()` above dropped every receiver; put the page's own back."""
+        page = self.page
+        page.session.reply_text.connect(page.messages.append_text)
+        page.session.reply_text.connect(page.meter._on_reply_text)
+        page.session.reply_finished.connect(page._on_reply_finished)
+        page.session.reply_finished.connect(page.meter._on_reply_finished)
+
+    def close(self) -> None:
+        self.page.shutdown()
+
+
+class EngineContender:
+    def __init__(self, path: Path, threads: int) -> None:
+        from lmdesk.core.engine import Engine, SamplingSettings
+        from lmdesk.core.load_settings import LoadSettings
+
+        self.engine = Engine()
+        self.engine.load(path, LoadSettings(n_ctx=N_CTX, n_threads=threads, flash_attn=FLASH_ATTN))
+        self.sampling = SamplingSettings(
+            temperature=0.0, max_tokens=TOKENS, seed=1, repeat_penalty=1.0
+        )
+
+    def run(self) -> Run:
+        from lmdesk.core.engine import ReplyStats
+
+        started = time.perf_counter()
+        first = last = 0.0
+        tokens = 0
+        for item in self.engine.chat([{"role": "user", "content": PROMPT}], self.sampling):
+            if isinstance(item, ReplyStats):
+                tokens = item.generated_tokens
+            elif item.text:
+                last = time.perf_counter()
+                first = first or last
+        return speed(tokens, started, first, last)
+
+    def close(self) -> None:
+        self.engine.unload()
+
+
+class LlamaContender:
+    def __init__(self, path: Path, threads: int) -> None:
+        import llama_cpp
+        import llama_cpp.llama_cpp as native
+
+        from lmdesk.core.estimate.cpu_buffers import extra_buffers_allowed
+
+        # The same weight-layout policy as lmdesk's engine: on CPUs that advertise AMX
+        # (this VM) llama.cpp's AMX kernels die with SIGILL, so the engine turns the
+        # extra layouts off there. `Llama` has no parameter for it; its defaults do.
+        defaults = native.llama_model_default_params
+
+        def model_defaults() -> object:
+            params = defaults()
+            params.use_extra_bufts = extra_buffers_allowed()
+            return params
+
+        native.llama_model_default_params = model_defaults
+        try:
+            self.llm = llama_cpp.Llama(
+                str(path),
+                n_ctx=N_CTX,
+                n_threads=threads,
+                n_threads_batch=threads,
+                flash_attn=FLASH_ATTN,
+                verbose=False,
+            )
+        finally:
+            native.llama_model_default_params = defaults
+
+    def run(self) -> Run:
+        started = time.perf_counter()
+        first = last = 0.0
+        finish = None
+        stream = self.llm.create_chat_completion(
+            [{"role": "user", "content": PROMPT}],
+            temperature=0.0,
+            seed=1,
+            repeat_penalty=1.0,
+            max_tokens=TOKENS,
+            stream=True,
+        )
+        for chunk in stream:
+            choice = chunk["choices"][0]  # type: ignore[index]
+            if choice["delta"].get("content"):  # type: ignore[index, union-attr]
+                last = time.perf_counter()
+                first = first or last
+            finish = choice.get("finish_reason") or finish  # type: ignore[union-attr]
+        tokens = TOKENS if finish == "length" else -1  # "stop": fewer; not comparable
+        return speed(tokens, started, first, last)
+
+    def close(self) -> None:
+        self.llm.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model", nargs="?")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    os.environ["LMDESK_HOME"] = tempfile.mkdtemp(prefix="lmdesk-bench-")
+    if args.model:
+        path = Path(args.model)
+    else:
+        from lmdesk.core.paths import models_dir
+        from lmdesk.core.starter import ensure_starter_model
+
+        path = ensure_starter_model(models_dir())
+    contenders = {
+        "app": AppContender(path, args.threads),
+        "engine": EngineContender(path, args.threads),
+        "llama-cpp-python": LlamaContender(path, args.threads),
+    }
+    runs: dict[str, list[Run]] = {name: [] for name in contenders}
+    try:
+        for round_ in range(args.rounds):
+            order = list(contenders)
+            order = order[round_ % len(order) :] + order[: round_ % len(order)]  # rotate
+            for name in order:
+                runs[name].append(contenders[name].run())
+    finally:
+        for contender in contenders.values():
+            contender.close()
+
+    print(
+        f"model: {path.name}; {args.threads} thread(s); n_ctx {N_CTX}; flash attention "
+        f"{'on' if FLASH_ATTN else 'off'}; greedy, {TOKENS} tokens"
+    )
+    print(f"{'contender':<18} {'tok/s (median)':>15} {'first token':>12}   rounds (tok/s)")
+    medians: dict[str, float] = {}
+    for name, results in runs.items():
+        if any(r.tokens != TOKENS for r in results):
+            print(f"{name}: a reply ended before {TOKENS} tokens; the rounds are not comparable")
+            return 2
+        medians[name] = statistics.median(r.tokens_per_s for r in results)
+        ttft = statistics.median(r.ttft_s for r in results)
+        each = ", ".join(f"{r.tokens_per_s:.1f}" for r in results)
+        print(f"{name:<18} {medians[name]:>15.1f} {ttft * 1000:>10.0f}ms   {each}")
+    ratio = medians["app"] / medians["llama-cpp-python"]
+    print(f"app / llama-cpp-python: {ratio:.3f}")
+    print(f"app / engine:           {medians['app'] / medians['engine']:.3f}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} CPUs, load average {load}")
+    print(f"bar: app >= {BAR:.0%} of llama-cpp-python -> {'within' if ratio >= BAR else 'UNDER'}")
+    return 0 if ratio >= BAR else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""A chat that gets killed: run by tests/test_chat_page.py, which SIGKILLs it mid-reply.
+
+    python tests/chat_crash_child.py DATABASE MODEL
+
+Opens the real chat page (offscreen) on DATABASE, loads MODEL, sends PROMPT
+and streams a long reply, saving it every 0.1 s. It prints one line per
+event, flushed at once, so the parent knows what is on disk:
+``ADDED <id> <role>`` when a message is committed, ``SAVED <id> <chars>``
+after each save of the streaming reply.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+PROMPT = "Write a long story about a dragon who learns to sing."
+FLUSH_INTERVAL_S = 0.1
+
+
+def main() -> int:
+    database, model = Path(sys.argv[1]), sys.argv[2]
+    from PySide6.QtWidgets import QApplication
+
+    from lmdesk.core.chats import ChatStore
+    from lmdesk.core.load_settings import LoadSettings
+    from lmdesk.core.settings import Settings
+    from lmdesk.ui.chat.page import ChatPage
+    from lmdesk.ui.context import AppContext, AppSignals, SettingsStore
+
+    app = QApplication([])
+    store = ChatStore.open(database, flush_interval_s=FLUSH_INTERVAL_S)
+    context = AppContext(settings=SettingsStore(Settings()), signals=AppSignals())
+    page = ChatPage(context, store=store, flush_interval_s=FLUSH_INTERVAL_S)
+    values = page.session.sampling_values()
+    values.update(temperature=0.0, max_tokens=2000, seed=1, repeat_penalty=1.0)
+    page.session.set_sampling_values(values)
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    page.session.message_added.connect(lambda m: say(f"ADDED {m.id} {m.role}"))
+    page.session.reply_saved.connect(lambda mid, chars: say(f"SAVED {mid} {chars}"))
+    page.session.notice.connect(lambda level, text: say(f"NOTICE {level} {text}"))
+    page.session.reply_finished.connect(lambda _s: (say("FINISHED"), app.quit()))
+    page.controller.loaded.connect(lambda _m: page.send(PROMPT))
+    page.controller.load_failed.connect(lambda text: (say(f"LOAD FAILED {text}"), app.quit()))
+    page.load_model(model, LoadSettings(n_ctx=1024, n_batch=256, n_ubatch=256, n_threads=1))
+    app.exec()
+    page.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

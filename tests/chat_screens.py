@@ -1,0 +1,99 @@
+"""A screenshot of the chat page for the README, after real streamed replies.
+
+    QT_QPA_PLATFORM=offscreen python tests/chat_screens.py [out_dir]
+
+writes chat.png (1280x800: conversations, messages with their stats lines,
+the composer with its context gauge, the Load panel) to docs/screenshots/ by
+default. The model is the real SmolLM2-135M-Instruct (the test cache's copy,
+fetched if missing); replies are greedy, so the picture is repeatable on a
+given llama.cpp build. The profile is a throwaway folder.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+SIZE = (1280, 800)
+QUESTIONS = (
+    "Give me three tips for staying focused.",
+    "Write a short Python function that reverses a string, in a code block.",
+)
+OLDER = (  # (days ago, title, question): earlier conversations for the list
+    (1, "Poem about GPUs", "Write a short poem about GPUs."),
+    (3, "Trip to Lisbon", "What should I see in Lisbon in two days?"),
+    (9, "Sourdough starter", "How often should I feed a sourdough starter?"),
+)
+
+
+def add_older_conversations() -> None:
+    from lmdesk.core.chats import ChatStore, default_database_path
+
+    for days, title, question in OLDER:
+        when = time.time() - days * 86_400
+        with ChatStore(default_database_path(), now=lambda when=when: when) as store:
+            conversation = store.create_conversation(title)
+            store.add_message(conversation.id, "user", question)
+
+
+def main() -> int:
+    out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/screenshots")
+    os.environ["LMDESK_HOME"] = tempfile.mkdtemp(prefix="lmdesk-screens-")
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from lmdesk.core.load_settings import LoadSettings
+    from lmdesk.core.settings import Settings
+    from lmdesk.core.starter import ensure_starter_model
+    from lmdesk.ui.chat.page import ChatPage
+    from lmdesk.ui.context import AppContext, AppSignals, SettingsStore
+    from lmdesk.ui.palette import theme_controller
+
+    cache = Path(os.environ.get("LMDESK_TEST_CACHE", Path.home() / ".cache" / "lmdesk-tests"))
+    model = ensure_starter_model(cache / "models")
+    add_older_conversations()
+    app = QApplication.instance() or QApplication([])
+    theme_controller(app, "light")  # type: ignore[arg-type]
+    page = ChatPage(AppContext(settings=SettingsStore(Settings()), signals=AppSignals()))
+    page.resize(*SIZE)
+    page.show()
+
+    def wait_for(signal: object, timeout_s: float = 120) -> None:
+        loop = QEventLoop()
+        signal.connect(loop.quit)  # type: ignore[attr-defined]
+        QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+        loop.exec()
+
+    page.load_model(str(model), LoadSettings(n_ctx=4096, n_threads=2))
+    wait_for(page.controller.loaded)
+    page.new_chat()
+    values = page.session.sampling_values()
+    values.update(temperature=0.0, max_tokens=200, seed=1)
+    page.session.set_sampling_values(values)
+    page.sampling.set_values(values)
+    for question in QUESTIONS:
+        page.composer.edit.setPlainText(question)
+        page.send(question)
+        wait_for(page.session.reply_finished)
+    page.composer.edit.setPlainText("Thanks! Can it handle Unicode?")
+    deadline = time.monotonic() + 10
+    while not page.composer.gauge.exact and time.monotonic() < deadline:
+        app.processEvents()  # the gauge's exact count arrives from the worker
+        time.sleep(0.02)
+    app.processEvents()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / "chat.png"
+    page.grab().save(str(target))
+    print(f"wrote {target}")
+    page.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
