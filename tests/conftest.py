@@ -10,6 +10,8 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# The window loads the last model at start; only the end-to-end test wants that.
+os.environ.setdefault("LMDESK_NO_AUTOLOAD", "1")
 
 TEST_CACHE = Path(os.environ.get("LMDESK_TEST_CACHE", Path.home() / ".cache" / "lmdesk-tests"))
 

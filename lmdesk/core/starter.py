@@ -77,8 +77,7 @@ def _place_verified(tmp: Path, target: Path, progress: Progress | None) -> None:
 
 
 def _from_hugging_face(target: Path, progress: Progress | None, endpoint: str | None) -> None:
-    from huggingface_hub import hf_hub_url
-    from huggingface_hub import get_session
+    from huggingface_hub import get_session, hf_hub_url
 
     url = hf_hub_url(HF_REPO_ID, FILENAME, endpoint=endpoint)
     tmp = target.with_suffix(".part")

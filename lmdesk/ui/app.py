@@ -29,6 +29,9 @@ from lmdesk.ui.errors import error_bridge
 from lmdesk.ui.icons import app_icon
 
 MARKER_ENV = "LMDESK_STARTUP_MARKER"
+DRIVER_ENV = "LMDESK_DRIVER"
+"""Path of a Python file with ``drive(window)``, run after the first paint: how the
+end-to-end test (tests/e2e_driver.py) uses the real app as a person would."""
 
 _log = logging.getLogger(__name__)
 
@@ -68,6 +71,12 @@ def _asyncio_errors(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -
     error_bridge().report(message, details, "error")
 
 
+def _run_driver(path: str, window: object) -> None:
+    import runpy
+
+    runpy.run_path(path)["drive"](window)
+
+
 def run_app(argv: list[str] | None = None) -> int:
     """Open the window and run until it closes; returns the exit status."""
     args, qt_args = parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -103,6 +112,9 @@ def _run_window(app: QApplication) -> int:
 
         window.first_painted.connect(painted)
     app.aboutToQuit.connect(window.shutdown)
+    driver = os.environ.get(DRIVER_ENV)
+    if driver:
+        window.first_painted.connect(lambda: _run_driver(driver, window))
 
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)

@@ -7,6 +7,7 @@ llama.cpp build lookup start once the window has been painted.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -40,6 +41,7 @@ _log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = (1280, 800)
 CHAT = "chat"
+NO_AUTOLOAD_ENV = "LMDESK_NO_AUTOLOAD"  # tests that only look at the window set it
 
 
 class MainWindow(QMainWindow):
@@ -108,6 +110,9 @@ class MainWindow(QMainWindow):
         return min(width, int(screen.width() * 0.9)), min(height, int(screen.height() * 0.9))
 
     def _connect(self) -> None:
+        self.signals.load_model_requested.connect(
+            lambda path, _settings: window_state.save_last_model(path)
+        )
         self.sidebar.page_selected.connect(self.show_page)
         self.sidebar.settings_clicked.connect(self.open_settings)
         error_bridge().sig_error.connect(self.banner.show_message)
@@ -266,6 +271,22 @@ class MainWindow(QMainWindow):
             from lmdesk.core.gpus import llama_build_info
 
             self.run_task(lambda _p: llama_build_info(), name="llama-build", done=self._on_build)
+        self._load_at_start()
+
+    def _load_at_start(self) -> None:
+        """Ready to chat at once: load the model used last, else the starter model if present."""
+        if self.welcome_page is not None or os.environ.get(NO_AUTOLOAD_ENV):
+            return
+        from lmdesk.core.starter import starter_path
+
+        last = window_state.last_model()
+        candidates = [last] if last else []
+        candidates.append(str(starter_path(self.context.settings.models_dir())))
+        path = next((c for c in candidates if Path(c).is_file()), None)
+        if path is not None:
+            if CHAT not in self.pages:
+                self._add_page(CHAT, self._build_page(CHAT))
+            self.on_starter_ready(path)
 
     def _on_build(self, build: object) -> None:
         self.context.llama_build = build  # type: ignore[assignment]

@@ -35,3 +35,15 @@ def restore_geometry(window: QWidget) -> bool:
 def last_page() -> str | None:
     value = _store().value("window/page")
     return value if isinstance(value, str) and value else None
+
+
+def save_last_model(path: str) -> None:
+    """The model the person loaded last: the app loads it again at the next start."""
+    store = _store()
+    store.setValue("chat/last_model", path)
+    store.sync()
+
+
+def last_model() -> str | None:
+    value = _store().value("chat/last_model")
+    return value if isinstance(value, str) and value else None
