@@ -1,6 +1,6 @@
 """How close lmdesk's memory estimate is to what llama.cpp really allocates.
 
-    python bench/estimate_accuracy.py MODEL.gguf [--split] [--json]
+    python bench/estimate_accuracy.py [MODEL.gguf] [--split] [--json] [--no-extra-buffers]
 
 For each grid point the model is loaded with llama-cpp-python and the buffer
 sizes llama.cpp logs are set beside the estimate. ``--split`` offloads layers
@@ -76,7 +76,7 @@ def label(s: LoadSettings) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model")
+    parser.add_argument("model", nargs="?", help="a GGUF file (default: the starter model)")
     parser.add_argument("--split", action="store_true", help="check the GPU column over RPC")
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
@@ -85,6 +85,11 @@ def main() -> int:
         help="no AMX / repacked CPU weight copies (what lmdesk's engine does on AMX CPUs)",
     )
     args = parser.parse_args()
+    if args.model is None:
+        from lmdesk.core.paths import models_dir
+        from lmdesk.core.starter import ensure_starter_model
+
+        args.model = str(ensure_starter_model(models_dir()))
     model = read_model(args.model)
     points = split_grid(model.n_layer) if args.split else grid()
     bars = SPLIT_BARS if args.split else BARS
