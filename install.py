@@ -125,6 +125,7 @@ def main() -> int:
 
     subprocess.run([python, "-m", "pip", "install", "-q", "--upgrade", "pip"], check=False)
     install_llama(python, wanted_backends(args.gpu))
+    # Editable: the app runs from this checkout, with its resources/ (icons) beside it.
     pip(python, "-e", f"{ROOT}[test]" if args.test else str(ROOT))
 
     bin_dir = python.parent
