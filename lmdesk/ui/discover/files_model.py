@@ -10,20 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 
 from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.hub import RemoteModel
 from lmdesk.core.units import format_size
 from lmdesk.ui.fit_target import verdict_brush, verdict_icon
 from lmdesk.ui.model_fit import FitInputs, FitWords
+from lmdesk.ui.row_table import Index, RowTableModel
 
 NAME, QUANT, SIZE, FIT, ACTION = range(5)
 HEADERS = ("File", "Quant", "Size", "Fits the GPU?", "")
 MODEL_ROLE = Qt.ItemDataRole.UserRole + 1
 WORDS_ROLE = Qt.ItemDataRole.UserRole + 2
-
-Index = QModelIndex | QPersistentModelIndex
 
 
 @dataclass
@@ -50,28 +49,14 @@ def row_name(model: RemoteModel) -> str:
     return name
 
 
-class FilesModel(QAbstractTableModel):
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._rows: list[FileRow] = []
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section] if 0 <= section < len(HEADERS) else None
-        return None
+class FilesModel(RowTableModel[FileRow]):
+    headers = HEADERS
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        row = self.row_at(index)
+        if row is None:
             return None
-        row, column = self._rows[index.row()], index.column()
+        column = index.column()
         if role == MODEL_ROLE:
             return row.model
         if role == WORDS_ROLE:

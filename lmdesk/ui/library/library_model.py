@@ -11,9 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
 )
@@ -23,6 +20,7 @@ from lmdesk.core.library import LibraryEntry
 from lmdesk.core.units import format_size
 from lmdesk.ui.fit_target import verdict_brush, verdict_icon
 from lmdesk.ui.model_fit import FitWords
+from lmdesk.ui.row_table import Index, RowTableModel
 
 NAME, ARCH, PARAMS, QUANT, SIZE, CONTEXT, SOURCE, FIT = range(8)
 HEADERS = (
@@ -40,8 +38,6 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 WORDS_ROLE = Qt.ItemDataRole.UserRole + 3
 GREY = QColor("#9ca3af")
 
-Index = QModelIndex | QPersistentModelIndex
-
 
 def parameters_text(count: int, label: str | None = None) -> str:
     if label:
@@ -53,29 +49,18 @@ def parameters_text(count: int, label: str | None = None) -> str:
     return str(count)
 
 
-class LibraryModel(QAbstractTableModel):
+class LibraryModel(RowTableModel[LibraryEntry]):
+    headers = HEADERS
+
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._entries: list[LibraryEntry] = []
         self._words: dict[Path, FitWords] = {}
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._entries)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section] if 0 <= section < len(HEADERS) else None
-        return None
-
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._entries):
+        entry = self.row_at(index)
+        if entry is None:
             return None
-        entry, column = self._entries[index.row()], index.column()
+        column = index.column()
         words = self._words.get(entry.path)
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(entry, column, words)
@@ -137,20 +122,20 @@ class LibraryModel(QAbstractTableModel):
     # -- updates -------------------------------------------------------------------------
     def set_entries(self, entries: list[LibraryEntry], words: dict[Path, FitWords]) -> None:
         self.beginResetModel()
-        self._entries = list(entries)
+        self._rows = list(entries)
         self._words = dict(words)
         self.endResetModel()
 
     def set_words(self, words: dict[Path, FitWords]) -> None:
         self._words = dict(words)
-        if self._entries:
-            self.dataChanged.emit(self.index(0, FIT), self.index(len(self._entries) - 1, FIT))
+        if self._rows:
+            self.dataChanged.emit(self.index(0, FIT), self.index(len(self._rows) - 1, FIT))
 
     def entries(self) -> list[LibraryEntry]:
-        return list(self._entries)
+        return list(self._rows)
 
     def entry(self, row: int) -> LibraryEntry:
-        return self._entries[row]
+        return self._rows[row]
 
     def words(self, path: Path) -> FitWords | None:
         return self._words.get(path)
