@@ -598,3 +598,36 @@ def test_kill_9_mid_reply_loses_nothing_committed(
     final = page.store.get_message(messages[1].id)
     assert final.state == "complete" and final.content == partial + blocker.args[0].text
     assert not widget.badge.isVisible()
+
+
+def test_a_conversation_exports_to_markdown_and_json(
+    qtbot: QtBot, page: ChatPage, tmp_path: Path
+) -> None:
+    import json
+
+    conversation = page.store.create_conversation("Sky colours")
+    page.store.add_message(conversation.id, "user", "What colour is the sky?")
+    page.store.add_message(conversation.id, "assistant", "Blue, on a clear day.")
+    page.conversations.refresh(select=conversation.id)
+    export = page.conversations.export
+    assert [a.text() for a in export.actions.values()] == [
+        "Export as Markdown…",
+        "Export as JSON…",
+    ]
+    dialog = export.ask("md")
+    assert (dialog is not None and not dialog.isModal()) or dialog.isVisible()
+    with qtbot.waitSignal(export.exported) as written:
+        dialog.fileSelected.emit(str(tmp_path / "sky.md"))  # as if the person chose a file
+    markdown = Path(written.args[0]).read_text(encoding="utf-8")
+    assert "Sky colours" in markdown and "Blue, on a clear day." in markdown
+    dialog.close()
+    data = json.loads(export.export_to(conversation.id, tmp_path / "sky.json").read_text())
+    assert [m["content"] for m in data["messages"]] == [
+        "What colour is the sky?",
+        "Blue, on a clear day.",
+    ]
+    with qtbot.waitSignal(export.failed):
+        dialog = export.ask("json")
+        assert dialog is not None
+        dialog.fileSelected.emit(str(tmp_path / "missing-folder" / "x.json"))
+    dialog.close()

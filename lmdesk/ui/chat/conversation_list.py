@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from lmdesk.core.chats import ChatStore, SearchHit
+from lmdesk.ui.chat.export_actions import ExportActions
 from lmdesk.ui.chat.formatting import conversation_subtitle
 from lmdesk.ui.widgets import primary_button
 
@@ -190,6 +191,7 @@ class ConversationList(QWidget):
         self.view.addAction(self.delete_action)
         self.rename_action = QAction("Rename", self)
         self.rename_action.triggered.connect(self.rename_current)
+        self.export = ExportActions(store, self.current_id, self)
         self._confirm: QMessageBox | None = None
         self._selecting = False
         box = QVBoxLayout(self)
@@ -270,5 +272,9 @@ class ConversationList(QWidget):
         self.view.setCurrentIndex(index)
         menu = QMenu(self)
         menu.addAction(self.rename_action)
+        menu.addSeparator()
+        for action in self.export.actions.values():
+            menu.addAction(action)
+        menu.addSeparator()
         menu.addAction(self.delete_action)
         menu.popup(self.view.viewport().mapToGlobal(position))

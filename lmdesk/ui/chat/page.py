@@ -191,6 +191,10 @@ class ChatPage(QWidget):
         self.conversations.new_requested.connect(self.new_chat)
         self.conversations.rename_requested.connect(s.rename)
         self.conversations.delete_confirmed.connect(s.delete)
+        self.conversations.export.exported.connect(
+            lambda path: self._show_notice("info", f"Exported to {path}")
+        )
+        self.conversations.export.failed.connect(lambda text: self._show_notice("error", text))
         self.sampling.changed.connect(s.set_sampling_values)
         self.system_prompt.changed.connect(s.set_system_prompt)
         self.empty.load_clicked.connect(m.show_picker)
