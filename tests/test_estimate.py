@@ -153,3 +153,18 @@ def test_verdicts(smol: ModelInfo) -> None:
     assert no.fit is Fit.NO_FIT and "10.0 MiB short" in no.headline
     cpu = estimate(smol, LoadSettings(n_gpu_layers=0), GPU)
     assert judge(cpu, gpu_free=8 * 1024 * MiB, margin=0).fit is Fit.CPU_ONLY
+
+
+def test_a_tensor_split_spreads_layers_and_their_cache_over_two_gpus(smol: ModelInfo) -> None:
+    two = [GpuTarget("GPU 0", overhead=0), GpuTarget("GPU 1", overhead=0)]
+    settings = LoadSettings(n_gpu_layers=31, n_ctx=2048, tensor_split=(2.0, 1.0))
+    plan = estimate(smol, settings, two)
+    first, second = plan.gpus
+    assert len(first.layers) == 21 and len(second.layers) == 10  # 31 layers cut 2:1
+    assert second.layers[-1] == 30  # the output layer lands on the last GPU
+    one = estimate(smol, settings.with_changes(tensor_split=None), GPU).gpus[0]
+    assert first.weights + second.weights == one.weights
+    assert first.kv_cache + second.kv_cache == one.kv_cache == 45 * MiB
+    assert first.kv_cache == 21 * MiB * 45 // 30
+    with pytest.raises(EstimateError, match="names 2 GPUs, 1 are given"):
+        estimate(smol, settings, GPU)
