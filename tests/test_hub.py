@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -264,7 +265,11 @@ def test_missing_private_and_unreachable(hub: HubServer) -> None:
     endpoint = closed.endpoint
     closed.stop()
     with pytest.raises(HubUnreachable, match="Check your network connection"):
-        list_gguf_files(SMOL, endpoint=endpoint)  # (search would first retry for ~20 s)
+        list_gguf_files(SMOL, endpoint=endpoint)
+    started = time.monotonic()
+    with pytest.raises(HubUnreachable, match="Check your network connection"):
+        search_models("smol", endpoint=endpoint)  # huggingface_hub alone retries for ~20 s
+    assert time.monotonic() - started < 5
 
 
 def test_whoami(hub: HubServer) -> None:

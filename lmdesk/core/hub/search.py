@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +13,10 @@ from huggingface_hub import HfApi, ModelInfo
 from huggingface_hub.hf_api import ExpandModelProperty_T
 
 from .errors import hub_errors
+from .session import get_session
+
+REACHABLE_FOR_S = 30.0
+_last_reached: dict[str, float] = {}
 
 SortKey = Literal["downloads", "likes", "trending_score", "last_modified"]
 
@@ -53,6 +58,7 @@ def iter_models(
     ``limit`` bounds the results (and sets the hub's page size); None follows every page.
     """
     api = HfApi(endpoint=endpoint, token=token)
+    ensure_reachable(endpoint)
     with hub_errors():
         models = api.list_models(
             search=query or None,
@@ -64,6 +70,21 @@ def iter_models(
         )
         for info in models:
             yield _summary(info)
+
+
+def ensure_reachable(endpoint: str, *, timeout_s: float = 5.0) -> None:
+    """Fail at once when the hub does not answer at all.
+
+    huggingface_hub retries a search five times with backoff (about 20 s) before it
+    gives up; a person typing in the search box should hear "unreachable" in seconds.
+    Any HTTP answer counts as reachable; a success is remembered for 30 s.
+    """
+    now = time.monotonic()
+    if now - _last_reached.get(endpoint, -REACHABLE_FOR_S) < REACHABLE_FOR_S:
+        return
+    with hub_errors():  # connection failures become HubUnreachable, in words
+        get_session().head(f"{endpoint.rstrip('/')}/api/models", timeout=timeout_s)
+    _last_reached[endpoint] = now
 
 
 def search_models(
