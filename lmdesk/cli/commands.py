@@ -124,17 +124,21 @@ def starter(args: argparse.Namespace) -> str:
     from ..core.paths import models_dir
     from ..core.starter import ensure_starter_model
 
+    live = sys.stderr.isatty()
+    stages: list[str] = []
+
     def progress(stage: str, done: int, total: int) -> None:
-        if not args.quiet:
-            print(
-                f"\r{stage:9} {done / max(total, 1):6.1%}  {format_size(done)}",
-                end="",
-                file=sys.stderr,
-                flush=True,
-            )
+        if args.quiet:
+            return
+        if live:  # one line, redrawn
+            line = f"\r{stage:9} {done / max(total, 1):6.1%}  {format_size(done)}"
+            print(line, end="", file=sys.stderr, flush=True)
+        elif stage not in stages:  # a log or a pipe: one line per stage
+            stages.append(stage)
+            print(f"starter model: {stage} ({format_size(total)})", file=sys.stderr, flush=True)
 
     path = ensure_starter_model(models_dir(args.models_dir), progress=progress)
-    if not args.quiet:
+    if live and not args.quiet:
         print(file=sys.stderr)
     return str(path)
 
