@@ -217,3 +217,20 @@ def test_fuzzed_headers_never_crash(cut: int, flips: list[tuple[int, int]]) -> N
         assert str(exc)
     else:
         assert parsed.data_offset <= max(len(data), parsed.data_offset)
+
+
+def test_big_endian_files_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "be.gguf"
+    writer = gguf.GGUFWriter(path, "llama", endianess=gguf.GGUFEndian.BIG)
+    writer.add_block_count(1)
+    writer.add_embedding_length(32)
+    writer.add_head_count(4)
+    writer.add_token_list(["a", "bc"])
+    writer.add_tensor("token_embd.weight", np.ones((2, 32), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    model = read_model(path)
+    assert (model.n_layer, model.n_embd, model.n_head[0], model.n_vocab) == (1, 32, 4, 2)
+    assert model.tensors[0].shape == (32, 2) and model.is_complete
