@@ -12,33 +12,10 @@ def padded_ctx(n_ctx: int) -> int:
     return -(-n_ctx // CTX_PAD) * CTX_PAD
 
 
-def row_bytes(type_name: str, n_elements: int) -> int:
-    """Bytes of one row of ``n_elements`` in a GGML type (quantized types come in blocks)."""
-    cache_type = KV_CACHE_TYPES[type_name]
-    return n_elements // cache_type.block_size * cache_type.type_size
-
-
-def cache_cells(model: ModelInfo, settings: LoadSettings, il: int) -> int:
-    """Cells in layer ``il``'s cache: the padded context, or the sliding window's share."""
-    size = padded_ctx(settings.n_ctx)
-    if model.swa_layers[il] and not settings.swa_full:
-        window = model.n_swa + settings.effective_n_ubatch
-        return min(size, -(-window // CTX_PAD) * CTX_PAD)
-    return size
-
-
-def layer_kv_bytes(model: ModelInfo, settings: LoadSettings, il: int) -> tuple[int, int]:
-    """(K bytes, V bytes) of layer ``il``'s cache."""
-    cells = cache_cells(model, settings, il)
-    k = row_bytes(settings.type_k, model.n_embd_k_gqa(il)) * cells
-    v = row_bytes(settings.type_v, model.n_embd_v_gqa(il)) * cells
-    return k, v
-
-
 def kv_bytes_per_layer(model: ModelInfo, settings: LoadSettings) -> list[int]:
     """K + V bytes of every layer's cache (the hot path of an estimate)."""
     full = padded_ctx(settings.n_ctx)
-    swa = full
+    swa = full  # cells of a sliding-window layer: the window plus a micro-batch, padded
     if not settings.swa_full and model.n_swa:
         swa = min(full, padded_ctx(model.n_swa + settings.effective_n_ubatch))
     k_type, v_type = KV_CACHE_TYPES[settings.type_k], KV_CACHE_TYPES[settings.type_v]

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from ..gguf.header import TensorInfo
-from ..gguf.model import OUTPUT_TENSORS, ModelInfo
+from ..gguf.model import OUTPUT_TENSORS, ModelInfo, block_index
 from .cpu_buffers import CpuFeatures
 
-_LAYER_RE = re.compile(r"^blk\.(\d+)\.")
 INPUT = -2  # pseudo layer index of token_embd and other input tensors
 
 
 def tensor_layer(tensor: TensorInfo, n_layer: int) -> int:
     """Block index of a tensor; n_layer for the output layer, INPUT for the input layer."""
-    match = _LAYER_RE.match(tensor.name)
-    if match:
-        return int(match.group(1))
+    il = block_index(tensor.name)
+    if il is not None:
+        return il
     return n_layer if tensor.name in OUTPUT_TENSORS else INPUT
 
 

@@ -72,9 +72,9 @@ class ModelInfo:
     def layer_bytes(self) -> tuple[int, ...]:
         sizes = [0] * self.n_layer
         for tensor in self.tensors:
-            match = _LAYER_RE.match(tensor.name)
-            if match and int(match.group(1)) < self.n_layer:
-                sizes[int(match.group(1))] += tensor.n_bytes
+            il = block_index(tensor.name)
+            if il is not None and il < self.n_layer:
+                sizes[il] += tensor.n_bytes
         return tuple(sizes)
 
     @property
@@ -85,7 +85,7 @@ class ModelInfo:
     def input_tensors(self) -> tuple[TensorInfo, ...]:
         """Tensors outside the repeating blocks and the output layer (token_embd and kin)."""
         return tuple(
-            t for t in self.tensors if not _LAYER_RE.match(t.name) and t.name not in OUTPUT_TENSORS
+            t for t in self.tensors if block_index(t.name) is None and t.name not in OUTPUT_TENSORS
         )
 
     @property
@@ -113,6 +113,12 @@ class ModelInfo:
 
     def n_embd_v_gqa(self, il: int) -> int:
         return self.head_dim_v * self.n_head_kv[il]
+
+
+def block_index(tensor_name: str) -> int | None:
+    """The repeating block a tensor belongs to (``blk.12.attn_q.weight`` -> 12), else None."""
+    match = _LAYER_RE.match(tensor_name)
+    return int(match.group(1)) if match else None
 
 
 def describe(header: GGUFHeader) -> ModelInfo:
