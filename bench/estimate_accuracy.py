@@ -24,6 +24,7 @@ from lmdesk.core.estimate import GpuTarget, estimate
 from lmdesk.core.gguf import read_model
 from lmdesk.core.llama_memory import Row, RpcServer, compare
 from lmdesk.core.load_settings import LoadSettings
+from lmdesk.core.starter import given_or_starter_model
 
 BARS = {
     "weights": 0.005,
@@ -85,11 +86,7 @@ def main() -> int:
         help="no AMX / repacked CPU weight copies (what lmdesk's engine does on AMX CPUs)",
     )
     args = parser.parse_args()
-    if args.model is None:
-        from lmdesk.core.paths import models_dir
-        from lmdesk.core.starter import ensure_starter_model
-
-        args.model = str(ensure_starter_model(models_dir()))
+    args.model = str(given_or_starter_model(args.model))
     model = read_model(args.model)
     points = split_grid(model.n_layer) if args.split else grid()
     bars = SPLIT_BARS if args.split else BARS

@@ -58,13 +58,9 @@ def theirs(path: Path) -> tuple[float, int]:
 
 
 def main() -> int:
-    if len(sys.argv) > 1:
-        path = Path(sys.argv[1])
-    else:
-        from lmdesk.core.paths import models_dir
-        from lmdesk.core.starter import ensure_starter_model
+    from lmdesk.core.starter import given_or_starter_model
 
-        path = ensure_starter_model(models_dir())
+    path = given_or_starter_model(sys.argv[1] if len(sys.argv) > 1 else None)
     size = path.stat().st_size
     ours_t, theirs_t, ours_bytes, theirs_bytes = [], [], 0, 0
     for _ in range(ROUNDS):  # alternate, so both see the same cache state

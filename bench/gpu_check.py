@@ -57,13 +57,9 @@ def main() -> int:
     probe = probe_gpus()
     print(f"GPUs: {[g.name for g in probe.gpus]}  (fixture: {out / 'nvml_recorded.json'})")
 
-    if args.model:
-        path = Path(args.model)
-    else:
-        from lmdesk.core.paths import models_dir
-        from lmdesk.core.starter import ensure_starter_model
+    from lmdesk.core.starter import given_or_starter_model
 
-        path = ensure_starter_model(models_dir())
+    path = given_or_starter_model(args.model)
     model = read_model(path)
     rows = []
     header = f"{'ngl':>4} {'ctx':>6} | {'est W':>8} {'est KV':>8} {'est C':>8} {'est tot':>8} | "

@@ -39,13 +39,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> int:
-    if len(sys.argv) > 1:
-        path = Path(sys.argv[1])
-    else:
-        from lmdesk.core.paths import models_dir
-        from lmdesk.core.starter import ensure_starter_model
+    from lmdesk.core.starter import given_or_starter_model
 
-        path = ensure_starter_model(models_dir())
+    path = given_or_starter_model(sys.argv[1] if len(sys.argv) > 1 else None)
     os.environ["LMDESK_HOME"] = tempfile.mkdtemp(prefix="lmdesk-bench-")  # remembered settings
 
     from PySide6.QtWidgets import QApplication

@@ -47,13 +47,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     os.environ["LMDESK_HOME"] = tempfile.mkdtemp(prefix="lmdesk-bench-")
-    if args.model:
-        path = Path(args.model)
-    else:
-        from lmdesk.core.paths import models_dir
-        from lmdesk.core.starter import ensure_starter_model
+    from lmdesk.core.starter import given_or_starter_model
 
-        path = ensure_starter_model(models_dir())
+    path = given_or_starter_model(args.model)
 
     from PySide6.QtCore import QEventLoop, Qt, QTimer
     from PySide6.QtWidgets import QApplication

@@ -56,6 +56,18 @@ def ensure_starter_model(
     raise StarterError("could not fetch the starter model: " + "; ".join(errors))
 
 
+def given_or_starter_model(path: str | os.PathLike[str] | None) -> Path:
+    """``path`` when one is given, else the starter model in lmdesk's models folder.
+
+    What every benchmark does with its optional MODEL argument.
+    """
+    if path:
+        return Path(path)
+    from .paths import models_dir
+
+    return ensure_starter_model(models_dir())
+
+
 def sha256_of(path: Path, progress: Progress | None = None) -> str:
     digest = hashlib.sha256()
     total = path.stat().st_size
