@@ -8,11 +8,13 @@ settings point at that hub and at a temporary models folder.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
 
+import pytest
 from gguf_factory import Q, write_model
-from hub_server import HubServer, random_bytes
+from hub_server import HubServer, isolate_hf_home, random_bytes
 from PySide6.QtWidgets import QWidget
 
 from lmdesk.core.downloads import RetryPolicy
@@ -102,3 +104,24 @@ class PageKeeper:
         service = self.context.extras.get("downloads")
         if isinstance(service, DownloadService):
             service.close()
+
+
+@pytest.fixture(name="hub")
+def hub_fixture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smollm2_path: Path
+) -> Iterator[HubServer]:
+    """The local hub, filled by `fill_hub`, with huggingface_hub's home in tmp_path."""
+    isolate_hf_home(tmp_path, monkeypatch)
+    with HubServer() as server:
+        fill_hub(server, smollm2_path, tmp_path / "hub-files")
+        yield server
+
+
+@pytest.fixture(name="keeper")
+def keeper_fixture(hub: HubServer, tmp_path: Path) -> Iterator[PageKeeper]:
+    """Pages over that hub and a temporary models folder, shut down after the test."""
+    context = make_context(hub, tmp_path / "models")
+    fast_service(context)
+    keeper = PageKeeper(context)
+    yield keeper
+    keeper.close()

@@ -7,23 +7,21 @@ client; verdicts are computed from headers read remotely with byte ranges.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from hub_handler import HubHandler
-from hub_server import HubServer, isolate_hf_home
+from hub_server import HubServer
 from model_pages import (
     GATED,
     SMOL,
     SMOL_FILE,
     TINY,
     PageKeeper,
-    fast_service,
-    fill_hub,
-    make_context,
+    hub_fixture,  # noqa: F401 - the `hub` fixture
+    keeper_fixture,  # noqa: F401 - the `keeper` fixture
 )
 from pytestqt.qtbot import QtBot
 
@@ -40,23 +38,6 @@ from lmdesk.ui.model_fit import APPROX, TOO_LARGE, FitInputs
 
 RTX_4060 = next(card for card in WHAT_IF_CARDS if card.name == "GeForce RTX 4060 8 GB")
 EVERY_REPO = {SMOL, TINY, GATED, "tester/Blob-GGUF"}
-
-
-@pytest.fixture
-def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smollm2_path: Path) -> Iterator[HubServer]:
-    isolate_hf_home(tmp_path, monkeypatch)
-    with HubServer() as server:
-        fill_hub(server, smollm2_path, tmp_path / "hub-files")
-        yield server
-
-
-@pytest.fixture
-def keeper(hub: HubServer, tmp_path: Path) -> Iterator[PageKeeper]:
-    context = make_context(hub, tmp_path / "models")
-    fast_service(context)
-    keeper = PageKeeper(context)
-    yield keeper
-    keeper.close()
 
 
 def open_page(qtbot: QtBot, keeper: PageKeeper, **options: object) -> DiscoverPage:

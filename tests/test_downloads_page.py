@@ -7,11 +7,9 @@ faults (a stall, a cut connection, a wrong sha256) are injected by the hub.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from hub_server import Fault, HubServer, isolate_hf_home
+from hub_server import Fault, HubServer
 from model_pages import (
     BLOB,
     BLOB_DATA,
@@ -19,9 +17,8 @@ from model_pages import (
     SMOL,
     SMOL_FILE,
     PageKeeper,
-    fast_service,
-    fill_hub,
-    make_context,
+    hub_fixture,  # noqa: F401 - the `hub` fixture
+    keeper_fixture,  # noqa: F401 - the `keeper` fixture
 )
 from pytestqt.qtbot import QtBot
 
@@ -36,23 +33,6 @@ from lmdesk.ui.library.library_model import FIT, SOURCE
 from lmdesk.ui.library.page import LibraryPage
 
 BLOB_ID = f"{BLOB}/{BLOB_FILE}"
-
-
-@pytest.fixture
-def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smollm2_path: Path) -> Iterator[HubServer]:
-    isolate_hf_home(tmp_path, monkeypatch)
-    with HubServer() as server:
-        fill_hub(server, smollm2_path, tmp_path / "hub-files")
-        yield server
-
-
-@pytest.fixture
-def keeper(hub: HubServer, tmp_path: Path) -> Iterator[PageKeeper]:
-    context = make_context(hub, tmp_path / "models")
-    fast_service(context)
-    keeper = PageKeeper(context)
-    yield keeper
-    keeper.close()
 
 
 def downloads_page(qtbot: QtBot, keeper: PageKeeper) -> DownloadsPage:
