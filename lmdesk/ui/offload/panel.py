@@ -20,7 +20,6 @@ from lmdesk.core.estimate import (
     GpuTarget,
     MemoryPlan,
     Verdict,
-    engine_cpu_features,
     estimate,
     fit,
     judge,
@@ -57,7 +56,6 @@ class OffloadPanel(QWidget):
         self._probe = GpuProbe(gpus=())
         self._build: LlamaBuild | None = None
         self._memory: SystemMemory = system_memory()
-        self._cpu = engine_cpu_features()  # reads /proc/cpuinfo: once, not on every tick
         self._remembered = RememberedSettings(self)
         self._margin = self._remembered.margin()
         self._wanted_gpu: str | None = None
@@ -262,7 +260,7 @@ class OffloadPanel(QWidget):
         settings = self.settings()
         self._refresh_suggestion(self._model, settings)
         targets = [GpuTarget(gpu.name)] if gpu else []
-        self._plan = plan = estimate(self._model, settings, targets, cpu=self._cpu)
+        self._plan = plan = estimate(self._model, settings, targets)
         free = gpu_available(gpu) if gpu else None
         self._verdict = judge(plan, gpu_free=free, margin=self._margin)
         self.view.show_verdict(self._verdict)
