@@ -3,36 +3,11 @@
 from __future__ import annotations
 
 import ctypes
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from ..load_settings import LoadSettings
 from .log import Buffers, parse_buffer_log
-
-_LOCK = threading.Lock()
-
-
-@contextmanager
-def captured_log() -> Iterator[list[str]]:
-    """Route llama.cpp's log into a list for the duration; restores llama-cpp-python's handler."""
-    import llama_cpp
-    from llama_cpp import _logger
-
-    lines: list[str] = []
-
-    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
-    def callback(level: int, text: bytes, user_data: Any) -> None:
-        lines.append(text.decode("utf-8", "replace"))
-
-    with _LOCK:
-        llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
-        try:
-            yield lines
-        finally:
-            llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
 
 
 def measure(
@@ -53,6 +28,7 @@ def measure(
     """
     import llama_cpp
 
+    from ..engine.llama_log import capture
     from ..estimate.cpu_buffers import extra_buffers_allowed
 
     model_params = llama_cpp.llama_model_default_params()
@@ -78,7 +54,7 @@ def measure(
         True: llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED,
         False: llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED,
     }[settings.flash_attn]
-    with captured_log() as lines:
+    with capture() as log:  # the engine's one log sink: loads and measurements share it
         model = llama_cpp.llama_model_load_from_file(str(path).encode(), model_params)
         if not model:
             raise RuntimeError(f"llama.cpp could not load {path}")
@@ -94,4 +70,4 @@ def measure(
         finally:
             llama_cpp.llama_model_free(model)
     del devices
-    return parse_buffer_log("".join(lines))
+    return parse_buffer_log(log.text())
