@@ -1,7 +1,8 @@
-"""How to load a model nobody has configured yet: the defaults, fitted to the GPU.
+"""How to load a model: the settings remembered for it, else the defaults fitted to the GPU.
 
-Qt-free and blocking (it reads the model's header): the main window runs
-it on a worker thread when the starter model arrives.
+Qt-free. `remembered_or_fitted` is the one rule, used by My Models' Load and by
+`plan_first_load` (blocking: it reads the header), which the main window runs on a
+worker thread for the starter model and the model loaded at start.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from lmdesk.core.load_settings import KV_CACHE_TYPES, LoadSettings
 from lmdesk.core.settings import LoadDefaults, Settings
 
 if TYPE_CHECKING:
-    from lmdesk.core.gpus import GpuProbe, LlamaBuild
+    from lmdesk.core.gguf import ModelInfo
+    from lmdesk.core.gpus import GpuInfo, GpuProbe, LlamaBuild
+    from lmdesk.core.settings import ModelLoadSettings
 
 _log = logging.getLogger(__name__)
 
@@ -45,6 +48,45 @@ def load_settings_from_defaults(defaults: LoadDefaults, *, n_ctx_train: int = 0)
     )
 
 
+def from_remembered(saved: ModelLoadSettings, base: LoadSettings) -> LoadSettings:
+    """`base` with the remembered values.
+
+    Flash attention off with a quantized V cache (which llama.cpp refuses) becomes
+    Auto, as for the defaults; any other impossible combination keeps `base`'s.
+    """
+    flash = _flash(saved.flash_attn, saved.kv_type)
+    try:
+        return base.with_changes(
+            n_gpu_layers=saved.n_gpu_layers,
+            n_ctx=saved.n_ctx,
+            type_k=saved.kv_type,
+            type_v=saved.kv_type,
+            flash_attn=flash,
+        )
+    except ValueError:
+        return base
+
+
+def remembered_or_fitted(
+    model: ModelInfo, path: Path, settings: Settings, *, gpu: GpuInfo | None, margin: int
+) -> LoadSettings:
+    """Load settings for `path`: remembered ones if any, else the defaults with `fit`'s layers.
+
+    ``gpu`` is the card to fit to; None keeps every layer on the CPU.
+    """
+    from lmdesk.core.estimate import fit
+
+    base = load_settings_from_defaults(settings.load, n_ctx_train=model.n_ctx_train)
+    remembered = settings.remembered(str(path))
+    if remembered is not None:
+        return from_remembered(remembered, base)
+    if gpu is None:
+        return base
+    result = fit(model, base, gpu_free=gpu.free_bytes, margin=margin, gpu_name=gpu.name)
+    _log.info("fitted %s to %s: %d GPU layers", path.name, gpu.name, result.n_gpu_layers)
+    return base.with_changes(n_gpu_layers=result.n_gpu_layers)
+
+
 def plan_first_load(
     path: Path,
     *,
@@ -52,35 +94,16 @@ def plan_first_load(
     probe: GpuProbe | None,
     build: LlamaBuild | None,
 ) -> LoadSettings:
-    """Load settings for `path`: remembered ones if any, else the defaults with `fit`'s layers.
+    """Load settings for a model nobody chose a GPU for: the real GPU with most free memory.
 
     GPU layers are only planned when a GPU was found and llama.cpp can use it
     (a CUDA build); otherwise everything stays on the CPU.
     """
-    from lmdesk.core.estimate import fit
     from lmdesk.core.gguf import read_model
 
-    model = read_model(path)
-    base = load_settings_from_defaults(settings.load, n_ctx_train=model.n_ctx_train)
-    remembered = settings.remembered(str(path))
-    if remembered is not None:
-        return base.with_changes(
-            n_gpu_layers=remembered.n_gpu_layers,
-            n_ctx=remembered.n_ctx,
-            type_k=remembered.kv_type,
-            type_v=remembered.kv_type,
-            flash_attn=_flash(remembered.flash_attn, remembered.kv_type),
-        )
     gpus = [g for g in (probe.gpus if probe else ()) if not g.is_what_if]
-    if not gpus or build is None or not build.has_cuda:
-        return base
-    gpu = max(gpus, key=lambda g: g.free_bytes)
-    result = fit(
-        model,
-        base,
-        gpu_free=gpu.free_bytes,
-        margin=settings.gpu_safety_margin_bytes,
-        gpu_name=gpu.name,
+    usable = bool(gpus) and build is not None and build.has_cuda
+    gpu = max(gpus, key=lambda g: g.free_bytes) if usable else None
+    return remembered_or_fitted(
+        read_model(path), path, settings, gpu=gpu, margin=settings.gpu_safety_margin_bytes
     )
-    _log.info("fitted %s to %s: %d GPU layers", path.name, gpu.name, result.n_gpu_layers)
-    return base.with_changes(n_gpu_layers=result.n_gpu_layers)

@@ -14,9 +14,8 @@ from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.settings import Settings
 from lmdesk.core.units import format_size
 from lmdesk.ui.background import Progress
-from lmdesk.ui.first_load import load_settings_from_defaults
+from lmdesk.ui.first_load import remembered_or_fitted
 from lmdesk.ui.model_fit import FitInputs
-from lmdesk.ui.offload.remember import from_remembered
 from lmdesk.ui.task_group import TaskGroup
 
 if TYPE_CHECKING:
@@ -31,20 +30,13 @@ def plan_load(
     Layers are only planned for a real GPU (a what-if card is not in this computer) and
     when llama.cpp is known not to lack GPU support; otherwise everything stays on the CPU.
     """
-    from lmdesk.core.estimate import fit
-
     model = entry.model
     if model is None:
         raise ValueError(f"{entry.path.name} cannot be loaded: {entry.error}")
-    base = load_settings_from_defaults(settings.load, n_ctx_train=model.n_ctx_train)
-    saved = settings.remembered(str(entry.path))
-    if saved is not None:
-        return from_remembered(saved, base)
     gpu = inputs.gpu
-    if gpu is None or gpu.is_what_if or (build is not None and not build.has_cuda):
-        return base
-    result = fit(model, base, gpu_free=gpu.free_bytes, margin=inputs.margin, gpu_name=gpu.name)
-    return base.with_changes(n_gpu_layers=result.n_gpu_layers)
+    if gpu is not None and (gpu.is_what_if or (build is not None and not build.has_cuda)):
+        gpu = None
+    return remembered_or_fitted(model, entry.path, settings, gpu=gpu, margin=inputs.margin)
 
 
 def reveal(path: Path) -> bool:

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, QTimer
 from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.settings import ModelLoadSettings, load_settings, save_settings
+from lmdesk.ui.first_load import from_remembered
 
 _log = logging.getLogger(__name__)
 
@@ -29,21 +30,6 @@ def to_remembered(settings: LoadSettings, *, gpu: str | None) -> ModelLoadSettin
         flash_attn="auto" if settings.flash_attn is None else settings.flash_attn,
         gpu=gpu,
     )
-
-
-def from_remembered(saved: ModelLoadSettings, base: LoadSettings) -> LoadSettings:
-    """`base` with the remembered values; an impossible combination keeps `base`'s."""
-    flash = None if saved.flash_attn == "auto" else bool(saved.flash_attn)
-    try:
-        return base.with_changes(
-            n_gpu_layers=saved.n_gpu_layers,
-            n_ctx=saved.n_ctx,
-            type_k=saved.kv_type,
-            type_v=saved.kv_type,
-            flash_attn=flash,
-        )
-    except ValueError:
-        return base
 
 
 def starting_settings(
