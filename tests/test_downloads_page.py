@@ -7,6 +7,8 @@ faults (a stall, a cut connection, a wrong sha256) are injected by the hub.
 from __future__ import annotations
 
 import hashlib
+import threading
+from dataclasses import replace
 from pathlib import Path
 
 from hub_server import Fault, HubServer
@@ -223,3 +225,84 @@ def test_the_service_is_shared_through_the_context(keeper: PageKeeper) -> None:
     service = download_service(keeper.context)
     assert service is keeper.context.extras["downloads"]
     assert download_service(keeper.context, concurrency=5) is service  # created once
+
+
+def download_threads() -> int:
+    return sum(
+        1
+        for t in threading.enumerate()
+        if t.name.startswith("download-") and t.name != "download-ticker" and t.is_alive()
+    )
+
+
+def test_a_new_server_and_concurrency_apply_at_once_and_the_running_download_goes_on(
+    qtbot: QtBot, hub: HubServer, keeper: PageKeeper
+) -> None:
+    store = keeper.context.settings
+    hub.set_fault(Fault(stall_after=2 * MiB, times=1), repo_id=BLOB, filename=BLOB_FILE)
+    page = downloads_page(qtbot, keeper)
+    old = page.service.manager
+    assert download_threads() == store.settings.download_concurrency == 2
+    old.add(BLOB, BLOB_FILE)
+    qtbot.waitUntil(lambda: page.row(BLOB_ID).snapshot.bytes_done == 2 * MiB, timeout=10_000)
+    with HubServer() as other:
+        other.add_repo(SMOL, {SMOL_FILE: BLOB_DATA})
+        store.save(replace(store.settings, hf_endpoint=other.endpoint, download_concurrency=3))
+        new = page.service.manager
+        assert new is not old and new.settings.endpoint == other.endpoint
+        assert download_threads() == 3  # the old workers were joined
+        hub.clear_faults()
+        qtbot.waitUntil(lambda: state_of(page, BLOB_ID) is JobState.DONE, timeout=15_000)
+        assert resolve_gets(hub, BLOB_FILE) == [None, f"bytes={2 * MiB}-"]  # nothing twice
+        late = replace(page.service.snapshot(BLOB_ID), state=JobState.PAUSED)  # type: ignore[type-var]
+        assert old._on_update is not None
+        old._on_update(late)  # a report the stopped queue sent late: it must not win
+        qtbot.wait(50)
+        assert state_of(page, BLOB_ID) is JobState.DONE
+        new.add(SMOL, SMOL_FILE)  # a new download asks the new server
+        job_id = f"{SMOL}/{SMOL_FILE}"
+        qtbot.waitUntil(lambda: state_of(page, job_id) is JobState.DONE, timeout=15_000)
+        assert other.bytes_served(SMOL, SMOL_FILE) == len(BLOB_DATA)
+        assert hub.bytes_served(SMOL, SMOL_FILE) == 0
+    assert page.folder.text().endswith("models")
+
+
+def test_a_new_models_folder_waits_for_the_running_download(
+    qtbot: QtBot, hub: HubServer, keeper: PageKeeper, tmp_path: Path
+) -> None:
+    store = keeper.context.settings
+    first = store.models_dir()
+    hub.set_fault(Fault(stall_after=2 * MiB, times=1), repo_id=BLOB, filename=BLOB_FILE)
+    page = downloads_page(qtbot, keeper)
+    old = page.service.manager
+    old.add(BLOB, BLOB_FILE)
+    qtbot.waitUntil(lambda: page.row(BLOB_ID).snapshot.bytes_done == 2 * MiB, timeout=10_000)
+    second = tmp_path / "elsewhere"
+    with qtbot.waitSignal(page.service.sig_folder_changed, timeout=20_000) as moved:
+        store.save(replace(store.settings, models_dir=str(second)))
+        assert page.service.manager is old  # its partial file lives in the first folder
+        assert "elsewhere" not in page.folder.text()
+        hub.clear_faults()
+    assert moved.args == [second]
+    assert page.service.snapshot(BLOB_ID).path == first / BLOB / BLOB_FILE  # type: ignore[union-attr]
+    assert (first / BLOB / BLOB_FILE).stat().st_size == len(BLOB_DATA)
+    assert page.service.manager is not old
+    assert page.service.manager.layout.final_path(SMOL, SMOL_FILE).is_relative_to(second)
+    assert page.folder.text().endswith("elsewhere")
+
+
+def test_retry_of_a_job_from_an_earlier_queue_adds_it_again(
+    qtbot: QtBot, hub: HubServer, keeper: PageKeeper
+) -> None:
+    store = keeper.context.settings
+    hub.set_fault(Fault(wrong_sha256=True), repo_id=BLOB, filename=BLOB_FILE)
+    page = downloads_page(qtbot, keeper)
+    page.service.manager.add(BLOB, BLOB_FILE)
+    qtbot.waitUntil(lambda: state_of(page, BLOB_ID) is JobState.FAILED, timeout=15_000)
+    page.row(BLOB_ID).buttons["cancel"].click()  # cancelled: no partial, no sidecar left
+    qtbot.waitUntil(lambda: state_of(page, BLOB_ID) is JobState.CANCELLED, timeout=10_000)
+    store.save(replace(store.settings, download_concurrency=1))  # a new queue
+    assert BLOB_ID not in {s.job_id for s in page.service.manager.jobs()}
+    hub.clear_faults()
+    page.row(BLOB_ID).buttons["retry"].click()
+    qtbot.waitUntil(lambda: state_of(page, BLOB_ID) is JobState.DONE, timeout=15_000)

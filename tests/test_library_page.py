@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -168,6 +169,22 @@ def test_rescans_when_a_model_arrives_and_on_the_button(
     wait_for_scan(qtbot, page, 3)
     assert copy not in {e.path for e in page.model.entries()}
     assert page.scanner.scans == 3
+
+
+def test_a_folder_added_in_settings_is_scanned_at_once(
+    page: LibraryPage, folders: dict[str, Path], qtbot: QtBot, smollm2_path: Path
+) -> None:
+    added = folders["extra"].parent / "added"
+    copy = added / "copy.gguf"
+    copy.parent.mkdir()
+    os.link(smollm2_path, copy)
+    store = page._context.settings
+    store.save(replace(store.settings, theme="dark"))  # no folder changed: no scan
+    assert page.scanner.scans == 1
+    extra = (*store.settings.extra_model_dirs, str(added))
+    store.save(replace(store.settings, extra_model_dirs=extra))
+    wait_for_scan(qtbot, page, 2)
+    assert cell(page, copy, SOURCE) == Source.FOLDER.value
 
 
 def test_load_fits_the_detected_gpu(

@@ -40,10 +40,13 @@ _STEPS = (
 )
 
 
-def default_fetch(endpoint: str | None) -> StarterFetch:
+def default_fetch(context: AppContext) -> StarterFetch:
+    """Fetch the starter from the Hugging Face server the settings name at that moment."""
+
     def fetch(models_dir: Path, progress: Progress) -> Path:
         from lmdesk.core.starter import ensure_starter_model
 
+        endpoint = context.settings.settings.hf_endpoint
         return ensure_starter_model(models_dir, progress=progress, endpoint=endpoint)
 
     return fetch
@@ -66,7 +69,7 @@ class WelcomePage(QWidget):
         super().__init__(parent)
         self.setObjectName("welcomePage")
         self._context = context
-        self._fetch = fetch or default_fetch(context.settings.settings.hf_endpoint)
+        self._fetch = fetch or default_fetch(context)
         self._task: BackgroundTask | None = None
 
         self.get_button = primary_button(STARTER_LABEL)

@@ -6,6 +6,8 @@ the rows mirror the model's rows (inserted, changed, reset).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QHBoxLayout, QScrollArea, QVBoxLayout, QWidget
 
@@ -60,7 +62,7 @@ class DownloadsPage(QWidget):
         titles = QVBoxLayout()
         titles.setSpacing(2)
         titles.addWidget(heading("Downloads", scale=1.6))
-        self.folder = muted(f"Saved to {display_path(context.settings.models_dir())}")
+        self.folder = muted("")
         titles.addWidget(self.folder)
         top.addLayout(titles, 1)
         top.addWidget(self.discover_button, 0, Qt.AlignmentFlag.AlignBottom)
@@ -77,8 +79,13 @@ class DownloadsPage(QWidget):
         for snapshot in self.service.snapshots():
             self.model.update(snapshot)
         self.service.sig_snapshot.connect(self.model.update)
+        self.service.sig_folder_changed.connect(self._show_folder)
         self.service.manager  # noqa: B018  # start the queue: it resumes what was left
+        self._show_folder(self.service.models_dir)
         self._update_empty()
+
+    def _show_folder(self, folder: Path) -> None:
+        self.folder.setText(f"Saved to {display_path(folder)}")
 
     def row(self, job_id: str) -> JobRow:
         return self.rows[job_id]
@@ -127,14 +134,7 @@ class DownloadsPage(QWidget):
         if action == "show":
             self._context.signals.navigate_requested.emit("library")
             return
-        manager = self.service.manager
-        calls = {
-            "pause": manager.pause,
-            "resume": manager.resume,
-            "cancel": manager.cancel,
-            "retry": manager.retry,
-        }
         try:
-            calls[action](job_id)
+            self.service.control(action, job_id)
         except (KeyError, OSError) as exc:
             show_error(self, f"Could not {action} the download: {exc}")

@@ -7,17 +7,25 @@ emit `_raw`, which Qt queues to this object's (the GUI) thread. Everything else 
 runs on the GUI thread: the latest snapshot per job, `downloads_changed` for the status
 bar, `models_changed` when a file enters the library. `close()` stops the transfers and
 keeps partial files, which the next manager resumes; it runs when the app quits.
+
+Settings apply at once: when the models folder, the Hugging Face server or the number
+of downloads at once change, the queue is rebuilt the same way (stop, keep partials,
+resume). A new folder waits until the running downloads are done, because their partial
+files live in the old one.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 
 from lmdesk.core.downloads import DownloadManager, JobSnapshot, JobState
-from lmdesk.ui.context import AppContext
+from lmdesk.ui.context import AppContext, SettingsStore
 
 if TYPE_CHECKING:
     from lmdesk.core.hub import RemoteModel
@@ -28,12 +36,29 @@ EXTRAS_KEY = "downloads"
 ACTIVE = frozenset({JobState.QUEUED, JobState.RUNNING, JobState.RETRYING, JobState.VERIFYING})
 
 
+@dataclass(frozen=True)
+class QueueConfig:
+    """The settings a `DownloadManager` is built with; a change means a new manager."""
+
+    models_dir: Path
+    endpoint: str
+    concurrency: int
+
+    @classmethod
+    def of(cls, store: SettingsStore) -> QueueConfig:
+        settings = store.settings
+        return cls(store.models_dir(), settings.hf_endpoint, settings.download_concurrency)
+
+
 class DownloadService(QObject):
     """Owns the `DownloadManager` (created lazily) and re-emits its updates on the GUI thread."""
 
     sig_snapshot = Signal(object)
     """JobSnapshot: a job changed (GUI thread)."""
-    _raw = Signal(object)
+    sig_folder_changed = Signal(object)
+    """Path: downloads now go to this folder (the settings changed it)."""
+    _raw = Signal(int, object)
+    """generation, JobSnapshot: from a manager's threads; stale generations are dropped."""
 
     def __init__(
         self, context: AppContext, parent: QObject | None = None, **manager_options: Any
@@ -42,9 +67,13 @@ class DownloadService(QObject):
         self._context = context
         self._options = manager_options
         self._manager: DownloadManager | None = None
+        self._config: QueueConfig | None = None  # what the running manager was built with
+        self._generation = 0  # which manager the queued reports come from
+        self._rebuild_when_idle = False
         self._snapshots: dict[str, JobSnapshot] = {}
         self._closed = False
-        self._raw.connect(self._on_snapshot)
+        self._raw.connect(self._on_report)
+        context.settings.changed.connect(self._on_settings_changed)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.close)
@@ -56,21 +85,51 @@ class DownloadService(QObject):
         if self._manager is None:
             if self._closed:
                 raise RuntimeError("the download queue has been closed")
-            store = self._context.settings
+            config = QueueConfig.of(self._context.settings)
+            self._generation += 1
+            generation = self._generation
             self._manager = DownloadManager(
-                store.models_dir(),
-                endpoint=store.settings.hf_endpoint,
-                concurrency=store.settings.download_concurrency,
-                on_update=self._raw.emit,
+                config.models_dir,
+                endpoint=config.endpoint,
+                concurrency=config.concurrency,
+                on_update=lambda snapshot: self._raw.emit(generation, snapshot),
                 **self._options,
             )
+            self._config = config
             for snapshot in self._manager.jobs():  # partials a previous run left
                 self._on_snapshot(snapshot)
         return self._manager
 
+    @property
+    def models_dir(self) -> Path:
+        """Where downloads go now (the running queue's folder until it is rebuilt)."""
+        if self._config is not None:
+            return self._config.models_dir
+        return self._context.settings.models_dir()
+
     def add_model(self, model: RemoteModel) -> list[JobSnapshot]:
         """Queue every part of `model`; raises `UnsafeName` for a name that is not safe."""
         return [self.manager.add(model.repo_id, part.filename) for part in model.parts]
+
+    def control(self, action: str, job_id: str) -> None:
+        """'pause', 'resume', 'cancel' or 'retry' a job; raises KeyError for an unknown job.
+
+        A job that finished under an earlier queue (before a settings change rebuilt it)
+        is retried by adding its file again.
+        """
+        manager = self.manager
+        known = {s.job_id for s in manager.jobs()}
+        snapshot = self._snapshots.get(job_id)
+        if action == "retry" and snapshot is not None and job_id not in known:
+            manager.add(snapshot.repo_id, snapshot.filename)
+            return
+        calls = {
+            "pause": manager.pause,
+            "resume": manager.resume,
+            "cancel": manager.cancel,
+            "retry": manager.retry,
+        }
+        calls[action](job_id)
 
     def snapshots(self) -> list[JobSnapshot]:
         """The latest snapshot of every job, in the order they were first seen."""
@@ -90,8 +149,39 @@ class DownloadService(QObject):
         if manager is not None:
             manager.close(timeout=10.0)
 
-    # -- updates (GUI thread) -------------------------------------------------------------
+    # -- settings (GUI thread) ------------------------------------------------------------
     @Slot(object)
+    def _on_settings_changed(self, _settings: object) -> None:
+        if self._manager is None or self._config is None:
+            return  # the next manager is built from the new settings anyway
+        wanted = QueueConfig.of(self._context.settings)
+        if wanted == self._config:
+            self._rebuild_when_idle = False
+            return
+        moving_folder = wanted.models_dir != self._config.models_dir
+        if moving_folder and summary(self._snapshots.values())[0]:
+            self._rebuild_when_idle = True  # the running downloads' partials are in the old one
+            return
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        """Stop the manager (partials kept), then start one with the current settings."""
+        self._rebuild_when_idle = False
+        old, self._manager, self._config = self._manager, None, None
+        if old is not None:
+            started = time.monotonic()
+            old.close(timeout=10.0)
+            _log.info("download queue stopped in %.3f s", time.monotonic() - started)
+        if not self._closed:
+            self.manager  # noqa: B018  # resumes what the old one stopped
+            self.sig_folder_changed.emit(self.models_dir)
+
+    # -- updates (GUI thread) -------------------------------------------------------------
+    @Slot(int, object)
+    def _on_report(self, generation: int, snapshot: JobSnapshot) -> None:
+        if generation == self._generation:  # else a stopped manager's last words
+            self._on_snapshot(snapshot)
+
     def _on_snapshot(self, snapshot: JobSnapshot) -> None:
         previous = self._snapshots.get(snapshot.job_id)
         self._snapshots[snapshot.job_id] = snapshot
@@ -105,6 +195,8 @@ class DownloadService(QObject):
         if arrived:
             _log.info("downloaded %s", snapshot.path)
             signals.models_changed.emit()
+        if self._rebuild_when_idle and not active:
+            self._rebuild()
 
 
 def summary(snapshots: Any) -> tuple[int, float]:

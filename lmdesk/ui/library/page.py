@@ -62,6 +62,7 @@ class LibraryPage(QWidget):
             parent=self,
         )
         self.deleter = DeleteFlow(self)
+        self._folders = self._folder_settings()
         self._note = ""
         self.summary = muted("Looking for models…", wrap=False)
         self.filter_box = QLineEdit()
@@ -146,6 +147,17 @@ class LibraryPage(QWidget):
             lambda message: show_error(self, f"Could not delete: {message}")
         )
         self._context.signals.models_changed.connect(self.scanner.rescan)
+        self._context.settings.changed.connect(self._on_settings_changed)
+
+    def _folder_settings(self) -> tuple[Path, tuple[str, ...]]:
+        store = self._context.settings
+        return store.models_dir(), store.settings.extra_model_dirs
+
+    def _on_settings_changed(self, _settings: object) -> None:
+        folders = self._folder_settings()
+        if folders != self._folders:  # a folder was added, removed or moved
+            self._folders = folders
+            self.scanner.rescan()
 
     # -- selection and actions -----------------------------------------------------------
     def selected(self) -> LibraryEntry | None:
