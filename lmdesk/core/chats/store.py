@@ -5,6 +5,9 @@ message is committed before generation starts, a streaming reply is saved at
 least once a second (see ``reply_writer``), and on the next start any reply
 left ``"streaming"`` by a crash becomes ``"interrupted"`` with its text kept.
 
+This module opens and closes the store and holds the conversations (create,
+list, update, delete, search, export and import); the messages and the
+streamed replies' saves are in ``message_store``, which ``ChatStore`` inherits.
 One store serves the whole app and is thread-safe (see ``database``).
 """
 
@@ -19,18 +22,10 @@ from typing import Any, Final
 
 from lmdesk.core.chats import database as db
 from lmdesk.core.chats import export, rows, search
-from lmdesk.core.chats.errors import ConversationNotFoundError, MessageNotFoundError
-from lmdesk.core.chats.models import (
-    FINAL_STATES,
-    Conversation,
-    Message,
-    MessageState,
-    MessageStats,
-    Role,
-    SearchHit,
-    is_role,
-)
-from lmdesk.core.chats.reply_writer import DEFAULT_FLUSH_INTERVAL_S, ReplyWriter
+from lmdesk.core.chats.errors import ConversationNotFoundError
+from lmdesk.core.chats.message_store import MessageStore
+from lmdesk.core.chats.models import Conversation, SearchHit
+from lmdesk.core.chats.reply_writer import DEFAULT_FLUSH_INTERVAL_S
 from lmdesk.core.paths import data_dir
 
 DATABASE_FILENAME = "chats.sqlite3"
@@ -50,8 +45,12 @@ def default_database_path() -> Path:
     return data_dir() / DATABASE_FILENAME
 
 
-class ChatStore:
-    """Conversations and messages in one SQLite database; thread-safe."""
+class ChatStore(MessageStore):
+    """Conversations and messages in one SQLite database; thread-safe.
+
+    The message methods (``add_message``, ``begin_reply``, ...) come from
+    ``MessageStore``.
+    """
 
     def __init__(
         self,
@@ -202,116 +201,6 @@ class ChatStore:
                 for row in cursor
             ]
 
-    # -- messages --------------------------------------------------------
-
-    def messages(self, conversation_id: int) -> list[Message]:
-        """The conversation's messages in order."""
-        with self._db.read() as conn:
-            db.require_conversation(conn, conversation_id)
-            return db.fetch_messages(conn, conversation_id)
-
-    def get_message(self, message_id: int) -> Message:
-        with self._db.read() as conn:
-            return db.fetch_message(conn, message_id)
-
-    def add_message(
-        self,
-        conversation_id: int,
-        role: Role,
-        content: str,
-        *,
-        state: MessageState = "complete",
-        stats: MessageStats | None = None,
-    ) -> Message:
-        """Append a message, committed before this returns.
-
-        Streaming replies go through ``begin_reply`` instead, so that a
-        ``"streaming"`` row always has a writer (or a crash) behind it.
-        """
-        if state not in FINAL_STATES:
-            raise ValueError(f"cannot add a message in state {state!r}; use begin_reply()")
-        return self._append(conversation_id, role, content, state=state, stats=stats)
-
-    def begin_reply(
-        self, conversation_id: int, *, flush_interval_s: float | None = None
-    ) -> ReplyWriter:
-        """Start an assistant reply: an empty ``"streaming"`` message and its writer."""
-        message = self._append(conversation_id, "assistant", "", state="streaming", stats=None)
-        interval = self._flush_interval_s if flush_interval_s is None else flush_interval_s
-        return ReplyWriter(message, sink=self, flush_interval_s=interval, clock=self._clock)
-
-    def save_reply_progress(self, message_id: int, content: str) -> bool:
-        """Save a streaming reply's text so far (its ReplyWriter calls this)."""
-        with self._db.write() as conn:
-            cursor = conn.execute(
-                "UPDATE messages SET content = ? WHERE id = ?", (content, message_id)
-            )
-            return cursor.rowcount > 0
-
-    def save_reply_final(
-        self,
-        message_id: int,
-        content: str,
-        *,
-        state: MessageState,
-        stats: MessageStats | None,
-    ) -> Message | None:
-        """Save a reply's final text, state and stats; None if it was deleted meanwhile."""
-        with self._db.write() as conn:
-            cursor = conn.execute(
-                "UPDATE messages SET content = ?, state = ?, stats_json = ? WHERE id = ?",
-                (content, state, rows.dump_stats(stats), message_id),
-            )
-            if cursor.rowcount == 0:
-                return None
-            message = db.fetch_message(conn, message_id)
-            db.touch(conn, message.conversation_id, self._now())
-            return message
-
-    def replace_message_content(self, message_id: int, content: str) -> Message:
-        """Edit a message's text in place (edit-and-resend edits the user's message)."""
-        with self._db.write() as conn:
-            cursor = conn.execute(
-                "UPDATE messages SET content = ? WHERE id = ?", (content, message_id)
-            )
-            if cursor.rowcount == 0:
-                raise MessageNotFoundError(message_id)
-            message = db.fetch_message(conn, message_id)
-            db.touch(conn, message.conversation_id, self._now())
-            return message
-
-    def delete_messages_after(self, message_id: int) -> int:
-        """Delete every later message of the same conversation; return how many.
-
-        Regenerate deletes after the user's message and begins a new reply;
-        edit-and-resend replaces the user's message's text, then does the same.
-        """
-        with self._db.write() as conn:
-            message = db.fetch_message(conn, message_id)
-            cursor = conn.execute(
-                "DELETE FROM messages WHERE conversation_id = ? AND position > ?",
-                (message.conversation_id, message.position),
-            )
-            db.touch(conn, message.conversation_id, self._now())
-            return cursor.rowcount
-
-    def delete_message(self, message_id: int) -> bool:
-        """Delete one message; the others keep their order. False if it did not exist."""
-        with self._db.write() as conn:
-            cursor = conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
-            return cursor.rowcount > 0
-
-    def recover_interrupted(self) -> int:
-        """Mark replies left ``"streaming"`` by a dead process as ``"interrupted"``.
-
-        The text they had saved is kept. Returns how many there were.
-        """
-        with self._db.write() as conn:
-            cursor = conn.execute(
-                "UPDATE messages SET state = 'interrupted' WHERE state = 'streaming'"
-            )
-            return cursor.rowcount
-
     # -- export and import -----------------------------------------------
 
     def export_markdown(self, conversation_id: int) -> str:
@@ -354,32 +243,6 @@ class ChatStore:
         names = ("journal_mode", "synchronous", "foreign_keys", "user_version")
         with self._db.read() as conn:
             return {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
-
-    def _append(
-        self,
-        conversation_id: int,
-        role: Role,
-        content: str,
-        *,
-        state: MessageState,
-        stats: MessageStats | None,
-    ) -> Message:
-        if not is_role(role):
-            raise ValueError(f"unknown role {role!r}")
-        now = self._now()
-        with self._db.write() as conn:
-            db.require_conversation(conn, conversation_id)
-            message_id = db.insert_message(
-                conn,
-                conversation_id,
-                role=role,
-                content=content,
-                created_at=now,
-                state=state,
-                stats_json=rows.dump_stats(stats),
-            )
-            db.touch(conn, conversation_id, now)
-            return db.fetch_message(conn, message_id)
 
 
 def _dump(value: Mapping[str, Any] | None) -> str | None:
