@@ -33,12 +33,18 @@ LINE_ICONS: dict[str, str] = {
 }
 
 
-def resources_dir() -> Path | None:
-    """`resources/` beside the package (a checkout) or inside a PyInstaller bundle."""
+def resource_candidates() -> list[Path]:
+    """Where the icons may be, in order: a PyInstaller bundle, a checkout, an installed wheel."""
     bundle = getattr(sys, "_MEIPASS", None)
     candidates = [Path(bundle) / "resources"] if bundle else []
     candidates.append(Path(__file__).resolve().parents[2] / "resources")
-    return next((c for c in candidates if c.is_dir()), None)
+    candidates.append(Path(sys.prefix) / "share" / "lmdesk")  # pyproject's data-files
+    return candidates
+
+
+def resources_dir() -> Path | None:
+    """The first of `resource_candidates()` that has the icons."""
+    return next((c for c in resource_candidates() if (c / "icons").is_dir()), None)
 
 
 @cache
