@@ -25,7 +25,11 @@ from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.settings import LoadDefaults, ModelLoadSettings, Settings
 from lmdesk.core.starter import starter_path
 from lmdesk.ui.context import AppContext, AppSignals, SettingsStore
-from lmdesk.ui.first_load import load_settings_from_defaults, plan_first_load
+from lmdesk.ui.first_load import (
+    load_settings_from_defaults,
+    model_to_load_at_start,
+    plan_first_load,
+)
 from lmdesk.ui.main_window import MainWindow
 from lmdesk.ui.welcome import STARTER_LABEL, WelcomePage
 
@@ -164,3 +168,18 @@ def test_defaults_become_load_settings() -> None:
     assert load.n_ctx == 8192  # capped at the trained context
     assert load.flash_attn is None  # a quantized V cache needs flash attention: Auto
     assert load.n_threads == 3 and load.type_v == "q8_0"
+
+
+def test_the_model_loaded_at_start_is_the_last_one_else_the_starter(
+    tmp_path: Path, smollm2_path: Path
+) -> None:
+    models = tmp_path / "models"
+    last = tmp_path / "last.gguf"
+    assert model_to_load_at_start(str(last), models) is None  # neither file is there
+    starter = starter_path(models)
+    starter.parent.mkdir(parents=True)
+    starter.symlink_to(smollm2_path)
+    assert model_to_load_at_start(str(last), models) == str(starter)  # the last one moved
+    assert model_to_load_at_start(None, models) == str(starter)
+    last.symlink_to(smollm2_path)
+    assert model_to_load_at_start(str(last), models) == str(last)

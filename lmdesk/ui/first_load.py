@@ -2,7 +2,8 @@
 
 Qt-free. `remembered_or_fitted` is the one rule, used by My Models' Load and by
 `plan_first_load` (blocking: it reads the header), which the main window runs on a
-worker thread for the starter model and the model loaded at start.
+worker thread for the starter model and the model loaded at start
+(`model_to_load_at_start` says which).
 """
 
 from __future__ import annotations
@@ -85,6 +86,18 @@ def remembered_or_fitted(
     result = fit(model, base, gpu_free=gpu.free_bytes, margin=margin, gpu_name=gpu.name)
     _log.info("fitted %s to %s: %d GPU layers", path.name, gpu.name, result.n_gpu_layers)
     return base.with_changes(n_gpu_layers=result.n_gpu_layers)
+
+
+def model_to_load_at_start(last: str | None, models_dir: Path) -> str | None:
+    """The model the app loads when it starts: the one used last, else the starter model.
+
+    None when neither file is there (moved, deleted, never fetched).
+    """
+    from lmdesk.core.starter import starter_path
+
+    candidates = [last] if last else []
+    candidates.append(str(starter_path(models_dir)))
+    return next((c for c in candidates if Path(c).is_file()), None)
 
 
 def plan_first_load(

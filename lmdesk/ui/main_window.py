@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
 from lmdesk.core.logs import describe_exception
 from lmdesk.core.settings import Settings
 from lmdesk.ui import shortcuts, window_state
-from lmdesk.ui.background import BackgroundTask
 from lmdesk.ui.context import AppContext, AppSignals, SettingsStore, any_model_present
 from lmdesk.ui.errors import ErrorBanner, error_bridge, show_error
 from lmdesk.ui.gpu_feed import GpuFeed
@@ -35,6 +34,7 @@ from lmdesk.ui.pages import page_spec, page_specs, placeholder_page
 from lmdesk.ui.palette import theme_controller
 from lmdesk.ui.sidebar import Sidebar
 from lmdesk.ui.status_bar import StatusBar
+from lmdesk.ui.task_group import TaskGroup
 from lmdesk.ui.welcome import StarterFetch, WelcomePage
 
 _log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class MainWindow(QMainWindow):
         self.gpu_feed = gpu_feed or GpuFeed(parent=self)
         self._painted = False
         self._shut_down = False
-        self._tasks: list[BackgroundTask] = []
+        self._tasks = TaskGroup(self)  # the shell's own background work
         self._dialogs: dict[str, QWidget] = {}
         self.pages: dict[str, QWidget] = {}
         self.setWindowTitle("lmdesk")
@@ -206,7 +206,7 @@ class MainWindow(QMainWindow):
                 Path(path), settings=settings, probe=probe, build=build or llama_build_info()
             )
 
-        self.run_task(plan, name="first-load", done=lambda load: self._load_planned(path, load))
+        self._run(plan, name="first-load", done=lambda load: self._load_planned(path, load))
 
     def _load_planned(self, path: str, load: object) -> None:
         if self.welcome_page is not None:
@@ -215,17 +215,16 @@ class MainWindow(QMainWindow):
         self.signals.models_changed.emit()
         self.signals.load_model_requested.emit(path, load)
 
-    def run_task(
+    def _run(
         self, work: Callable[[object], object], *, name: str, done: Callable[[object], None]
-    ) -> BackgroundTask:
+    ) -> None:
         """Run `work` on a worker thread; `done(result)` on the GUI thread; errors in the banner."""
-        task = BackgroundTask(work, name=name, parent=self)
-        task.sig_done.connect(done)
-        task.sig_failed.connect(lambda message, details: show_error(self, message, details))
-        task.sig_finished.connect(lambda: self._tasks.remove(task) if task in self._tasks else None)
-        self._tasks.append(task)
-        task.start()
-        return task
+        self._tasks.start(
+            work,
+            name=name,
+            done=done,
+            failed=lambda message, details: show_error(self, message, details),
+        )
 
     # -- dialogs and actions ---------------------------------------------------------------
     def request_new_chat(self) -> None:
@@ -270,19 +269,16 @@ class MainWindow(QMainWindow):
         if self.context.llama_build is None:
             from lmdesk.core.gpus import llama_build_info
 
-            self.run_task(lambda _p: llama_build_info(), name="llama-build", done=self._on_build)
+            self._run(lambda _p: llama_build_info(), name="llama-build", done=self._on_build)
         self._load_at_start()
 
     def _load_at_start(self) -> None:
         """Ready to chat at once: load the model used last, else the starter model if present."""
         if self.welcome_page is not None or os.environ.get(NO_AUTOLOAD_ENV):
             return
-        from lmdesk.core.starter import starter_path
+        from lmdesk.ui.first_load import model_to_load_at_start
 
-        last = window_state.last_model()
-        candidates = [last] if last else []
-        candidates.append(str(starter_path(self.context.settings.models_dir())))
-        path = next((c for c in candidates if Path(c).is_file()), None)
+        path = model_to_load_at_start(window_state.last_model(), self.context.settings.models_dir())
         if path is not None:
             if CHAT not in self.pages:
                 self._add_page(CHAT, self._build_page(CHAT))
@@ -321,9 +317,8 @@ class MainWindow(QMainWindow):
         if self.welcome_page is not None:
             self.welcome_page.cancel()
             self.welcome_page.wait(timeout_s)
-        for task in list(self._tasks):
-            task.cancel()
-            task.wait(timeout_s)
+        self._tasks.cancel_all()
+        self._tasks.wait_all(timeout_s)
         for dialog in list(self._dialogs.values()):
             dialog.close()
 
