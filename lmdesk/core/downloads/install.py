@@ -26,13 +26,13 @@ def check_space(part_path: Path, partial: PartialState, root: Path) -> None:
         )
 
 
-def verify(partial: PartialState, actual_sha256: str) -> None:
-    """Raise ChecksumMismatch unless the bytes hash to the sha256 the hub published."""
+def verify(partial: PartialState, actual_sha256: str, site: str = "Hugging Face") -> None:
+    """Raise ChecksumMismatch unless the bytes hash to the sha256 ``site`` published."""
     expected = partial.sha256
     if expected and actual_sha256 != expected.lower():
         raise ChecksumMismatch(
             f"'{partial.filename}' arrived damaged: its sha256 is {actual_sha256[:12]}…, but "
-            f"Hugging Face lists {expected[:12]}…. The bad download was deleted; press Retry "
+            f"{site} lists {expected[:12]}…. The bad download was deleted; press Retry "
             "to fetch it again."
         )
 

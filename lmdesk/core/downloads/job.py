@@ -13,15 +13,14 @@ import logging
 import threading
 from collections.abc import Callable
 
-from lmdesk.core.hub import HubError, hub_errors
-from lmdesk.core.hub.session import hub_headers
+from lmdesk.core.hub import HubError
 
 from .errors import BadResponse, DownloadError, RemoteChanged
 from .install import check_space, install, verify
 from .model import JobSettings, JobSnapshot, JobState
 from .paths import Layout
-from .resolve import resolve_into
 from .sidecar import PartialState
+from .source import Source, hub_source
 from .speed import SpeedMeter
 from .transfer import Transfer
 
@@ -38,8 +37,10 @@ class DownloadJob:
         *,
         state: JobState = JobState.QUEUED,
         message: str = "Waiting",
+        source: Source | None = None,
     ) -> None:
         self.partial, self.settings, self._notify_cb = partial, settings, notify
+        self.source = source or hub_source(settings.endpoint, settings.token)
         self.repo_id, self.filename = partial.repo_id, partial.filename
         self.job_id = f"{self.repo_id}/{self.filename}"
         self.final_path = layout.final_path(self.repo_id, self.filename)
@@ -166,7 +167,7 @@ class DownloadJob:
                 self._set_message("Downloading")
                 self._meter.restart()
                 assert self._transfer is not None
-                with hub_errors(repo_id=self.repo_id, filename=self.filename):
+                with self.source.errors(self.partial):
                     self._transfer.fetch()
                 if self._stop:
                     return self._finish_stop()
@@ -203,10 +204,8 @@ class DownloadJob:
         """Resolve the file, check the disk and open the partial; False if asked to stop."""
         state = self.partial
         if state.url is None:
-            self._set_message("Looking the file up on Hugging Face")
-            known_sha = state.sha256
-            resolve_into(state, endpoint=self.settings.endpoint, token=self.settings.token)
-            if known_sha and known_sha != state.sha256:
+            self._set_message(f"Looking the file up on {self.source.name}")
+            if self.source.look_up(state):
                 self._close_transfer()
                 state.bytes_done = 0  # another version of the file: start over
             state.save(self.sidecar_path)
@@ -218,7 +217,8 @@ class DownloadJob:
             state,
             self.part_path,
             self.sidecar_path,
-            headers=hub_headers(self.settings.token),
+            headers=self.source.headers(),
+            client=self.source.client(),
             stall_timeout_s=self.settings.stall_timeout_s,
             checkpoint_bytes=self.settings.checkpoint_bytes,
             checkpoint_interval_s=self.settings.checkpoint_interval_s,
@@ -244,7 +244,7 @@ class DownloadJob:
         assert transfer is not None
         self._close_transfer()
         try:
-            verify(self.partial, transfer.sha256())
+            verify(self.partial, transfer.sha256(), self.source.name)
         except DownloadError:
             self._discard_partial()
             raise

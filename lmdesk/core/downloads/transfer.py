@@ -49,7 +49,9 @@ class Transfer:
         checkpoint_interval_s: float,
         on_bytes: Callable[[int], None],
         should_stop: Callable[[], bool],
+        client: httpx2.Client | None = None,
     ) -> None:
+        """``client``: the HTTP client to stream with; huggingface_hub's session by default."""
         assert state.url is not None and state.size is not None, "resolve the file first"
         self.state, self.part_path, self.sidecar_path = state, part_path, sidecar_path
         self._headers = headers | {"Accept-Encoding": "identity"}
@@ -58,6 +60,7 @@ class Transfer:
         self._checkpoint_interval_s = checkpoint_interval_s
         self._checkpointed_at = time.monotonic()
         self._on_bytes, self._should_stop = on_bytes, should_stop
+        self._client = client
         self.done = 0  # bytes written to the partial and hashed
         self.received = 0  # done + bytes buffered in memory
         self._checkpointed = 0
@@ -116,7 +119,7 @@ class Transfer:
             if self.state.etag:
                 headers["If-Range"] = self.state.etag
         try:
-            with get_session().stream(
+            with (self._client or get_session()).stream(
                 "GET", self.url, headers=headers, timeout=httpx2.Timeout(self._stall_s)
             ) as response:
                 self._attach(response)
