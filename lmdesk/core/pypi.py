@@ -27,22 +27,28 @@ def pypi_index(index: str | None = None) -> str:
 
 
 def wheel_source(project: str, version: str, index: str | None = None) -> Source:
-    """The source of ``project==version``'s wheel, looked up on ``pypi_index(index)``."""
-    json_url = f"{pypi_index(index)}/pypi/{quote(project)}/{quote(version)}/json"
+    """The source of ``project==version``'s wheel, looked up on ``pypi_index(index)``.
+
+    The release's own JSON (``/pypi/P/V/json``) is asked first; where a mirror lacks it
+    (404), the project's JSON (``/pypi/P/json``) and its ``releases[version]``.
+    """
+    base = f"{pypi_index(index)}/pypi/{quote(project)}"
 
     def resolve(state: PartialState) -> None:
-        with web_errors(SITE):
-            response = plain_client().get(json_url, timeout=TIMEOUT_S)
-        if response.status_code != 200:
-            if response.status_code == 404:
+        json_url = f"{base}/{quote(version)}/json"
+        release = _get_json(json_url, project, version)
+        files: Any = release.get("urls") if isinstance(release, dict) else None
+        if release is None:
+            json_url = f"{base}/json"
+            listing = _get_json(json_url, project, version)
+            releases = listing.get("releases") if isinstance(listing, dict) else None
+            files = releases.get(version) if isinstance(releases, dict) else None
+            if files is None:
                 raise DownloadError(f"{SITE} has no release {project} {version}.")
-            raise status_error(SITE, response.status_code)
         try:
-            release: Any = response.json()
-            files = [f for f in release["urls"] if f.get("packagetype") == "bdist_wheel"]
-            wheel = files[0]
+            wheel = next(f for f in files if f.get("packagetype") == "bdist_wheel")
             url, size, sha256 = wheel["url"], wheel["size"], wheel["digests"]["sha256"]
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        except (StopIteration, KeyError, TypeError, AttributeError) as exc:
             raise DownloadError(
                 f"{SITE}'s answer for {project} {version} names no wheel with a size and sha256."
             ) from exc
@@ -51,3 +57,17 @@ def wheel_source(project: str, version: str, index: str | None = None) -> Source
         state.url, state.size, state.sha256 = urljoin(json_url, url), size, sha256.lower()
 
     return web_source(SITE, resolve)
+
+
+def _get_json(url: str, project: str, version: str) -> Any:
+    """The JSON at ``url``; None when it is not there (404)."""
+    with web_errors(SITE):
+        response = plain_client().get(url, timeout=TIMEOUT_S)
+    if response.status_code == 404:
+        return None
+    if response.status_code != 200:
+        raise status_error(SITE, response.status_code)
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise DownloadError(f"{SITE}'s answer for {project} {version} is not JSON.") from exc
