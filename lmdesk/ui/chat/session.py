@@ -2,10 +2,9 @@
 
 No widgets here (Anki's rule: no business logic in widgets). The page calls
 `send`, `regenerate`, `edit_and_resend`, `continue_reply`, `stop`; the
-session commits the user's message *before* asking for a reply, streams the
-reply through a `ReplyWriter` (saved at least once a second, also by a timer
-when the model stalls) and finishes it with its stats. The views follow the
-signals.
+session commits the user's message *before* asking for a reply, hands the
+reply to a `ReplyStream` (which saves it as it streams and when it ends) and
+tells the views what changed. The views follow the signals.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
 from lmdesk.core.chats import (
     ChatStore,
@@ -25,7 +24,7 @@ from lmdesk.core.chats import (
 )
 from lmdesk.core.settings import SamplingDefaults
 from lmdesk.ui.chat.formatting import title_from_message
-from lmdesk.ui.chat.reply_record import ReplyRecord
+from lmdesk.ui.chat.reply_stream import ReplyStream
 from lmdesk.ui.chat.sampling_values import (
     SamplingValues,
     cap_reply_length,
@@ -41,7 +40,6 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 
 DEFAULT_TITLE = "New chat"
-FLUSH_TIMER_MS = 1000
 
 
 def engine_messages(system_prompt: str, messages: Sequence[Message]) -> list[dict[str, str]]:
@@ -86,17 +84,15 @@ class ChatSession(QObject):
         super().__init__(parent)
         self.store = store
         self.controller = controller
-        self._policy = policy
         self._sampling_defaults = sampling_defaults or _engine_defaults
-        self._flush_interval_s = flush_interval_s
         self._conversation: Conversation | None = None
-        self._reply: ReplyRecord | None = None
-        self._flush_timer = QTimer(self)
-        self._flush_timer.setInterval(FLUSH_TIMER_MS)
-        self._flush_timer.timeout.connect(self._flush_if_due)
-        controller.chunk.connect(self._on_chunk)
-        controller.finished.connect(self._on_finished)
-        controller.failed.connect(self._on_failed)
+        self._stream = ReplyStream(
+            store, controller, policy=policy, flush_interval_s=flush_interval_s, parent=self
+        )
+        self._stream.text_added.connect(self.reply_text)
+        self._stream.saved.connect(self.reply_saved)
+        self._stream.finished.connect(self._on_reply_finished)
+        self._stream.failed.connect(self._on_reply_failed)
 
     # -- the open conversation ----------------------------------------------------------------
     @property
@@ -109,20 +105,21 @@ class ChatSession(QObject):
 
     @property
     def streaming(self) -> bool:
-        return self._reply is not None
+        return self._stream.record is not None
 
     @property
     def streaming_message_id(self) -> int | None:
-        return None if self._reply is None else self._reply.message_id
+        reply = self._stream.record
+        return None if reply is None else reply.message_id
 
     def messages(self) -> list[Message]:
         """The open conversation's messages; a streaming reply with all its text so far."""
         if self._conversation is None:
             return []
         listed = self.store.messages(self._conversation.id)
-        if self._reply is None:
+        reply = self._stream.record
+        if reply is None:
             return listed
-        reply = self._reply
         return [_with_content(m, reply.text) if m.id == reply.message_id else m for m in listed]
 
     def open(self, conversation_id: int | None) -> None:
@@ -164,7 +161,8 @@ class ChatSession(QObject):
         self.conversations_changed.emit()
 
     def delete(self, conversation_id: int) -> None:
-        if self._reply is not None and self._reply.conversation_id == conversation_id:
+        reply = self._stream.record
+        if reply is not None and reply.conversation_id == conversation_id:
             self.controller.stop()  # its writer then finds the row gone and saves nothing
         self.store.delete_conversation(conversation_id)
         self.conversations_changed.emit()
@@ -202,7 +200,7 @@ class ChatSession(QObject):
             return "Load a model first."
         if self.controller.loading:
             return "Wait for the model to finish loading."
-        if self._reply is not None or self.controller.generating:
+        if self._stream.record is not None or self.controller.generating:
             return "A reply is still being written. Stop it first."
         return None
 
@@ -279,20 +277,12 @@ class ChatSession(QObject):
         except (ValueError, TypeError, KeyError) as exc:
             self.notice.emit("error", f"The sampling settings are not valid: {exc}")
             return False
-        prompt = self.prompt_messages()
-        interval = self._flush_interval_s
-        if continue_from is None:
-            record = ReplyRecord.begin(self.store, self._conversation.id, flush_interval_s=interval)
-        else:
-            record = ReplyRecord.resume(self.store, continue_from, flush_interval_s=interval)
-        record.request_id = self.controller.generate(
-            prompt,
+        record = self._stream.start(
+            self._conversation.id,
+            self.prompt_messages(),
             sampling,
-            policy=self._policy(),
-            continue_last=continue_from is not None,
+            continue_from=continue_from,
         )
-        self._reply = record
-        self._flush_timer.start()
         if sent is not None:
             self.message_added.emit(sent)
         reply_message = self.store.get_message(record.message_id)
@@ -305,29 +295,8 @@ class ChatSession(QObject):
             self.conversations_changed.emit()
         return True
 
-    def _current(self, request_id: int) -> ReplyRecord | None:
-        reply = self._reply
-        return reply if reply is not None and reply.request_id == request_id else None
-
-    def _on_chunk(self, request_id: int, text: str) -> None:
-        reply = self._current(request_id)
-        if reply is None:
-            return
-        saved = reply.append(text)
-        self.reply_text.emit(reply.message_id, text)
-        if saved:
-            self.reply_saved.emit(reply.message_id, len(reply.text))
-
-    def _flush_if_due(self) -> None:
-        reply = self._reply
-        if reply is not None and reply.flush_if_due():
-            self.reply_saved.emit(reply.message_id, len(reply.text))
-
-    def _on_finished(self, request_id: int, stats: ReplyStats) -> None:
-        reply = self._current(request_id)
-        if reply is None:
-            return
-        self._end_reply(reply.finish(stats))
+    def _on_reply_finished(self, final: Message | None, stats: ReplyStats) -> None:
+        self._end_reply(final)
         if stats.dropped_messages:
             n = stats.dropped_messages
             self.notice.emit(
@@ -337,19 +306,13 @@ class ChatSession(QObject):
             )
         self.reply_finished.emit(stats)
 
-    def _on_failed(self, request_id: int, message: str) -> None:
-        reply = self._current(request_id)
-        if reply is None:
-            return
-        final, deleted = reply.fail(self.store)
+    def _on_reply_failed(self, final: Message | None, deleted: bool, message: str) -> None:
         self._end_reply(final)
         if deleted:
             self._reopen()
         self.notice.emit("error", message)
 
     def _end_reply(self, final: Message | None) -> None:
-        self._reply = None
-        self._flush_timer.stop()
         if final is not None and final.conversation_id == self.conversation_id:
             self.message_changed.emit(final)
         self.streaming_changed.emit(False)
@@ -372,10 +335,7 @@ class ChatSession(QObject):
 
     def shutdown(self) -> None:
         """Save the streaming reply's text as it is (the app is closing)."""
-        self._flush_timer.stop()
-        if self._reply is not None:
-            self._reply.interrupt()
-            self._reply = None
+        self._stream.interrupt()
 
 
 def _with_content(message: Message, content: str) -> Message:
