@@ -1,12 +1,16 @@
 """How close lmdesk's memory estimate is to what llama.cpp really allocates.
 
-    python bench/estimate_accuracy.py [MODEL.gguf] [--split] [--json] [--no-extra-buffers]
+    python bench/estimate_accuracy.py [MODEL.gguf | --shapes] [--split] [--json]
+                                      [--no-extra-buffers]
 
 For each grid point the model is loaded with llama-cpp-python and the buffer
 sizes llama.cpp logs are set beside the estimate. ``--split`` offloads layers
 to a loopback RPC server standing in for a GPU and checks the GPU column.
-Bars (SmolLM2): weights and KV within 0.5 %, compute within 5 %, total within
-2 %; GPU weights and KV within 1 %. Exit status 1 when a bar is missed.
+``--shapes`` runs the grid on files shaped like Llama 3.1 8B, Llama 3.2 3B and
+Qwen2.5 0.5B (tests/shaped_models.py: real headers, all-zero weights in sparse
+files, which llama.cpp loads and allocates for exactly as for the real models).
+Bars: weights and KV within 0.5 %, compute within 5 %, total within 2 %; GPU
+weights and KV within 1 %. Exit status 1 when a bar is missed.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -75,9 +80,54 @@ def label(s: LoadSettings) -> str:
     return f"ctx {s.n_ctx:5} ub {s.n_ubatch:3} {kv:8} ngl {s.n_gpu_layers:2}"
 
 
+def shaped_models(folder: Path) -> list[Path]:
+    """Loadable files shaped like three real models, written (sparse) into ``folder``."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from shaped_models import LLAMA_31_8B, LLAMA_32_3B, QWEN25_05B, write_shaped
+
+    shapes = ((LLAMA_31_8B, "Q4_K_M"), (LLAMA_32_3B, "Q4_K_M"), (QWEN25_05B, "Q8_0"))
+    return [
+        write_shaped(
+            folder / f"{shape.name.replace(' ', '-')}-{quant}.gguf", shape, quant, loadable=True
+        )[0]
+        for shape, quant in shapes
+    ]
+
+
+def run_grid(
+    path: Path, device: int | None, no_extra_buffers: bool, quiet: bool
+) -> tuple[list[dict[str, object]], list[Row], float]:
+    """Estimate and measure every grid point of one model: (rows, misses, seconds measuring)."""
+    model = read_model(path)
+    split = device is not None
+    points = split_grid(model.n_layer) if split else grid()
+    bars = SPLIT_BARS if split else BARS
+    out: list[dict[str, object]] = []
+    failed: list[Row] = []
+    t_measure = 0.0
+    for settings in points:
+        started = time.perf_counter()
+        _, rows = compare(model, path, settings, device=device, extra_buffers=not no_extra_buffers)
+        t_measure += time.perf_counter() - started
+        bad = misses(rows, bars, "GPU" if split else None)
+        failed += bad
+        out.append(
+            {"model": path.name, "settings": label(settings), "rows": [r.as_dict() for r in rows]}
+        )
+        if not quiet:
+            print(f"\n{label(settings)}" + ("   MISSED" if bad else ""))
+            for r in rows:
+                print(
+                    f"  {r.device:3} {r.component:9} estimate {r.estimate / MiB:9.2f} MiB"
+                    f"  actual {r.actual / MiB:9.2f} MiB  error {r.error:+7.2%}"
+                )
+    return out, failed, t_measure
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?", help="a GGUF file (default: the starter model)")
+    parser.add_argument("--shapes", action="store_true", help="8B, 3B and 0.5B-shaped files")
     parser.add_argument("--split", action="store_true", help="check the GPU column over RPC")
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
@@ -86,42 +136,30 @@ def main() -> int:
         help="no AMX / repacked CPU weight copies (what lmdesk's engine does on AMX CPUs)",
     )
     args = parser.parse_args()
-    args.model = str(given_or_starter_model(args.model))
-    model = read_model(args.model)
-    points = split_grid(model.n_layer) if args.split else grid()
-    bars = SPLIT_BARS if args.split else BARS
-    out, failed, t_measure = [], [], 0.0
-    with RpcServer() if args.split else nullcontext() as server:
-        device = server.device if server else None
-        for settings in points:
-            started = time.perf_counter()
-            _, rows = compare(
-                model,
-                args.model,
-                settings,
-                device=device,
-                extra_buffers=not args.no_extra_buffers,
-            )
-            t_measure += time.perf_counter() - started
-            bad = misses(rows, bars, "GPU" if args.split else None)
-            failed += bad
-            out.append({"settings": label(settings), "rows": [r.as_dict() for r in rows]})
-            if not args.json:
-                print(f"\n{label(settings)}" + ("   MISSED" if bad else ""))
-                for r in rows:
-                    print(
-                        f"  {r.device:3} {r.component:9} estimate {r.estimate / MiB:9.2f} MiB"
-                        f"  actual {r.actual / MiB:9.2f} MiB  error {r.error:+7.2%}"
-                    )
+    with tempfile.TemporaryDirectory(prefix="lmdesk-shapes-") as folder:
+        paths = shaped_models(Path(folder)) if args.shapes else [given_or_starter_model(args.model)]
+        out, failed, t_measure, n_points = [], [], 0.0, 0
+        with RpcServer() if args.split else nullcontext() as server:
+            for path in paths:
+                if not args.json:
+                    print(f"\n== {path.name}")
+                grid_out, grid_failed, seconds = run_grid(
+                    path, server.device if server else None, args.no_extra_buffers, args.json
+                )
+                out += grid_out
+                failed += grid_failed
+                t_measure += seconds
+                n_points += len(grid_out)
+        model, points = read_model(paths[0]), grid()
     started = time.perf_counter()
     n_estimates = 1000
     gpus = [GpuTarget("GPU 0")]
     for i in range(n_estimates):
         estimate(model, points[i % len(points)], gpus)
     t_estimate = (time.perf_counter() - started) / n_estimates
-    per_measure = t_measure / len(points)
+    per_measure = t_measure / n_points
     summary = {
-        "points": len(points),
+        "points": n_points,
         "missed": len(failed),
         "estimate_ms": t_estimate * 1000,
         "llama_load_ms": per_measure * 1000,
@@ -130,7 +168,7 @@ def main() -> int:
     if args.json:
         print(json.dumps({"grid": out, "summary": summary}, indent=2))
     else:
-        print(f"\n{len(points)} settings, {len(failed)} components outside the bars.")
+        print(f"\n{n_points} settings, {len(failed)} components outside the bars.")
         print(
             f"estimate: {t_estimate * 1e6:.0f} µs per setting; llama.cpp load + context: "
             f"{per_measure * 1000:.0f} ms per setting; ratio {summary['speedup']:.0f}x"

@@ -18,6 +18,19 @@ def kv_str(key: str, value: str) -> bytes:
     return gguf_string(key) + struct.pack("<I", 8) + gguf_string(value)
 
 
+def kv_f32(key: str, value: float) -> bytes:
+    return gguf_string(key) + struct.pack("<If", 6, value)
+
+
+def kv_array(key: str, kind: str, values: list[str] | list[float] | list[int]) -> bytes:
+    """An array value: ``kind`` is 'str', 'f32' or 'i32'."""
+    code = {"i32": 5, "f32": 6, "str": 8}[kind]
+    out = gguf_string(key) + struct.pack("<IIQ", 9, code, len(values))
+    if kind == "str":
+        return out + b"".join(gguf_string(str(v)) for v in values)
+    return out + struct.pack(f"<{len(values)}{'f' if kind == 'f32' else 'i'}", *values)
+
+
 def tensor_info(name: str, shape: tuple[int, ...], ggml_type: int, offset: int) -> bytes:
     out = gguf_string(name) + struct.pack("<I", len(shape))
     out += b"".join(struct.pack("<Q", d) for d in shape)

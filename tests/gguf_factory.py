@@ -29,7 +29,8 @@ _FILE_TYPES = {
 }
 
 
-def _vocab(n_vocab: int) -> tuple[list[str], list[float], list[int]]:
+def spm_vocab(n_vocab: int) -> tuple[list[str], list[float], list[int]]:
+    """A SentencePiece-style vocabulary: 3 specials, 256 byte tokens, then filler tokens."""
     tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)]
     tokens += [f"tok{i}" for i in range(n_vocab - len(tokens))]
     scores = [0.0] * 3 + [0.0] * 256 + [-float(i) for i in range(n_vocab - 259)]
@@ -83,7 +84,7 @@ def write_model(
     writer.add_file_type(_FILE_TYPES.get(qtype, 0))
     if sliding_window:
         writer.add_sliding_window(sliding_window)
-    tokens, scores, types = _vocab(n_vocab)
+    tokens, scores, types = spm_vocab(n_vocab)
     writer.add_tokenizer_model("llama")
     writer.add_token_list(tokens)
     writer.add_token_scores(scores)

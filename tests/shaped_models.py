@@ -3,7 +3,13 @@
 The header (metadata and tensor infos) is exactly what a quantized Llama 3.1 8B, Qwen2.5
 0.5B or Mistral Nemo 12B file starts with, so the estimator, the library and the remote
 header reader see real models; the tensor data is a hole in a sparse file, so a "4.6 GiB"
-file costs a few kilobytes of disk. Used for screenshots, never loaded by llama.cpp.
+file costs a few kilobytes of disk.
+
+With ``loadable=True`` the header also carries a tokenizer (a SentencePiece-style
+vocabulary of the model's size) and the few keys llama.cpp insists on, and Qwen2 gets its
+attention biases: llama.cpp then loads the file for real, all-zero weights and all, and
+allocates exactly what it would for the real model. That is how the estimate is checked
+against llama.cpp at real sizes (8B, 12B) without downloading them.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
-from gguf_bytes import header, kv_str, kv_u32, tensor_info
+from gguf_bytes import header, kv_array, kv_f32, kv_str, kv_u32, tensor_info
+from gguf_factory import spm_vocab
 
 Q = GGMLQuantizationType
 # quantization label -> (general.file_type, main type, type of attn_v / ffn_down / output)
@@ -62,7 +69,9 @@ def _n_bytes(shape: tuple[int, ...], qtype: Q) -> int:
     return n // block * size
 
 
-def _tensors(s: Shape, main: Q, strong: Q) -> list[tuple[str, tuple[int, ...], Q]]:
+def _tensors(
+    s: Shape, main: Q, strong: Q, *, biases: bool = False
+) -> list[tuple[str, tuple[int, ...], Q]]:
     head_dim = s.n_embd // s.n_head
     q_width, kv_width = s.n_head * head_dim, s.n_head_kv * head_dim
     out: list[tuple[str, tuple[int, ...], Q]] = [("token_embd.weight", (s.n_embd, s.n_vocab), main)]
@@ -79,6 +88,12 @@ def _tensors(s: Shape, main: Q, strong: Q) -> list[tuple[str, tuple[int, ...], Q
             (p + "ffn_up.weight", (s.n_embd, s.n_ff), main),
             (p + "ffn_down.weight", (s.n_ff, s.n_embd), strong),
         ]
+        if biases:
+            out += [
+                (p + "attn_q.bias", (q_width,), Q.F32),
+                (p + "attn_k.bias", (kv_width,), Q.F32),
+                (p + "attn_v.bias", (kv_width,), Q.F32),
+            ]
     out.append(("output_norm.weight", (s.n_embd,), Q.F32))
     if not s.tied:
         out.append(("output.weight", (s.n_embd, s.n_vocab), strong))
@@ -117,13 +132,37 @@ def _write(
     return path
 
 
+def _loader_metadata(s: Shape) -> list[bytes]:
+    """What llama.cpp needs beyond the shape to load the file: norms, rope, a tokenizer."""
+    tokens, scores, types = spm_vocab(s.n_vocab)
+    return [
+        kv_f32(f"{s.arch}.attention.layer_norm_rms_epsilon", 1e-5),
+        kv_u32(f"{s.arch}.rope.dimension_count", s.n_embd // s.n_head),
+        kv_str("tokenizer.ggml.model", "llama"),
+        kv_array("tokenizer.ggml.tokens", "str", tokens),
+        kv_array("tokenizer.ggml.scores", "f32", scores),
+        kv_array("tokenizer.ggml.token_type", "i32", types),
+        kv_u32("tokenizer.ggml.bos_token_id", 1),
+        kv_u32("tokenizer.ggml.eos_token_id", 2),
+    ]
+
+
 def write_shaped(
-    path: Path, shape: Shape, quant: str, *, parts: int = 1, keep: float = 1.0
+    path: Path,
+    shape: Shape,
+    quant: str,
+    *,
+    parts: int = 1,
+    keep: float = 1.0,
+    loadable: bool = False,
 ) -> list[Path]:
-    """Write `shape` at `quant` to `path` (split into `parts` files); `keep` < 1 truncates it."""
+    """Write `shape` at `quant` to `path` (split into `parts` files); `keep` < 1 truncates it.
+
+    ``loadable``: add what llama.cpp needs to load it (see the module's docstring).
+    """
     file_type, main, strong = QUANTS[quant]
-    tensors = _tensors(shape, main, strong)
-    kvs = _metadata(shape, file_type)
+    tensors = _tensors(shape, main, strong, biases=loadable and shape.arch == "qwen2")
+    kvs = _metadata(shape, file_type) + (_loader_metadata(shape) if loadable else [])
     if parts == 1:
         return [_write(path, kvs, tensors, keep)]
     stem = path.name.removesuffix(".gguf")

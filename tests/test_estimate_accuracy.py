@@ -1,4 +1,4 @@
-"""The estimate against what llama.cpp itself allocates, on the real SmolLM2 model.
+"""The estimate against what llama.cpp itself allocates: SmolLM2, and 8B/3B/0.5B shapes.
 
 Each point loads the model with llama-cpp-python and reads the buffer sizes
 from llama.cpp's log. The GPU column is checked on a loopback RPC server that
@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from shaped_models import LLAMA_31_8B, LLAMA_32_3B, QWEN25_05B, write_shaped
 
 from lmdesk.core.gguf import ModelInfo, read_model
 from lmdesk.core.llama_memory import Row, RpcServer, compare
@@ -73,4 +74,64 @@ def test_gpu_split_matches_llama_cpp_over_rpc(
     _check(rows, {"weights": 0.01, "kv_cache": 0.01}, device="GPU")
     gpu = {r.component: r.actual for r in rows if r.device == "GPU"}
     assert gpu["weights"] > 0
+    assert (gpu["kv_cache"] > 0) == (n_gpu_layers > 1)
+
+
+# -- real sizes: files shaped like real models, which llama.cpp loads for real ---------------
+# tests/shaped_models.py writes the real header of each (tokenizer included) over all-zero
+# weights in a sparse file: llama.cpp loads it and allocates exactly what it would for the
+# real model. CPU weight copies are off (as the engine loads on AMX machines) to keep the
+# 4.8 GiB 8B file quick to load.
+SHAPED_BARS = BARS | {"compute": 0.06}
+"""On the CPU the logits tensor lands wherever llama.cpp's allocator finds room; on the
+3B shape that moves the compute peak by up to 6 % (34 MiB) either way of the estimate."""
+SHAPES = {
+    "llama-3.1-8b": (LLAMA_31_8B, "Q4_K_M"),
+    "llama-3.2-3b": (LLAMA_32_3B, "Q4_K_M"),
+    "qwen2.5-0.5b": (QWEN25_05B, "Q8_0"),
+}
+
+
+@pytest.fixture(scope="module")
+def shaped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("shaped")
+    return {
+        key: write_shaped(folder / f"{key}-{quant}.gguf", shape, quant, loadable=True)[0]
+        for key, (shape, quant) in SHAPES.items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "settings"),
+    [
+        ("llama-3.1-8b", LoadSettings(n_ctx=8192, flash_attn=False)),
+        ("llama-3.1-8b", LoadSettings(n_ctx=4096, flash_attn=True, type_k="q8_0", type_v="q8_0")),
+        ("llama-3.2-3b", LoadSettings(n_ctx=4096, flash_attn=True, type_k="q8_0", type_v="q8_0")),
+        ("qwen2.5-0.5b", LoadSettings(n_ctx=8192, n_ubatch=128, flash_attn=False)),
+    ],
+    ids=lambda v: v if isinstance(v, str) else f"ctx{v.n_ctx}-ub{v.n_ubatch}-{v.type_k}",
+)
+def test_cpu_plan_matches_llama_cpp_at_real_sizes(
+    shaped: dict[str, Path], key: str, settings: LoadSettings
+) -> None:
+    model = read_model(shaped[key])
+    _, rows = compare(model, shaped[key], settings, extra_buffers=False)
+    _check(rows, SHAPED_BARS)
+    actual = {r.component: r.actual for r in rows}
+    assert actual["weights"] > 400 * 2**20 and actual["kv_cache"] > 0
+
+
+@pytest.mark.parametrize(
+    ("key", "n_gpu_layers"),
+    [("llama-3.1-8b", 1), ("llama-3.1-8b", 17), ("llama-3.2-3b", 29), ("qwen2.5-0.5b", 12)],
+)
+def test_gpu_plan_matches_llama_cpp_at_real_sizes_over_rpc(
+    shaped: dict[str, Path], rpc_device: int, key: str, n_gpu_layers: int
+) -> None:
+    model = read_model(shaped[key])
+    settings = LoadSettings(n_ctx=4096, n_gpu_layers=n_gpu_layers, flash_attn=False)
+    _, rows = compare(model, shaped[key], settings, device=rpc_device, extra_buffers=False)
+    _check(rows, {"weights": 0.01, "kv_cache": 0.01, "compute": 0.05, "total": 0.02}, "GPU")
+    gpu = {r.component: r.actual for r in rows if r.device == "GPU"}
+    assert gpu["weights"] > 0 and gpu["compute"] > 0
     assert (gpu["kv_cache"] > 0) == (n_gpu_layers > 1)

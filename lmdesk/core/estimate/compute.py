@@ -47,6 +47,15 @@ class GraphPeaks:
         return max(self.attention, self.feed_forward, self.logits + self.embd)
 
     @property
+    def gpu_output_only(self) -> int:
+        """A device with the output layer and no repeating block: attention stays elsewhere.
+
+        The logits phase, or the feed-forward rows when CUDA takes the CPU layers'
+        big matmuls (llama.cpp offloads a weight's matmul for batches of 32 or more).
+        """
+        return max(self.feed_forward, self.logits + self.embd)
+
+    @property
     def cpu_with_partial_offload(self) -> int:
         """The CPU's layers still run attention and feed-forward; the logits are elsewhere."""
         feed_forward = self.feed_forward - self.embd if self.flash else self.feed_forward

@@ -112,12 +112,17 @@ def estimate(
         output=model.n_vocab * 4,  # logits of one sequence, f32, in host memory
         layers=tuple(il for il, d in enumerate(where) if d < 0),
     )
+    def gpu_compute(device: int) -> int:
+        if any(d == device for d in where[:n_layer]):
+            return peaks.gpu  # runs repeating blocks: attention included
+        return peaks.gpu_output_only if where[n_layer] == device else 0
+
     gpu_plans = tuple(
         DevicePlan(
             name=gpu.name,
             weights=gpu_weights[i],
             kv_cache=gpu_kv[i],
-            compute=peaks.gpu if any(d == i for d in where) else 0,
+            compute=gpu_compute(i),
             overhead=gpu.overhead,
             layers=tuple(il for il, d in enumerate(where) if d == i),
         )
