@@ -20,9 +20,10 @@ from lmdesk.core.chats.models import (
     SearchHit,
 )
 from lmdesk.core.chats.reply_writer import ReplyFinishedError, ReplyWriter
-from lmdesk.core.chats.store import UNSET, ChatStore, default_database_path
+from lmdesk.core.chats.store import DEFAULT_TITLE, UNSET, ChatStore, default_database_path
 
 __all__ = [
+    "DEFAULT_TITLE",
     "UNSET",
     "ChatDatabaseUnreadableError",
     "ChatImportError",

@@ -30,6 +30,7 @@ from lmdesk.core.paths import data_dir
 
 DATABASE_FILENAME = "chats.sqlite3"
 DEFAULT_TITLE = "New chat"
+"""The title of a conversation nobody has named yet (its first message names it)."""
 
 
 class _Unset(Enum):

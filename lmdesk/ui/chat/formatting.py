@@ -7,7 +7,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from lmdesk.core.chats import Conversation, MessageStats
+from lmdesk.core.chats import DEFAULT_TITLE, Conversation, MessageStats
 from lmdesk.core.units import format_size
 
 STOP_REASONS = {
@@ -96,6 +96,6 @@ def title_from_message(text: str, *, limit: int = 48) -> str:
     """A conversation title from its first message: the first line, shortened."""
     line = next((part.strip() for part in text.splitlines() if part.strip()), "")
     if len(line) <= limit:
-        return line or "New chat"
+        return line or DEFAULT_TITLE
     cut = line[:limit].rsplit(" ", 1)[0] or line[:limit]
     return cut.rstrip(" ,.;:") + "…"

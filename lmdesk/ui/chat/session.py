@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 
 from lmdesk.core.chats import (
+    DEFAULT_TITLE,
     ChatStore,
     Conversation,
     ConversationNotFoundError,
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
     from lmdesk.core.engine import ReplyStats
 
 _log = logging.getLogger(__name__)
-
-DEFAULT_TITLE = "New chat"
 
 
 def engine_messages(system_prompt: str, messages: Sequence[Message]) -> list[dict[str, str]]:
