@@ -179,10 +179,11 @@ def test_a_file_that_fails_to_load_shows_the_error_and_the_page_stays_usable(
 def test_cancelling_a_load_puts_the_bar_back(
     qtbot: QtBot, page: ChatPage, smollm2_path: Path
 ) -> None:
-    # The Cancel button's own slot, called from inside the load (worker thread, direct
-    # connection) so the cancel lands mid-load; it only sets a threading.Event.
+    # The slot behind the Cancel button, called from inside the load (worker thread, direct
+    # connection) so the cancel lands mid-load; it only sets a threading.Event. Emitting the
+    # button's signal from there would queue the call to the GUI thread, after the load.
     page.controller.worker.sig_load_progress.connect(
-        lambda _f: page.model_bar.cancel_requested.emit(), Qt.ConnectionType.DirectConnection
+        lambda _f: page.controller.cancel_load(), Qt.ConnectionType.DirectConnection
     )
     with qtbot.waitSignal(page.controller.load_cancelled, timeout=60_000):
         page.load_model(str(smollm2_path), SETTINGS)

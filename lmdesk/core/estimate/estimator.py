@@ -112,6 +112,7 @@ def estimate(
         output=model.n_vocab * 4,  # logits of one sequence, f32, in host memory
         layers=tuple(il for il, d in enumerate(where) if d < 0),
     )
+
     def gpu_compute(device: int) -> int:
         if any(d == device for d in where[:n_layer]):
             return peaks.gpu  # runs repeating blocks: attention included
