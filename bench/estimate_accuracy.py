@@ -83,15 +83,9 @@ def label(s: LoadSettings) -> str:
 def shaped_models(folder: Path) -> list[Path]:
     """Loadable files shaped like three real models, written (sparse) into ``folder``."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from shaped_models import LLAMA_31_8B, LLAMA_32_3B, QWEN25_05B, write_shaped
+    from shaped_models import write_loadable
 
-    shapes = ((LLAMA_31_8B, "Q4_K_M"), (LLAMA_32_3B, "Q4_K_M"), (QWEN25_05B, "Q8_0"))
-    return [
-        write_shaped(
-            folder / f"{shape.name.replace(' ', '-')}-{quant}.gguf", shape, quant, loadable=True
-        )[0]
-        for shape, quant in shapes
-    ]
+    return list(write_loadable(folder).values())
 
 
 def run_grid(

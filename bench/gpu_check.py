@@ -50,12 +50,9 @@ def nvml_used() -> int:
 
 def shaped_models(folder: Path) -> list[Path]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from shaped_models import LLAMA_31_8B, LLAMA_32_3B, write_shaped
+    from shaped_models import write_loadable
 
-    return [
-        write_shaped(folder / "llama-3.1-8b-Q4_K_M.gguf", LLAMA_31_8B, "Q4_K_M", loadable=True)[0],
-        write_shaped(folder / "llama-3.2-3b-Q4_K_M.gguf", LLAMA_32_3B, "Q4_K_M", loadable=True)[0],
-    ]
+    return list(write_loadable(folder, ["llama-3.1-8b", "llama-3.2-3b"]).values())
 
 
 def check_model(path: Path, gpu_name: str) -> list[dict[str, object]]:

@@ -14,6 +14,7 @@ against llama.cpp at real sizes (8B, 12B) without downloading them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,4 +179,22 @@ def write_shaped(
         part_kvs = (kvs if no == 0 else [kv_str("general.architecture", shape.arch)]) + split
         target = path.with_name(f"{stem}-{no + 1:05d}-of-{parts:05d}.gguf")
         written.append(_write(target, part_kvs, chunk, keep))
+    return written
+
+
+LOADABLE: dict[str, tuple[Shape, str]] = {
+    "llama-3.1-8b": (LLAMA_31_8B, "Q4_K_M"),
+    "llama-3.2-3b": (LLAMA_32_3B, "Q4_K_M"),
+    "qwen2.5-0.5b": (QWEN25_05B, "Q8_0"),
+}
+"""The shapes the accuracy checks load in llama.cpp, by key, with their quantization."""
+
+
+def write_loadable(folder: Path, keys: Iterable[str] = LOADABLE) -> dict[str, Path]:
+    """Write the named `LOADABLE` shapes into ``folder`` as files llama.cpp loads."""
+    written = {}
+    for key in keys:
+        shape, quant = LOADABLE[key]
+        path = folder / f"{key}-{quant}.gguf"
+        written[key] = write_shaped(path, shape, quant, loadable=True)[0]
     return written

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from shaped_models import LLAMA_31_8B, LLAMA_32_3B, QWEN25_05B, write_shaped
+from shaped_models import write_loadable
 
 from lmdesk.core.gguf import ModelInfo, read_model
 from lmdesk.core.llama_memory import Row, RpcServer, compare
@@ -85,20 +85,11 @@ def test_gpu_split_matches_llama_cpp_over_rpc(
 SHAPED_BARS = BARS | {"compute": 0.06}
 """On the CPU the logits tensor lands wherever llama.cpp's allocator finds room; on the
 3B shape that moves the compute peak by up to 6 % (34 MiB) either way of the estimate."""
-SHAPES = {
-    "llama-3.1-8b": (LLAMA_31_8B, "Q4_K_M"),
-    "llama-3.2-3b": (LLAMA_32_3B, "Q4_K_M"),
-    "qwen2.5-0.5b": (QWEN25_05B, "Q8_0"),
-}
 
 
 @pytest.fixture(scope="module")
 def shaped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("shaped")
-    return {
-        key: write_shaped(folder / f"{key}-{quant}.gguf", shape, quant, loadable=True)[0]
-        for key, (shape, quant) in SHAPES.items()
-    }
+    return write_loadable(tmp_path_factory.mktemp("shaped"))
 
 
 @pytest.mark.parametrize(
