@@ -81,8 +81,13 @@ def make_context(hub: HubServer, models_dir: Path, **settings: object) -> AppCon
 
 
 def fast_service(context: AppContext) -> DownloadService:
-    """The context's download queue, with quick retries and stall detection for tests."""
-    return download_service(context, retry=FAST_RETRY, stall_timeout_s=2.0, tick_s=0.1)
+    """The context's download queue, with quick retries for tests.
+
+    A hub stall here holds until the test releases it, so the stall timeout is longer than
+    any test step: a reconnect in the middle of a step would add a request the test does not
+    expect (reconnecting after a stall is tested on its own in test_downloads.py).
+    """
+    return download_service(context, retry=FAST_RETRY, stall_timeout_s=120.0, tick_s=0.1)
 
 
 class PageKeeper:
