@@ -546,16 +546,18 @@ def test_create_page_builds_the_page_on_the_default_store(qtbot: QtBot) -> None:
 def _read_lines(stream: object, lines: queue.Queue[str]) -> None:
     for line in stream:  # type: ignore[attr-defined]
         lines.put(line.strip())
+    lines.put("EXITED")  # the child closed its output: it ended before it was killed
 
 
 def test_kill_9_mid_reply_loses_nothing_committed(
     qtbot: QtBot, make_page: Callable[..., ChatPage], database: Path, smollm2_path: Path
 ) -> None:
     child = Path(__file__).with_name("chat_crash_child.py")
+    errors = database.with_name("child-stderr.txt")
     process = subprocess.Popen(
         [sys.executable, str(child), str(database), str(smollm2_path)],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=errors.open("w"),
         text=True,
         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
     )
@@ -566,7 +568,9 @@ def test_kill_9_mid_reply_loses_nothing_committed(
     try:
         while len(saved) < 3:
             line = lines.get(timeout=120)
-            assert not line.startswith(("FINISHED", "LOAD FAILED", "NOTICE")), line
+            assert not line.startswith(("FINISHED", "LOAD FAILED", "NOTICE", "EXITED")), (
+                f"{line}\n{errors.read_text()}"
+            )
             if line.startswith("ADDED"):
                 added.append(line.split()[2])
             elif line.startswith("SAVED"):

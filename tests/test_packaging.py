@@ -46,11 +46,15 @@ def test_the_wheel_carries_the_icons_and_the_desktop_entry(wheel: Path) -> None:
 def test_an_installed_lmdesk_finds_its_icons(wheel: Path, tmp_path: Path) -> None:
     env_dir = tmp_path / "env"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True)
+    # --ignore-installed: without it pip first uninstalls the lmdesk of the environment
+    # running these tests, and every later `python -c "import lmdesk"` there fails.
     subprocess.run(
-        [*PIP, "install", "--no-deps", "--prefix", str(env_dir), str(wheel)],
+        [*PIP, "install", "--no-deps", "--ignore-installed", "--prefix", str(env_dir), str(wheel)],
         check=True,
         timeout=300,
     )
+    still_here = [sys.executable, "-c", "import lmdesk"]  # outside the checkout, as apps run
+    assert subprocess.run(still_here, cwd=tmp_path, capture_output=True).returncode == 0
     python = env_dir / "bin" / "python"
     # PySide6 and the rest come from the test environment; lmdesk from the new one (first).
     site = sysconfig.get_paths(vars={"base": str(env_dir), "platbase": str(env_dir)})["purelib"]
