@@ -456,6 +456,27 @@ def test_unfinished_reply_becomes_interrupted_on_next_open(db_path: Path) -> Non
         assert reopened.recover_interrupted() == 0
 
 
+
+def test_continue_resumes_with_the_stores_own_flush_interval_and_clock(db_path: Path) -> None:
+    clock = FakeClock(0.0)
+    store = ChatStore(db_path, flush_interval_s=5.0, clock=clock)
+    conv = store.create_conversation("c")
+    first = store.begin_reply(conv.id)
+    first.append("Once upon")
+    first.finish("stopped")
+
+    writer = store.resume_reply(first.message_id)
+    assert store.get_message(first.message_id).state == "streaming"  # a crash now: interrupted
+    assert writer.text == "Once upon"
+    assert writer.append(" a time") is False  # the store's 5 s have not passed on its clock
+    clock.advance(5.0)
+    assert writer.append(",") is True
+    store.close()  # killed during Continue: no finish()
+
+    with ChatStore(db_path) as reopened:
+        reply = reopened.get_message(first.message_id)
+        assert (reply.content, reply.state) == ("Once upon a time,", "interrupted")
+
 KILLED_CHILD = r"""
 import sys, time
 from pathlib import Path

@@ -71,6 +71,18 @@ class MessageStore:
     ) -> ReplyWriter:
         """Start an assistant reply: an empty ``"streaming"`` message and its writer."""
         message = self._append(conversation_id, "assistant", "", state="streaming", stats=None)
+        return self._writer(message, flush_interval_s)
+
+    def resume_reply(
+        self, message_id: int, *, flush_interval_s: float | None = None
+    ) -> ReplyWriter:
+        """Extend a finished reply (Continue): its row is ``"streaming"`` again meanwhile,
+        so a crash during Continue still leaves it ``"interrupted"``, its text kept."""
+        message = self.get_message(message_id)
+        self.save_reply_final(message.id, message.content, state="streaming", stats=None)
+        return self._writer(self.get_message(message.id), flush_interval_s)
+
+    def _writer(self, message: Message, flush_interval_s: float | None) -> ReplyWriter:
         interval = self._flush_interval_s if flush_interval_s is None else flush_interval_s
         return ReplyWriter(message, sink=self, flush_interval_s=interval, clock=self._clock)
 

@@ -9,11 +9,9 @@ The row stays ``"streaming"`` until the end, so a crash leaves it
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING
 
 from lmdesk.core.chats import ChatStore, Message, MessageState, MessageStats, ReplyWriter
-from lmdesk.core.chats.reply_writer import DEFAULT_FLUSH_INTERVAL_S
 
 if TYPE_CHECKING:
     from lmdesk.core.engine import ReplyStats
@@ -64,17 +62,8 @@ class ReplyRecord:
         request_id: int = 0,
         flush_interval_s: float | None = None,
     ) -> ReplyRecord:
-        """Extend ``message`` (Continue). The row is marked "streaming" again meanwhile,
-        so a crash during Continue still leaves it "interrupted"."""
-        store.save_reply_final(message.id, message.content, state="streaming", stats=None)
-        writer = ReplyWriter(
-            store.get_message(message.id),
-            sink=store,
-            flush_interval_s=DEFAULT_FLUSH_INTERVAL_S
-            if flush_interval_s is None
-            else flush_interval_s,
-            clock=time.monotonic,
-        )
+        """Extend ``message`` (Continue); it is restored if Continue adds nothing."""
+        writer = store.resume_reply(message.id, flush_interval_s=flush_interval_s)
         return cls(request_id, writer, message)
 
     @property
