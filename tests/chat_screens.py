@@ -1,9 +1,10 @@
-"""A screenshot of the chat page for the README, after real streamed replies.
+"""A screenshot of the main window on the chat page for the README, after real streamed replies.
 
     QT_QPA_PLATFORM=offscreen python tests/chat_screens.py [out_dir]
 
-writes chat.png (1280x800: conversations, messages with their stats lines,
-the composer with its context gauge, the Load panel) to docs/screenshots/ by
+writes chat.png (1280x800: the page bar, conversations, messages with their
+stats lines, the composer with its context gauge, the Load panel, the status
+bar) to docs/screenshots/ by
 default. The model is the real SmolLM2-135M-Instruct (the test cache's copy,
 fetched if missing); replies are greedy, so the picture is repeatable on a
 given llama.cpp build. The profile is a throwaway folder.
@@ -53,6 +54,7 @@ def main() -> int:
     from lmdesk.core.starter import ensure_starter_model
     from lmdesk.ui.chat.page import ChatPage
     from lmdesk.ui.context import AppContext, AppSignals, SettingsStore
+    from lmdesk.ui.main_window import MainWindow
     from lmdesk.ui.palette import theme_controller
 
     cache = Path(os.environ.get("LMDESK_TEST_CACHE", Path.home() / ".cache" / "lmdesk-tests"))
@@ -60,9 +62,13 @@ def main() -> int:
     add_older_conversations()
     app = QApplication.instance() or QApplication([])
     theme_controller(app, "light")  # type: ignore[arg-type]
-    page = ChatPage(AppContext(settings=SettingsStore(Settings()), signals=AppSignals()))
-    page.resize(*SIZE)
-    page.show()
+    settings = SettingsStore(Settings(models_dir=str(model.parent)))
+    window = MainWindow(AppContext(settings=settings, signals=AppSignals()))
+    window.resize(*SIZE)
+    window.show()
+    window.show_page("chat")
+    page = window.pages["chat"]
+    assert isinstance(page, ChatPage), "the starter model is in the models folder"
 
     def wait_for(signal: object, timeout_s: float = 120) -> None:
         loop = QEventLoop()
@@ -89,9 +95,9 @@ def main() -> int:
     app.processEvents()
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "chat.png"
-    page.grab().save(str(target))
+    window.grab().save(str(target))
     print(f"wrote {target}")
-    page.shutdown()
+    window.close()
     return 0
 
 

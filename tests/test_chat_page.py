@@ -32,6 +32,7 @@ from lmdesk.ui.chat.conversation_list import ConversationListModel
 from lmdesk.ui.chat.message_widget import MessageWidget
 from lmdesk.ui.chat.page import ChatPage
 from lmdesk.ui.context import AppContext, AppSignals, SettingsStore
+from lmdesk.ui.offload.panel import LOAD, LOADED, RELOAD
 
 STORY = "Write a long story about a dragon who learns to sing."
 QUESTION = "What is the capital of France?"
@@ -158,6 +159,26 @@ def test_eject_unloads_and_says_how_much_ram_came_back(qtbot: QtBot, loaded_page
     assert loaded_page.model_bar.status.text().startswith("Ejected · ")
     assert "of RAM freed" in loaded_page.model_bar.status.text()
     assert names == [None] and not loaded_page.composer.send_button.isEnabled()
+
+
+def test_the_load_button_says_loaded_until_a_setting_changes_then_reloads(
+    qtbot: QtBot, loaded_page: ChatPage
+) -> None:
+    panel, button = loaded_page.offload, loaded_page.offload.load_button
+    qtbot.waitUntil(lambda: panel.model() is not None, timeout=10_000)
+    assert (button.text(), button.isEnabled()) == (LOADED, False)  # nothing to do
+    panel.controls.ctx.setValue(2048 // 256)
+    assert (button.text(), button.isEnabled()) == (RELOAD, True)
+    panel.controls.ctx.setValue(SETTINGS.n_ctx // 256)  # back as loaded
+    assert (button.text(), button.isEnabled()) == (LOADED, False)
+    panel.controls.ctx.setValue(2048 // 256)
+    with qtbot.waitSignal(loaded_page.controller.loaded, timeout=60_000) as reloaded:
+        button.click()
+    assert reloaded.args[0].n_ctx == 2048
+    assert (button.text(), button.isEnabled()) == (LOADED, False)
+    with qtbot.waitSignal(loaded_page.controller.unloaded, timeout=60_000):
+        loaded_page.model_bar.eject_button.click()
+    assert (button.text(), button.isEnabled()) == (LOAD, True)
 
 
 def test_a_file_that_fails_to_load_shows_the_error_and_the_page_stays_usable(

@@ -129,6 +129,7 @@ class ModelControls(QObject):
     # -- results ------------------------------------------------------------------------------
     def _on_loaded(self, loaded: LoadedModel) -> None:
         self.bar.show_loaded(loaded)
+        self.panel.set_loaded(str(loaded.path), loaded.report.settings)
         if loaded.has_builtin_template:
             self.template_banner.hide()
         else:
@@ -152,6 +153,7 @@ class ModelControls(QObject):
         self._gone()
 
     def _gone(self) -> None:
+        self.panel.set_loaded(None)
         self.template_banner.hide()
         self._context.signals.model_changed.emit(None)
         self.model_gone.emit()

@@ -38,6 +38,8 @@ from lmdesk.ui.widgets import muted, primary_button
 EMPTY_TEXT = "Choose a model to see how much of it fits your GPU"
 LOAD = "Load model"
 LOAD_ANYWAY = "Load anyway (may run out of GPU memory)"
+LOADED = "Loaded ✓"
+RELOAD = "Reload with these settings"
 
 
 class OffloadPanel(QWidget):
@@ -63,6 +65,7 @@ class OffloadPanel(QWidget):
         self._fit_key: tuple[object, ...] = ()
         self._plan: MemoryPlan | None = None
         self._verdict: Verdict | None = None
+        self._loaded: tuple[str, LoadSettings] | None = None
         self.controls = OffloadControls()
         self.view = OffloadView()
         self._caption = ""
@@ -146,6 +149,12 @@ class OffloadPanel(QWidget):
         self._margin = margin_bytes
         self._recompute()
 
+    def set_loaded(self, path: str | None, settings: LoadSettings | None = None) -> None:
+        """The model the engine holds now, loaded with `settings` (None: nothing loaded).
+        For that model the button reads "Loaded" until a setting changes, then "Reload"."""
+        self._loaded = (path, settings) if path is not None and settings is not None else None
+        self._recompute()
+
     # -- outputs ------------------------------------------------------------
     def model(self) -> ModelInfo | None:
         return self._model
@@ -221,6 +230,15 @@ class OffloadPanel(QWidget):
                 self._path, to_remembered(settings, gpu=gpu.uuid if gpu else None)
             )
 
+    def _update_button(self, settings: LoadSettings, *, risky: bool) -> None:
+        held = self._loaded is not None and Path(self._loaded[0]) == Path(self._path)
+        unchanged = held and self._loaded is not None and self._loaded[1] == settings
+        self.load_button.setEnabled(not unchanged)
+        if unchanged:
+            self.load_button.setText(LOADED)
+        else:
+            self.load_button.setText(LOAD_ANYWAY if risky else RELOAD if held else LOAD)
+
     def _request_load(self) -> None:
         if self._model is not None:
             self.load_requested.emit(self._path, self.settings())
@@ -265,7 +283,7 @@ class OffloadPanel(QWidget):
         self._verdict = judge(plan, gpu_free=free, margin=self._margin)
         self.view.show_verdict(self._verdict)
         risky = gpu is not None and not gpu.is_what_if and self._verdict.fit is Fit.NO_FIT
-        self.load_button.setText(LOAD_ANYWAY if risky else LOAD)
+        self._update_button(settings, risky=risky)
         if gpu is not None:
             self.view.show_gpu(gpu.total_bytes, gpu_segments(plan.gpus[0], gpu))
         else:
