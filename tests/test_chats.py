@@ -456,7 +456,6 @@ def test_unfinished_reply_becomes_interrupted_on_next_open(db_path: Path) -> Non
         assert reopened.recover_interrupted() == 0
 
 
-
 def test_continue_resumes_with_the_stores_own_flush_interval_and_clock(db_path: Path) -> None:
     clock = FakeClock(0.0)
     store = ChatStore(db_path, flush_interval_s=5.0, clock=clock)
@@ -476,6 +475,18 @@ def test_continue_resumes_with_the_stores_own_flush_interval_and_clock(db_path: 
     with ChatStore(db_path) as reopened:
         reply = reopened.get_message(first.message_id)
         assert (reply.content, reply.state) == ("Once upon a time,", "interrupted")
+
+
+def test_a_replys_stats_read_the_same_in_the_chat_and_the_export() -> None:
+    stats = MessageStats(
+        generated_tokens=1_234, tokens_per_s=23.6, ttft_s=0.314, stop_reason="max_tokens"
+    )
+    assert stats.summary() == "1,234 tokens · 24 tok/s · first token 0.31 s · stopped: token limit"
+    assert MessageStats(generated_tokens=1, stop_reason="later_reason").summary() == (
+        "1 token · stopped: later_reason"  # a reason this version does not know: as stored
+    )
+    assert MessageStats().summary() == ""
+
 
 KILLED_CHILD = r"""
 import sys, time
@@ -572,7 +583,7 @@ def _sample_conversation(store: ChatStore) -> int:
     store.add_message(conv.id, "user", "Another?")
     writer = store.begin_reply(conv.id)
     writer.append("Grey clouds")
-    writer.finish("stopped", stats=MessageStats(generated_tokens=2, stop_reason="user"))
+    writer.finish("stopped", stats=MessageStats(generated_tokens=2, stop_reason="user_stop"))
     return conv.id
 
 
@@ -587,10 +598,10 @@ def test_export_markdown(store: ChatStore, now: FakeClock) -> None:
         "## System prompt\n\nYou write haiku.\n\n"
         "## User\n\nA haiku about rain, please.\n\n"
         "## Assistant\n\nSoft rain on the roof\nthe kettle begins to sing\nnobody hurries\n\n"
-        "*18 tokens · 42.0 tok/s · 0.21 s to first token · stop: eos*\n\n"
+        "*18 tokens · 42 tok/s · first token 0.21 s · stopped: end of text*\n\n"
         "## User\n\nAnother?\n\n"
         "## Assistant\n\nGrey clouds\n\n"
-        "*stopped · 2 tokens · stop: user*\n"
+        "*2 tokens · stopped: by you*\n"
     )
 
 

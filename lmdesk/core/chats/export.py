@@ -134,19 +134,16 @@ def _imported_message(item: dict[str, Any]) -> ImportedMessage:
 
 
 def _footnote(message: Message) -> str:
-    parts: list[str] = []
-    if message.state != "complete":
-        parts.append(message.state)
+    """The reply's state when it did not end normally, then its stats line."""
     stats = message.stats
-    if stats is not None:
-        if stats.generated_tokens is not None:
-            parts.append(f"{stats.generated_tokens} tokens")
-        if stats.tokens_per_s is not None:
-            parts.append(f"{stats.tokens_per_s:.1f} tok/s")
-        if stats.ttft_s is not None:
-            parts.append(f"{stats.ttft_s:.2f} s to first token")
-        if stats.stop_reason:
-            parts.append(f"stop: {stats.stop_reason}")
+    says_why = stats is not None and stats.stop_reason is not None  # "stopped: by you"
+    parts = (
+        []
+        if message.state == "complete" or (message.state == "stopped" and says_why)
+        else [message.state]
+    )
+    if stats is not None and (summary := stats.summary()):
+        parts.append(summary)
     return " · ".join(parts)
 
 

@@ -28,6 +28,16 @@ def is_message_state(value: object) -> TypeGuard[MessageState]:
     return value in MESSAGE_STATES
 
 
+STOP_REASONS = {
+    "eos": "end of text",
+    "stop_string": "stop word",
+    "max_tokens": "token limit",
+    "user_stop": "by you",
+    "context_full": "context full",
+}
+"""How each stop reason reads to a person."""
+
+
 @dataclass(frozen=True, slots=True)
 class MessageStats:
     """How a reply was generated, shown in the stats line under it."""
@@ -37,6 +47,21 @@ class MessageStats:
     ttft_s: float | None = None
     tokens_per_s: float | None = None
     stop_reason: str | None = None
+
+    def summary(self) -> str:
+        """ "128 tokens · 24 tok/s · first token 0.31 s · stopped: end of text": the line
+        under a reply in the chat, and in a Markdown export."""
+        parts: list[str] = []
+        if self.generated_tokens is not None:
+            noun = "token" if self.generated_tokens == 1 else "tokens"
+            parts.append(f"{self.generated_tokens:,} {noun}")
+        if self.tokens_per_s:
+            parts.append(f"{self.tokens_per_s:.0f} tok/s")
+        if self.ttft_s is not None:
+            parts.append(f"first token {self.ttft_s:.2f} s")
+        if self.stop_reason:
+            parts.append(f"stopped: {STOP_REASONS.get(self.stop_reason, self.stop_reason)}")
+        return " · ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,4 +1,6 @@
-"""Words and numbers the chat shows: stats lines, model names, conversation dates. No Qt."""
+"""Words and numbers the chat shows: model names, conversation dates. No Qt.
+
+A reply's stats line is `MessageStats.summary()`, shared with the Markdown export."""
 
 from __future__ import annotations
 
@@ -7,35 +9,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from lmdesk.core.chats import DEFAULT_TITLE, Conversation, MessageStats
+from lmdesk.core.chats import DEFAULT_TITLE, Conversation
 from lmdesk.core.units import format_size
 
-STOP_REASONS = {
-    "eos": "end of text",
-    "stop_string": "stop word",
-    "max_tokens": "token limit",
-    "user_stop": "by you",
-    "context_full": "context full",
-}
-
 _QUANT = re.compile(r"[.\-_ ](?:I?Q\d\w*|F16|BF16|F32)$", re.IGNORECASE)
-
-
-def stats_line(stats: MessageStats | None) -> str:
-    """ "128 tokens · 24 tok/s · first token 0.31 s · stopped: end of text"."""
-    if stats is None:
-        return ""
-    parts: list[str] = []
-    if stats.generated_tokens is not None:
-        noun = "token" if stats.generated_tokens == 1 else "tokens"
-        parts.append(f"{stats.generated_tokens:,} {noun}")
-    if stats.tokens_per_s:
-        parts.append(f"{stats.tokens_per_s:.0f} tok/s")
-    if stats.ttft_s is not None:
-        parts.append(f"first token {stats.ttft_s:.2f} s")
-    if stats.stop_reason:
-        parts.append(f"stopped: {STOP_REASONS.get(stats.stop_reason, stats.stop_reason)}")
-    return " · ".join(parts)
 
 
 def model_display_name(path: str | Path) -> str:

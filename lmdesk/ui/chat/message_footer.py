@@ -13,7 +13,6 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton
 
 from lmdesk.core.chats import Message
-from lmdesk.ui.chat.formatting import stats_line
 
 CONTINUABLE_STATES = ("interrupted", "stopped", "error")
 CONTINUABLE_STOPS = ("max_tokens",)
@@ -103,7 +102,8 @@ class MessageFooter(QHBoxLayout):
             if m.state == "interrupted"
             else ""
         )
-        line = "" if m.role == "user" or streaming else stats_line(m.stats)
+        shows_stats = m.role == "assistant" and not streaming and m.stats is not None
+        line = m.stats.summary() if shows_stats and m.stats is not None else ""
         self.stats.setText(line)
         self.stats.setVisible(bool(line))
         idle = not streaming and not busy
