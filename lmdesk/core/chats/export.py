@@ -137,11 +137,8 @@ def _footnote(message: Message) -> str:
     """The reply's state when it did not end normally, then its stats line."""
     stats = message.stats
     says_why = stats is not None and stats.stop_reason is not None  # "stopped: by you"
-    parts = (
-        []
-        if message.state == "complete" or (message.state == "stopped" and says_why)
-        else [message.state]
-    )
+    normal_end = message.state == "complete" or (message.state == "stopped" and says_why)
+    parts: list[str] = [] if normal_end else [message.state]
     if stats is not None and (summary := stats.summary()):
         parts.append(summary)
     return " · ".join(parts)
