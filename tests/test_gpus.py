@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes.util
 import json
+import shlex
 import subprocess
 import sys
 import threading
@@ -31,6 +32,7 @@ from lmdesk.core.gpus import (
     GpuMonitor,
     GpuProbe,
     LlamaBuild,
+    cuda_install_command,
     cuda_install_hint,
     custom_card,
     find_what_if,
@@ -282,9 +284,9 @@ def test_importing_gpus_does_not_import_llama_cpp() -> None:
 
 CPU_RPC_BUILD = LlamaBuild(gpu_offload=True, backends=("CPU", "RPC"), version="0.3.36")
 CUDA_BUILD = LlamaBuild(gpu_offload=True, backends=("CPU", "RPC", "CUDA"), version="0.3.36")
-EXPECTED_COMMAND = (
-    'CMAKE_ARGS="-DGGML_CUDA=on -DGGML_RPC=on" pip install --no-cache-dir '
-    "--force-reinstall --no-deps llama-cpp-python==0.3.36"
+EXPECTED_COMMAND = (  # pip of the interpreter running lmdesk, not whichever pip is first
+    f'CMAKE_ARGS="-DGGML_CUDA=on -DGGML_RPC=on" {shlex.quote(sys.executable)} -m pip install '
+    "--no-cache-dir --force-reinstall --no-deps llama-cpp-python==0.3.36"
 )
 
 
@@ -294,6 +296,19 @@ def test_cuda_hint_when_an_nvidia_gpu_would_sit_idle() -> None:
     assert hint is not None
     assert "NVIDIA GeForce RTX 4060" in hint and "without CUDA" in hint
     assert hint.splitlines()[-1] == EXPECTED_COMMAND
+
+
+def test_the_cuda_command_quotes_an_interpreter_path_with_spaces() -> None:
+    command = cuda_install_command("0.3.36", python="/home/ann/My Apps/lmdesk/bin/python")
+    assert shlex.split(command)[1:4] == ["/home/ann/My Apps/lmdesk/bin/python", "-m", "pip"]
+
+
+def test_a_bundle_says_to_use_a_cuda_bundle_not_pip(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "frozen", True, raising=False)  # as in a PyInstaller bundle
+    probe, _ = probe_fixture("one_gpu_rtx4060")
+    hint = cuda_install_hint(CPU_RPC_BUILD, probe)
+    assert hint is not None and "\n" not in hint and "pip" not in hint
+    assert hint.endswith("This bundle carries a CPU build; use a bundle built with CUDA.")
 
 
 def test_no_cuda_hint_without_a_gpu_or_with_a_cuda_build() -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ctypes
 import re
+import shlex
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,11 +54,16 @@ class LlamaBuild:
         return "CUDA" in self.backends
 
 
-def cuda_install_command(version: str = "0.3.36") -> str:
-    """The pip command that rebuilds llama-cpp-python with CUDA (needs the CUDA toolkit)."""
+def cuda_install_command(version: str = "0.3.36", python: str | None = None) -> str:
+    """The pip command that rebuilds llama-cpp-python with CUDA (needs the CUDA toolkit).
+
+    It runs pip through `python`, by default the interpreter running lmdesk: a bare
+    `pip` is often another Python's, and would leave this one's build as it was.
+    """
+    interpreter = shlex.quote(python or sys.executable)
     return (
-        'CMAKE_ARGS="-DGGML_CUDA=on -DGGML_RPC=on" pip install --no-cache-dir '
-        f"--force-reinstall --no-deps llama-cpp-python=={version}"
+        f'CMAKE_ARGS="-DGGML_CUDA=on -DGGML_RPC=on" {interpreter} -m pip install '
+        f"--no-cache-dir --force-reinstall --no-deps llama-cpp-python=={version}"
     )
 
 
@@ -110,9 +117,13 @@ def cuda_install_hint(build: LlamaBuild, probe: GpuProbe) -> str | None:
     real = [gpu for gpu in probe.gpus if not gpu.is_what_if]
     if not real or build.has_cuda:
         return None
-    return (
+    idle = (
         f"Your {real[0].name} is not used: the installed llama.cpp ({build.version}) was "
-        "built without CUDA, so models run on the CPU. To install a CUDA build (this "
-        "needs the NVIDIA CUDA toolkit and takes several minutes), run:\n"
-        + cuda_install_command(build.version or "0.3.36")
+        "built without CUDA, so models run on the CPU."
+    )
+    if getattr(sys, "frozen", False):  # a PyInstaller bundle: no pip inside
+        return f"{idle} This bundle carries a CPU build; use a bundle built with CUDA."
+    return (
+        f"{idle} To install a CUDA build (this needs the NVIDIA CUDA toolkit and takes "
+        "several minutes), run:\n" + cuda_install_command(build.version or "0.3.36")
     )
