@@ -1,8 +1,12 @@
-"""A stand-in for the few pynvml calls lmdesk makes, replaying recorded readings.
+"""A stand-in for the few pynvml calls lmdesk makes, replaying readings from fixtures.
 
-This machine has no NVIDIA GPU, so NVML cannot be reached here; the readings
-under tests/fixtures/nvml/ are in the layout `lmdesk.core.gpus.record`
-writes on a machine that has one. Errors are real `pynvml.NVMLError`
+This machine has no NVIDIA GPU, so NVML cannot be reached here. The readings
+under tests/fixtures/nvml/ are in the layout `lmdesk.core.gpus.record` writes
+on a machine that has one, but they were written by hand, with the sizes,
+versions and error names of the cards and failures they describe: no NVIDIA
+machine has been lent to this project to record one (`bench/gpu_check.py`
+records `nvml_recorded.json` there). Only "no libnvidia-ml.so" is also read
+for real, here, by tests/test_gpus.py. Errors are real `pynvml.NVMLError`
 subclasses, raised by name from the fixture's `errors` tables, and every
 call made before `nvmlInit` (or after the matching `nvmlShutdown`) raises
 `NVMLError_Uninitialized`, as the real library does.

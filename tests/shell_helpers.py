@@ -1,6 +1,6 @@
 """Helpers for the app-shell tests: a main window with stand-in pages and recorded GPUs.
 
-NVML is a stand-in (tests/nvml_standin.py replays readings recorded on a
+NVML is a stand-in (tests/nvml_standin.py replays hand-written readings of a
 desktop with an RTX 4060) because this machine has no NVIDIA GPU; every
 widget, thread and file is real.
 """

@@ -1,7 +1,8 @@
 """GPU discovery, what-if cards, system memory and the installed llama.cpp build.
 
 NVML is a stand-in here because this machine has no NVIDIA GPU: the probe is
-tested against recorded readings replayed by `tests/nvml_standin.py`, which
+tested against readings replayed by `tests/nvml_standin.py` (hand-written in the
+recorder's layout; none has been recorded on a real GPU yet), which
 raises the real `pynvml.NVMLError` subclasses. The probe is also run once
 against the real pynvml, which on a machine without a driver must say so.
 Everything else (psutil, llama_cpp) is the real thing.
@@ -53,7 +54,7 @@ def probe_fixture(name: str, **kwargs: int) -> tuple[GpuProbe, NvmlStandIn]:
     return probe_gpus(nvml, **kwargs), nvml
 
 
-# -- probe_gpus against recorded readings ---------------------------------------------
+# -- probe_gpus against the fixtures' readings ---------------------------------------------
 
 
 def test_no_gpu_reports_reason_and_shuts_nvml_down() -> None:

@@ -1,7 +1,7 @@
 """The Hardware page and the status bar, fed by recorded GPU readings and the real llama.cpp build.
 
-NVML is a stand-in (tests/nvml_standin.py replays readings recorded on real
-machines) because this machine has no NVIDIA GPU. The `LlamaBuild` values
+NVML is a stand-in (tests/nvml_standin.py replays hand-written readings in the
+recorder's layout) because this machine has no NVIDIA GPU. The `LlamaBuild` values
 with CUDA are written by hand for the same reason; this machine's real
 build is looked up too.
 """

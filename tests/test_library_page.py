@@ -1,7 +1,7 @@
 """My Models with real files on disk: details, broken files, rescans, Load, Delete, Reveal.
 
 GPU readings, where a test needs a detected GPU, come from the NVML stand-in replaying
-readings recorded on a desktop with an RTX 4060 (tests/nvml_standin.py): this machine
+hand-written readings of a desktop with an RTX 4060 (tests/nvml_standin.py): this machine
 has no NVIDIA GPU. Everything else (files, headers, settings, Qt) is real.
 """
 

@@ -1,7 +1,7 @@
 """Screenshots of the main window at 1280×800 for the README, saved to docs/screenshots/.
 
 Rendered offscreen with `QWidget.grab()`. The GPU in `hardware-rtx4060.png`
-is replayed from NVML readings recorded on a desktop with an RTX 4060 (this
+is replayed from hand-written NVML readings of a desktop with an RTX 4060 (this
 machine has no NVIDIA GPU); the llama.cpp build shown is this machine's.
 """
 
