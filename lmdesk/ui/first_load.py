@@ -1,9 +1,9 @@
 """How to load a model: the settings remembered for it, else the defaults fitted to the GPU.
 
 Qt-free. `remembered_or_fitted` is the one rule, used by My Models' Load and by
-`plan_first_load` (blocking: it reads the header), which the main window runs on a
-worker thread for the starter model and the model loaded at start
-(`model_to_load_at_start` says which).
+`plan_first_load` (blocking: it reads the header), which `autoload` runs on a worker
+thread for the starter model and the model loaded at start (`model_to_load_at_start`
+says which).
 """
 
 from __future__ import annotations

@@ -1,16 +1,15 @@
 """The main window: sidebar, error banner, the pages (built on first visit), status bar.
 
-Start-up paints first and does the rest after: the GPU monitor and the
-llama.cpp build lookup start once the window has been painted.
+Start-up paints first and does the rest after: the GPU monitor, the
+llama.cpp build lookup and the model loaded at start (`autoload`) start once
+the window has been painted.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QPaintEvent
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
 from lmdesk.core.logs import describe_exception
 from lmdesk.core.settings import Settings
 from lmdesk.ui import shortcuts, window_state
+from lmdesk.ui.autoload import AutoLoader
 from lmdesk.ui.context import AppContext, AppSignals, SettingsStore, any_model_present
 from lmdesk.ui.errors import ErrorBanner, error_bridge, show_error
 from lmdesk.ui.gpu_feed import GpuFeed
@@ -41,7 +41,6 @@ _log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = (1280, 800)
 CHAT = "chat"
-NO_AUTOLOAD_ENV = "LMDESK_NO_AUTOLOAD"  # tests that only look at the window set it
 
 
 class MainWindow(QMainWindow):
@@ -65,6 +64,7 @@ class MainWindow(QMainWindow):
         self._painted = False
         self._shut_down = False
         self._tasks = TaskGroup(self)  # the shell's own background work
+        self._autoload = AutoLoader(self.context, run=self._run, chat_page=self._ensure_chat_page)
         self._dialogs: dict[str, QWidget] = {}
         self.pages: dict[str, QWidget] = {}
         self.setWindowTitle("lmdesk")
@@ -171,7 +171,7 @@ class MainWindow(QMainWindow):
     def _welcome_page(self) -> WelcomePage:
         page = WelcomePage(self.context, fetch=self._starter_fetch)
         page.browse_requested.connect(lambda: self.show_page("discover"))
-        page.starter_ready.connect(self.on_starter_ready)
+        page.starter_ready.connect(self._autoload.load)
         return page
 
     @property
@@ -182,49 +182,15 @@ class MainWindow(QMainWindow):
     def _leave_welcome_if_models(self) -> None:
         welcome = self.welcome_page
         if welcome is not None and not welcome.busy and self._models_present():
-            self._replace_page(CHAT, self._build_page(CHAT))
+            self._ensure_chat_page()
 
     def _models_present(self) -> bool:
         return any_model_present(self.context.settings.model_dirs())
 
-    # -- the starter model -----------------------------------------------------------------
-    def on_starter_ready(self, path: str) -> None:
-        """Plan how to load the starter (off the GUI thread), then hand it to the chat page."""
-        from lmdesk.ui.first_load import plan_first_load
-
-        context = self.context
-        settings, probe, build = (
-            context.settings.settings,
-            context.latest_probe,
-            context.llama_build,
-        )
-
-        def plan(_progress: object) -> object:
-            from lmdesk.core.gpus import llama_build_info
-
-            return plan_first_load(
-                Path(path), settings=settings, probe=probe, build=build or llama_build_info()
-            )
-
-        self._run(plan, name="first-load", done=lambda load: self._load_planned(path, load))
-
-    def _load_planned(self, path: str, load: object) -> None:
-        if self.welcome_page is not None:
+    def _ensure_chat_page(self) -> None:
+        """Build the chat page if it is not built yet, or the welcome page stands in its place."""
+        if self.welcome_page is not None or CHAT not in self.pages:
             self._replace_page(CHAT, self._build_page(CHAT))
-        _log.info("load requested: %s with %s", path, load)
-        self.signals.models_changed.emit()
-        self.signals.load_model_requested.emit(path, load)
-
-    def _run(
-        self, work: Callable[[object], object], *, name: str, done: Callable[[object], None]
-    ) -> None:
-        """Run `work` on a worker thread; `done(result)` on the GUI thread; errors in the banner."""
-        self._tasks.start(
-            work,
-            name=name,
-            done=done,
-            failed=lambda message, details: show_error(self, message, details),
-        )
 
     # -- dialogs and actions ---------------------------------------------------------------
     def request_new_chat(self) -> None:
@@ -270,19 +236,19 @@ class MainWindow(QMainWindow):
             from lmdesk.core.gpus import llama_build_info
 
             self._run(lambda _p: llama_build_info(), name="llama-build", done=self._on_build)
-        self._load_at_start()
+        if self.welcome_page is None:  # else the welcome page offers the starter model
+            self._autoload.load_at_start()
 
-    def _load_at_start(self) -> None:
-        """Ready to chat at once: load the model used last, else the starter model if present."""
-        if self.welcome_page is not None or os.environ.get(NO_AUTOLOAD_ENV):
-            return
-        from lmdesk.ui.first_load import model_to_load_at_start
-
-        path = model_to_load_at_start(window_state.last_model(), self.context.settings.models_dir())
-        if path is not None:
-            if CHAT not in self.pages:
-                self._add_page(CHAT, self._build_page(CHAT))
-            self.on_starter_ready(path)
+    def _run(
+        self, work: Callable[[object], object], *, name: str, done: Callable[[object], None]
+    ) -> None:
+        """Run `work` on a worker thread; `done(result)` on the GUI thread; errors in the banner."""
+        self._tasks.start(
+            work,
+            name=name,
+            done=done,
+            failed=lambda message, details: show_error(self, message, details),
+        )
 
     def _on_build(self, build: object) -> None:
         self.context.llama_build = build  # type: ignore[assignment]
