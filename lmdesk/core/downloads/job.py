@@ -1,14 +1,14 @@
-"""One download: its state machine, retries with backoff, verification and install.
+"""One download: its state machine, its retries with backoff, what it reports.
 
 A job runs on a worker thread of the `DownloadManager`; `pause()`, `resume()`,
 `cancel()` and `retry()` come from any thread. Network trouble (a dropped connection,
 a 5xx, a stall) is retried with exponential backoff, resuming from the exact byte
 reached; only errors that waiting cannot fix (gated repo, full disk, bad checksum) fail.
+The file work (open, keep, discard, verify, install) is its `partial.PartialFile`'s.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -16,13 +16,12 @@ from collections.abc import Callable
 from lmdesk.core.hub import HubError
 
 from .errors import BadResponse, DownloadError, RemoteChanged
-from .install import check_space, install, verify
 from .model import JobSettings, JobSnapshot, JobState
+from .partial import PartialFile
 from .paths import Layout
 from .sidecar import PartialState
 from .source import Source, hub_source
 from .speed import SpeedMeter
-from .transfer import Transfer
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +43,14 @@ class DownloadJob:
         self.repo_id, self.filename = partial.repo_id, partial.filename
         self.job_id = f"{self.repo_id}/{self.filename}"
         self.final_path = layout.final_path(self.repo_id, self.filename)
-        self.part_path = layout.part_path(self.repo_id, self.filename)
-        self.sidecar_path = layout.sidecar_path(self.repo_id, self.filename)
-        self._layout = layout
+        self._file = PartialFile(layout, partial)
+        self.part_path, self.sidecar_path = self._file.part_path, self._file.sidecar_path
         self._lock = threading.RLock()
         self._run_lock = threading.Lock()
         self._wake = threading.Event()
         self._state, self._message, self._attempt = state, message, 0
         self._stop: str | None = None  # "pause" | "cancel" | "shutdown" while running
         self._requeue = False
-        self._transfer: Transfer | None = None
         self._meter = SpeedMeter(settings.speed_window_s)
 
     # -- what the UI reads ---------------------------------------------------------------
@@ -63,8 +60,8 @@ class DownloadJob:
 
     def snapshot(self) -> JobSnapshot:
         with self._lock:
-            transfer, total = self._transfer, self.partial.size
-            done = transfer.received if transfer is not None else self.partial.bytes_done
+            received, total = self._file.received, self.partial.size
+            done = received if received is not None else self.partial.bytes_done
             if self._state is JobState.DONE and total is not None:
                 done = total
             speed = self._meter.rate() if self._state is JobState.RUNNING else 0.0
@@ -123,7 +120,7 @@ class DownloadJob:
                 return
             if self._state is JobState.DONE:
                 return
-            self._discard_partial()
+            self._file.discard()
             self._set(JobState.CANCELLED, "Cancelled")
         self._notify(True)
 
@@ -158,7 +155,7 @@ class DownloadJob:
         while True:
             if self._stop:
                 return self._finish_stop()
-            start = self._transfer.received if self._transfer is not None else None
+            start = self._file.received
             try:
                 with self._lock:
                     self._attempt += 1
@@ -166,12 +163,13 @@ class DownloadJob:
                     return self._finish_stop()
                 self._set_message("Downloading")
                 self._meter.restart()
-                assert self._transfer is not None
+                transfer = self._file.transfer
+                assert transfer is not None
                 with self.source.errors(self.partial):
-                    self._transfer.fetch()
+                    transfer.fetch()
                 if self._stop:
                     return self._finish_stop()
-                if self._transfer.complete:
+                if transfer.complete:
                     return self._install()
                 raise BadResponse("The connection ended before the whole file arrived")
             except (DownloadError, HubError) as exc:
@@ -181,7 +179,7 @@ class DownloadJob:
                     raise
                 if isinstance(exc, RemoteChanged):
                     self.partial.url = None  # look the new version up before fetching it
-                now = self._transfer.received if self._transfer is not None else None
+                now = self._file.received
                 failures = (
                     1 if start is not None and now is not None and now > start else failures + 1
                 )
@@ -202,32 +200,16 @@ class DownloadJob:
 
     def _prepare(self) -> bool:
         """Resolve the file, check the disk and open the partial; False if asked to stop."""
-        state = self.partial
-        if state.url is None:
+        if self.partial.url is None:
             self._set_message(f"Looking the file up on {self.source.name}")
-            if self.source.look_up(state):
-                self._close_transfer()
-                state.bytes_done = 0  # another version of the file: start over
-            state.save(self.sidecar_path)
-        if self._transfer is not None and self._transfer.still_valid():
+            self._file.look_up(self.source)
+        transfer = self._file.transfer
+        if transfer is not None and transfer.still_valid():
             return True
-        self._close_transfer()
-        check_space(self.part_path, self.partial, self._layout.root)
-        transfer = Transfer(
-            state,
-            self.part_path,
-            self.sidecar_path,
-            headers=self.source.headers(),
-            client=self.source.client(),
-            stall_timeout_s=self.settings.stall_timeout_s,
-            checkpoint_bytes=self.settings.checkpoint_bytes,
-            checkpoint_interval_s=self.settings.checkpoint_interval_s,
-            on_bytes=self._on_bytes,
-            should_stop=lambda: self._stop is not None,
+        transfer = self._file.start_transfer(
+            self.source, self.settings, self._on_bytes, lambda: self._stop is not None
         )
-        with self._lock:
-            self._transfer = transfer
-        if state.bytes_done:
+        if self.partial.bytes_done:
             self._set_message("Checking the bytes already downloaded")
         return transfer.open()
 
@@ -240,15 +222,7 @@ class DownloadJob:
         with self._lock:
             self._set(JobState.VERIFYING, "Checking the file's sha256")
         self._notify(True)
-        transfer = self._transfer
-        assert transfer is not None
-        self._close_transfer()
-        try:
-            verify(self.partial, transfer.sha256(), self.source.name)
-        except DownloadError:
-            self._discard_partial()
-            raise
-        install(self.part_path, self.final_path, self.sidecar_path, self._layout)
+        self._file.install(self.final_path, self.source.name)
         with self._lock:
             self._set(JobState.DONE, f"Saved to {self.final_path}")
         self._notify(True)
@@ -257,17 +231,11 @@ class DownloadJob:
         with self._lock:
             reason = self._stop
             if reason == "cancel":
-                self._close_transfer()
-                self._discard_partial()
+                self._file.discard()
                 self._set(JobState.CANCELLED, "Cancelled")
             else:
                 self.partial.user_paused = reason == "pause"
-                if reason == "pause" and self._transfer is not None:
-                    self._transfer.flush()  # keep the file open: resuming skips re-hashing
-                    self._transfer.checkpoint()
-                else:
-                    self._close_transfer()
-                    self.partial.save(self.sidecar_path)
+                self._file.keep(stay_open=reason == "pause")
                 message = "Paused" if reason == "pause" else "Stopped; resumes when lmdesk restarts"
                 self._set(JobState.PAUSED, message)
                 if self._requeue:
@@ -278,16 +246,7 @@ class DownloadJob:
 
     def _fail(self, message: str) -> None:
         with self._lock:
-            try:
-                self._close_transfer()
-            except Exception:  # already failing: keep the first error
-                log.debug("closing %s after a failure", self.job_id, exc_info=True)
-            if self.part_path.exists() and self.part_path.stat().st_size > 0:
-                self.partial.error = message  # kept, so a restart shows it and Retry resumes
-                with contextlib.suppress(OSError):
-                    self.partial.save(self.sidecar_path)
-            else:
-                self._discard_partial()  # nothing worth keeping
+            self._file.keep_failed(message)
             self._set(JobState.FAILED, message)
         self._notify(True)
 
@@ -295,23 +254,7 @@ class DownloadJob:
     def _request_stop(self, reason: str) -> None:
         self._stop = reason
         self._wake.set()
-        if self._transfer is not None:
-            self._transfer.interrupt()
-
-    def _close_transfer(self) -> None:
-        transfer, self._transfer = self._transfer, None
-        if transfer is not None:
-            try:
-                transfer.close()
-            finally:
-                self.partial.bytes_done = transfer.done
-
-    def _discard_partial(self) -> None:
-        self._close_transfer()
-        self.part_path.unlink(missing_ok=True)
-        self.sidecar_path.unlink(missing_ok=True)
-        self._layout.prune_empty_dirs(self.part_path)
-        self.partial.bytes_done = 0
+        self._file.interrupt()
 
     def _set(self, state: JobState, message: str) -> None:
         self._state, self._message = state, message
