@@ -78,9 +78,11 @@ class MessageStore:
     ) -> ReplyWriter:
         """Extend a finished reply (Continue): its row is ``"streaming"`` again meanwhile,
         so a crash during Continue still leaves it ``"interrupted"``, its text kept."""
-        message = self.get_message(message_id)
-        self.save_reply_final(message.id, message.content, state="streaming", stats=None)
-        return self._writer(self.get_message(message.id), flush_interval_s)
+        content = self.get_message(message_id).content
+        message = self.save_reply_final(message_id, content, state="streaming", stats=None)
+        if message is None:  # deleted in between
+            raise MessageNotFoundError(message_id)
+        return self._writer(message, flush_interval_s)
 
     def _writer(self, message: Message, flush_interval_s: float | None) -> ReplyWriter:
         interval = self._flush_interval_s if flush_interval_s is None else flush_interval_s

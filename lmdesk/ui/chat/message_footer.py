@@ -102,8 +102,8 @@ class MessageFooter(QHBoxLayout):
             if m.state == "interrupted"
             else ""
         )
-        shows_stats = m.role == "assistant" and not streaming and m.stats is not None
-        line = m.stats.summary() if shows_stats and m.stats is not None else ""
+        stats = None if m.role == "user" or streaming else m.stats
+        line = stats.summary() if stats is not None else ""
         self.stats.setText(line)
         self.stats.setVisible(bool(line))
         idle = not streaming and not busy

@@ -231,8 +231,9 @@ class OffloadPanel(QWidget):
             )
 
     def _update_button(self, settings: LoadSettings, *, risky: bool) -> None:
-        held = self._loaded is not None and Path(self._loaded[0]) == Path(self._path)
-        unchanged = held and self._loaded is not None and self._loaded[1] == settings
+        loaded_path, loaded_settings = self._loaded or (None, None)
+        held = loaded_path is not None and Path(loaded_path) == Path(self._path)
+        unchanged = held and loaded_settings == settings
         self.load_button.setEnabled(not unchanged)
         if unchanged:
             self.load_button.setText(LOADED)
