@@ -54,7 +54,11 @@ class LlamaBuild:
         return "CUDA" in self.backends
 
 
-def cuda_install_command(version: str = "0.3.36", python: str | None = None) -> str:
+#: The llama-cpp-python release lmdesk is tested against (install.py installs it).
+PINNED_VERSION = "0.3.36"
+
+
+def cuda_install_command(version: str = PINNED_VERSION, python: str | None = None) -> str:
     """The pip command that rebuilds llama-cpp-python with CUDA (needs the CUDA toolkit).
 
     It runs pip through `python`, by default the interpreter running lmdesk: a bare
@@ -125,5 +129,5 @@ def cuda_install_hint(build: LlamaBuild, probe: GpuProbe) -> str | None:
         return f"{idle} This bundle carries a CPU build; use a bundle built with CUDA."
     return (
         f"{idle} To install a CUDA build (this needs the NVIDIA CUDA toolkit and takes "
-        "several minutes), run:\n" + cuda_install_command(build.version or "0.3.36")
+        "several minutes), run:\n" + cuda_install_command(build.version or PINNED_VERSION)
     )
