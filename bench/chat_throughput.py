@@ -66,8 +66,8 @@ class AppContender:
 
         from lmdesk.core.load_settings import LoadSettings
         from lmdesk.core.settings import Settings
-        from lmdesk.ui.chat.page import ChatPage
-        from lmdesk.ui.context import AppContext, AppSignals, SettingsStore
+        from lmdesk.ui.pages.chat.page import ChatPage
+        from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
 
         self._app = QApplication.instance() or QApplication([])
         self._loop_type = QEventLoop

@@ -50,7 +50,7 @@ def main() -> int:
     from lmdesk.core.gguf import read_model
     from lmdesk.core.gpus import WHAT_IF_CARDS
     from lmdesk.core.load_settings import LoadSettings
-    from lmdesk.ui.offload import OffloadPanel
+    from lmdesk.ui.kit.offload import OffloadPanel
 
     app = QApplication.instance() or QApplication([])
     model = read_model(path)

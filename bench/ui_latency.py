@@ -56,9 +56,9 @@ def main() -> int:
 
     from lmdesk.core.load_settings import LoadSettings
     from lmdesk.core.settings import Settings
-    from lmdesk.ui.chat.page import ChatPage
-    from lmdesk.ui.context import AppContext, AppSignals, SettingsStore
-    from lmdesk.ui.inference import InferenceController
+    from lmdesk.ui.pages.chat.page import ChatPage
+    from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
+    from lmdesk.ui.services.inference import InferenceController
 
     _app = QApplication.instance() or QApplication([])
     # The controller starts cold, so the warm-up phase can show llama.cpp's import alone.

@@ -28,8 +28,8 @@ def main() -> int:
     from lmdesk.core.chats import ChatStore
     from lmdesk.core.load_settings import LoadSettings
     from lmdesk.core.settings import Settings
-    from lmdesk.ui.chat.page import ChatPage
-    from lmdesk.ui.context import AppContext, AppSignals, SettingsStore
+    from lmdesk.ui.pages.chat.page import ChatPage
+    from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
 
     app = QApplication([])
     store = ChatStore.open(database, flush_interval_s=FLUSH_INTERVAL_S)

@@ -52,10 +52,10 @@ def main() -> int:
     from lmdesk.core.load_settings import LoadSettings
     from lmdesk.core.settings import Settings
     from lmdesk.core.starter import ensure_starter_model
-    from lmdesk.ui.chat.page import ChatPage
-    from lmdesk.ui.context import AppContext, AppSignals, SettingsStore
-    from lmdesk.ui.main_window import MainWindow
-    from lmdesk.ui.palette import theme_controller
+    from lmdesk.ui.kit.palette import theme_controller
+    from lmdesk.ui.pages.chat.page import ChatPage
+    from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
+    from lmdesk.ui.shell.main_window import MainWindow
 
     cache = Path(os.environ.get("LMDESK_TEST_CACHE", Path.home() / ".cache" / "lmdesk-tests"))
     model = ensure_starter_model(cache / "models")

@@ -38,7 +38,7 @@ def _finish(window: Any, result: dict[str, Any]) -> None:
 
 
 def _chat(window: Any) -> Any:
-    from lmdesk.ui.chat.page import ChatPage
+    from lmdesk.ui.pages.chat.page import ChatPage
 
     page = window.pages.get("chat")
     return page if isinstance(page, ChatPage) else None

@@ -197,11 +197,11 @@ def render_model_page_screens(out_dir: Path, work: Path, smollm2: Path) -> dict[
 
     from lmdesk.core.downloads import JobState
     from lmdesk.core.settings import Settings
-    from lmdesk.ui import pages
-    from lmdesk.ui.context import AppContext, AppSignals, SettingsStore
-    from lmdesk.ui.downloads.service import download_service
-    from lmdesk.ui.main_window import MainWindow
-    from lmdesk.ui.palette import theme_controller
+    from lmdesk.ui.kit.palette import theme_controller
+    from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
+    from lmdesk.ui.services.downloads import download_service
+    from lmdesk.ui.shell import page_registry as pages
+    from lmdesk.ui.shell.main_window import MainWindow
 
     patch = pytest.MonkeyPatch()
     isolate_hf_home(work, patch)

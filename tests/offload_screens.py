@@ -87,8 +87,8 @@ def render_offload_screens(out_dir: Path, model_dir: Path) -> dict[str, Path]:
 
     from lmdesk.core.gguf import read_model
     from lmdesk.core.load_settings import LoadSettings
-    from lmdesk.ui.offload import OffloadPanel
-    from lmdesk.ui.palette import build_palette
+    from lmdesk.ui.kit.offload import OffloadPanel
+    from lmdesk.ui.kit.palette import build_palette
 
     app = QApplication.instance() or QApplication([])
     path = write_nemo12b_header(model_dir / "Mistral-Nemo-Instruct-2407-Q4_K_M.gguf")

@@ -16,9 +16,9 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 from lmdesk.core.gpus import GpuProbe, probe_gpus
 from lmdesk.core.starter import starter_path
-from lmdesk.ui import pages
-from lmdesk.ui.context import AppContext
-from lmdesk.ui.gpu_feed import GpuFeed
+from lmdesk.ui.services.context import AppContext
+from lmdesk.ui.services.gpu_feed import GpuFeed
+from lmdesk.ui.shell import page_registry as pages
 
 SHELL_KEYS = ("chat", "discover", "library", "downloads")
 

@@ -13,14 +13,14 @@ from pytestqt.qtbot import QtBot
 from shell_helpers import label_pages, place_model, standin_feed
 
 from lmdesk.core import paths
-from lmdesk.ui import pages
-from lmdesk.ui.about import AboutDialog
-from lmdesk.ui.context import AppContext, AppSignals, SettingsStore
-from lmdesk.ui.hardware_page import HardwarePage
-from lmdesk.ui.main_window import MainWindow
-from lmdesk.ui.palette import theme_controller
-from lmdesk.ui.settings_dialog import SettingsDialog
-from lmdesk.ui.welcome import WelcomePage
+from lmdesk.ui.kit.palette import theme_controller
+from lmdesk.ui.pages.hardware.page import HardwarePage
+from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
+from lmdesk.ui.shell import page_registry as pages
+from lmdesk.ui.shell.about import AboutDialog
+from lmdesk.ui.shell.main_window import MainWindow
+from lmdesk.ui.shell.settings_dialog import SettingsDialog
+from lmdesk.ui.shell.welcome import WelcomePage
 
 
 @pytest.fixture(autouse=True)
@@ -197,7 +197,7 @@ def test_dark_theme_setting_applies_and_sidebar_stays_dark(qtbot: QtBot) -> None
 
 
 def test_model_search_is_bounded(tmp_path: Path) -> None:
-    from lmdesk.ui.context import any_model_present
+    from lmdesk.ui.services.context import any_model_present
 
     deep = tmp_path / "a" / "b" / "c" / "d" / "e"
     deep.mkdir(parents=True)

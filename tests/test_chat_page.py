@@ -27,12 +27,12 @@ from pytestqt.qtbot import QtBot
 
 from lmdesk.core.chats import ChatStore
 from lmdesk.core.settings import Settings
-from lmdesk.ui.chat import create_page
-from lmdesk.ui.chat.conversation_list import ConversationListModel
-from lmdesk.ui.chat.message_widget import MessageWidget
-from lmdesk.ui.chat.page import ChatPage
-from lmdesk.ui.context import AppContext, AppSignals, SettingsStore
-from lmdesk.ui.offload.panel import LOAD, LOADED, RELOAD
+from lmdesk.ui.kit.offload.panel import LOAD, LOADED, RELOAD
+from lmdesk.ui.pages.chat import create_page
+from lmdesk.ui.pages.chat.conversation_list import ConversationListModel
+from lmdesk.ui.pages.chat.message_widget import MessageWidget
+from lmdesk.ui.pages.chat.page import ChatPage
+from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
 
 STORY = "Write a long story about a dragon who learns to sing."
 QUESTION = "What is the capital of France?"

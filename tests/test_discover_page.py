@@ -31,10 +31,10 @@ from lmdesk.core.gpus import WHAT_IF_CARDS, custom_card
 from lmdesk.core.hub import RemoteModel, RemoteModelFile, RepoSummary
 from lmdesk.core.settings import LoadDefaults
 from lmdesk.core.units import GiB, MiB
-from lmdesk.ui.discover.files_model import FIT, QUANT, FilesModel
-from lmdesk.ui.discover.page import DiscoverPage
-from lmdesk.ui.discover.results_model import ResultsModel
 from lmdesk.ui.model_fit import APPROX, TOO_LARGE, FitInputs
+from lmdesk.ui.pages.discover.files_model import FIT, QUANT, FilesModel
+from lmdesk.ui.pages.discover.page import DiscoverPage
+from lmdesk.ui.pages.discover.results_model import ResultsModel
 
 RTX_4060 = next(card for card in WHAT_IF_CARDS if card.name == "GeForce RTX 4060 8 GB")
 EVERY_REPO = {SMOL, TINY, GATED, "tester/Blob-GGUF"}

@@ -26,13 +26,13 @@ from pytestqt.qtbot import QtBot
 
 from lmdesk.core.downloads import JobSnapshot, JobState
 from lmdesk.core.units import KiB, MiB
-from lmdesk.ui.discover.page import DiscoverPage
-from lmdesk.ui.downloads.jobs_model import DownloadsModel
-from lmdesk.ui.downloads.page import DownloadsPage
-from lmdesk.ui.downloads.service import download_service
-from lmdesk.ui.downloads.text import format_eta, status_line
-from lmdesk.ui.library.library_model import FIT, SOURCE
-from lmdesk.ui.library.page import LibraryPage
+from lmdesk.ui.kit.download_text import format_eta, status_line
+from lmdesk.ui.pages.discover.page import DiscoverPage
+from lmdesk.ui.pages.downloads.jobs_model import DownloadsModel
+from lmdesk.ui.pages.downloads.page import DownloadsPage
+from lmdesk.ui.pages.library.library_model import FIT, SOURCE
+from lmdesk.ui.pages.library.page import LibraryPage
+from lmdesk.ui.services.downloads import download_service
 
 BLOB_ID = f"{BLOB}/{BLOB_FILE}"
 

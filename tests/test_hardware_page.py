@@ -22,11 +22,11 @@ from lmdesk.core.gpus import (
     system_memory,
 )
 from lmdesk.core.units import GiB, format_size
-from lmdesk.ui.context import AppContext, AppSignals, SettingsStore
-from lmdesk.ui.hardware_cards import GpuCard, NoGpuCard
-from lmdesk.ui.hardware_page import HardwarePage
-from lmdesk.ui.status_bar import StatusBar
-from lmdesk.ui.what_if_model import WhatIfModel
+from lmdesk.ui.pages.hardware.cards import GpuCard, NoGpuCard
+from lmdesk.ui.pages.hardware.page import HardwarePage
+from lmdesk.ui.pages.hardware.what_if_model import WhatIfModel
+from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
+from lmdesk.ui.shell.status_bar import StatusBar
 
 CPU_BUILD = LlamaBuild(gpu_offload=True, backends=("RPC", "CPU"), version="0.3.36")
 CUDA_BUILD = LlamaBuild(gpu_offload=True, backends=("CUDA", "RPC", "CPU"), version="0.3.36")

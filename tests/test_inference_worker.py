@@ -19,7 +19,7 @@ from pytestqt.qtbot import QtBot
 
 from lmdesk.core.engine import SamplingSettings
 from lmdesk.core.load_settings import LoadSettings
-from lmdesk.ui.inference import ChunkBatcher, InferenceController, LoadedModel
+from lmdesk.ui.services.inference import ChunkBatcher, InferenceController, LoadedModel
 
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 STORY = [{"role": "user", "content": "Write a long story about a dragon who learns to sing."}]
@@ -260,9 +260,9 @@ def test_building_the_chat_page_does_not_load_llama_cpp() -> None:
         "from PySide6.QtWidgets import QApplication\n"
         "app = QApplication([])\n"
         "from lmdesk.core.settings import Settings\n"
-        "from lmdesk.ui.chat.page import ChatPage\n"
-        "from lmdesk.ui.context import AppContext, AppSignals, SettingsStore\n"
-        "from lmdesk.ui.inference import InferenceController\n"
+        "from lmdesk.ui.pages.chat.page import ChatPage\n"
+        "from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore\n"
+        "from lmdesk.ui.services.inference import InferenceController\n"
         "context = AppContext(settings=SettingsStore(Settings()), signals=AppSignals())\n"
         "page = ChatPage(context, controller=InferenceController(warm_up=False))\n"
         "page.show()\n"

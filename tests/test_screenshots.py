@@ -15,9 +15,9 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from shell_helpers import label_pages, recorded_probe
 
-from lmdesk.ui.gpu_feed import GpuFeed
-from lmdesk.ui.main_window import MainWindow
-from lmdesk.ui.palette import theme_controller
+from lmdesk.ui.kit.palette import theme_controller
+from lmdesk.ui.services.gpu_feed import GpuFeed
+from lmdesk.ui.shell.main_window import MainWindow
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 SIZE = (1280, 800)

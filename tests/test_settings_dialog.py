@@ -22,8 +22,8 @@ from lmdesk.core import paths
 from lmdesk.core.settings import Settings, load_settings
 from lmdesk.core.units import GiB, MiB
 from lmdesk.ui import hf_account
-from lmdesk.ui.context import SettingsStore
-from lmdesk.ui.settings_dialog import SettingsDialog
+from lmdesk.ui.services.context import SettingsStore
+from lmdesk.ui.shell.settings_dialog import SettingsDialog
 
 
 @pytest.fixture

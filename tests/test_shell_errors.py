@@ -14,8 +14,8 @@ from pytestqt.qtbot import QtBot
 from shell_helpers import label_pages, standin_feed
 
 from lmdesk.core.logs import LOG_FILE, install_exception_hooks, setup_logging, stop_logging
-from lmdesk.ui.errors import ErrorBanner, error_bridge, report_error, show_error
-from lmdesk.ui.main_window import MainWindow
+from lmdesk.ui.services.errors import ErrorBanner, error_bridge, report_error, show_error
+from lmdesk.ui.shell.main_window import MainWindow
 
 
 @pytest.fixture

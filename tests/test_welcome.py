@@ -24,14 +24,14 @@ from lmdesk.core.gpus import LlamaBuild
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.settings import LoadDefaults, ModelLoadSettings, Settings
 from lmdesk.core.starter import starter_path
-from lmdesk.ui.context import AppContext, AppSignals, SettingsStore
 from lmdesk.ui.first_load import (
     load_settings_from_defaults,
     model_to_load_at_start,
     plan_first_load,
 )
-from lmdesk.ui.main_window import MainWindow
-from lmdesk.ui.welcome import STARTER_LABEL, WelcomePage
+from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
+from lmdesk.ui.shell.main_window import MainWindow
+from lmdesk.ui.shell.welcome import STARTER_LABEL, WelcomePage
 
 
 @pytest.fixture(autouse=True)

@@ -24,9 +24,9 @@ from PySide6.QtWidgets import QApplication
 import lmdesk
 from lmdesk.core import paths
 from lmdesk.core.logs import describe_exception, install_exception_hooks, setup_logging
-from lmdesk.ui.context import AppContext, AppSignals, SettingsStore
-from lmdesk.ui.errors import error_bridge
-from lmdesk.ui.icons import app_icon
+from lmdesk.ui.kit.icons import app_icon
+from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
+from lmdesk.ui.services.errors import error_bridge
 
 MARKER_ENV = "LMDESK_STARTUP_MARKER"
 DRIVER_ENV = "LMDESK_DRIVER"
@@ -97,8 +97,8 @@ def run_app(argv: list[str] | None = None) -> int:
 def _run_window(app: QApplication) -> int:
     import qasync
 
-    from lmdesk.ui.main_window import MainWindow
-    from lmdesk.ui.palette import theme_controller
+    from lmdesk.ui.kit.palette import theme_controller
+    from lmdesk.ui.shell.main_window import MainWindow
 
     store = SettingsStore()
     theme_controller(app, store.settings.theme)  # the window re-applies it when settings change

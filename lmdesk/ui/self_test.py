@@ -33,7 +33,7 @@ def _needs_offscreen() -> bool:
 def check_window() -> str:
     """Build the main window and render it; returns its size."""
     from lmdesk.ui.app import make_application
-    from lmdesk.ui.main_window import MainWindow
+    from lmdesk.ui.shell.main_window import MainWindow
 
     app = make_application([])
     window = MainWindow()

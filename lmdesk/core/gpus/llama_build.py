@@ -53,6 +53,14 @@ class LlamaBuild:
     def has_cuda(self) -> bool:
         return "CUDA" in self.backends
 
+    @property
+    def label(self) -> str:
+        """'CUDA build', 'Vulkan build', 'CPU build': what the status bar and Hardware say."""
+        if self.has_cuda:
+            return "CUDA build"
+        gpu_backends = [b for b in self.backends if b not in ("CPU", "RPC", "BLAS")]
+        return f"{gpu_backends[0]} build" if gpu_backends else "CPU build"
+
 
 #: The llama-cpp-python release lmdesk is tested against (install.py installs it).
 PINNED_VERSION = "0.3.36"

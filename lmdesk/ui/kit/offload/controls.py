@@ -1,0 +1,227 @@
+"""The Load panel's inputs: target GPU, GPU layers (with Auto), context, KV cache type.
+
+Only translates between widgets and `LoadSettings`; the numbers come from
+`core.estimate`, called by the panel. One rule lives here because it is about
+which combinations the inputs may show: a quantized V cache needs flash
+attention (LoadSettings refuses it otherwise), so picking one turns flash
+attention on, and turning flash attention off puts the cache back to f16.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QWidget,
+)
+
+from lmdesk.core.load_settings import KV_CACHE_TYPES, LoadSettings
+from lmdesk.ui.kit.offload.gpu_picker import GpuPicker
+from lmdesk.ui.kit.widgets import muted
+
+CTX_STEP = 256
+FALLBACK_MAX_CTX = 32_768  # for a model whose header does not say its trained length
+
+KV_HELP = (
+    "Precision of the KV cache, the memory that holds the context. q8_0 halves it "
+    "with little loss; a quantized cache needs flash attention."
+)
+FLASH_HELP = (
+    "Flash attention saves compute memory. Partly checked: Auto (llama.cpp turns it on "
+    "where the GPU supports it)."
+)
+
+
+def _hidden_note() -> QLabel:
+    label = muted("")
+    label.hide()
+    return label
+
+
+class OffloadControls(QWidget):
+    """The input half of the panel. `changed` fires on every edit by the person."""
+
+    changed = Signal()
+    auto_clicked = Signal()
+    suggestion_applied = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._n_layer = 0
+        self._max_ctx = CTX_STEP
+        self._layers_kept = 0
+        self.gpu = GpuPicker()
+        self.layers = QSlider(Qt.Orientation.Horizontal)
+        self.layers.setPageStep(4)
+        self.layers_label = QLabel()
+        self.layers_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        bold = self.layers_label.font()
+        bold.setBold(True)
+        self.layers_label.setFont(bold)
+        self.auto = QPushButton("Auto")
+        self.auto.setToolTip(
+            "The most layers that fit the chosen GPU with the safety margin left free"
+        )
+        self.suggestion = _hidden_note()
+        self.suggestion.setTextFormat(Qt.TextFormat.RichText)
+        self.ctx = QSlider(Qt.Orientation.Horizontal)
+        self.ctx.setMinimum(1)
+        self.ctx_label = QLabel()
+        self.ctx_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.kv = QComboBox()
+        self.kv.addItems(list(KV_CACHE_TYPES))
+        self.kv.setToolTip(KV_HELP)
+        self.flash = QCheckBox("Flash attention")
+        self.flash.setTristate(True)
+        self.flash.setToolTip(FLASH_HELP)
+        self.note = _hidden_note()
+        self._build_layout()
+        self.layers.valueChanged.connect(self._on_layers)
+        self.ctx.valueChanged.connect(self._on_ctx)
+        self.kv.currentTextChanged.connect(self._on_kv)
+        self.flash.checkStateChanged.connect(self._on_flash)
+        self.gpu.target_changed.connect(self.changed)
+        self.auto.clicked.connect(self.auto_clicked)
+        self.suggestion.linkActivated.connect(lambda _link: self.suggestion_applied.emit())
+
+    def _build_layout(self) -> None:
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(8)
+        grid.setVerticalSpacing(6)
+        grid.setColumnStretch(1, 1)
+        grid.addWidget(QLabel("Target GPU"), 0, 0)
+        grid.addWidget(self.gpu, 0, 1, 1, 2)
+        grid.addWidget(QLabel("GPU offload"), 1, 0)
+        grid.addWidget(self.layers_label, 1, 1, 1, 2)
+        grid.addWidget(self.layers, 2, 0, 1, 2)
+        grid.addWidget(self.auto, 2, 2)
+        grid.addWidget(self.suggestion, 3, 0, 1, 3)
+        grid.addWidget(QLabel("Context length"), 4, 0)
+        grid.addWidget(self.ctx_label, 4, 1, 1, 2)
+        grid.addWidget(self.ctx, 5, 0, 1, 3)
+        kv_row = QHBoxLayout()
+        kv_row.addWidget(self.kv)
+        kv_row.addSpacing(12)
+        kv_row.addWidget(self.flash)
+        kv_row.addStretch(1)
+        grid.addWidget(QLabel("KV cache"), 6, 0)
+        grid.addLayout(kv_row, 6, 1, 1, 2)
+        grid.addWidget(self.note, 7, 0, 1, 3)
+
+    # -- model and settings -------------------------------------------------
+    def set_model(self, *, n_layer: int, n_ctx_train: int) -> None:
+        """Ranges for a model: 0..n_layer+1 GPU layers, contexts up to the trained length."""
+        self._n_layer = n_layer
+        self._max_ctx = n_ctx_train if n_ctx_train > 0 else FALLBACK_MAX_CTX
+        with _Quiet(self.layers, self.ctx):
+            self.layers.setRange(0, n_layer + 1)
+            self.ctx.setRange(1, max(1, self._max_ctx // CTX_STEP))
+        self.show_suggestion(None)
+        self.note.hide()
+
+    def set_settings(self, settings: LoadSettings) -> None:
+        """Show `settings` without emitting `changed`."""
+        self._layers_kept = settings.gpu_layers_for(self._n_layer)
+        with _Quiet(self.layers, self.ctx, self.kv, self.flash):
+            self.layers.setValue(self._layers_kept if self.layers.isEnabled() else 0)
+            self.ctx.setValue(round(min(settings.n_ctx, self._max_ctx) / CTX_STEP))
+            self.kv.setCurrentText(settings.type_v)
+            self.flash.setCheckState(_FLASH_STATES[settings.flash_attn])
+        self._refresh_labels()
+
+    def settings(self, base: LoadSettings) -> LoadSettings:
+        """`base` with what the controls show."""
+        flash = {v: k for k, v in _FLASH_STATES.items()}[self.flash.checkState()]
+        return base.with_changes(
+            n_gpu_layers=self.layers.value(),
+            n_ctx=self.n_ctx(),
+            type_k=self.kv.currentText(),
+            type_v=self.kv.currentText(),
+            flash_attn=flash,
+        )
+
+    def n_ctx(self) -> int:
+        return min(self.ctx.value() * CTX_STEP, self._max_ctx)
+
+    def set_gpu_available(self, available: bool) -> None:
+        """A CPU-only target: the layer slider rests at 0 until a GPU is chosen again."""
+        if available != self.layers.isEnabled():
+            with _Quiet(self.layers):
+                if available:
+                    self.layers.setValue(self._layers_kept)
+                else:
+                    self._layers_kept = self.layers.value()
+                    self.layers.setValue(0)
+            self.layers.setEnabled(available)
+            self.auto.setEnabled(available)
+            self._refresh_labels()
+
+    def show_suggestion(self, html: str | None) -> None:
+        self.suggestion.setVisible(bool(html))
+        if html:
+            self.suggestion.setText(html)
+
+    # -- reactions ----------------------------------------------------------
+    def _refresh_labels(self) -> None:
+        auto = self.flash.checkState() == Qt.CheckState.PartiallyChecked
+        self.flash.setText("Flash attention (auto)" if auto else "Flash attention")
+        self.layers_label.setText(f"{self.layers.value()} of {self._n_layer + 1} layers")
+        self.ctx_label.setText(f"{self.n_ctx():,} (max {self._max_ctx:,})")
+
+    def _on_layers(self, _value: int) -> None:
+        self._refresh_labels()
+        self.changed.emit()
+
+    def _on_ctx(self, _value: int) -> None:
+        self._refresh_labels()
+        self.changed.emit()
+
+    def _on_kv(self, name: str) -> None:
+        if KV_CACHE_TYPES[name].quantized and self.flash.checkState() == Qt.CheckState.Unchecked:
+            with _Quiet(self.flash):
+                self.flash.setCheckState(Qt.CheckState.Checked)
+            self._say(f"Flash attention turned on: a {name} KV cache needs it.")
+        elif not KV_CACHE_TYPES[name].quantized:
+            self.note.hide()
+        self.changed.emit()
+
+    def _on_flash(self, state: Qt.CheckState) -> None:
+        if state == Qt.CheckState.Unchecked and KV_CACHE_TYPES[self.kv.currentText()].quantized:
+            old = self.kv.currentText()
+            with _Quiet(self.kv):
+                self.kv.setCurrentText("f16")
+            self._say(f"KV cache back to f16: without flash attention it cannot be {old}.")
+        self._refresh_labels()
+        self.changed.emit()
+
+    def _say(self, text: str) -> None:
+        self.note.setText(text)
+        self.note.show()
+
+
+_FLASH_STATES: dict[bool | None, Qt.CheckState] = {
+    True: Qt.CheckState.Checked,
+    False: Qt.CheckState.Unchecked,
+    None: Qt.CheckState.PartiallyChecked,
+}
+
+
+class _Quiet:
+    """Block the signals of some widgets for the duration of a `with` block."""
+
+    def __init__(self, *widgets: QWidget) -> None:
+        self._widgets = widgets
+
+    def __enter__(self) -> None:
+        self._was = [w.blockSignals(True) for w in self._widgets]
+
+    def __exit__(self, *exc: object) -> None:
+        for widget, was in zip(self._widgets, self._was, strict=True):
+            widget.blockSignals(was)

@@ -1,0 +1,295 @@
+"""The Load panel: how much of a model the chosen GPU can take, before anything crashes.
+
+Every edit recomputes the memory plan synchronously on the GUI thread: the
+estimate is arithmetic over the already-parsed header (~0.1 ms), so the bars
+and the verdict follow the slider without lag. Nothing here reads the disk
+per tick; the settings file is written ~500 ms after the last change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import QStackedLayout, QVBoxLayout, QWidget
+
+from lmdesk.core.estimate import (
+    Fit,
+    FitResult,
+    GpuTarget,
+    MemoryPlan,
+    Verdict,
+    estimate,
+    fit,
+    judge,
+)
+from lmdesk.core.gguf import ModelInfo
+from lmdesk.core.gpus import GpuProbe, LlamaBuild, SystemMemory, cuda_install_hint, system_memory
+from lmdesk.core.load_settings import LoadSettings
+from lmdesk.ui.kit.offload.controls import OffloadControls
+from lmdesk.ui.kit.offload.remember import RememberedSettings, starting_settings, to_remembered
+from lmdesk.ui.kit.offload.segments import gpu_available, gpu_segments, ram_segments
+from lmdesk.ui.kit.offload.suggestion import suggestion_html
+from lmdesk.ui.kit.offload.view import OffloadView
+from lmdesk.ui.kit.theme import SPACING
+from lmdesk.ui.kit.widgets import muted, primary_button
+
+EMPTY_TEXT = "Choose a model to see how much of it fits your GPU"
+LOAD = "Load model"
+LOAD_ANYWAY = "Load anyway (may run out of GPU memory)"
+LOADED = "Loaded ✓"
+RELOAD = "Reload with these settings"
+
+
+class OffloadPanel(QWidget):
+    """Target GPU, GPU layers, context and KV settings, with the memory they will take."""
+
+    settings_changed = Signal(object)
+    """The person changed a setting: the new `LoadSettings`."""
+    load_requested = Signal(str, object)
+    """"Load model" was pressed: the model's path and the `LoadSettings` to load it with."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._model: ModelInfo | None = None
+        self._path = ""
+        self._base = LoadSettings()
+        self._probe = GpuProbe(gpus=())
+        self._build: LlamaBuild | None = None
+        self._memory: SystemMemory = system_memory()
+        self._remembered = RememberedSettings(self)
+        self._margin = self._remembered.margin()
+        self._wanted_gpu: str | None = None
+        self._fit: FitResult | None = None
+        self._fit_key: tuple[object, ...] = ()
+        self._plan: MemoryPlan | None = None
+        self._verdict: Verdict | None = None
+        self._loaded: tuple[str, LoadSettings] | None = None
+        self.controls = OffloadControls()
+        self.view = OffloadView()
+        self._caption = ""
+        self.caption = muted("", wrap=False)
+        self.load_button = primary_button(LOAD)
+        self.load_button.setDefault(True)
+        self.empty = muted(EMPTY_TEXT)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._stack = QStackedLayout(self)
+        self._stack.addWidget(self.empty)
+        self._stack.addWidget(self._content())
+        self.controls.changed.connect(self._on_edit)
+        self.controls.gpu.target_changed.connect(self._on_target_picked)
+        self.controls.auto_clicked.connect(self.auto_fit)
+        self.controls.suggestion_applied.connect(self.apply_full_offload)
+        self.load_button.clicked.connect(self._request_load)
+        self._recompute()
+
+    def _content(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(12, 12, 12, 12)
+        layout.setSpacing(SPACING * 2)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.controls)
+        layout.addWidget(self.view)
+        layout.addStretch(1)
+        layout.addWidget(self.load_button)
+        return page
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide_caption()
+
+    def _elide_caption(self) -> None:
+        """One line: the model's file name is shortened in the middle to fit."""
+        width = max(self.width() - 24, 80)
+        metrics = self.caption.fontMetrics()
+        self.caption.setText(metrics.elidedText(self._caption, Qt.TextElideMode.ElideMiddle, width))
+        self.caption.setToolTip(self._caption)
+
+    # -- inputs -------------------------------------------------------------
+    def set_model(self, model: ModelInfo, path: str, settings: LoadSettings | None = None) -> None:
+        """Plan for `model`: `settings`, else the ones remembered for `path`, else Auto."""
+        self._remembered.flush()
+        self._model, self._path = model, path
+        self._fit = None
+        self._memory = system_memory()
+        self.controls.set_model(n_layer=model.n_layer, n_ctx_train=model.n_ctx_train)
+        self._caption = f"{Path(path).name} · {model.quantization} · {model.n_layer} layers"
+        self._elide_caption()
+        saved = self._remembered.recall(path) if settings is None else None
+        self._base = starting_settings(model, given=settings, saved=saved)
+        if saved is not None:
+            self._wanted_gpu = saved.gpu
+            self.controls.gpu.select(saved.gpu)
+        self.controls.set_settings(self._base)
+        self._stack.setCurrentIndex(1)
+        self._recompute()
+        if settings is None and saved is None and self.controls.gpu.current() is not None:
+            self.auto_fit(announce=False)
+
+    def set_gpus(self, probe: GpuProbe) -> None:
+        """New GPU readings (from `GpuFeed`): refresh the bars, keep the person's choice."""
+        self._probe = probe
+        self._memory = system_memory()
+        self.controls.gpu.set_probe(probe)
+        if self._wanted_gpu and self.controls.gpu.current_key() != self._wanted_gpu:
+            self.controls.gpu.select(self._wanted_gpu)
+        self._refresh_hint()
+        self._recompute()
+
+    def set_llama_build(self, build: LlamaBuild) -> None:
+        """The installed llama.cpp (from `llama_build_info`, read off the GUI thread)."""
+        self._build = build
+        self._refresh_hint()
+
+    def set_margin(self, margin_bytes: int) -> None:
+        """A new GPU safety margin; the panel reads `gpu_safety_margin_bytes` when created,
+        so the settings page calls this when the person changes it."""
+        self._margin = margin_bytes
+        self._recompute()
+
+    def set_loaded(self, path: str | None, settings: LoadSettings | None = None) -> None:
+        """The model the engine holds now, loaded with `settings` (None: nothing loaded).
+        For that model the button reads "Loaded" until a setting changes, then "Reload"."""
+        self._loaded = (path, settings) if path is not None and settings is not None else None
+        self._recompute()
+
+    # -- outputs ------------------------------------------------------------
+    def model(self) -> ModelInfo | None:
+        return self._model
+
+    def settings(self) -> LoadSettings:
+        return self.controls.settings(self._base)
+
+    def current_plan(self) -> MemoryPlan:
+        if self._plan is None:
+            raise RuntimeError("no model is set")
+        return self._plan
+
+    def current_verdict(self) -> Verdict:
+        if self._verdict is None:
+            raise RuntimeError("no model is set")
+        return self._verdict
+
+    def last_fit(self) -> FitResult | None:
+        return self._fit
+
+    # -- actions ------------------------------------------------------------
+    def auto_fit(self, *, announce: bool = True) -> FitResult | None:
+        """Set the most GPU layers that fit, and offer the longest full-offload context."""
+        gpu = self.controls.gpu.current()
+        if self._model is None or gpu is None:
+            return None
+        result = fit(
+            self._model,
+            self.settings(),
+            gpu_free=gpu_available(gpu),
+            margin=self._margin,
+            gpu_name=gpu.name,
+        )
+        self._fit, self._fit_key = result, self._suggestion_key()
+        self.controls.set_settings(self.settings().with_changes(n_gpu_layers=result.n_gpu_layers))
+        self._recompute()
+        if announce:
+            self._changed()
+        return result
+
+    def apply_full_offload(self) -> None:
+        """Use the suggested context with every layer on the GPU."""
+        if self._fit is None or self._fit.max_full_offload_ctx <= 0:
+            return
+        self.controls.set_settings(
+            self.settings().with_changes(
+                n_gpu_layers=self._fit.n_layer + 1, n_ctx=self._fit.max_full_offload_ctx
+            )
+        )
+        self._recompute()
+        self._changed()
+
+    def save_now(self) -> None:
+        """Write pending remembered settings now (the window calls it on close)."""
+        self._remembered.flush()
+
+    # -- internals ----------------------------------------------------------
+    def _on_target_picked(self) -> None:
+        self._wanted_gpu = None
+
+    def _on_edit(self) -> None:
+        self._recompute()
+        self._changed()
+
+    def _changed(self) -> None:
+        if self._model is None:
+            return
+        settings = self.settings()
+        self.settings_changed.emit(settings)
+        if self._path:
+            gpu = self.controls.gpu.current()
+            self._remembered.schedule(
+                self._path, to_remembered(settings, gpu=gpu.uuid if gpu else None)
+            )
+
+    def _update_button(self, settings: LoadSettings, *, risky: bool) -> None:
+        loaded_path, loaded_settings = self._loaded or (None, None)
+        held = loaded_path is not None and Path(loaded_path) == Path(self._path)
+        unchanged = held and loaded_settings == settings
+        self.load_button.setEnabled(not unchanged)
+        if unchanged:
+            self.load_button.setText(LOADED)
+        else:
+            self.load_button.setText(LOAD_ANYWAY if risky else RELOAD if held else LOAD)
+
+    def _request_load(self) -> None:
+        if self._model is not None:
+            self.load_requested.emit(self._path, self.settings())
+
+    def _suggestion_key(self) -> tuple[object, ...]:
+        s = self.settings()
+        return (self.controls.gpu.current_key(), s.type_k, s.type_v, s.flash_attn, self._margin)
+
+    def _refresh_suggestion(self, model: ModelInfo, settings: LoadSettings) -> None:
+        """Auto's line stays while it is true: same GPU, cache type and margin."""
+        if self._fit is not None and self._fit_key != self._suggestion_key():
+            self._fit = None
+        if self._fit is None:
+            self.controls.show_suggestion(None)
+            return
+        self.controls.show_suggestion(
+            suggestion_html(
+                self._fit,
+                n_ctx=settings.n_ctx,
+                n_gpu_layers=settings.gpu_layers_for(model.n_layer),
+                n_ctx_train=model.n_ctx_train,
+            )
+        )
+
+    def _refresh_hint(self) -> None:
+        build = self._build
+        self.view.set_cuda_hint(cuda_install_hint(build, self._probe) if build else None)
+
+    def _recompute(self) -> None:
+        gpu = self.controls.gpu.current()
+        self.controls.set_gpu_available(gpu is not None)
+        if self._model is None:
+            self._stack.setCurrentIndex(0)
+            self.load_button.setEnabled(False)
+            return
+        self.load_button.setEnabled(True)
+        settings = self.settings()
+        self._refresh_suggestion(self._model, settings)
+        targets = [GpuTarget(gpu.name)] if gpu else []
+        self._plan = plan = estimate(self._model, settings, targets)
+        free = gpu_available(gpu) if gpu else None
+        self._verdict = judge(plan, gpu_free=free, margin=self._margin)
+        self.view.show_verdict(self._verdict)
+        risky = gpu is not None and not gpu.is_what_if and self._verdict.fit is Fit.NO_FIT
+        self._update_button(settings, risky=risky)
+        if gpu is not None:
+            self.view.show_gpu(gpu.total_bytes, gpu_segments(plan.gpus[0], gpu))
+        else:
+            reason = self._probe.reason or "none detected"
+            self.view.show_no_gpu(
+                f"No NVIDIA GPU found ({reason}) — choose a what-if card to plan."
+            )
+        self.view.show_ram(self._memory.total_bytes, ram_segments(plan.cpu, self._memory))

@@ -1,0 +1,163 @@
+"""The model side of the chat page: picker, load and eject, the Load panel, template choice.
+
+Turns the controller's load results into what the top bar, the Load tab and
+the template banner show, and tells the app (`model_changed`). Errors are
+handed to the page's banner through `notice`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from lmdesk.core.gguf import ModelInfo
+from lmdesk.core.load_settings import LoadSettings
+from lmdesk.core.units import format_size
+from lmdesk.ui.first_load import load_settings_from_defaults
+from lmdesk.ui.kit.offload import OffloadPanel
+from lmdesk.ui.pages.chat.formatting import model_display_name
+from lmdesk.ui.pages.chat.model_bar import ModelBar
+from lmdesk.ui.pages.chat.model_choice import ModelChoice
+from lmdesk.ui.pages.chat.side_tabs import TemplateBanner
+from lmdesk.ui.services.context import AppContext
+from lmdesk.ui.services.inference import InferenceController, LoadedModel
+
+if TYPE_CHECKING:
+    from lmdesk.core.engine import UnloadReport
+
+
+class ModelControls(QObject):
+    model_ready = Signal(object)
+    """LoadedModel: a model is loaded and can chat."""
+    model_gone = Signal()
+    """No model is loaded any more (ejected, failed or cancelled)."""
+    notice = Signal(str, str)
+    """level, a sentence for the page's banner ('' dismisses it)."""
+    load_tab_wanted = Signal()
+    """Show the Load tab (a model was picked)."""
+
+    def __init__(
+        self, context: AppContext, controller: InferenceController, parent: QWidget
+    ) -> None:
+        super().__init__(parent)
+        self._context = context
+        self._controller = controller
+        self._parent = parent
+        self._panel_path = ""
+        self.bar = ModelBar()
+        self.panel = OffloadPanel()
+        self.template_banner = TemplateBanner()
+        self.choice = ModelChoice(context.settings, self)
+        if context.latest_probe is not None:
+            self.panel.set_gpus(context.latest_probe)
+        if context.llama_build is not None:
+            self.panel.set_llama_build(context.llama_build)
+        self._connect()
+
+    def _connect(self) -> None:
+        c, signals = self._controller, self._context.signals
+        c.load_started.connect(lambda path: self.bar.show_loading(path))
+        c.load_progress.connect(
+            lambda fraction: self.bar.show_loading(c.loading_path or "", fraction)
+        )
+        c.loaded.connect(self._on_loaded)
+        c.load_failed.connect(self._on_load_failed)
+        c.load_cancelled.connect(self._on_load_cancelled)
+        c.unloaded.connect(self._on_unloaded)
+        c.template_changed.connect(self.template_banner.set_current)
+        self.template_banner.template_chosen.connect(c.set_chat_template)
+        self.panel.load_requested.connect(self.load_model)
+        self.bar.model_chosen.connect(self.choose_model)
+        self.bar.menu_about_to_show.connect(self._scan_models)
+        self.bar.open_file_requested.connect(self.open_file)
+        self.bar.library_requested.connect(lambda: signals.navigate_requested.emit("library"))
+        self.bar.eject_requested.connect(c.unload)
+        self.bar.cancel_requested.connect(c.cancel_load)
+        signals.load_model_requested.connect(self.load_model)
+        signals.gpu_probe.connect(self.panel.set_gpus)
+        signals.llama_build.connect(self.panel.set_llama_build)
+        signals.models_changed.connect(self._models_changed)
+
+    # -- requests -----------------------------------------------------------------------------
+    def load_model(self, path: str, settings: LoadSettings | None = None) -> None:
+        """Load ``path``; without settings, the settings' load defaults (all on the CPU)."""
+        if settings is None:
+            settings = load_settings_from_defaults(self._context.settings.settings.load)
+        self.notice.emit("", "")
+        if self._panel_path != path:
+            self.choose_model(path, settings, switch_tab=False)
+        self._controller.load(path, settings)
+
+    def choose_model(
+        self, path: str, settings: LoadSettings | None = None, *, switch_tab: bool = True
+    ) -> None:
+        """Show ``path`` in the Load panel (its header is read off the GUI thread)."""
+        self._panel_path = path
+
+        def show(model: ModelInfo) -> None:
+            self.panel.set_model(model, path, settings)
+            if switch_tab:
+                self.load_tab_wanted.emit()
+
+        def failed(message: str) -> None:
+            self.notice.emit("error", f"{model_display_name(path)} cannot be read: {message}")
+
+        self.choice.read(path, show, failed)
+
+    def show_picker(self) -> None:
+        self.load_tab_wanted.emit()
+        self.bar.picker.showMenu()
+
+    def open_file(self) -> QFileDialog:
+        folder = str(self._context.settings.models_dir())
+        dialog = QFileDialog(self._parent, "Open a GGUF model", folder)
+        dialog.setNameFilter("GGUF models (*.gguf)")
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.fileSelected.connect(self.choose_model)
+        dialog.open()
+        return dialog
+
+    def _scan_models(self) -> None:
+        if self.choice.stale:
+            self.choice.scan(self.bar.set_models)
+
+    def _models_changed(self) -> None:
+        self.choice.stale = True
+
+    # -- results ------------------------------------------------------------------------------
+    def _on_loaded(self, loaded: LoadedModel) -> None:
+        self.bar.show_loaded(loaded)
+        self.panel.set_loaded(str(loaded.path), loaded.report.settings)
+        if loaded.has_builtin_template:
+            self.template_banner.hide()
+        else:
+            choice = loaded.report.template_choice
+            why = choice.reason if choice is not None else ""
+            self.template_banner.offer(list(loaded.templates), loaded.report.chat_template, why)
+        self._context.signals.model_changed.emit(model_display_name(loaded.path))
+        self.model_ready.emit(loaded)
+
+    def _on_load_failed(self, message: str) -> None:
+        self.bar.show_unloaded()
+        self.notice.emit("error", message)
+        self._gone()
+
+    def _on_load_cancelled(self) -> None:
+        self.bar.show_unloaded("Load cancelled")
+        self._gone()
+
+    def _on_unloaded(self, report: UnloadReport) -> None:
+        self.bar.show_unloaded(f"Ejected · {format_size(max(0, report.freed))} of RAM freed")
+        self._gone()
+
+    def _gone(self) -> None:
+        self.panel.set_loaded(None)
+        self.template_banner.hide()
+        self._context.signals.model_changed.emit(None)
+        self.model_gone.emit()
+
+    def shutdown(self) -> None:
+        self.panel.save_now()
+        self.choice.wait()

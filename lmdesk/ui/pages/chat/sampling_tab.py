@@ -1,0 +1,173 @@
+"""The Sampling tab: how the next token is picked, saved with the conversation.
+
+A preset fills the sampling knobs; editing a knob turns the preset to
+"Custom". Max tokens 0 means "until the model stops"; seed -1 means "a new
+one each reply".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from lmdesk.ui.kit.widgets import muted
+from lmdesk.ui.pages.chat.sampling_values import (
+    SamplingValues,
+    matching_preset,
+    preset_names,
+    with_preset,
+)
+
+CUSTOM = "Custom"
+HELP = {
+    "temperature": "Randomness: 0 always picks the most likely token (same prompt, same reply).",
+    "top_p": "Keep the likeliest tokens up to this total probability (1: off).",
+    "top_k": "Keep only this many likeliest tokens (0: off).",
+    "min_p": "Drop tokens below this share of the top token's probability (0: off).",
+    "repeat_penalty": "Discourage repeating recent tokens (1: off).",
+    "max_tokens": "Longest reply, in tokens (0: until the model stops or the context is full).",
+    "seed": "Random seed (-1: a new one each reply).",
+}
+
+
+def _double(low: float, high: float, step: float, decimals: int) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setDecimals(decimals)
+    box.setKeyboardTracking(False)
+    return box
+
+
+def _int(low: int, high: int) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setKeyboardTracking(False)
+    box.setGroupSeparatorShown(True)
+    return box
+
+
+class SamplingTab(QWidget):
+    changed = Signal(dict)
+    """The new values (a dict for the conversation's ``sampling`` field)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._loading = False
+        self._pending: SamplingValues | None = None
+        self.preset = QComboBox()
+        self._presets_filled = False
+        self.fields: dict[str, QAbstractSpinBox] = {
+            "temperature": _double(0.0, 5.0, 0.05, 2),
+            "top_p": _double(0.01, 1.0, 0.05, 2),
+            "top_k": _int(0, 1000),
+            "min_p": _double(0.0, 1.0, 0.01, 2),
+            "repeat_penalty": _double(0.5, 2.0, 0.05, 2),
+            "max_tokens": _int(0, 1_048_576),
+            "seed": _int(-1, 2**31 - 1),
+        }
+        self.fields["max_tokens"].setSpecialValueText("until done")
+        self.fields["seed"].setSpecialValueText("random")
+        form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setVerticalSpacing(10)
+        form.addRow("Preset", self.preset)
+        labels = {
+            "temperature": "Temperature",
+            "top_p": "Top-p",
+            "top_k": "Top-k",
+            "min_p": "Min-p",
+            "repeat_penalty": "Repeat penalty",
+            "max_tokens": "Max tokens",
+            "seed": "Seed",
+        }
+        for key, box in self.fields.items():
+            box.setToolTip(HELP[key])
+            label = QLabel(labels[key])
+            label.setToolTip(HELP[key])
+            form.addRow(label, box)
+            box.valueChanged.connect(self._on_edit)  # type: ignore[attr-defined]
+        self.preset.currentTextChanged.connect(self._on_preset)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(16, 16, 16, 16)
+        column.setSpacing(12)
+        column.addLayout(form)
+        column.addWidget(muted("Saved with this conversation. Hover a setting for what it does."))
+        column.addStretch(1)
+
+    def _fill_presets(self) -> None:
+        if self._presets_filled:
+            return
+        self._presets_filled = True
+        self._loading = True
+        self.preset.addItems([*preset_names(), CUSTOM])
+        self._loading = False
+
+    def set_values(self, values: SamplingValues) -> None:
+        """Show a conversation's values (no `changed` signal).
+
+        The presets come from the engine module, which loads llama.cpp; until
+        the tab is first shown the values wait, so building the page stays cheap.
+        """
+        self._pending = dict(values)
+        if self.isVisible():
+            self._apply_pending()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self._apply_pending()
+        super().showEvent(event)
+
+    def _apply_pending(self) -> None:
+        if self._pending is None:
+            return
+        values, self._pending = self._pending, None
+        self._fill_presets()
+        self._loading = True
+        try:
+            for key, box in self.fields.items():
+                value = values.get(key)
+                if key == "max_tokens":
+                    value = value or 0
+                elif key == "seed":
+                    value = -1 if value is None else value
+                box.setValue(value)  # type: ignore[attr-defined]
+            self.preset.setCurrentText(matching_preset(values) or CUSTOM)
+        finally:
+            self._loading = False
+
+    def values(self) -> SamplingValues:
+        if self._pending is not None:
+            return dict(self._pending)
+        out: dict[str, Any] = {key: box.value() for key, box in self.fields.items()}  # type: ignore[attr-defined]
+        out["max_tokens"] = out["max_tokens"] or None
+        out["seed"] = None if out["seed"] < 0 else out["seed"]
+        return out
+
+    def _on_edit(self) -> None:
+        if self._loading:
+            return
+        values = self.values()
+        self._loading = True
+        self.preset.setCurrentText(matching_preset(values) or CUSTOM)
+        self._loading = False
+        self.changed.emit(values)
+
+    def _on_preset(self, name: str) -> None:
+        if self._loading or name == CUSTOM:
+            return
+        values = with_preset(self.values(), name)
+        self._pending = values
+        self._apply_pending()
+        self.changed.emit(values)

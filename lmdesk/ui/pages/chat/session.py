@@ -1,0 +1,345 @@
+"""The open conversation: what the person does, turned into store writes and engine requests.
+
+No widgets here (Anki's rule: no business logic in widgets). The page calls
+`send`, `regenerate`, `edit_and_resend`, `continue_reply`, `stop`; the
+session commits the user's message *before* asking for a reply, hands the
+reply to a `ReplyStream` (which saves it as it streams and when it ends) and
+tells the views what changed. The views follow the signals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Signal
+
+from lmdesk.core.chats import (
+    DEFAULT_TITLE,
+    ChatStore,
+    Conversation,
+    ConversationNotFoundError,
+    Message,
+)
+from lmdesk.core.settings import SamplingDefaults
+from lmdesk.ui.pages.chat.formatting import title_from_message
+from lmdesk.ui.pages.chat.reply_stream import ReplyStream
+from lmdesk.ui.pages.chat.sampling_values import (
+    SamplingValues,
+    cap_reply_length,
+    defaults_values,
+    merged,
+    to_sampling,
+)
+from lmdesk.ui.services.inference import InferenceController
+
+if TYPE_CHECKING:
+    from lmdesk.core.engine import ReplyStats
+
+_log = logging.getLogger(__name__)
+
+
+def engine_messages(system_prompt: str, messages: Sequence[Message]) -> list[dict[str, str]]:
+    """What the model sees: the system prompt, then the turns (empty replies left out)."""
+    out = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
+    for m in messages:
+        if m.role == "assistant" and not m.content.strip():
+            continue
+        out.append({"role": m.role, "content": m.content})
+    return out
+
+
+class ChatSession(QObject):
+    conversation_opened = Signal(object, list)
+    """Conversation or None, its messages (list[Message]): redraw everything."""
+    message_added = Signal(object)
+    """Message: a user message, or a reply that starts streaming (empty)."""
+    message_changed = Signal(object)
+    """Message: new text, state or stats (a finished reply, an edit)."""
+    reply_text = Signal(int, str)
+    """message id, text appended to the streaming reply."""
+    reply_saved = Signal(int, int)
+    """message id, characters of it now saved in the database (after each flush)."""
+    streaming_changed = Signal(bool)
+    reply_finished = Signal(object)
+    """ReplyStats of a reply that ended normally (Stop included)."""
+    conversations_changed = Signal()
+    """A title, the order or the set of conversations changed."""
+    notice = Signal(str, str)
+    """level ('error', 'warning', 'info'), a sentence for a person."""
+
+    def __init__(
+        self,
+        store: ChatStore,
+        controller: InferenceController,
+        *,
+        policy: Callable[[], str] = lambda: "truncate_oldest",
+        sampling_defaults: Callable[[], SamplingValues] | None = None,
+        flush_interval_s: float | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.controller = controller
+        self._sampling_defaults = sampling_defaults or _engine_defaults
+        self._conversation: Conversation | None = None
+        self._stream = ReplyStream(
+            store, controller, policy=policy, flush_interval_s=flush_interval_s, parent=self
+        )
+        self._stream.text_added.connect(self.reply_text)
+        self._stream.saved.connect(self.reply_saved)
+        self._stream.finished.connect(self._on_reply_finished)
+        self._stream.failed.connect(self._on_reply_failed)
+
+    # -- the open conversation ----------------------------------------------------------------
+    @property
+    def conversation(self) -> Conversation | None:
+        return self._conversation
+
+    @property
+    def conversation_id(self) -> int | None:
+        return None if self._conversation is None else self._conversation.id
+
+    @property
+    def streaming(self) -> bool:
+        return self._stream.record is not None
+
+    @property
+    def streaming_message_id(self) -> int | None:
+        reply = self._stream.record
+        return None if reply is None else reply.message_id
+
+    def messages(self) -> list[Message]:
+        """The open conversation's messages; a streaming reply with all its text so far."""
+        if self._conversation is None:
+            return []
+        listed = self.store.messages(self._conversation.id)
+        reply = self._stream.record
+        if reply is None:
+            return listed
+        return [_with_content(m, reply.text) if m.id == reply.message_id else m for m in listed]
+
+    def open(self, conversation_id: int | None) -> None:
+        try:
+            conversation = (
+                None if conversation_id is None else self.store.get_conversation(conversation_id)
+            )
+        except ConversationNotFoundError:
+            conversation = None
+        self._conversation = conversation
+        self.conversation_opened.emit(conversation, self.messages())
+
+    def open_latest(self) -> None:
+        """The most recently active conversation; a new one when there is none."""
+        latest = self.store.list_conversations()
+        if latest:
+            self.open(latest[0].id)
+        else:
+            self._conversation = None
+            self.new_conversation()
+
+    def new_conversation(self) -> Conversation:
+        """An empty conversation (the open one, if it is still empty)."""
+        current = self._conversation
+        if current is not None and not self.store.messages(current.id):
+            return current
+        conversation = self.store.create_conversation(DEFAULT_TITLE)
+        self.conversations_changed.emit()
+        self.open(conversation.id)
+        return conversation
+
+    def rename(self, conversation_id: int, title: str) -> None:
+        title = title.strip()
+        if not title:
+            return
+        updated = self.store.rename_conversation(conversation_id, title)
+        if self._conversation is not None and self._conversation.id == conversation_id:
+            self._conversation = updated
+        self.conversations_changed.emit()
+
+    def delete(self, conversation_id: int) -> None:
+        reply = self._stream.record
+        if reply is not None and reply.conversation_id == conversation_id:
+            self.controller.stop()  # its writer then finds the row gone and saves nothing
+        self.store.delete_conversation(conversation_id)
+        self.conversations_changed.emit()
+        if self.conversation_id == conversation_id:
+            self.open_latest()
+
+    def set_system_prompt(self, text: str) -> None:
+        if self._conversation is not None and text != self._conversation.system_prompt:
+            self._conversation = self.store.update_conversation(
+                self._conversation.id, system_prompt=text
+            )
+
+    def sampling_values(self) -> SamplingValues:
+        stored = None if self._conversation is None else self._conversation.sampling
+        return merged(stored, self._sampling_defaults())
+
+    def set_sampling_values(self, values: SamplingValues) -> None:
+        if self._conversation is not None and values != self._conversation.sampling:
+            self._conversation = self.store.update_conversation(
+                self._conversation.id, sampling=values
+            )
+
+    def prompt_messages(self, draft: str = "") -> list[dict[str, str]]:
+        """The open conversation as the engine would see it, plus ``draft`` as the next message."""
+        system = "" if self._conversation is None else self._conversation.system_prompt
+        out = engine_messages(system, self.messages())
+        if draft.strip():
+            out.append({"role": "user", "content": draft})
+        return out
+
+    # -- actions ------------------------------------------------------------------------------
+    def can_reply(self) -> str | None:
+        """Why a reply cannot start now (a sentence), or None when it can."""
+        if self.controller.loaded_model is None:
+            return "Load a model first."
+        if self.controller.loading:
+            return "Wait for the model to finish loading."
+        if self._stream.record is not None or self.controller.generating:
+            return "A reply is still being written. Stop it first."
+        return None
+
+    def send(self, text: str) -> bool:
+        """Commit the user's message, then ask for a reply. False (with a notice) if not now."""
+        if not text.strip() or self._refused():
+            return False
+        if self._conversation is None:
+            self._conversation = self.store.create_conversation(DEFAULT_TITLE)
+            self.conversation_opened.emit(self._conversation, [])
+        conversation = self._conversation
+        message = self.store.add_message(conversation.id, "user", text)
+        changes: dict[str, Any] = {"model_path": str(self._model_path())}
+        if conversation.title == DEFAULT_TITLE:
+            changes["title"] = title_from_message(text)
+        self._conversation = self.store.update_conversation(conversation.id, **changes)
+        if not self._start_reply(continue_from=None, sent=message):
+            self.message_added.emit(message)
+            self.conversations_changed.emit()
+        return True
+
+    def regenerate(self) -> bool:
+        """Delete the last reply and answer the last user message again."""
+        if self._refused():
+            return False
+        messages = self.messages()
+        while messages and messages[-1].role == "assistant":
+            messages.pop()
+        if not messages or messages[-1].role != "user":
+            return False
+        self.store.delete_messages_after(messages[-1].id)
+        self._reopen()
+        return self._start_reply(continue_from=None)
+
+    def edit_and_resend(self, message_id: int, text: str) -> bool:
+        """Replace a user message's text, delete everything after it, and ask again."""
+        if not text.strip() or self._refused():
+            return False
+        message = self.store.get_message(message_id)
+        if message.role != "user":
+            raise ValueError("only the person's own messages are edited and resent")
+        self.store.replace_message_content(message_id, text)
+        self.store.delete_messages_after(message_id)
+        self._reopen()
+        return self._start_reply(continue_from=None)
+
+    def edit_message(self, message_id: int, text: str) -> None:
+        """Change a message's text in place (a reply, before Continue); nothing is resent."""
+        if self.streaming_message_id == message_id:
+            return
+        self.message_changed.emit(self.store.replace_message_content(message_id, text))
+
+    def continue_reply(self) -> bool:
+        """Let the model carry on writing the last reply (interrupted, stopped or cut short)."""
+        if self._refused():
+            return False
+        messages = self.messages()
+        if not messages or messages[-1].role != "assistant" or not messages[-1].content:
+            return False
+        return self._start_reply(continue_from=messages[-1])
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    # -- the reply ----------------------------------------------------------------------------
+    def _start_reply(self, *, continue_from: Message | None, sent: Message | None = None) -> bool:
+        """Ask for the reply first, then update the views (the model starts on the prompt
+        while the widgets are built): ``sent`` is the user message to show before it."""
+        assert self._conversation is not None
+        loaded = self.controller.loaded_model
+        n_ctx = loaded.n_ctx if loaded is not None else 0
+        try:
+            sampling = to_sampling(cap_reply_length(self.sampling_values(), n_ctx))
+        except (ValueError, TypeError, KeyError) as exc:
+            self.notice.emit("error", f"The sampling settings are not valid: {exc}")
+            return False
+        record = self._stream.start(
+            self._conversation.id,
+            self.prompt_messages(),
+            sampling,
+            continue_from=continue_from,
+        )
+        if sent is not None:
+            self.message_added.emit(sent)
+        reply_message = self.store.get_message(record.message_id)
+        if continue_from is None:
+            self.message_added.emit(reply_message)
+        else:
+            self.message_changed.emit(reply_message)
+        self.streaming_changed.emit(True)
+        if sent is not None:
+            self.conversations_changed.emit()
+        return True
+
+    def _on_reply_finished(self, final: Message | None, stats: ReplyStats) -> None:
+        self._end_reply(final)
+        if stats.dropped_messages:
+            n = stats.dropped_messages
+            self.notice.emit(
+                "info",
+                f"The {n} oldest message{'s were' if n != 1 else ' was'} left out so the "
+                "conversation fits the model's context.",
+            )
+        self.reply_finished.emit(stats)
+
+    def _on_reply_failed(self, final: Message | None, deleted: bool, message: str) -> None:
+        self._end_reply(final)
+        if deleted:
+            self._reopen()
+        self.notice.emit("error", message)
+
+    def _end_reply(self, final: Message | None) -> None:
+        if final is not None and final.conversation_id == self.conversation_id:
+            self.message_changed.emit(final)
+        self.streaming_changed.emit(False)
+        self.conversations_changed.emit()
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _refused(self) -> bool:
+        reason = self.can_reply()
+        if reason is not None:
+            self.notice.emit("warning", reason)
+            return True
+        return False
+
+    def _reopen(self) -> None:
+        self.open(self.conversation_id)
+
+    def _model_path(self) -> str:
+        loaded = self.controller.loaded_model
+        return "" if loaded is None else str(loaded.path)
+
+    def shutdown(self) -> None:
+        """Save the streaming reply's text as it is (the app is closing)."""
+        self._stream.interrupt()
+
+
+def _with_content(message: Message, content: str) -> Message:
+    return replace(message, content=content)
+
+
+def _engine_defaults() -> SamplingValues:
+    return defaults_values(SamplingDefaults())

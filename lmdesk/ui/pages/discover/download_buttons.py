@@ -1,0 +1,130 @@
+"""The Download button of each model in a repository view, kept in step with the queue.
+
+A button says what the queue knows of that model: Download, a percentage while it
+downloads (click: open Downloads), Downloaded, or Retry after a failure. A split
+model's parts are added together and its button sums them.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QPushButton, QTableView, QWidget
+
+from lmdesk.core.downloads import JobSnapshot, JobState
+from lmdesk.core.downloads.errors import DownloadError
+from lmdesk.core.hub import RemoteModel
+from lmdesk.ui.pages.discover.files_model import ACTION, FilesModel
+from lmdesk.ui.services.context import AppContext
+from lmdesk.ui.services.downloads import DownloadService
+from lmdesk.ui.services.errors import show_error
+
+TONAL_STYLE = """
+QPushButton {
+    background: #eff6ff; color: #1d4ed8; border: 1px solid #bfdbfe; border-radius: 6px;
+    padding: 4px 14px; font-weight: 600;
+}
+QPushButton:hover { background: #dbeafe; border-color: #93c5fd; }
+QPushButton:pressed { background: #bfdbfe; }
+QPushButton:disabled { background: transparent; color: #059669; border-color: transparent; }
+"""
+WIDEST = "Downloading 100%"  # the longest text a button shows: its width never jumps
+MOVING = (JobState.QUEUED, JobState.RUNNING, JobState.RETRYING, JobState.VERIFYING)
+
+
+def button_state(model: RemoteModel, service: DownloadService) -> tuple[str, str]:
+    """(text, what a click does: 'download' | 'open' | 'none') for `model`'s button."""
+    snapshots = [service.snapshot(f"{model.repo_id}/{p.filename}") for p in model.parts]
+    states = [s.state if s else None for s in snapshots]
+    if all(s is JobState.DONE for s in states):
+        return "Downloaded ✓", "none"
+    if any(s in MOVING for s in states):
+        return f"Downloading {_percent(snapshots)}%", "open"
+    if any(s is JobState.PAUSED for s in states):
+        return "Paused", "open"
+    if any(s is JobState.FAILED for s in states):
+        return "Retry download", "download"
+    if all(service.in_library(model.repo_id, p.filename) for p in model.parts):
+        return "Downloaded ✓", "none"
+    return "Download", "download"
+
+
+def _percent(snapshots: list[JobSnapshot | None]) -> int:
+    known = [s for s in snapshots if s is not None and s.total]
+    total = sum(s.total or 0 for s in known)
+    done = sum(s.bytes_done for s in known)
+    return int(100 * done / total) if total else 0
+
+
+class DownloadButtons(QObject):
+    """Puts a button in the ACTION column of `view` for every row of `files`."""
+
+    def __init__(
+        self,
+        view: QTableView,
+        files: FilesModel,
+        service: DownloadService,
+        context: AppContext,
+    ) -> None:
+        super().__init__(view)
+        self._view, self._files, self._service, self._context = view, files, service, context
+        self.buttons: dict[str, QPushButton] = {}  # model name -> button
+        self._actions: dict[str, str] = {}
+        files.modelReset.connect(self.rebuild)
+        service.sig_snapshot.connect(self._on_snapshot)
+
+    def rebuild(self) -> None:
+        self.buttons, self._actions = {}, {}
+        for row, file_row in enumerate(self._files.rows()):
+            button = QPushButton("Download")
+            button.setStyleSheet(TONAL_STYLE)
+            button.setCursor(Qt.CursorShape.PointingHandCursor)
+            button.setMinimumWidth(button.fontMetrics().horizontalAdvance(WIDEST) + 36)
+            button.setObjectName(f"download-{file_row.model.name}")
+            button.clicked.connect(lambda _=False, name=file_row.model.name: self.click(name))
+            self.buttons[file_row.model.name] = button
+            cell = QWidget()
+            box = QHBoxLayout(cell)
+            box.setContentsMargins(4, 5, 14, 5)
+            box.addWidget(button)
+            self._view.setIndexWidget(self._files.index(row, ACTION), cell)
+            self._refresh(file_row.model)
+        width = self._view.fontMetrics().horizontalAdvance(WIDEST) + 36 + 18
+        self._view.horizontalHeader().setSectionResizeMode(ACTION, QHeaderView.ResizeMode.Fixed)
+        self._view.horizontalHeader().resizeSection(ACTION, width)
+
+    def click(self, name: str) -> None:
+        model = self._model(name)
+        if model is None:
+            return
+        action = self._actions.get(name, "download")
+        if action == "open":
+            self._context.signals.navigate_requested.emit("downloads")
+            return
+        if action != "download":
+            return
+        try:
+            self._service.add_model(model)
+        except (DownloadError, RuntimeError) as exc:
+            show_error(self._view, f"Could not download {model.name}: {exc}")
+        self._refresh(model)
+
+    def _model(self, name: str) -> RemoteModel | None:
+        return next((r.model for r in self._files.rows() if r.model.name == name), None)
+
+    def _on_snapshot(self, snapshot: JobSnapshot) -> None:
+        for file_row in self._files.rows():
+            model = file_row.model
+            if model.repo_id == snapshot.repo_id and any(
+                p.filename == snapshot.filename for p in model.parts
+            ):
+                self._refresh(model)
+
+    def _refresh(self, model: RemoteModel) -> None:
+        button = self.buttons.get(model.name)
+        if button is None:
+            return
+        text, action = button_state(model, self._service)
+        self._actions[model.name] = action
+        if button.text() != text:
+            button.setText(text)
+        button.setEnabled(action != "none")

@@ -1,0 +1,145 @@
+"""A repository's downloadable models as a Qt table: name, quantization, size, verdict.
+
+One row per `RemoteModel` (the parts of a split model share a row). The verdict starts
+as an estimate from the file size ("≈ from file size") and becomes exact when the
+model's header has been read from the hub.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import Qt
+
+from lmdesk.core.gguf import ModelInfo
+from lmdesk.core.hub import RemoteModel
+from lmdesk.core.units import format_size
+from lmdesk.ui.kit.fit_target import verdict_brush, verdict_icon
+from lmdesk.ui.kit.row_table import Index, RowTableModel
+from lmdesk.ui.model_fit import FitInputs, FitWords
+
+NAME, QUANT, SIZE, FIT, ACTION = range(5)
+HEADERS = ("File", "Quant", "Size", "Fits the GPU?", "")
+MODEL_ROLE = Qt.ItemDataRole.UserRole + 1
+WORDS_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+@dataclass
+class FileRow:
+    model: RemoteModel
+    info: ModelInfo | None = None
+    header_error: str | None = None
+    words: FitWords | None = None
+
+    @property
+    def projector(self) -> bool:
+        return self.model.parts[0].projector
+
+
+def row_name(model: RemoteModel) -> str:
+    name = model.name
+    if model.is_split:
+        found = len(model.parts)
+        name += (
+            f"  ({model.n_parts_expected} parts)"
+            if model.complete
+            else (f"  ({found} of {model.n_parts_expected} parts on the hub)")
+        )
+    return name
+
+
+class FilesModel(RowTableModel[FileRow]):
+    headers = HEADERS
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        row = self.row_at(index)
+        if row is None:
+            return None
+        column = index.column()
+        if role == MODEL_ROLE:
+            return row.model
+        if role == WORDS_ROLE:
+            return row.words
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(row, column)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(row, column)
+        if column == FIT and row.words is not None and not row.projector:
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return verdict_brush(row.words.kind)
+            if role == Qt.ItemDataRole.DecorationRole:
+                return verdict_icon(row.words.kind, hollow=row.words.approximate)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == SIZE:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def _display(self, row: FileRow, column: int) -> str | None:
+        model = row.model
+        if column == NAME:
+            return row_name(model)
+        if column == QUANT:
+            return model.quantization or (row.info.quantization if row.info else "—")
+        if column == SIZE:
+            return format_size(model.total_size)
+        if column == FIT:
+            if row.projector:
+                return "Vision projector (used with a model)"
+            return row.words.text if row.words else ""
+        return ""
+
+    def _tooltip(self, row: FileRow, column: int) -> str | None:
+        if column == NAME:
+            return "\n".join(p.filename for p in row.model.parts)
+        if column == FIT and row.words is not None:
+            detail = row.words.detail
+            if row.header_error:
+                detail += f"\nThe header could not be read: {row.header_error}"
+            elif row.words.approximate:
+                detail += "\nReading the model's header from the hub…"
+            return detail
+        return None
+
+    # -- updates -------------------------------------------------------------------------
+    def set_models(self, models: list[RemoteModel], inputs: FitInputs) -> None:
+        self.beginResetModel()
+        self._rows = [FileRow(m) for m in models]
+        for row in self._rows:
+            row.words = inputs.words_from_size(row.model.total_size)
+        self.endResetModel()
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self._rows = []
+        self.endResetModel()
+
+    def rows(self) -> list[FileRow]:
+        return list(self._rows)
+
+    def row(self, index: int) -> FileRow:
+        return self._rows[index]
+
+    def set_header(self, name: str, info: ModelInfo, inputs: FitInputs) -> None:
+        """The header of model `name` arrived: the verdict becomes exact."""
+        for i, row in enumerate(self._rows):
+            if row.model.name == name:
+                row.info, row.header_error = info, None
+                row.words = inputs.words(info)
+                self._changed(i)
+
+    def set_header_error(self, name: str, message: str) -> None:
+        for i, row in enumerate(self._rows):
+            if row.model.name == name:
+                row.header_error = message
+                self._changed(i)
+
+    def refresh_verdicts(self, inputs: FitInputs) -> None:
+        """The GPU or the settings changed: judge every row again."""
+        for row in self._rows:
+            size = row.model.total_size
+            row.words = inputs.words(row.info) if row.info else inputs.words_from_size(size)
+        if self._rows:
+            self.dataChanged.emit(self.index(0, FIT), self.index(len(self._rows) - 1, FIT))
+
+    def _changed(self, row: int) -> None:
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(HEADERS) - 1))
