@@ -119,6 +119,7 @@ class AppContender:
 
     def close(self) -> None:
         self.page.shutdown()
+        self.page.context.close()
 
 
 class EngineContender:

@@ -51,6 +51,7 @@ def main() -> int:
     page.load_model(model, LoadSettings(n_ctx=1024, n_batch=256, n_ubatch=256, n_threads=1))
     app.exec()
     page.shutdown()
+    context.close()
     return 0
 
 

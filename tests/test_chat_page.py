@@ -69,6 +69,7 @@ def make_page(qtbot: QtBot, database: Path) -> Iterator[Callable[..., ChatPage]]
     yield make
     for page, store in pages:
         page.shutdown()
+        page.context.close()  # the context owns the model host and its thread
         store.close()
 
 
@@ -559,6 +560,7 @@ def test_create_page_builds_the_page_on_the_default_store(qtbot: QtBot) -> None:
         assert str(page.store.path).startswith(os.environ["LMDESK_HOME"])
     finally:
         page.shutdown()
+        page.context.close()
 
 
 # --- the crash: kill -9 in the middle of a reply -------------------------------------------------

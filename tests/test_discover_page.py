@@ -25,13 +25,12 @@ from model_pages import (
 )
 from pytestqt.qtbot import QtBot
 
-from lmdesk.core.estimate import fit
+from lmdesk.core.estimate import APPROX, TOO_LARGE, FitInputs, fit
 from lmdesk.core.gguf import read_model
 from lmdesk.core.gpus import WHAT_IF_CARDS, custom_card
 from lmdesk.core.hub import RemoteModel, RemoteModelFile, RepoSummary
 from lmdesk.core.settings import LoadDefaults
 from lmdesk.core.units import GiB, MiB
-from lmdesk.ui.model_fit import APPROX, TOO_LARGE, FitInputs
 from lmdesk.ui.pages.discover.files_model import FIT, QUANT, FilesModel
 from lmdesk.ui.pages.discover.page import DiscoverPage
 from lmdesk.ui.pages.discover.results_model import ResultsModel
@@ -239,7 +238,7 @@ def test_verdict_words(smollm2_path: Path) -> None:
     assert (on_4060.words(model).text, on_4060.words(model).kind) == ("Full offload", "fits")
     assert on_4060.words_from_size(98 * MiB).text == f"Full offload ({APPROX})"
     partial = on_4060.words_from_size(12 * GiB)
-    assert partial.kind == "tight" and partial.text.startswith("Partial: about ")
+    assert partial.kind == "partial" and partial.text.startswith("Partial: about ")
     no_room = FitInputs(
         gpu=custom_card(int(1.2 * GiB)), defaults=LoadDefaults(), margin=GiB, ram_total=64 * GiB
     )

@@ -21,14 +21,10 @@ from lmdesk.core import paths
 from lmdesk.core.estimate import fit
 from lmdesk.core.gguf import read_model
 from lmdesk.core.gpus import LlamaBuild
+from lmdesk.core.load_plan import default_load_settings, model_to_load_at_start, plan_load
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.settings import LoadDefaults, ModelLoadSettings, Settings
 from lmdesk.core.starter import starter_path
-from lmdesk.ui.first_load import (
-    load_settings_from_defaults,
-    model_to_load_at_start,
-    plan_first_load,
-)
 from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
 from lmdesk.ui.shell.main_window import MainWindow
 from lmdesk.ui.shell.welcome import STARTER_LABEL, WelcomePage
@@ -51,7 +47,8 @@ def test_welcome_fetches_with_progress_then_chat_gets_a_load_request(
     values: list[int] = []
     welcome.progress.valueChanged.connect(values.append)
 
-    with qtbot.waitSignal(window.load_model_requested, timeout=60000) as loaded:
+    # The request goes out without settings; the app's model host plans it (core.load_plan).
+    with qtbot.waitSignal(window.models.loading, timeout=60000) as loaded:
         qtbot.mouseClick(welcome.get_button, Qt.MouseButton.LeftButton)
         assert not welcome.get_button.isEnabled() and welcome.progress.isVisible()
 
@@ -134,11 +131,11 @@ CUDA_BUILD = LlamaBuild(gpu_offload=True, backends=("CUDA", "CPU"), version="0.3
 def test_first_load_fits_the_gpu_when_llama_cpp_can_use_it(smollm2_path: Path) -> None:
     probe = recorded_probe("one_gpu_rtx4060")()
     settings = Settings()
-    load = plan_first_load(smollm2_path, settings=settings, probe=probe, build=CUDA_BUILD)
+    load = plan_load(smollm2_path, settings=settings, probe=probe, build=CUDA_BUILD)
     model = read_model(smollm2_path)
     expected = fit(
         model,
-        load_settings_from_defaults(settings.load, n_ctx_train=model.n_ctx_train),
+        default_load_settings(settings.load, n_ctx_train=model.n_ctx_train),
         gpu_free=probe.gpus[0].free_bytes,
         margin=settings.gpu_safety_margin_bytes,
         gpu_name=probe.gpus[0].name,
@@ -149,7 +146,7 @@ def test_first_load_fits_the_gpu_when_llama_cpp_can_use_it(smollm2_path: Path) -
 def test_first_load_stays_on_the_cpu_without_a_cuda_build(smollm2_path: Path) -> None:
     probe = recorded_probe("one_gpu_rtx4060")()
     cpu = LlamaBuild(gpu_offload=False, backends=("CPU",), version="0.3.36")
-    load = plan_first_load(smollm2_path, settings=Settings(), probe=probe, build=cpu)
+    load = plan_load(smollm2_path, settings=Settings(), probe=probe, build=cpu)
     assert load.n_gpu_layers == 0
 
 
@@ -157,14 +154,14 @@ def test_first_load_uses_remembered_settings(smollm2_path: Path) -> None:
     remembered = ModelLoadSettings(n_gpu_layers=7, n_ctx=1024, kv_type="q8_0", flash_attn=False)
     base = Settings(load=LoadDefaults(flash_attn=False))
     settings = base.remember(str(smollm2_path), remembered)
-    load = plan_first_load(smollm2_path, settings=settings, probe=None, build=CUDA_BUILD)
+    load = plan_load(smollm2_path, settings=settings, probe=None, build=CUDA_BUILD)
     assert (load.n_gpu_layers, load.n_ctx, load.type_k, load.type_v) == (7, 1024, "q8_0", "q8_0")
     assert load.flash_attn is None  # off + quantized V cache is refused by llama.cpp: Auto
 
 
 def test_defaults_become_load_settings() -> None:
     defaults = LoadDefaults(n_ctx=32768, kv_type="q8_0", flash_attn=False, n_threads=3)
-    load = load_settings_from_defaults(defaults, n_ctx_train=8192)
+    load = default_load_settings(defaults, n_ctx_train=8192)
     assert load.n_ctx == 8192  # capped at the trained context
     assert load.flash_attn is None  # a quantized V cache needs flash attention: Auto
     assert load.n_threads == 3 and load.type_v == "q8_0"

@@ -8,22 +8,40 @@ from typing import Any
 
 from ..core.estimate import GpuTarget, estimate, fit, judge
 from ..core.gguf import ModelInfo, read_model
-from ..core.load_settings import LoadSettings
+from ..core.load_plan import default_load_settings
+from ..core.load_settings import KV_CACHE_TYPES, LoadSettings
+from ..core.settings import Settings, load_settings
 from ..core.units import format_size
 from .tables import layer_span, plan_table, table
 
 
-def _settings(args: argparse.Namespace, n_gpu_layers: int) -> LoadSettings:
-    return LoadSettings(
-        n_gpu_layers=n_gpu_layers,
-        n_ctx=args.ctx,
-        n_batch=args.batch,
-        n_ubatch=min(args.ubatch, args.batch),
-        type_k=args.kv_type,
-        type_v=args.kv_type,
-        flash_attn=True if args.flash_attn else (None if args.kv_type != "f16" else False),
-        use_mmap=not args.no_mmap,
-    )
+def _settings(args: argparse.Namespace, model: ModelInfo, n_gpu_layers: int) -> LoadSettings:
+    """The app's rule for a model nobody chose settings for, with the options given over it."""
+    base = default_load_settings(_app_settings().load, n_ctx_train=model.n_ctx_train)
+    changes: dict[str, Any] = {"n_gpu_layers": n_gpu_layers}
+    if args.ctx is not None:
+        changes["n_ctx"] = args.ctx
+    if args.batch is not None:
+        changes["n_batch"] = args.batch
+    batch = changes.get("n_batch", base.n_batch)
+    changes["n_ubatch"] = min(args.ubatch if args.ubatch is not None else base.n_ubatch, batch)
+    if args.kv_type is not None:
+        changes["type_k"] = changes["type_v"] = args.kv_type
+        if KV_CACHE_TYPES[args.kv_type].quantized and base.flash_attn is False:
+            changes["flash_attn"] = None
+    if args.flash_attn:
+        changes["flash_attn"] = True
+    if args.no_mmap:
+        changes["use_mmap"] = False
+    return base.with_changes(**changes)
+
+
+def _app_settings() -> Settings:
+    return load_settings()
+
+
+def _margin(args: argparse.Namespace) -> int:
+    return int(args.margin if args.margin is not None else _app_settings().gpu_safety_margin_bytes)
 
 
 def _gpu_name(vram: int | None) -> str:
@@ -74,9 +92,9 @@ def _human(key: str, value: Any) -> str:
 
 def estimate_cmd(args: argparse.Namespace) -> dict[str, Any] | str:
     model = read_model(args.model)
-    settings = _settings(args, args.gpu_layers)
+    settings = _settings(args, model, args.gpu_layers)
     plan = estimate(model, settings, [GpuTarget(_gpu_name(args.vram))])
-    verdict = judge(plan, gpu_free=args.vram, margin=args.margin)
+    verdict = judge(plan, gpu_free=args.vram, margin=_margin(args))
     if args.json:
         return {
             **_header(model, plan.n_gpu_layers),
@@ -91,9 +109,9 @@ def fit_cmd(args: argparse.Namespace) -> dict[str, Any] | str:
     model = read_model(args.model)
     result = fit(
         model,
-        _settings(args, 0),
+        _settings(args, model, 0),
         gpu_free=args.vram,
-        margin=args.margin,
+        margin=_margin(args),
         gpu_name=_gpu_name(args.vram),
     )
     plan = result.plan
@@ -111,7 +129,7 @@ def fit_cmd(args: argparse.Namespace) -> dict[str, Any] | str:
     )
     return (
         f"{result.n_gpu_layers} of {model.n_layer + 1} layers fit in {format_size(args.vram)}"
-        f" with a {format_size(args.margin)} margin (GPU layers: {gpu_layers}); {longest}."
+        f" with a {format_size(_margin(args))} margin (GPU layers: {gpu_layers}); {longest}."
         f"\n\n{plan_table(plan)}"
     )
 

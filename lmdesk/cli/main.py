@@ -8,11 +8,10 @@ import sys
 from collections.abc import Sequence
 
 from ..core.load_settings import KV_CACHE_TYPES
-from ..core.units import GiB, parse_size
+from ..core.units import parse_size
 
 # The estimator and the GGUF reader (numpy, gguf) are imported only by the commands
 # that need them: `lmdesk` with no arguments opens the window first.
-DEFAULT_MARGIN = GiB
 
 EXIT_USAGE = 2
 
@@ -62,19 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
                 help="layers on the GPU, 0..n_layer+1 (default: all)",
             )
         cmd.add_argument("--vram", type=_size, help="GPU memory free, e.g. 8GiB")
-        cmd.add_argument("--ctx", type=int, default=4096, help="context length (default 4096)")
-        cmd.add_argument("--batch", type=int, default=512)
-        cmd.add_argument("--ubatch", type=int, default=512)
+        # Unset options take the app's own load defaults (Settings > Load), the context capped
+        # at what the model was trained for: the rule of core.load_plan, as in the app.
+        cmd.add_argument("--ctx", type=int, help="context length (default: the app's)")
+        cmd.add_argument("--batch", type=int, help="batch size (default: the app's)")
+        cmd.add_argument("--ubatch", type=int, help="micro-batch size (default: the app's)")
         cmd.add_argument(
-            "--kv-type", choices=list(KV_CACHE_TYPES), default="f16", help="K and V cache type"
+            "--kv-type",
+            choices=list(KV_CACHE_TYPES),
+            help="K and V cache type (default: the app's)",
         )
-        cmd.add_argument("--flash-attn", action="store_true")
+        cmd.add_argument("--flash-attn", action="store_true", help="flash attention on")
         cmd.add_argument("--no-mmap", action="store_true")
         cmd.add_argument(
-            "--margin",
-            type=_size,
-            default=DEFAULT_MARGIN,
-            help="GPU memory kept free (default 1GiB)",
+            "--margin", type=_size, help="GPU memory kept free (default: the app's safety margin)"
         )
         cmd.add_argument("--json", action="store_true", help="print one JSON object")
     if "fit" in sub.choices:

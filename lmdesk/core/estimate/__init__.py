@@ -9,19 +9,24 @@ from .cpu_buffers import (
 )
 from .estimator import CUDA_OVERHEAD, EstimateError, GpuTarget, estimate
 from .fit import DEFAULT_MARGIN, FitResult, fit
+from .model_verdict import APPROX, TOO_LARGE, FitInputs, FitWords
 from .plan import CPU, DevicePlan, MemoryPlan
 from .verdict import Fit, Verdict, judge
 
 __all__ = [
+    "APPROX",
     "CPU",
     "CUDA_OVERHEAD",
     "DEFAULT_MARGIN",
     "NO_EXTRA_BUFFERS",
+    "TOO_LARGE",
     "CpuFeatures",
     "DevicePlan",
     "EstimateError",
     "Fit",
+    "FitInputs",
     "FitResult",
+    "FitWords",
     "GpuTarget",
     "MemoryPlan",
     "Verdict",

@@ -10,10 +10,20 @@ from .plan import MemoryPlan
 
 
 class Fit(Enum):
+    """The one vocabulary of verdicts, for the Load panel's chosen settings (`judge`) and for a
+    model's best plan on a card (`model_verdict`)."""
+
     FITS = "fits"
+    """Everything planned for the GPU fits with the safety margin to spare (full offload,
+    for a model's verdict)."""
+    PARTIAL = "partial"
+    """The best plan puts only some layers on the GPU, the rest in system RAM."""
     TIGHT = "tight"
+    """It fits, but with less than the safety margin to spare."""
     NO_FIT = "no_fit"
+    """It does not fit: not in the GPU's memory, or not in system RAM."""
     CPU_ONLY = "cpu_only"
+    """No layer on the GPU."""
 
 
 @dataclass(frozen=True)

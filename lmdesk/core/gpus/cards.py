@@ -25,9 +25,8 @@ class GpuInfo:
     """One GPU's identity and memory at the moment it was read.
 
     `used_by_others_bytes` is memory lmdesk cannot get back by unloading its
-    own model (other programs plus the driver's reservation): the estimator
-    plans with `total - used_by_others - safety margin` when lmdesk holds a
-    model already, and with `free_bytes` otherwise.
+    own model (other programs plus the driver's reservation); `usable_bytes` is
+    the rest, what every plan and verdict counts on.
     """
 
     index: int
@@ -41,6 +40,13 @@ class GpuInfo:
     cuda_version: str
     uuid: str
     is_what_if: bool = False
+
+    @property
+    def usable_bytes(self) -> int:
+        """Memory a model of lmdesk's can have here: what is free plus what lmdesk's own
+        loaded model holds (a load replaces it). The one number every plan, verdict and
+        Auto uses; equal to `free_bytes` while lmdesk holds nothing on this card."""
+        return max(0, self.total_bytes - self.used_by_others_bytes)
 
 
 def _slug(text: str) -> str:

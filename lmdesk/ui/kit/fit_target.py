@@ -13,11 +13,11 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
+from lmdesk.core.estimate import FitInputs
 from lmdesk.core.gpus import GpuProbe, system_memory
 from lmdesk.core.settings import Settings
 from lmdesk.ui.kit.offload.gpu_picker import GpuPicker
 from lmdesk.ui.kit.theme import VERDICT_COLORS
-from lmdesk.ui.model_fit import FitInputs
 from lmdesk.ui.services.context import AppContext
 
 

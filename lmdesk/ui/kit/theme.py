@@ -24,6 +24,7 @@ MEMORY_COLORS: dict[str, QColor] = {
 
 VERDICT_COLORS: dict[str, QColor] = {
     "fits": QColor("#10b981"),
+    "partial": QColor("#f59e0b"),
     "tight": QColor("#f59e0b"),
     "no_fit": QColor("#ef4444"),
     "cpu_only": QColor("#64748b"),

@@ -7,6 +7,7 @@ reaches into the main window: it connects to `context.signals` and reads
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,8 @@ from lmdesk.core.settings import Settings, load_settings, save_settings
 
 if TYPE_CHECKING:  # the GPU modules load psutil; not needed to paint the window
     from lmdesk.core.gpus import GpuProbe, LlamaBuild
+    from lmdesk.ui.services.inference import InferenceController
+    from lmdesk.ui.services.model_host import ModelHost
 
 
 class AppSignals(QObject):
@@ -26,7 +29,8 @@ class AppSignals(QObject):
     new_chat_requested = Signal()
     """Ctrl+N or the New chat button: start an empty conversation."""
     load_model_requested = Signal(str, object)
-    """path, LoadSettings: load this model (the chat page's inference worker does)."""
+    """path, LoadSettings or None: load this model (the context's `ModelHost` does; None
+    means "as nobody chose": `core.load_plan`'s rule)."""
     navigate_requested = Signal(str)
     """page key: show that page (e.g. the welcome page's 'Browse' button -> 'discover')."""
     model_changed = Signal(object)
@@ -44,14 +48,29 @@ class AppSignals(QObject):
 
 
 class SettingsStore(QObject):
-    """The current settings; `save()` writes them and tells everyone."""
+    """The app's one copy of the settings and their one writer.
+
+    Every part that shows or changes a setting goes through here: `save()` replaces them,
+    `update()` changes a part of the current ones (the Load panel's remembered per-model
+    settings), and both write the file and emit `changed`. Nothing else writes the file,
+    so no part can save a stale copy over another's change.
+    """
 
     changed = Signal(object)
     """Settings: the new settings, after they were saved."""
 
-    def __init__(self, settings: Settings | None = None, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        parent: QObject | None = None,
+        *,
+        path: Path | None = None,
+    ) -> None:
+        """`settings` (else the file's) are the current ones; `path` is the file (default:
+        lmdesk's settings.json)."""
         super().__init__(parent)
-        self._settings = settings if settings is not None else load_settings()
+        self._path = path
+        self._settings = settings if settings is not None else load_settings(path)
 
     @property
     def settings(self) -> Settings:
@@ -59,9 +78,16 @@ class SettingsStore(QObject):
 
     def save(self, settings: Settings) -> None:
         """Write `settings` to disk and emit `changed`; raises OSError if it cannot be written."""
-        save_settings(settings)
+        save_settings(settings, self._path)
         self._settings = settings
         self.changed.emit(settings)
+
+    def update(self, change: Callable[[Settings], Settings]) -> Settings:
+        """Save `change(current settings)`; raises OSError if it cannot be written."""
+        updated = change(self._settings)
+        if updated != self._settings:
+            self.save(updated)
+        return updated
 
     def models_dir(self) -> Path:
         return paths.models_dir(self._settings.models_dir)
@@ -84,6 +110,28 @@ class AppContext:
     """The installed llama.cpp's backends (None until looked up, after the first paint)."""
     extras: dict[str, object] = field(default_factory=dict)
     """Room for shared services a page wants to offer others (keyed by name)."""
+    _model_host: ModelHost | None = field(default=None, init=False, repr=False)
+
+    @property
+    def models(self) -> ModelHost:
+        """The app's one owner of the loaded model, made on first use. Every page (and
+        `load_model_requested`) loads through it, whether or not the chat page exists."""
+        return self.use_models()
+
+    def use_models(self, controller: InferenceController | None = None) -> ModelHost:
+        """The model host; the first call may hand it an existing controller (tests, benches)."""
+        if self._model_host is None:
+            from lmdesk.ui.services.model_host import ModelHost
+
+            self._model_host = ModelHost(self, controller=controller)
+        elif controller is not None and controller is not self._model_host.controller:
+            raise RuntimeError("this context's model host already has another controller")
+        return self._model_host
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """End what the context owns: the model host (its thread, the loaded model)."""
+        if self._model_host is not None:
+            self._model_host.close(timeout_s)
 
 
 #: Folder depths searched for models: `file.gguf` up to `publisher/repo/quant/file.gguf`.

@@ -64,7 +64,8 @@ class MainWindow(QMainWindow):
         self._painted = False
         self._shut_down = False
         self._tasks = TaskGroup(self)  # the shell's own background work
-        self._autoload = AutoLoader(self.context, run=self._run, chat_page=self._ensure_chat_page)
+        self.models = self.context.models  # the loaded model's owner, before any page exists
+        self._autoload = AutoLoader(self.context, chat_page=self._ensure_chat_page)
         self._dialogs: dict[str, QWidget] = {}
         self.pages: dict[str, QWidget] = {}
         self.setWindowTitle("lmdesk")
@@ -110,9 +111,8 @@ class MainWindow(QMainWindow):
         return min(width, int(screen.width() * 0.9)), min(height, int(screen.height() * 0.9))
 
     def _connect(self) -> None:
-        self.signals.load_model_requested.connect(
-            lambda path, _settings: window_state.save_last_model(path)
-        )
+        self.models.loading.connect(lambda path, _settings: window_state.save_last_model(path))
+        self.models.plan_failed.connect(lambda message: show_error(self, message, None))
         self.sidebar.page_selected.connect(self.show_page)
         self.sidebar.settings_clicked.connect(self.open_settings)
         error_bridge().sig_error.connect(self.banner.show_message)
@@ -166,6 +166,11 @@ class MainWindow(QMainWindow):
             self.stack.setCurrentWidget(widget)
         if old is not None:
             self.stack.removeWidget(old)
+            # The welcome page hands over from its fetch's `done`, while the fetch's thread
+            # still has its last signal to send: let it end before the page is deleted.
+            wait = getattr(old, "wait", None)
+            if callable(wait):
+                wait(5.0)
             old.deleteLater()
 
     def _welcome_page(self) -> WelcomePage:
@@ -269,8 +274,9 @@ class MainWindow(QMainWindow):
 
         The GPU monitor, then shared services with `close()` in
         `context.extras` (downloads stop, keeping partial files), then each
-        page's `shutdown()` (the chat page ends its inference thread and
-        closes the model), then the shell's own background work.
+        page's `shutdown()` (the chat page saves what it has), then the context's
+        model host (its inference thread, the loaded model), then the shell's own
+        background work.
         """
         if self._shut_down:
             return
@@ -283,6 +289,7 @@ class MainWindow(QMainWindow):
         if self.welcome_page is not None:
             self.welcome_page.cancel()
             self.welcome_page.wait(timeout_s)
+        self._call_quietly("closing the model", self.context.close)
         self._tasks.cancel_all()
         self._tasks.wait_all(timeout_s)
         for dialog in list(self._dialogs.values()):

@@ -28,7 +28,7 @@ def gpu_label(gpu: GpuInfo) -> str:
     if gpu.is_what_if:
         return f"{gpu.name} (what-if)"
     name = gpu.name.removeprefix("NVIDIA ")  # every detected card is one; keep the combo short
-    return f"{name} · {format_size(gpu.total_bytes - gpu.used_by_others_bytes)} free"
+    return f"{name} · {format_size(gpu.usable_bytes)} free"
 
 
 class GpuPicker(QWidget):

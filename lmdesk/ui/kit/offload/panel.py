@@ -26,14 +26,16 @@ from lmdesk.core.estimate import (
 )
 from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.gpus import GpuProbe, LlamaBuild, SystemMemory, cuda_install_hint, system_memory
+from lmdesk.core.load_plan import settings_for, to_remembered
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.ui.kit.offload.controls import OffloadControls
-from lmdesk.ui.kit.offload.remember import RememberedSettings, starting_settings, to_remembered
-from lmdesk.ui.kit.offload.segments import gpu_available, gpu_segments, ram_segments
+from lmdesk.ui.kit.offload.remember import RememberedSettings
+from lmdesk.ui.kit.offload.segments import gpu_segments, ram_segments
 from lmdesk.ui.kit.offload.suggestion import suggestion_html
 from lmdesk.ui.kit.offload.view import OffloadView
 from lmdesk.ui.kit.theme import SPACING
 from lmdesk.ui.kit.widgets import muted, primary_button
+from lmdesk.ui.services.context import SettingsStore
 
 EMPTY_TEXT = "Choose a model to see how much of it fits your GPU"
 LOAD = "Load model"
@@ -50,16 +52,19 @@ class OffloadPanel(QWidget):
     load_requested = Signal(str, object)
     """"Load model" was pressed: the model's path and the `LoadSettings` to load it with."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, store: SettingsStore | None = None, parent: QWidget | None = None) -> None:
+        """`store` is the app's settings (the panel remembers per-model settings there and
+        follows the safety margin); without one, the settings file's are used."""
         super().__init__(parent)
+        self._store = store if store is not None else SettingsStore(parent=self)
         self._model: ModelInfo | None = None
         self._path = ""
         self._base = LoadSettings()
         self._probe = GpuProbe(gpus=())
         self._build: LlamaBuild | None = None
         self._memory: SystemMemory = system_memory()
-        self._remembered = RememberedSettings(self)
-        self._margin = self._remembered.margin()
+        self._remembered = RememberedSettings(self._store, self)
+        self._margin = self._store.settings.gpu_safety_margin_bytes
         self._wanted_gpu: str | None = None
         self._fit: FitResult | None = None
         self._fit_key: tuple[object, ...] = ()
@@ -82,6 +87,7 @@ class OffloadPanel(QWidget):
         self.controls.auto_clicked.connect(self.auto_fit)
         self.controls.suggestion_applied.connect(self.apply_full_offload)
         self.load_button.clicked.connect(self._request_load)
+        self._store.changed.connect(lambda s: self.set_margin(s.gpu_safety_margin_bytes))
         self._recompute()
 
     def _content(self) -> QWidget:
@@ -118,7 +124,13 @@ class OffloadPanel(QWidget):
         self._caption = f"{Path(path).name} · {model.quantization} · {model.n_layer} layers"
         self._elide_caption()
         saved = self._remembered.recall(path) if settings is None else None
-        self._base = starting_settings(model, given=settings, saved=saved)
+        if settings is not None:
+            self._base = settings
+        else:  # the one rule (core.load_plan), for the card shown; Auto below adds its line
+            known = self._store.settings
+            if saved is not None:
+                known = known.remember(path, saved)
+            self._base = settings_for(model, path, known, gpu=self.controls.gpu.current())
         if saved is not None:
             self._wanted_gpu = saved.gpu
             self.controls.gpu.select(saved.gpu)
@@ -144,8 +156,7 @@ class OffloadPanel(QWidget):
         self._refresh_hint()
 
     def set_margin(self, margin_bytes: int) -> None:
-        """A new GPU safety margin; the panel reads `gpu_safety_margin_bytes` when created,
-        so the settings page calls this when the person changes it."""
+        """A new GPU safety margin (the settings store's `changed` calls this)."""
         self._margin = margin_bytes
         self._recompute()
 
@@ -184,7 +195,7 @@ class OffloadPanel(QWidget):
         result = fit(
             self._model,
             self.settings(),
-            gpu_free=gpu_available(gpu),
+            gpu_free=gpu.usable_bytes,
             margin=self._margin,
             gpu_name=gpu.name,
         )
@@ -280,7 +291,7 @@ class OffloadPanel(QWidget):
         self._refresh_suggestion(self._model, settings)
         targets = [GpuTarget(gpu.name)] if gpu else []
         self._plan = plan = estimate(self._model, settings, targets)
-        free = gpu_available(gpu) if gpu else None
+        free = gpu.usable_bytes if gpu else None
         self._verdict = judge(plan, gpu_free=free, margin=self._margin)
         self.view.show_verdict(self._verdict)
         risky = gpu is not None and not gpu.is_what_if and self._verdict.fit is Fit.NO_FIT

@@ -11,15 +11,6 @@ from lmdesk.core.estimate import DevicePlan
 from lmdesk.core.gpus import GpuInfo, SystemMemory
 
 
-def gpu_available(gpu: GpuInfo) -> int:
-    """What lmdesk may use on `gpu`: everything but other programs' share.
-
-    Equal to `free_bytes` while lmdesk holds no model there; with a model loaded,
-    it is what a reload with new settings could use.
-    """
-    return max(0, gpu.total_bytes - gpu.used_by_others_bytes)
-
-
 def gpu_segments(plan: DevicePlan, gpu: GpuInfo) -> dict[str, int]:
     return {
         "others": gpu.used_by_others_bytes,

@@ -1,8 +1,10 @@
 """The model side of the chat page: picker, load and eject, the Load panel, template choice.
 
-Turns the controller's load results into what the top bar, the Load tab and
-the template banner show, and tells the app (`model_changed`). Errors are
-handed to the page's banner through `notice`.
+Loads go to the context's `ModelHost` (the app's one owner of the model); this turns
+its controller's results into what the top bar, the Load tab and the template banner
+show, and tells the app (`model_changed`). Errors are handed to the page's banner
+through `notice`. Built after a model was loaded (from My Models, say), it shows that
+model at once.
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.units import format_size
-from lmdesk.ui.first_load import load_settings_from_defaults
 from lmdesk.ui.kit.offload import OffloadPanel
 from lmdesk.ui.pages.chat.formatting import model_display_name
 from lmdesk.ui.pages.chat.model_bar import ModelBar
 from lmdesk.ui.pages.chat.model_choice import ModelChoice
 from lmdesk.ui.pages.chat.side_tabs import TemplateBanner
 from lmdesk.ui.services.context import AppContext
-from lmdesk.ui.services.inference import InferenceController, LoadedModel
+from lmdesk.ui.services.inference import LoadedModel
+from lmdesk.ui.services.model_host import ModelHost
 
 if TYPE_CHECKING:
     from lmdesk.core.engine import UnloadReport
@@ -38,16 +40,15 @@ class ModelControls(QObject):
     load_tab_wanted = Signal()
     """Show the Load tab (a model was picked)."""
 
-    def __init__(
-        self, context: AppContext, controller: InferenceController, parent: QWidget
-    ) -> None:
+    def __init__(self, context: AppContext, host: ModelHost, parent: QWidget) -> None:
         super().__init__(parent)
         self._context = context
-        self._controller = controller
+        self._host = host
+        self._controller = host.controller
         self._parent = parent
         self._panel_path = ""
         self.bar = ModelBar()
-        self.panel = OffloadPanel()
+        self.panel = OffloadPanel(context.settings)
         self.template_banner = TemplateBanner()
         self.choice = ModelChoice(context.settings, self)
         if context.latest_probe is not None:
@@ -55,6 +56,7 @@ class ModelControls(QObject):
         if context.llama_build is not None:
             self.panel.set_llama_build(context.llama_build)
         self._connect()
+        self._show_current()
 
     def _connect(self) -> None:
         c, signals = self._controller, self._context.signals
@@ -75,20 +77,35 @@ class ModelControls(QObject):
         self.bar.library_requested.connect(lambda: signals.navigate_requested.emit("library"))
         self.bar.eject_requested.connect(c.unload)
         self.bar.cancel_requested.connect(c.cancel_load)
-        signals.load_model_requested.connect(self.load_model)
+        self._host.loading.connect(self._on_loading)
+        self._host.plan_failed.connect(lambda _message: self.bar.show_unloaded())
         signals.gpu_probe.connect(self.panel.set_gpus)
         signals.llama_build.connect(self.panel.set_llama_build)
         signals.models_changed.connect(self._models_changed)
 
     # -- requests -----------------------------------------------------------------------------
     def load_model(self, path: str, settings: LoadSettings | None = None) -> None:
-        """Load ``path``; without settings, the settings' load defaults (all on the CPU)."""
-        if settings is None:
-            settings = load_settings_from_defaults(self._context.settings.settings.load)
+        """Load ``path`` through the model host; without settings, as nobody chose
+        (`core.load_plan`: remembered, else the defaults fitted to the GPU)."""
+        self._host.load(path, settings)
+
+    def _on_loading(self, path: str, settings: LoadSettings) -> None:
+        """The host handed a load to the engine (from here, My Models or the start-up)."""
         self.notice.emit("", "")
         if self._panel_path != path:
             self.choose_model(path, settings, switch_tab=False)
-        self._controller.load(path, settings)
+
+    def _show_current(self) -> None:
+        """A page built after a load: show the model loaded, or being loaded, already."""
+        c = self._controller
+        if c.loaded_model is not None:
+            self.choose_model(
+                str(c.loaded_model.path), c.loaded_model.report.settings, switch_tab=False
+            )
+            self._on_loaded(c.loaded_model)
+        elif c.loading_path is not None:
+            self.choose_model(c.loading_path, None, switch_tab=False)
+            self.bar.show_loading(c.loading_path)
 
     def choose_model(
         self, path: str, settings: LoadSettings | None = None, *, switch_tab: bool = True

@@ -65,14 +65,16 @@ class ChatPage(QWidget):
         flush_interval_s: float | None = None,
         parent: QWidget | None = None,
     ) -> None:
-        """``store`` and ``controller`` default to the app's own (closed by `shutdown`);
-        ``flush_interval_s`` overrides how often a streaming reply is saved."""
+        """``store`` defaults to the app's own (closed by `shutdown`); the model is the
+        context's (`context.models`, which outlives the page), driven through ``controller``
+        when one is given; ``flush_interval_s`` overrides how often a reply is saved."""
         super().__init__(parent)
         self.setObjectName("chatPage")
         self.context = context
-        self._owns_store, self._owns_controller = store is None, controller is None
+        self._owns_store = store is None
         self.store = store if store is not None else ChatStore.open()
-        self.controller = controller if controller is not None else InferenceController(self)
+        self.host = context.use_models(controller)
+        self.controller = self.host.controller
         self._closed = False
         settings = context.settings
         self.session = ChatSession(
@@ -84,7 +86,7 @@ class ChatPage(QWidget):
             parent=self,
         )
         self.meter = ContextMeter(self.session, self.controller, self)
-        self.models = ModelControls(context, self.controller, self)
+        self.models = ModelControls(context, self.host, self)
         self._build()
         self._connect()
         self.conversations.refresh()
@@ -279,7 +281,8 @@ class ChatPage(QWidget):
 
     # -- shutdown -----------------------------------------------------------------------------
     def shutdown(self, timeout_s: float = 30.0) -> None:
-        """Save what is pending, stop the reply, end the worker thread, close the store."""
+        """Save what is pending, stop the reply, close the store. The model stays with the
+        context's host, which the window closes after its pages."""
         if self._closed:
             return
         self._closed = True
@@ -288,7 +291,5 @@ class ChatPage(QWidget):
         self.conversations.close_search()
         self.models.shutdown()
         self.session.shutdown()
-        if self._owns_controller:
-            self.controller.shutdown(timeout_s)
         if self._owns_store:
             self.store.close()

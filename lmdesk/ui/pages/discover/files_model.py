@@ -12,12 +12,12 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 
+from lmdesk.core.estimate import FitInputs, FitWords
 from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.hub import RemoteModel
 from lmdesk.core.units import format_size
 from lmdesk.ui.kit.fit_target import verdict_brush, verdict_icon
 from lmdesk.ui.kit.row_table import Index, RowTableModel
-from lmdesk.ui.model_fit import FitInputs, FitWords
 
 NAME, QUANT, SIZE, FIT, ACTION = range(5)
 HEADERS = ("File", "Quant", "Size", "Fits the GPU?", "")

@@ -24,11 +24,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lmdesk.core.estimate import FitInputs
 from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.hub import RemoteModel, RepoSummary
 from lmdesk.ui.kit.tables import style_table
 from lmdesk.ui.kit.widgets import heading, muted
-from lmdesk.ui.model_fit import FitInputs
 from lmdesk.ui.pages.discover.download_buttons import DownloadButtons
 from lmdesk.ui.pages.discover.files_model import NAME, FilesModel
 from lmdesk.ui.pages.discover.headers import HeaderFetcher

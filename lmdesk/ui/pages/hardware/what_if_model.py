@@ -59,7 +59,7 @@ class WhatIfModel(QAbstractTableModel):
         return None
 
     def _usable(self, card: GpuInfo) -> int:
-        return max(card.free_bytes - self._margin, 0)
+        return max(card.usable_bytes - self._margin, 0)
 
     def _text(self, card: GpuInfo, column: int) -> str:
         if column == 0:

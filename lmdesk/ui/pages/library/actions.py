@@ -9,12 +9,12 @@ from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMessageBox, QPushButton, QWidget
 
+from lmdesk.core.estimate import FitInputs
 from lmdesk.core.library import LibraryEntry, NeedsConfirmation, delete_model
+from lmdesk.core.load_plan import settings_for, usable_gpu
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.settings import Settings
 from lmdesk.core.units import format_size
-from lmdesk.ui.first_load import remembered_or_fitted
-from lmdesk.ui.model_fit import FitInputs
 from lmdesk.ui.services.background import Progress
 from lmdesk.ui.services.task_group import TaskGroup
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 def plan_load(
     entry: LibraryEntry, settings: Settings, inputs: FitInputs, build: LlamaBuild | None
 ) -> LoadSettings:
-    """How to load `entry`: the settings remembered for it, else the defaults fitted to the GPU.
+    """How to load `entry`: `core.load_plan`'s rule, fitted to the card picked on the page.
 
     Layers are only planned for a real GPU (a what-if card is not in this computer) and
     when llama.cpp is known not to lack GPU support; otherwise everything stays on the CPU.
@@ -33,10 +33,7 @@ def plan_load(
     model = entry.model
     if model is None:
         raise ValueError(f"{entry.path.name} cannot be loaded: {entry.error}")
-    gpu = inputs.gpu
-    if gpu is not None and (gpu.is_what_if or (build is not None and not build.has_cuda)):
-        gpu = None
-    return remembered_or_fitted(model, entry.path, settings, gpu=gpu, margin=inputs.margin)
+    return settings_for(model, entry.path, settings, gpu=usable_gpu(inputs.gpu, build))
 
 
 def reveal(path: Path) -> bool:

@@ -7,12 +7,12 @@ from html import escape
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
+from lmdesk.core.estimate import FitWords
 from lmdesk.core.library import LibraryEntry
 from lmdesk.core.units import format_size
 from lmdesk.ui.kit.download_text import display_path
 from lmdesk.ui.kit.fit_target import verdict_color
 from lmdesk.ui.kit.widgets import Card, muted
-from lmdesk.ui.model_fit import FitWords
 from lmdesk.ui.pages.library.library_model import parameters_text
 
 

@@ -16,11 +16,11 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 
+from lmdesk.core.estimate import FitWords
 from lmdesk.core.library import LibraryEntry
 from lmdesk.core.units import format_size
 from lmdesk.ui.kit.fit_target import verdict_brush, verdict_icon
 from lmdesk.ui.kit.row_table import Index, RowTableModel
-from lmdesk.ui.model_fit import FitWords
 
 NAME, ARCH, PARAMS, QUANT, SIZE, CONTEXT, SOURCE, FIT = range(8)
 HEADERS = (

@@ -22,12 +22,12 @@ from PySide6.QtWidgets import (
 )
 
 from lmdesk.core import paths
+from lmdesk.core.estimate import FitWords
 from lmdesk.core.library import LibraryEntry
 from lmdesk.core.units import format_size
 from lmdesk.ui.kit.fit_target import FitTarget
 from lmdesk.ui.kit.tables import style_table
 from lmdesk.ui.kit.widgets import heading, muted, primary_button, secondary_button
-from lmdesk.ui.model_fit import FitWords
 from lmdesk.ui.pages.library.actions import DeleteFlow, plan_load, reveal
 from lmdesk.ui.pages.library.details import ModelDetails
 from lmdesk.ui.pages.library.library_model import FIT, NAME, LibraryModel, LibraryProxy

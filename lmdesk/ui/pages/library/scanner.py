@@ -14,8 +14,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from lmdesk.core.estimate import FitInputs, FitWords
 from lmdesk.core.library import LibraryEntry
-from lmdesk.ui.model_fit import FitInputs, FitWords
 from lmdesk.ui.services.background import BackgroundTask, Progress
 from lmdesk.ui.services.context import AppContext
 from lmdesk.ui.services.task_group import TaskGroup

@@ -1,6 +1,7 @@
-"""Will this model run here? The verdict in words, for Discover and My Models.
+"""Will this model run here? The verdict in words, for Discover, My Models and the CLI.
 
-Qt-free arithmetic over a parsed header (a few estimates, milliseconds). When the header
+Arithmetic over a parsed header (a few estimates, milliseconds), with the load rule of
+`core.load_plan` and the card's `usable_bytes`: the numbers the Load panel uses. When the header
 is not known (not fetched yet, or the hub refused it), a rougher verdict is made from the
 file size alone and says so ("≈ from file size").
 """
@@ -9,13 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lmdesk.core.estimate import CUDA_OVERHEAD, Fit, estimate, fit
-from lmdesk.core.gguf import ModelInfo
-from lmdesk.core.gpus import GpuInfo
-from lmdesk.core.load_settings import LoadSettings
-from lmdesk.core.settings import LoadDefaults
-from lmdesk.core.units import MiB, format_size
-from lmdesk.ui.first_load import load_settings_from_defaults
+from ..gguf.model import ModelInfo
+from ..gpus.cards import GpuInfo
+from ..load_plan import default_load_settings
+from ..load_settings import LoadSettings
+from ..settings import LoadDefaults
+from ..units import MiB, format_size
+from .estimator import CUDA_OVERHEAD, estimate
+from .fit import fit
+from .verdict import Fit
 
 APPROX = "≈ from file size"
 TOO_LARGE = "Too large for this machine's RAM"
@@ -48,7 +51,7 @@ class FitInputs:
 
     def load_for(self, model: ModelInfo) -> LoadSettings:
         """The default load settings, with the context capped at what the model was trained for."""
-        return load_settings_from_defaults(self.defaults, n_ctx_train=model.n_ctx_train)
+        return default_load_settings(self.defaults, n_ctx_train=model.n_ctx_train)
 
     def words(self, model: ModelInfo) -> FitWords:
         """The verdict computed from the header: exact, as the Load panel computes it."""
@@ -61,7 +64,7 @@ class FitInputs:
             detail = f"No GPU chosen: {format_size(plan.cpu.total)} of system RAM {ctx}."
             return FitWords(Fit.CPU_ONLY.value, "CPU only", detail)
         result = fit(
-            model, load, gpu_free=self.gpu.free_bytes, margin=self.margin, gpu_name=self.gpu.name
+            model, load, gpu_free=self.gpu.usable_bytes, margin=self.margin, gpu_name=self.gpu.name
         )
         ram = result.plan.cpu.total
         if ram > self.ram_total:
@@ -81,7 +84,7 @@ class FitInputs:
             f"{layers} of {total} layers on the {self.gpu.name} ({on_gpu}), the rest in "
             f"system RAM ({format_size(ram)}) {ctx}."
         )
-        return FitWords(Fit.TIGHT.value, f"Partial: {layers} of {total} layers", detail)
+        return FitWords(Fit.PARTIAL.value, f"Partial: {layers} of {total} layers", detail)
 
     def words_from_size(self, size: int) -> FitWords:
         """A rough verdict from the download size: weights ≈ file, plus a typical overhead."""
@@ -91,7 +94,7 @@ class FitInputs:
             if need > self.ram_total:
                 return self._too_large(need, approximate=True)
             return FitWords(Fit.CPU_ONLY.value, f"CPU only ({APPROX})", note, approximate=True)
-        budget = self.gpu.free_bytes - self.margin - CUDA_OVERHEAD
+        budget = self.gpu.usable_bytes - self.margin - CUDA_OVERHEAD
         if need <= budget:
             return FitWords(Fit.FITS.value, f"Full offload ({APPROX})", note, approximate=True)
         on_gpu = max(budget - SIZE_EXTRA, 0)
@@ -101,7 +104,7 @@ class FitInputs:
             return FitWords(Fit.CPU_ONLY.value, f"CPU only ({APPROX})", note, approximate=True)
         share = round(100 * on_gpu / size)
         text = f"Partial: about {share}% on the GPU ({APPROX})"
-        return FitWords(Fit.TIGHT.value, text, note, approximate=True)
+        return FitWords(Fit.PARTIAL.value, text, note, approximate=True)
 
     def _too_large(self, need: int, *, approximate: bool = False) -> FitWords:
         detail = (

@@ -1,0 +1,143 @@
+"""How a model is loaded when nobody chose: the one rule for the app, the CLI and the server.
+
+`settings_for` is that rule: the settings remembered for the file, else the user's load
+defaults (the context capped at what the model was trained for) with as many GPU layers
+as `fit` finds for the card. The Load panel, My Models, the model loaded at start, the
+chat's model picker and `lmdesk estimate/fit` all call it, so the same model with the same
+defaults is loaded the same way whichever door it comes in by.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from lmdesk.core.load_settings import KV_CACHE_TYPES, LoadSettings
+from lmdesk.core.settings import LoadDefaults, ModelLoadSettings, Settings
+from lmdesk.core.settings.schema import KvType
+
+if TYPE_CHECKING:
+    from lmdesk.core.gguf import ModelInfo
+    from lmdesk.core.gpus import GpuInfo, GpuProbe, LlamaBuild
+
+_log = logging.getLogger(__name__)
+
+
+def _flash(setting: str | bool, kv_type: str) -> bool | None:
+    """'auto' -> None; off with a quantized V cache (which llama.cpp refuses) -> None too."""
+    flash = None if setting == "auto" else bool(setting)
+    return None if flash is False and KV_CACHE_TYPES[kv_type].quantized else flash
+
+
+def default_load_settings(defaults: LoadDefaults, *, n_ctx_train: int = 0) -> LoadSettings:
+    """The user's load defaults as `LoadSettings`, no GPU layers yet.
+
+    The context is capped at what the model was trained for (``n_ctx_train``, 0 when
+    unknown); a quantized V cache with flash attention off, which llama.cpp refuses,
+    becomes Auto.
+    """
+    n_ctx = min(defaults.n_ctx, n_ctx_train) if n_ctx_train > 0 else defaults.n_ctx
+    return LoadSettings(
+        n_ctx=n_ctx,
+        n_batch=defaults.n_batch,
+        n_ubatch=min(defaults.n_ubatch, defaults.n_batch),
+        type_k=defaults.kv_type,
+        type_v=defaults.kv_type,
+        flash_attn=_flash(defaults.flash_attn, defaults.kv_type),
+        use_mmap=defaults.use_mmap,
+        n_threads=defaults.n_threads,
+    )
+
+
+def from_remembered(saved: ModelLoadSettings, base: LoadSettings) -> LoadSettings:
+    """`base` with the remembered values; an impossible combination keeps `base`'s."""
+    try:
+        return base.with_changes(
+            n_gpu_layers=saved.n_gpu_layers,
+            n_ctx=saved.n_ctx,
+            type_k=saved.kv_type,
+            type_v=saved.kv_type,
+            flash_attn=_flash(saved.flash_attn, saved.kv_type),
+        )
+    except ValueError:
+        return base
+
+
+def to_remembered(settings: LoadSettings, *, gpu: str | None) -> ModelLoadSettings:
+    """What the settings file keeps of `settings`, and the chosen GPU's id."""
+    return ModelLoadSettings(
+        n_gpu_layers=settings.n_gpu_layers,
+        n_ctx=max(settings.n_ctx, 128),
+        kv_type=cast(KvType, settings.type_v),  # a name LoadSettings has checked
+        flash_attn="auto" if settings.flash_attn is None else settings.flash_attn,
+        gpu=gpu,
+    )
+
+
+def settings_for(
+    model: ModelInfo, path: Path | str, settings: Settings, *, gpu: GpuInfo | None
+) -> LoadSettings:
+    """How to load `model` (at `path`): remembered settings, else the defaults fitted to `gpu`.
+
+    ``gpu`` is the card to fit to; None keeps every layer on the CPU. The card's usable
+    memory is `GpuInfo.usable_bytes` and the margin is the user's safety margin: the same
+    numbers the Load panel and the verdicts use.
+    """
+    from lmdesk.core.estimate import fit
+
+    base = default_load_settings(settings.load, n_ctx_train=model.n_ctx_train)
+    remembered = settings.remembered(str(path))
+    if remembered is not None:
+        return from_remembered(remembered, base)
+    if gpu is None:
+        return base
+    result = fit(
+        model,
+        base,
+        gpu_free=gpu.usable_bytes,
+        margin=settings.gpu_safety_margin_bytes,
+        gpu_name=gpu.name,
+    )
+    _log.info("fitted %s to %s: %d GPU layers", Path(path).name, gpu.name, result.n_gpu_layers)
+    return base.with_changes(n_gpu_layers=result.n_gpu_layers)
+
+
+def usable_gpu(gpu: GpuInfo | None, build: LlamaBuild | None) -> GpuInfo | None:
+    """`gpu` if layers can really go there: a card in this computer (not a what-if one) and a
+    llama.cpp that is not known to lack GPU support; else None (everything on the CPU)."""
+    if gpu is None or gpu.is_what_if or (build is not None and not build.has_cuda):
+        return None
+    return gpu
+
+
+def best_gpu(gpus: Sequence[GpuInfo], build: LlamaBuild | None) -> GpuInfo | None:
+    """The real GPU with the most memory lmdesk can use, when llama.cpp can use a GPU."""
+    real = [g for g in gpus if usable_gpu(g, build) is not None]
+    return max(real, key=lambda g: g.usable_bytes) if real and build is not None else None
+
+
+def plan_load(
+    path: Path, *, settings: Settings, probe: GpuProbe | None, build: LlamaBuild | None
+) -> LoadSettings:
+    """`settings_for` a file nobody chose settings for, fitted to the best real GPU.
+
+    Blocking: reads the file's header (run it off the GUI thread).
+    """
+    from lmdesk.core.gguf import read_model
+
+    gpu = best_gpu(probe.gpus if probe else (), build)
+    return settings_for(read_model(path), path, settings, gpu=gpu)
+
+
+def model_to_load_at_start(last: str | None, models_dir: Path) -> str | None:
+    """The model the app loads when it starts: the one used last, else the starter model.
+
+    None when neither file is there (moved, deleted, never fetched).
+    """
+    from lmdesk.core.starter import starter_path
+
+    candidates = [last] if last else []
+    candidates.append(str(starter_path(models_dir)))
+    return next((c for c in candidates if Path(c).is_file()), None)
