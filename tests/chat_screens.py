@@ -79,9 +79,8 @@ def main() -> int:
     page.load_model(str(model), LoadSettings(n_ctx=4096, n_threads=2))
     wait_for(page.controller.loaded)
     page.new_chat()
-    values = page.session.sampling_values()
-    values.update(temperature=0.0, max_tokens=200, seed=1)
-    page.session.set_sampling_values(values)
+    values = page.session.sampling().with_changes(temperature=0.0, max_tokens=200, seed=1)
+    page.session.set_sampling(values)
     page.sampling.set_values(values)
     for question in QUESTIONS:
         page.composer.edit.setPlainText(question)

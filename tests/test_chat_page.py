@@ -91,9 +91,8 @@ def loaded_page(qtbot: QtBot, page: ChatPage, smollm2_path: Path) -> ChatPage:
 
 
 def use_sampling(page: ChatPage, **values: object) -> None:
-    merged = {**page.session.sampling_values(), **values}
-    page.session.set_sampling_values(merged)
-    page.sampling.set_values(page.session.sampling_values())
+    page.session.set_sampling(page.session.sampling().with_changes(**values))
+    page.sampling.set_values(page.session.sampling())
 
 
 def type_and_send(qtbot: QtBot, page: ChatPage, text: str) -> None:
@@ -189,7 +188,7 @@ def test_a_file_that_fails_to_load_shows_the_error_and_the_page_stays_usable(
     broken.write_bytes(b"GGUF" + b"\0" * 1000)
     with qtbot.waitSignal(page.controller.load_failed, timeout=60_000) as blocker:
         page.load_model(str(broken), SETTINGS)
-    assert page.banner.isVisible() and page.banner.message == blocker.args[0]
+    assert page.banner.isVisible() and page.banner.message == str(blocker.args[0])
     assert page.model_bar.picker.text() == "Choose a model to load"
     load(qtbot, page, smollm2_path)
     assert page.banner.isHidden()
@@ -659,3 +658,22 @@ def test_a_conversation_exports_to_markdown_and_json(
         assert dialog is not None
         dialog.fileSelected.emit(str(tmp_path / "missing-folder" / "x.json"))
     dialog.close()
+
+
+def test_an_out_of_memory_load_offers_a_lighter_setting_that_then_loads(
+    qtbot: QtBot, page: ChatPage, smollm2_path: Path
+) -> None:
+    """A context of 2^26 tokens needs a 1.4 TB KV cache: llama.cpp really fails to allocate it.
+    The typed error (OutOfMemory) crosses the worker thread, and the banner offers a way out."""
+    from lmdesk.core.engine import OutOfMemory
+
+    with qtbot.waitSignal(page.controller.load_failed, timeout=60_000) as failed:
+        page.load_model(str(smollm2_path), SETTINGS.with_changes(n_ctx=1 << 26))
+    assert isinstance(failed.args[0], OutOfMemory)
+    button = page.banner.action_button
+    qtbot.waitUntil(button.isVisible, timeout=5000)
+    assert button.text() == "Try a context of 8,192 tokens"  # the trained length
+    with qtbot.waitSignal(page.controller.loaded, timeout=60_000) as loaded:
+        button.click()
+    assert loaded.args[0].report.settings.n_ctx == 8192
+    assert page.banner.isHidden() and page.offload.settings().n_ctx == 8192

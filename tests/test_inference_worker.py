@@ -120,7 +120,7 @@ def test_a_broken_file_fails_with_a_readable_message_and_the_worker_goes_on(
     broken.write_bytes(smollm2_path.read_bytes()[:5_000_000])  # cut short
     with qtbot.waitSignal(controller.load_failed, timeout=60_000) as blocker:
         controller.load(str(broken), SETTINGS)
-    message = blocker.args[0]
+    message = str(blocker.args[0])
     assert "broken.gguf" in message or "file" in message.lower()
     assert "Traceback" not in message and controller.loaded_model is None
     with qtbot.waitSignal(controller.loaded, timeout=60_000):

@@ -98,6 +98,7 @@ def estimate_cmd(args: argparse.Namespace) -> dict[str, Any] | str:
     if args.json:
         return {
             **_header(model, plan.n_gpu_layers),
+            "settings": _settings_dict(settings),
             "devices": [d.as_dict() for d in plan.devices],
             "verdict": verdict.as_dict(),
         }
@@ -107,9 +108,10 @@ def estimate_cmd(args: argparse.Namespace) -> dict[str, Any] | str:
 
 def fit_cmd(args: argparse.Namespace) -> dict[str, Any] | str:
     model = read_model(args.model)
+    settings = _settings(args, model, 0)
     result = fit(
         model,
-        _settings(args, model, 0),
+        settings,
         gpu_free=args.vram,
         margin=_margin(args),
         gpu_name=_gpu_name(args.vram),
@@ -118,6 +120,7 @@ def fit_cmd(args: argparse.Namespace) -> dict[str, Any] | str:
     if args.json:
         return {
             **_header(model, result.n_gpu_layers),
+            "settings": _settings_dict(settings),
             "max_full_offload_ctx": result.max_full_offload_ctx,
             "devices": [d.as_dict() for d in plan.devices],
         }
@@ -132,6 +135,18 @@ def fit_cmd(args: argparse.Namespace) -> dict[str, Any] | str:
         f" with a {format_size(_margin(args))} margin (GPU layers: {gpu_layers}); {longest}."
         f"\n\n{plan_table(plan)}"
     )
+
+
+def _settings_dict(settings: LoadSettings) -> dict[str, Any]:
+    """The load settings the plan is for (the app's defaults where no option was given)."""
+    return {
+        "n_ctx": settings.n_ctx,
+        "n_batch": settings.n_batch,
+        "n_ubatch": settings.n_ubatch,
+        "type_k": settings.type_k,
+        "type_v": settings.type_v,
+        "flash_attn": "auto" if settings.flash_attn is None else settings.flash_attn,
+    }
 
 
 def _header(model: ModelInfo, n_gpu_layers: int) -> dict[str, Any]:

@@ -141,3 +141,25 @@ def model_to_load_at_start(last: str | None, models_dir: Path) -> str | None:
     candidates = [last] if last else []
     candidates.append(str(starter_path(models_dir)))
     return next((c for c in candidates if Path(c).is_file()), None)
+
+
+def lighter_settings(
+    settings: LoadSettings, *, n_layer: int, n_ctx_train: int
+) -> tuple[str, LoadSettings] | None:
+    """After an out-of-memory load: a setting that needs less, and its words for a button.
+
+    Fewer GPU layers first (a quarter fewer, at least one), as the memory that ran out is
+    most often the card's; with nothing on the GPU, a shorter context (the trained length
+    when the context was longer, else half). None when there is nothing left to give up.
+    """
+    on_gpu = settings.gpu_layers_for(n_layer)
+    if on_gpu > 0:
+        fewer = max(0, on_gpu - max(1, on_gpu // 4))
+        return f"Try with {fewer} GPU layers", settings.with_changes(n_gpu_layers=fewer)
+    if n_ctx_train and settings.n_ctx > n_ctx_train:
+        shorter = n_ctx_train
+    elif settings.n_ctx > 512:
+        shorter = settings.n_ctx // 2
+    else:
+        return None
+    return f"Try a context of {shorter:,} tokens", settings.with_changes(n_ctx=shorter)

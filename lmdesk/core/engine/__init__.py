@@ -10,6 +10,7 @@ Failures are `EngineError` subclasses whose ``str()`` is a sentence for a person
 """
 
 from ..load_settings import LoadSettings
+from ..sampling import DEFAULT_PRESET, PRESETS, SamplingSettings
 from .chunks import ChatChunk, ReplyStats, StopReason, TextChunk
 from .context import CONTEXT_POLICIES, ContextPolicy
 from .engine import Engine
@@ -26,7 +27,6 @@ from .errors import (
     UnsupportedArchitecture,
 )
 from .reports import LoadReport, UnloadReport
-from .sampling import DEFAULT_PRESET, PRESETS, SamplingSettings
 from .template_guess import TemplateChoice, template_for
 from .templates import BUILTIN_TEMPLATES, COMPLETION, GGUF_TEMPLATE
 

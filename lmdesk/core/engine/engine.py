@@ -12,6 +12,7 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 
 from ..load_settings import LoadSettings
+from ..sampling import SamplingSettings
 from . import host, loader
 from .chunks import ChatChunk
 from .context import ContextPolicy, fit_conversation, reply_budget
@@ -21,7 +22,6 @@ from .loader import ProgressCallback
 from .model_templates import ModelTemplates
 from .native import NativeModel
 from .reports import LoadReport, UnloadReport
-from .sampling import SamplingSettings
 from .template_guess import TemplateChoice
 from .templates import (
     BUILTIN_TEMPLATES,

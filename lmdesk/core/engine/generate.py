@@ -13,9 +13,9 @@ import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 
+from ..sampling import SamplingSettings
 from .chunks import ChatChunk, ReplyStats, StopReason, TextChunk
 from .native import NativeModel, Sampler
-from .sampling import SamplingSettings
 from .stops import StreamText
 
 StopFlag = threading.Event | Callable[[], bool]

@@ -16,9 +16,9 @@ from typing import Any
 
 import llama_cpp
 
+from ..sampling import SamplingSettings
 from . import llama_log
 from .errors import GenerationError
-from .sampling import SamplingSettings
 
 _backend_lock = threading.Lock()
 _backend_ready = False

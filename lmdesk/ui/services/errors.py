@@ -9,6 +9,7 @@ can keep working while a banner is up.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal
 from PySide6.QtGui import QFontDatabase
@@ -88,6 +89,11 @@ class ErrorBanner(QFrame):
         self._details_button.setCheckable(True)
         self._details_button.setFlat(True)
         self._details_button.toggled.connect(self._toggle_details)
+        self._action = QPushButton()
+        self._action.setObjectName("bannerAction")
+        self._action.hide()
+        self._action.clicked.connect(self._run_action)
+        self._on_action: Callable[[], object] | None = None
         self._close = QToolButton()
         self._close.setText("✕")
         self._close.setToolTip("Dismiss")
@@ -103,6 +109,7 @@ class ErrorBanner(QFrame):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self._message, 1)
         row.addWidget(self._more)
+        row.addWidget(self._action)
         row.addWidget(self._details_button)
         row.addWidget(self._close)
         layout = QVBoxLayout(self)
@@ -128,7 +135,19 @@ class ErrorBanner(QFrame):
     def details_visible(self) -> bool:
         return self._details.isVisible()
 
-    def show_message(self, message: str, details: str | None = None, level: str = "error") -> None:
+    @property
+    def action_button(self) -> QPushButton:
+        """The way out offered with the message (hidden when there is none)."""
+        return self._action
+
+    def show_message(
+        self,
+        message: str,
+        details: str | None = None,
+        level: str = "error",
+        action: tuple[str, Callable[[], object]] | None = None,
+    ) -> None:
+        """Show `message`; `action` (label, callback) adds a button that runs it and dismisses."""
         background, text, border = _LEVEL_STYLES.get(level, _LEVEL_STYLES["error"])
         self.setStyleSheet(
             f"#errorBanner {{ background: {background}; border-bottom: 1px solid {border}; }}"
@@ -141,6 +160,9 @@ class ErrorBanner(QFrame):
         self._details.setPlainText(details or "")
         self._details_button.setVisible(bool(details))
         self._details_button.setChecked(False)
+        self._on_action = action[1] if action else None
+        self._action.setText(action[0] if action else "")
+        self._action.setVisible(action is not None)
         self.show()
 
     def set_details_expanded(self, expanded: bool) -> None:
@@ -148,8 +170,15 @@ class ErrorBanner(QFrame):
 
     def dismiss(self) -> None:
         self._count = 0
+        self._on_action = None
         self._details_button.setChecked(False)
         self.hide()
+
+    def _run_action(self) -> None:
+        action, self._on_action = self._on_action, None
+        self.dismiss()
+        if action is not None:
+            action()
 
     def _toggle_details(self, expanded: bool) -> None:
         self._details.setVisible(expanded)

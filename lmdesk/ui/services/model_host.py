@@ -43,6 +43,8 @@ class ModelHost(QObject):
         self.controller = controller if controller is not None else InferenceController(self)
         self._tasks = TaskGroup(self)
         self._wanted: str | None = None
+        self.requested: tuple[str, LoadSettings] | None = None
+        """The last load handed to the engine: path and settings."""
         self._closed = False
         context.signals.load_model_requested.connect(self.load)
 
@@ -85,6 +87,7 @@ class ModelHost(QObject):
 
     def _start(self, path: str, settings: LoadSettings) -> None:
         _log.info("load requested: %s with %s", path, settings)
+        self.requested = (path, settings)
         self.loading.emit(path, settings)
         self.controller.load(path, settings)
 

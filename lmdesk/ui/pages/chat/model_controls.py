@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from lmdesk.core.gguf import ModelInfo
+from lmdesk.core.load_plan import lighter_settings
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.units import format_size
 from lmdesk.ui.kit.offload import OffloadPanel
@@ -27,7 +28,9 @@ from lmdesk.ui.services.inference import LoadedModel
 from lmdesk.ui.services.model_host import ModelHost
 
 if TYPE_CHECKING:
-    from lmdesk.core.engine import UnloadReport
+    from collections.abc import Callable
+
+    from lmdesk.core.engine import EngineError, UnloadReport
 
 
 class ModelControls(QObject):
@@ -37,6 +40,9 @@ class ModelControls(QObject):
     """No model is loaded any more (ejected, failed or cancelled)."""
     notice = Signal(str, str)
     """level, a sentence for the page's banner ('' dismisses it)."""
+    load_error = Signal(str, object)
+    """message, (button label, callback) or None: a failed load, with a way out if there is one
+    (an out-of-memory load offers fewer GPU layers or a shorter context)."""
     load_tab_wanted = Signal()
     """Show the Load tab (a model was picked)."""
 
@@ -47,6 +53,7 @@ class ModelControls(QObject):
         self._controller = host.controller
         self._parent = parent
         self._panel_path = ""
+        self._attempt: tuple[str, LoadSettings] | None = None
         self.bar = ModelBar()
         self.panel = OffloadPanel(context.settings)
         self.template_banner = TemplateBanner()
@@ -56,7 +63,6 @@ class ModelControls(QObject):
         if context.llama_build is not None:
             self.panel.set_llama_build(context.llama_build)
         self._connect()
-        self._show_current()
 
     def _connect(self) -> None:
         c, signals = self._controller, self._context.signals
@@ -91,12 +97,14 @@ class ModelControls(QObject):
 
     def _on_loading(self, path: str, settings: LoadSettings) -> None:
         """The host handed a load to the engine (from here, My Models or the start-up)."""
+        self._attempt = (path, settings)
         self.notice.emit("", "")
         if self._panel_path != path:
             self.choose_model(path, settings, switch_tab=False)
 
-    def _show_current(self) -> None:
-        """A page built after a load: show the model loaded, or being loaded, already."""
+    def show_current(self) -> None:
+        """A page built after a load: show the model loaded, or being loaded, already
+        (`model_ready` follows, so call it once the page listens)."""
         c = self._controller
         if c.loaded_model is not None:
             self.choose_model(
@@ -104,7 +112,9 @@ class ModelControls(QObject):
             )
             self._on_loaded(c.loaded_model)
         elif c.loading_path is not None:
-            self.choose_model(c.loading_path, None, switch_tab=False)
+            requested = self._host.requested
+            settings = requested[1] if requested and requested[0] == c.loading_path else None
+            self.choose_model(c.loading_path, settings, switch_tab=False)
             self.bar.show_loading(c.loading_path)
 
     def choose_model(
@@ -156,10 +166,31 @@ class ModelControls(QObject):
         self._context.signals.model_changed.emit(model_display_name(loaded.path))
         self.model_ready.emit(loaded)
 
-    def _on_load_failed(self, message: str) -> None:
+    def _on_load_failed(self, error: EngineError) -> None:
         self.bar.show_unloaded()
-        self.notice.emit("error", message)
+        self.load_error.emit(str(error), self._way_out(error))
         self._gone()
+
+    def _way_out(self, error: EngineError) -> tuple[str, Callable[[], None]] | None:
+        """For an out-of-memory load of the model in the panel: retry with less."""
+        from lmdesk.core.engine import OutOfMemory
+
+        model, attempt = self.panel.model(), self._attempt
+        if not isinstance(error, OutOfMemory) or model is None or attempt is None:
+            return None
+        path, settings = attempt
+        lighter = lighter_settings(settings, n_layer=model.n_layer, n_ctx_train=model.n_ctx_train)
+        if lighter is None or path != self._panel_path:
+            return None
+        label, retry = lighter
+        return label, lambda: self._retry(path, retry)
+
+    def _retry(self, path: str, settings: LoadSettings) -> None:
+        """Show the lighter settings in the panel (they are remembered like any change), load."""
+        model = self.panel.model()
+        if model is not None and path == self._panel_path:
+            self.panel.set_model(model, path, settings)
+        self.load_model(path, settings)
 
     def _on_load_cancelled(self) -> None:
         self.bar.show_unloaded("Load cancelled")

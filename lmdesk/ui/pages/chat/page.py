@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from lmdesk.core.chats import ChatStore, Message
 from lmdesk.core.load_settings import LoadSettings
+from lmdesk.core.sampling import SamplingSettings
 from lmdesk.ui.kit.offload import OffloadPanel
 from lmdesk.ui.pages.chat.composer import Composer
 from lmdesk.ui.pages.chat.context_meter import ContextMeter
@@ -32,7 +33,6 @@ from lmdesk.ui.pages.chat.message_view import MessageView
 from lmdesk.ui.pages.chat.model_bar import ModelBar
 from lmdesk.ui.pages.chat.model_controls import ModelControls
 from lmdesk.ui.pages.chat.sampling_tab import SamplingTab
-from lmdesk.ui.pages.chat.sampling_values import defaults_values
 from lmdesk.ui.pages.chat.session import ChatSession
 from lmdesk.ui.pages.chat.side_tabs import SystemPromptTab, TemplateBanner
 from lmdesk.ui.services.context import AppContext
@@ -81,7 +81,7 @@ class ChatPage(QWidget):
             self.store,
             self.controller,
             policy=lambda: settings.settings.context_policy,
-            sampling_defaults=lambda: defaults_values(settings.settings.sampling),
+            sampling_defaults=lambda: SamplingSettings.from_defaults(settings.settings.sampling),
             flush_interval_s=flush_interval_s,
             parent=self,
         )
@@ -92,6 +92,7 @@ class ChatPage(QWidget):
         self.conversations.refresh()
         self.session.open_latest()
         self._on_model_gone()
+        self.models.show_current()
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
@@ -169,6 +170,9 @@ class ChatPage(QWidget):
         m.model_ready.connect(self._on_model_ready)
         m.model_gone.connect(self._on_model_gone)
         m.notice.connect(self._show_notice)
+        m.load_error.connect(
+            lambda text, action: self.banner.show_message(text, None, "error", action)
+        )
         m.load_tab_wanted.connect(lambda: self.tabs.setCurrentWidget(m.panel))
         s.conversation_opened.connect(self._on_conversation_opened)
         s.message_added.connect(self._on_message_added)
@@ -197,7 +201,7 @@ class ChatPage(QWidget):
             lambda path: self._show_notice("info", f"Exported to {path}")
         )
         self.conversations.export.failed.connect(lambda text: self._show_notice("error", text))
-        self.sampling.changed.connect(s.set_sampling_values)
+        self.sampling.changed.connect(s.set_sampling)
         self.system_prompt.changed.connect(s.set_system_prompt)
         self.empty.load_clicked.connect(m.show_picker)
         self.empty.library_clicked.connect(lambda: signals.navigate_requested.emit("library"))
@@ -231,7 +235,7 @@ class ChatPage(QWidget):
         self.conversations.select(self.session.conversation_id)
         conversation = self.session.conversation
         self.system_prompt.set_text("" if conversation is None else conversation.system_prompt)
-        self.sampling.set_values(self.session.sampling_values())
+        self.sampling.set_values(self.session.sampling())
         self._refresh_state()
 
     def _on_message_added(self, message: Message) -> None:

@@ -7,8 +7,6 @@ one each reply".
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
@@ -22,13 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lmdesk.core.sampling import PRESETS, SamplingSettings
 from lmdesk.ui.kit.widgets import muted
-from lmdesk.ui.pages.chat.sampling_values import (
-    SamplingValues,
-    matching_preset,
-    preset_names,
-    with_preset,
-)
 
 CUSTOM = "Custom"
 HELP = {
@@ -60,13 +53,13 @@ def _int(low: int, high: int) -> QSpinBox:
 
 
 class SamplingTab(QWidget):
-    changed = Signal(dict)
-    """The new values (a dict for the conversation's ``sampling`` field)."""
+    changed = Signal(object)
+    """SamplingSettings: the person changed a knob or picked a preset."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._loading = False
-        self._pending: SamplingValues | None = None
+        self._pending: SamplingSettings | None = None
         self.preset = QComboBox()
         self._presets_filled = False
         self.fields: dict[str, QAbstractSpinBox] = {
@@ -112,16 +105,13 @@ class SamplingTab(QWidget):
             return
         self._presets_filled = True
         self._loading = True
-        self.preset.addItems([*preset_names(), CUSTOM])
+        self.preset.addItems([*PRESETS, CUSTOM])
         self._loading = False
 
-    def set_values(self, values: SamplingValues) -> None:
-        """Show a conversation's values (no `changed` signal).
-
-        The presets come from the engine module, which loads llama.cpp; until
-        the tab is first shown the values wait, so building the page stays cheap.
-        """
-        self._pending = dict(values)
+    def set_values(self, values: SamplingSettings) -> None:
+        """Show a conversation's values (no `changed` signal); until the tab is first shown
+        they wait, so building the page stays cheap."""
+        self._pending = values
         if self.isVisible():
             self._apply_pending()
 
@@ -137,37 +127,36 @@ class SamplingTab(QWidget):
         self._loading = True
         try:
             for key, box in self.fields.items():
-                value = values.get(key)
+                value = getattr(values, key)
                 if key == "max_tokens":
                     value = value or 0
                 elif key == "seed":
                     value = -1 if value is None else value
                 box.setValue(value)  # type: ignore[attr-defined]
-            self.preset.setCurrentText(matching_preset(values) or CUSTOM)
+            self.preset.setCurrentText(values.preset_name() or CUSTOM)
         finally:
             self._loading = False
 
-    def values(self) -> SamplingValues:
+    def values(self) -> SamplingSettings:
+        """What the tab shows (the spin boxes' ranges keep every knob valid)."""
         if self._pending is not None:
-            return dict(self._pending)
-        out: dict[str, Any] = {key: box.value() for key, box in self.fields.items()}  # type: ignore[attr-defined]
-        out["max_tokens"] = out["max_tokens"] or None
-        out["seed"] = None if out["seed"] < 0 else out["seed"]
-        return out
+            return self._pending
+        shown = {key: box.value() for key, box in self.fields.items()}  # type: ignore[attr-defined]
+        return SamplingSettings.from_stored(shown, SamplingSettings())
 
     def _on_edit(self) -> None:
         if self._loading:
             return
         values = self.values()
         self._loading = True
-        self.preset.setCurrentText(matching_preset(values) or CUSTOM)
+        self.preset.setCurrentText(values.preset_name() or CUSTOM)
         self._loading = False
         self.changed.emit(values)
 
     def _on_preset(self, name: str) -> None:
         if self._loading or name == CUSTOM:
             return
-        values = with_preset(self.values(), name)
+        values = self.values().with_preset(name)
         self._pending = values
         self._apply_pending()
         self.changed.emit(values)

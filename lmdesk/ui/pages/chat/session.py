@@ -23,16 +23,9 @@ from lmdesk.core.chats import (
     ConversationNotFoundError,
     Message,
 )
-from lmdesk.core.settings import SamplingDefaults
+from lmdesk.core.sampling import SamplingSettings
 from lmdesk.ui.pages.chat.formatting import title_from_message
 from lmdesk.ui.pages.chat.reply_stream import ReplyStream
-from lmdesk.ui.pages.chat.sampling_values import (
-    SamplingValues,
-    cap_reply_length,
-    defaults_values,
-    merged,
-    to_sampling,
-)
 from lmdesk.ui.services.inference import InferenceController
 
 if TYPE_CHECKING:
@@ -76,14 +69,14 @@ class ChatSession(QObject):
         controller: InferenceController,
         *,
         policy: Callable[[], str] = lambda: "truncate_oldest",
-        sampling_defaults: Callable[[], SamplingValues] | None = None,
+        sampling_defaults: Callable[[], SamplingSettings] | None = None,
         flush_interval_s: float | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.store = store
         self.controller = controller
-        self._sampling_defaults = sampling_defaults or _engine_defaults
+        self._sampling_defaults = sampling_defaults or SamplingSettings
         self._conversation: Conversation | None = None
         self._stream = ReplyStream(
             store, controller, policy=policy, flush_interval_s=flush_interval_s, parent=self
@@ -174,14 +167,17 @@ class ChatSession(QObject):
                 self._conversation.id, system_prompt=text
             )
 
-    def sampling_values(self) -> SamplingValues:
+    def sampling(self) -> SamplingSettings:
+        """The open conversation's sampling: what it keeps, over the settings' defaults."""
         stored = None if self._conversation is None else self._conversation.sampling
-        return merged(stored, self._sampling_defaults())
+        return SamplingSettings.from_stored(stored, self._sampling_defaults())
 
-    def set_sampling_values(self, values: SamplingValues) -> None:
-        if self._conversation is not None and values != self._conversation.sampling:
+    def set_sampling(self, sampling: SamplingSettings) -> None:
+        """Keep `sampling` with the open conversation."""
+        stored = sampling.to_stored()
+        if self._conversation is not None and stored != self._conversation.sampling:
             self._conversation = self.store.update_conversation(
-                self._conversation.id, sampling=values
+                self._conversation.id, sampling=stored
             )
 
     def prompt_messages(self, draft: str = "") -> list[dict[str, str]]:
@@ -271,11 +267,7 @@ class ChatSession(QObject):
         assert self._conversation is not None
         loaded = self.controller.loaded_model
         n_ctx = loaded.n_ctx if loaded is not None else 0
-        try:
-            sampling = to_sampling(cap_reply_length(self.sampling_values(), n_ctx))
-        except (ValueError, TypeError, KeyError) as exc:
-            self.notice.emit("error", f"The sampling settings are not valid: {exc}")
-            return False
+        sampling = self.sampling().capped(n_ctx)
         record = self._stream.start(
             self._conversation.id,
             self.prompt_messages(),
@@ -340,6 +332,3 @@ class ChatSession(QObject):
 def _with_content(message: Message, content: str) -> Message:
     return replace(message, content=content)
 
-
-def _engine_defaults() -> SamplingValues:
-    return defaults_values(SamplingDefaults())

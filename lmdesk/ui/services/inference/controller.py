@@ -28,7 +28,7 @@ from lmdesk.ui.services.inference.loaded import LoadedModel
 from lmdesk.ui.services.inference.worker import InferenceWorker
 
 if TYPE_CHECKING:
-    from lmdesk.core.engine import ReplyStats, SamplingSettings, UnloadReport
+    from lmdesk.core.engine import EngineError, ReplyStats, SamplingSettings, UnloadReport
     from lmdesk.core.load_settings import LoadSettings
 
 _log = logging.getLogger(__name__)
@@ -57,8 +57,8 @@ class InferenceController(QObject):
     """fraction 0.0..1.0."""
     loaded = Signal(object)
     """LoadedModel."""
-    load_failed = Signal(str)
-    """message for a person; nothing is loaded now."""
+    load_failed = Signal(object)
+    """EngineError (``str()`` is for a person, the type says what failed); nothing is loaded."""
     load_cancelled = Signal()
     unloaded = Signal(object)
     """UnloadReport (``.freed`` bytes of RAM)."""
@@ -236,10 +236,10 @@ class InferenceController(QObject):
         self.loaded.emit(loaded)
         self._busy_may_have_changed(was_busy)
 
-    def _on_load_failed(self, message: str) -> None:
+    def _on_load_failed(self, error: EngineError) -> None:
         was_busy = self.busy
         self._loaded, self._loading, self._load_cancel = None, None, None
-        self.load_failed.emit(message)
+        self.load_failed.emit(error)
         self._busy_may_have_changed(was_busy)
 
     def _on_load_cancelled(self) -> None:

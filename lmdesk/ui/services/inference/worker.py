@@ -42,8 +42,9 @@ class InferenceWorker(QObject):
     """fraction 0.0..1.0 of the weights loaded."""
     sig_loaded = Signal(object)
     """LoadedModel: the model is loaded and ready to chat."""
-    sig_load_failed = Signal(str)
-    """message: why the load failed, a sentence for a person. Nothing is loaded now."""
+    sig_load_failed = Signal(object)
+    """EngineError: why the load failed (``str()`` is a sentence for a person; the type says
+    what kind of failure, e.g. `OutOfMemory`). Nothing is loaded now."""
     sig_load_cancelled = Signal()
     """The load was cancelled. Nothing is loaded now."""
     sig_unloaded = Signal(object)
@@ -103,10 +104,11 @@ class InferenceWorker(QObject):
         except LoadCancelled:
             self.sig_load_cancelled.emit()
         except EngineError as exc:
-            self.sig_load_failed.emit(str(exc))
+            self.sig_load_failed.emit(exc)
         except Exception as exc:  # a bug, not a bad file: still keep the app usable
             _log.exception("loading %s failed", path)
-            self.sig_load_failed.emit(f"Loading {Path(path).name} failed unexpectedly: {exc}")
+            message = f"Loading {Path(path).name} failed unexpectedly: {exc}"
+            self.sig_load_failed.emit(EngineError(message))
         else:
             self.sig_loaded.emit(loaded)
 
@@ -116,7 +118,9 @@ class InferenceWorker(QObject):
             report = self.engine.unload()
         except Exception as exc:
             _log.exception("unload failed")
-            self.sig_load_failed.emit(f"The model could not be unloaded: {exc}")
+            from lmdesk.core.engine import EngineError
+
+            self.sig_load_failed.emit(EngineError(f"The model could not be unloaded: {exc}"))
             return
         self.sig_unloaded.emit(report)
 
