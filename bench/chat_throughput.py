@@ -85,7 +85,9 @@ class AppContender:
     def run(self) -> Run:
         page = self.page
         page.new_chat()
-        values = page.session.sampling().with_changes(temperature=0.0, max_tokens=TOKENS, seed=1, repeat_penalty=1.0)
+        values = page.session.sampling().with_changes(
+            temperature=0.0, max_tokens=TOKENS, seed=1, repeat_penalty=1.0
+        )
         page.session.set_sampling(values)
         times: list[float] = []
         page.session.reply_text.connect(lambda _m, _t: times.append(time.perf_counter()))

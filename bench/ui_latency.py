@@ -102,7 +102,9 @@ def main() -> int:
     results["warm-up"] = measure(controller.warm_up, controller.ready)
     settings = LoadSettings(n_ctx=2048, n_threads=args.threads, use_mmap=False)
     results["load"] = measure(lambda: controller.load(str(path), settings), controller.loaded)
-    values = page.session.sampling().with_changes(temperature=0.0, max_tokens=TOKENS, seed=1, repeat_penalty=1.0)
+    values = page.session.sampling().with_changes(
+        temperature=0.0, max_tokens=TOKENS, seed=1, repeat_penalty=1.0
+    )
     page.session.set_sampling(values)
     stats: list[object] = []
     page.session.reply_finished.connect(stats.append)

@@ -35,7 +35,9 @@ def main() -> int:
     store = ChatStore.open(database, flush_interval_s=FLUSH_INTERVAL_S)
     context = AppContext(settings=SettingsStore(Settings()), signals=AppSignals())
     page = ChatPage(context, store=store, flush_interval_s=FLUSH_INTERVAL_S)
-    values = page.session.sampling().with_changes(temperature=0.0, max_tokens=2000, seed=1, repeat_penalty=1.0)
+    values = page.session.sampling().with_changes(
+        temperature=0.0, max_tokens=2000, seed=1, repeat_penalty=1.0
+    )
     page.session.set_sampling(values)
 
     def say(line: str) -> None:

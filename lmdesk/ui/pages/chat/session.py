@@ -331,4 +331,3 @@ class ChatSession(QObject):
 
 def _with_content(message: Message, content: str) -> Message:
     return replace(message, content=content)
-
