@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from lmdesk.core import paths
+from lmdesk.core.hub.endpoint import hub_endpoint
 from lmdesk.ui.context import AppContext
 from lmdesk.ui.discover.repo_view import RepoView
 from lmdesk.ui.discover.results_delegate import ResultDelegate
@@ -56,7 +57,7 @@ class DiscoverPage(QWidget):
         self.results = ResultsModel(self)
         self.search = SearchController(
             self.results,
-            lambda: context.settings.settings.hf_endpoint,
+            lambda: hub_endpoint(context.settings.settings.hf_endpoint),
             page_size=page_size,
             debounce_ms=debounce_ms,
             parent=self,

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.hub import RemoteModel, RepoSummary
+from lmdesk.core.hub.endpoint import hub_endpoint
 from lmdesk.ui.background import Progress
 from lmdesk.ui.context import AppContext
 from lmdesk.ui.discover.download_buttons import DownloadButtons
@@ -132,7 +133,7 @@ class RepoView(QWidget):
         return table
 
     def _endpoint(self) -> str:
-        return self._context.settings.settings.hf_endpoint
+        return hub_endpoint(self._context.settings.settings.hf_endpoint)
 
     # -- public --------------------------------------------------------------------------
     def open(self, summary: RepoSummary) -> None:

@@ -47,7 +47,10 @@ class QueueConfig:
     @classmethod
     def of(cls, store: SettingsStore) -> QueueConfig:
         settings = store.settings
-        return cls(store.models_dir(), settings.hf_endpoint, settings.download_concurrency)
+        from lmdesk.core.hub.endpoint import hub_endpoint
+
+        endpoint = hub_endpoint(settings.hf_endpoint)
+        return cls(store.models_dir(), endpoint, settings.download_concurrency)
 
 
 class DownloadService(QObject):
