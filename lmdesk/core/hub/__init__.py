@@ -16,7 +16,9 @@ from .errors import (
     hub_errors,
     translate_error,
 )
+from .file_kind import WHAT_IT_IS, FileKind, kind_from_header, kind_from_name
 from .files import (
+    IncompleteSplit,
     RemoteModel,
     RemoteModelFile,
     group_models,
@@ -30,6 +32,9 @@ from .range_source import HttpRangeSource
 from .search import RepoSummary, SortKey, iter_models, search_models
 
 __all__ = [
+    "WHAT_IT_IS",
+    "FileKind",
+    "IncompleteSplit",
     "FileNotOnHub",
     "GatedRepoNoAccess",
     "HttpRangeSource",
@@ -45,6 +50,8 @@ __all__ = [
     "group_models",
     "hub_errors",
     "iter_models",
+    "kind_from_header",
+    "kind_from_name",
     "list_gguf_files",
     "list_gguf_models",
     "model_card",

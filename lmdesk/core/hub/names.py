@@ -54,7 +54,3 @@ def split_name(filename: str) -> SplitName | None:
         return None
     return SplitName(match.group("base"), part, count)
 
-
-def is_projector(filename: str) -> bool:
-    """Vision projectors (``mmproj-*.gguf``) ride along with a model; they are not one."""
-    return filename.rsplit("/", 1)[-1].lower().startswith("mmproj")

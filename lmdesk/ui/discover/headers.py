@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from lmdesk.core.gguf import ModelInfo
-from lmdesk.core.hub import RemoteModel
+from lmdesk.core.hub import FileKind, RemoteModel
 from lmdesk.ui.background import BackgroundTask, Progress
 from lmdesk.ui.task_group import TaskGroup
 
@@ -25,6 +25,7 @@ class HeaderResult:
     info: ModelInfo | None
     error: str | None = None
     gated: bool = False
+    kind: FileKind = "model"
 
 
 def read_model_header(
@@ -32,7 +33,7 @@ def read_model_header(
 ) -> HeaderResult:
     """Read (or recall) every part's header and describe the model; errors become a result."""
     from lmdesk.core.gguf import GGUFError, describe, merge_split_headers
-    from lmdesk.core.hub import GatedRepoNoAccess, HubError, read_remote_header
+    from lmdesk.core.hub import GatedRepoNoAccess, HubError, kind_from_header, read_remote_header
 
     try:
         headers = []
@@ -48,6 +49,9 @@ def read_model_header(
                     size=part.size,
                 )
             )
+            kind = kind_from_header(headers[0].metadata)
+            if kind != "model":
+                return HeaderResult(model.name, None, kind=kind)
         header = headers[0] if len(headers) == 1 else merge_split_headers(headers)
         return HeaderResult(model.name, describe(header))
     except GatedRepoNoAccess as exc:
@@ -63,6 +67,8 @@ class HeaderFetcher(QObject):
     """model name, ModelInfo."""
     header_failed = Signal(str, str)
     """model name, why (a sentence)."""
+    not_a_model = Signal(str, str)
+    """model name, its FileKind: the header says it is a projector, imatrix or adapter."""
     gated = Signal(str)
     """the hub's message: the repository is gated and this login has no access."""
     idle = Signal()
@@ -117,6 +123,8 @@ class HeaderFetcher(QObject):
             self._task = None
             if result.info is not None:
                 self.header_ready.emit(result.name, result.info)
+            elif result.kind != "model":
+                self.not_a_model.emit(result.name, result.kind)
             else:
                 self.header_failed.emit(result.name, result.error or "unknown error")
             if result.gated:

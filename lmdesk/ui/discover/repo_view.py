@@ -118,6 +118,8 @@ class RepoView(QWidget):
         self.headers.header_ready.connect(self._on_header)
         self.headers.header_failed.connect(self.files.set_header_error)
         self.headers.header_failed.connect(lambda *_: self._update_status())
+        self.headers.not_a_model.connect(self.files.set_kind)
+        self.headers.not_a_model.connect(lambda *_: self._update_status())
         self.headers.gated.connect(self._on_gated)
         self.headers.idle.connect(self._update_status)
 
@@ -193,7 +195,7 @@ class RepoView(QWidget):
         if not models:
             self.status.setText("This repository has no GGUF files.")
             return
-        self.headers.fetch([m for m in models if not m.parts[0].projector])
+        self.headers.fetch([m for m in models if m.kind == "model" and m.complete])
         self._update_status()
 
     def _on_failed(self, message: str, _details: str) -> None:
@@ -216,7 +218,7 @@ class RepoView(QWidget):
         self.card.setMarkdown(f"*The model card could not be read: {message}*")
 
     def _update_status(self) -> None:
-        rows = [r for r in self.files.rows() if not r.projector]
+        rows = [r for r in self.files.rows() if r.judged]
         if not rows:
             return
         target = self._inputs()
