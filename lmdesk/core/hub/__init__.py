@@ -12,6 +12,7 @@ from .errors import (
     HubServerError,
     HubUnreachable,
     InvalidToken,
+    RateLimited,
     RepoNotFound,
     hub_errors,
     translate_error,
@@ -29,6 +30,7 @@ from .files import (
 from .header_cache import read_remote_header
 from .names import quantization_label, split_name
 from .range_source import HttpRangeSource
+from .rate_limit import OnWait, retry_after_s, waiting_words
 from .search import RepoSummary, SortKey, iter_models, search_models
 
 __all__ = [
@@ -42,6 +44,8 @@ __all__ = [
     "HubServerError",
     "HubUnreachable",
     "InvalidToken",
+    "OnWait",
+    "RateLimited",
     "RemoteModel",
     "RemoteModelFile",
     "RepoNotFound",
@@ -57,8 +61,10 @@ __all__ = [
     "model_card",
     "quantization_label",
     "read_remote_header",
+    "retry_after_s",
     "search_models",
     "split_name",
     "translate_error",
+    "waiting_words",
     "whoami",
 ]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from huggingface_hub import HfApi, hf_hub_url
+from huggingface_hub import HfApi, ModelInfo, hf_hub_url
 
 from .errors import FileNotOnHub, HubError, hub_errors
 from .file_kind import FileKind, kind_from_name
 from .names import quantization_label, split_name
+from .rate_limit import OnWait, retrying
 from .session import get_session, hf_raise_for_status, hub_headers
 
 
@@ -76,12 +77,21 @@ class RemoteModel:
 
 
 def list_gguf_files(
-    repo_id: str, *, endpoint: str, token: str | None = None, revision: str = "main"
+    repo_id: str,
+    *,
+    endpoint: str,
+    token: str | None = None,
+    revision: str = "main",
+    on_rate_limit: OnWait | None = None,
 ) -> list[RemoteModelFile]:
     """Every ``.gguf`` file in the repository with its size, sha256 and quantization."""
     api = HfApi(endpoint=endpoint, token=token)
-    with hub_errors(repo_id=repo_id):
-        info = api.model_info(repo_id, revision=revision, files_metadata=True)
+
+    def read_info() -> ModelInfo:
+        with hub_errors(repo_id=repo_id):
+            return api.model_info(repo_id, revision=revision, files_metadata=True)
+
+    info = retrying(read_info, on_wait=on_rate_limit)
     files: list[RemoteModelFile] = []
     for sibling in info.siblings or ():
         name = sibling.rfilename
@@ -128,21 +138,39 @@ def _listing_order(model: RemoteModel) -> tuple[bool, bool, int, str]:
 
 
 def list_gguf_models(
-    repo_id: str, *, endpoint: str, token: str | None = None, revision: str = "main"
+    repo_id: str,
+    *,
+    endpoint: str,
+    token: str | None = None,
+    revision: str = "main",
+    on_rate_limit: OnWait | None = None,
 ) -> list[RemoteModel]:
     """The repository's models, smallest first; incomplete splits, then non-models last."""
-    return group_models(list_gguf_files(repo_id, endpoint=endpoint, token=token, revision=revision))
+    files = list_gguf_files(
+        repo_id, endpoint=endpoint, token=token, revision=revision, on_rate_limit=on_rate_limit
+    )
+    return group_models(files)
 
 
 def model_card(
-    repo_id: str, *, endpoint: str, token: str | None = None, revision: str = "main"
+    repo_id: str,
+    *,
+    endpoint: str,
+    token: str | None = None,
+    revision: str = "main",
+    on_rate_limit: OnWait | None = None,
 ) -> str:
     """The repository's README.md (its model card) as text; empty if it has none."""
     url = hf_hub_url(repo_id, "README.md", revision=revision, endpoint=endpoint)
-    try:
+
+    def read() -> bytes:
         with hub_errors(repo_id=repo_id, filename="README.md"):
             response = get_session().get(url, headers=hub_headers(token), timeout=30)
             hf_raise_for_status(response)
+            return response.content
+
+    try:
+        content = retrying(read, on_wait=on_rate_limit)
     except FileNotOnHub:
         return ""
-    return response.content.decode("utf-8", errors="replace")
+    return content.decode("utf-8", errors="replace")
