@@ -28,6 +28,7 @@ from lmdesk.core.hub import (
     read_remote_header,
     retry_after_s,
     search_models,
+    search_page,
     split_name,
     whoami,
 )
@@ -415,3 +416,23 @@ def test_one_rule_names_the_hub() -> None:
     assert hub_endpoint("", env=mirror) == "https://hf-mirror.example.org"
     assert hub_endpoint("http://127.0.0.1:9/", env=mirror) == "http://127.0.0.1:9"
     assert hub_endpoint("", env={}) == hub_endpoint(None, env={}) == "https://huggingface.co"
+
+
+def test_the_next_page_follows_the_hubs_cursor(hub: HubServer) -> None:
+    first = search_page("", limit=2, endpoint=hub.endpoint)
+    assert first.next_url is not None and "cursor=" in first.next_url
+    hub.reset_counters()
+    second = search_page("", endpoint=hub.endpoint, next_url=first.next_url)
+    pages = hub.requests_for("/api/models?")
+    assert len(pages) == 1 and "cursor=" in pages[0].path  # not the first page again
+    everything = [r.repo_id for r in iter_models("", endpoint=hub.endpoint)]
+    assert [r.repo_id for r in first.results + second.results] == everything[:4]
+
+
+def test_a_rate_limited_search_waits_and_says_so(hub: HubServer) -> None:
+    hub.rate_limit(2, reset_s=1, path_part="/api/models?")
+    heard: list[int] = []
+    page = search_page("smol", endpoint=hub.endpoint, on_rate_limit=heard.append)
+    assert [r.repo_id for r in page.results] == [SMOL]
+    assert heard == [1, 1]
+    assert [r.status for r in hub.requests_for("/api/models?")] == [429, 429, 200]

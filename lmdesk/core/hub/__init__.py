@@ -31,7 +31,7 @@ from .header_cache import read_remote_header
 from .names import quantization_label, split_name
 from .range_source import HttpRangeSource
 from .rate_limit import OnWait, retry_after_s, waiting_words
-from .search import RepoSummary, SortKey, iter_models, search_models
+from .search import RepoSummary, SearchPage, SortKey, iter_models, search_models, search_page
 
 __all__ = [
     "WHAT_IT_IS",
@@ -50,6 +50,7 @@ __all__ = [
     "RemoteModelFile",
     "RepoNotFound",
     "RepoSummary",
+    "SearchPage",
     "SortKey",
     "group_models",
     "hub_errors",
@@ -63,6 +64,7 @@ __all__ = [
     "read_remote_header",
     "retry_after_s",
     "search_models",
+    "search_page",
     "split_name",
     "translate_error",
     "waiting_words",
