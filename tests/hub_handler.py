@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from http.server import BaseHTTPRequestHandler
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
@@ -233,10 +233,14 @@ class HubHandler(FileRoutes, BaseHTTPRequestHandler):
                     sibling["lfs"] = self._lfs(repo, f, "sha256")
             siblings.append(sibling)
         card = {} if repo.card_data is None else {"cardData": repo.card_data}
-        info = repo.entry() | card | {
-            "siblings": siblings,
-            "usedStorage": sum(f.size for f in repo.files.values()),
-        }
+        info = (
+            repo.entry()
+            | card
+            | {
+                "siblings": siblings,
+                "usedStorage": sum(f.size for f in repo.files.values()),
+            }
+        )
         self._json(info)
 
     def _tree(self, repo: HubRepo, folder: str, recursive: bool) -> list[dict[str, Any]]:

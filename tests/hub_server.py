@@ -219,9 +219,7 @@ class HubServer:
         httpd.daemon_threads = True
         httpd.hub = self  # type: ignore[attr-defined]
         httpd.is_cdn = cdn  # type: ignore[attr-defined]
-        thread = threading.Thread(
-            target=httpd.serve_forever, args=(0.02,), name=name, daemon=True
-        )
+        thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
         return httpd

@@ -285,9 +285,7 @@ def test_incomplete_splits_and_files_that_are_not_models_get_no_verdict(
     view = page.repo_view
     qtbot.waitUntil(lambda: headers_read(page), timeout=15_000)
     files = view.files
-    fit_text = {
-        r.model.name: files.data(files.index(i, FIT)) for i, r in enumerate(files.rows())
-    }
+    fit_text = {r.model.name: files.data(files.index(i, FIT)) for i, r in enumerate(files.rows())}
     assert fit_text["Big-Q8_0"] == "Incomplete: parts missing on the hub"
     assert fit_text["calibration"] == "Importance matrix (for quantizing, not a model)"
     assert fit_text["Vision-7B-mmproj-model-f16"] == "Vision projector (used with a model)"

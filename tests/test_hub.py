@@ -263,9 +263,7 @@ def test_http_range_source_goes_back_to_the_resolver_when_the_cdn_refuses(
 
 
 @pytest.mark.parametrize("style", ["ratelimit", "retry-after", "http-date", "reset"])
-def test_header_reads_wait_out_a_rate_limit(
-    hub: HubServer, smollm2_path: Path, style: str
-) -> None:
+def test_header_reads_wait_out_a_rate_limit(hub: HubServer, smollm2_path: Path, style: str) -> None:
     """Three 429s in a row: the old code gave up after three immediate tries."""
     hub.rate_limit(3, reset_s=1, path_part="/resolve/", style=style)
     heard: list[int] = []

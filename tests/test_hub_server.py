@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 import time
-from email.utils import parsedate_to_datetime
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import httpx2

@@ -19,9 +19,9 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 from pytestqt.qtbot import QtBot
 
 from lmdesk.core import paths
+from lmdesk.core.hub import account as hf_account
 from lmdesk.core.settings import Settings, load_settings
 from lmdesk.core.units import GiB, MiB
-from lmdesk.core.hub import account as hf_account
 from lmdesk.ui.context import SettingsStore
 from lmdesk.ui.settings_dialog import SettingsDialog
 

@@ -53,4 +53,3 @@ def split_name(filename: str) -> SplitName | None:
     if not 1 <= part <= count:
         return None
     return SplitName(match.group("base"), part, count)
-
