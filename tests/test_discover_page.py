@@ -261,6 +261,23 @@ def test_a_gated_repository_says_what_the_hub_said(
     assert row.words is not None and row.words.approximate and APPROX in row.words.text
 
 
+def test_a_rate_limited_header_read_says_so_and_retries(
+    qtbot: QtBot, hub: HubServer, keeper: PageKeeper
+) -> None:
+    page = open_page(qtbot, keeper)
+    hub.rate_limit(2, reset_s=1, path_part=f"/{SMOL}/resolve/", style="retry-after")
+    open_repo(qtbot, page, SMOL)
+    view = page.repo_view
+    qtbot.waitUntil(
+        lambda: view.status.text() == "Rate-limited by Hugging Face, retrying in 1 s.",
+        timeout=15_000,
+    )
+    qtbot.waitUntil(lambda: headers_read(page), timeout=15_000)
+    (row,) = view.files.rows()
+    assert row.info is not None and row.header_error is None
+    assert [r.status for r in hub.requests_for(f"/{SMOL}/resolve/")].count(429) == 2
+
+
 def test_incomplete_splits_and_files_that_are_not_models_get_no_verdict(
     qtbot: QtBot, hub: HubServer, keeper: PageKeeper, smollm2_path: Path
 ) -> None:

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.hub import FileKind, RemoteModel
 from lmdesk.ui.background import BackgroundTask, Progress
+from lmdesk.ui.discover.search import RATE_LIMITED
 from lmdesk.ui.task_group import TaskGroup
 
 
@@ -47,6 +48,7 @@ def read_model_header(
                     cache_dir=cache_dir,
                     sha256=part.sha256,
                     size=part.size,
+                    on_rate_limit=lambda seconds: progress(RATE_LIMITED, seconds, 0),
                 )
             )
             kind = kind_from_header(headers[0].metadata)
@@ -71,6 +73,8 @@ class HeaderFetcher(QObject):
     """model name, its FileKind: the header says it is a projector, imatrix or adapter."""
     gated = Signal(str)
     """the hub's message: the repository is gated and this login has no access."""
+    rate_limited = Signal(int)
+    """Seconds before the hub is asked again: it answered 429 (Retry-After / RateLimit)."""
     idle = Signal()
     """Every header asked for has arrived (or failed)."""
 
@@ -141,4 +145,9 @@ class HeaderFetcher(QObject):
             self.header_failed.emit(model.name, message)
             self._next()
 
+        def progress(stage: str, seconds: int, _total: int) -> None:
+            if stage == RATE_LIMITED and generation == self._generation:
+                self.rate_limited.emit(seconds)
+
         self._task = self._tasks.start(work, name="remote-header", done=done, failed=failed)
+        self._task.sig_progress.connect(progress)

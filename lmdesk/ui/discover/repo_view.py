@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.hub import RemoteModel, RepoSummary
 from lmdesk.core.hub.endpoint import hub_endpoint
+from lmdesk.core.hub.rate_limit import waiting_words
 from lmdesk.ui.background import Progress
 from lmdesk.ui.context import AppContext
 from lmdesk.ui.discover.download_buttons import DownloadButtons
@@ -122,6 +123,7 @@ class RepoView(QWidget):
         self.headers.not_a_model.connect(lambda *_: self._update_status())
         self.headers.gated.connect(self._on_gated)
         self.headers.idle.connect(self._update_status)
+        self.headers.rate_limited.connect(self._on_rate_limited)
 
     def _make_table(self) -> QTableView:
         table = QTableView()
@@ -205,6 +207,9 @@ class RepoView(QWidget):
     def _on_header(self, name: str, info: ModelInfo) -> None:
         self.files.set_header(name, info, self._inputs())
         self._update_status()
+
+    def _on_rate_limited(self, seconds: int) -> None:
+        self.status.setText(f"{waiting_words(seconds)}.")
 
     def _on_gated(self, message: str) -> None:
         self.notice.show_message(f"{message}\n{LOGIN_HINT}", level="warning")
