@@ -1,9 +1,14 @@
-"""The test hub's file routes: ``/{repo}/resolve/{rev}/{file}`` with ranges and faults."""
+"""The test hub's file routes: ``/{repo}/resolve/{rev}/{file}`` with ranges and faults.
+
+LFS files are redirected (302) to the CDN with a signed, expiring URL; small files (307)
+to ``/api/resolve-cache/models/{repo}/{commit}/{file}``, as huggingface.co does.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import os
 import select
 import socket
@@ -67,15 +72,29 @@ class FileRoutes:
                 500, None, "Internal Error - We're working hard to fix this as soon as possible!"
             )
             return
-        if self.hub.redirect_lfs and f.lfs:
+        if not self.hub.redirect_lfs:
+            etag = f'"{self._claimed_sha256(repo, f) if f.lfs else f.blob_id}"'
+            self._send_file(repo, f, fault, commit, etag)
+        elif f.lfs:
             self._redirect_to_cdn(repo, f, commit)
         else:
-            self._send_file(repo, f, fault, commit)
+            cached = f"/api/resolve-cache/models/{repo.repo_id}/{repo.commit}/{quote(f.path)}"
+            self._send(307, b"", commit | {"Location": cached, "ETag": f'"{f.blob_id}"'})
+
+    def _resolve_cache(self, segments: list[str]) -> None:
+        """Where a small file's 307 points: its bytes at a commit, from the API host."""
+        repo = self.hub.repos.get("/".join(segments[:2]))
+        f = repo.files.get("/".join(segments[3:])) if repo is not None else None
+        if repo is None or f is None or segments[2] != repo.commit:
+            self._error(404, "EntryNotFound", "Entry not found")
+            return
+        fault = self.hub.fault_for(repo.repo_id, f.path)
+        self._send_file(repo, f, fault, {"X-Repo-Commit": repo.commit}, f'"{f.blob_id}"')
 
     def _redirect_to_cdn(self, repo: HubRepo, f: HubFile, headers: dict[str, str]) -> None:
-        """As the real hub does for LFS files: 302 to a storage URL, metadata on the redirect."""
-        location = f"{self.hub.endpoint}/cdn-lfs/{repo.repo_id}/{repo.commit}/{quote(f.path)}"
+        """As the real hub does for LFS files: 302 to a signed URL, metadata on the redirect."""
         sha = self._claimed_sha256(repo, f)
+        location = self.hub.signed_url(f"/repos/{repo.repo_id}/{sha}")
         self._send(
             302,
             b"",
@@ -88,26 +107,48 @@ class FileRoutes:
             },
         )
 
-    def _cdn(self, segments: list[str]) -> None:
-        """The storage side of a redirect: no auth (the URL would be signed), same bytes."""
-        repo = self.hub.repos.get("/".join(segments[:2]))
-        f = repo.files.get("/".join(segments[3:])) if repo is not None else None
+    def _cdn(self, segments: list[str], query: dict[str, list[str]]) -> None:
+        """The storage side: signed URLs only, no Authorization header, its own ETag."""
+        if self.headers.get("Authorization"):
+            self._error(
+                400,
+                None,
+                "InvalidArgument: Only one auth mechanism allowed; only the X-Amz-Algorithm "
+                "query parameter, Signature query string parameter or the Authorization "
+                "header should be specified",
+            )
+            return
+        path = "/" + "/".join(segments)
+        expires = query.get("Expires", ["0"])[0]
+        signature = query.get("Signature", [""])[0]
+        if not expires.isdigit() or not hmac.compare_digest(
+            signature, self.hub.sign(path, int(expires))
+        ):
+            self._error(403, None, "AccessDenied: the signature does not match")
+            return
+        if int(expires) < time.time():
+            self._error(403, None, "AccessDenied: Request has expired")
+            return
+        repo = self.hub.repos.get("/".join(segments[1:3])) if len(segments) == 4 else None
+        f = self._file_by_sha256(repo, segments[3]) if repo is not None else None
         if repo is None or f is None:
             self._error(404, None, "NoSuchKey")
             return
         fault = self.hub.fault_for(repo.repo_id, f.path)
-        self._send_file(repo, f, fault, {"X-Repo-Commit": repo.commit})
+        self._send_file(repo, f, fault, {}, self.hub.cdn_etag(f))
+
+    def _file_by_sha256(self, repo: HubRepo, sha: str) -> HubFile | None:
+        return next((f for f in repo.files.values() if self._claimed_sha256(repo, f) == sha), None)
 
     def _send_file(
-        self, repo: HubRepo, f: HubFile, fault: Fault | None, headers: dict[str, str]
+        self, repo: HubRepo, f: HubFile, fault: Fault | None, headers: dict[str, str], etag: str
     ) -> None:
-        etag = f'"{self._claimed_sha256(repo, f) if f.lfs else f.blob_id}"'
         size = f.size
         start, end = 0, size - 1
         range_header = self.headers.get("Range")
         if_range = self.headers.get("If-Range")
-        if range_header and if_range and if_range.strip('W/"') != etag.strip('"'):
-            range_header = None  # the client's copy is of another version: send it all
+        if range_header and if_range and (if_range != etag or etag.startswith("W/")):
+            range_header = None  # strict If-Range: another version (or a weak tag): send all
         status = 200
         if range_header:
             parsed = _parse_range(range_header, size)

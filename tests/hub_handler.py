@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
@@ -105,6 +106,13 @@ class HubHandler(FileRoutes, BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         self._record()
         segments, query = self._split()
+        if getattr(self.server, "is_cdn", False):
+            self._guarded(lambda: self._cdn(segments, query))
+            return
+        limit = self.hub.take_rate_limit(self.path)
+        if limit is not None:
+            self._error(429, None, "You have been rate-limited; retry later.", limit.headers())
+            return
         valid, user = self._user()
         try:
             if not valid:
@@ -115,12 +123,18 @@ class HubHandler(FileRoutes, BaseHTTPRequestHandler):
                 self._list_models(query, user)
             elif segments[:2] == ["api", "models"]:
                 self._model_api(segments[2:], query, user)
-            elif segments[:1] == ["cdn-lfs"]:
-                self._cdn(segments[1:])
+            elif segments[:3] == ["api", "resolve-cache", "models"]:
+                self._resolve_cache(segments[3:])
             elif "resolve" in segments:
                 self._resolve(segments, user)
             else:
                 self._error(404, None, "Sorry, we can't find the page you are looking for.")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _guarded(self, route: Callable[[], None]) -> None:
+        try:
+            route()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
@@ -218,10 +232,15 @@ class HubHandler(FileRoutes, BaseHTTPRequestHandler):
                 if f.lfs:
                     sibling["lfs"] = self._lfs(repo, f, "sha256")
             siblings.append(sibling)
-        info = repo.entry() | {
-            "siblings": siblings,
-            "usedStorage": sum(f.size for f in repo.files.values()),
-        }
+        card = {} if repo.card_data is None else {"cardData": repo.card_data}
+        info = (
+            repo.entry()
+            | card
+            | {
+                "siblings": siblings,
+                "usedStorage": sum(f.size for f in repo.files.values()),
+            }
+        )
         self._json(info)
 
     def _tree(self, repo: HubRepo, folder: str, recursive: bool) -> list[dict[str, Any]]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 TEXT_SUFFIXES = (".md", ".json", ".txt", ".gitattributes", ".jinja")
 
@@ -21,6 +23,34 @@ class Fault:
     wrong_sha256: bool = False  # claim an LFS sha256 (and ETag) that the bytes do not have
     throttle_bps: int | None = None  # send at most this many bytes per second
     times: int | None = None  # GETs the cut/stall/throttle apply to (None: every GET)
+
+
+@dataclass
+class RateLimit:
+    """Answer 429 to the next ``times`` requests whose path holds ``path_part`` ('' : any).
+
+    ``style`` picks the headers, as the hub and its CDN send them: the IETF ``RateLimit``
+    pair (``"api";r=0;t=N`` and its policy) with ``Retry-After``, ``Retry-After`` in
+    seconds alone, ``Retry-After`` as an HTTP date, or ``RateLimit-Reset`` alone.
+    """
+
+    times: int
+    reset_s: int = 1
+    path_part: str = ""
+    style: Literal["ratelimit", "retry-after", "http-date", "reset"] = "ratelimit"
+
+    def headers(self) -> dict[str, str]:
+        if self.style == "retry-after":
+            return {"Retry-After": str(self.reset_s)}
+        if self.style == "http-date":
+            return {"Retry-After": formatdate(time.time() + self.reset_s, usegmt=True)}
+        if self.style == "reset":
+            return {"RateLimit-Reset": str(self.reset_s)}
+        return {
+            "RateLimit": f'"api";r=0;t={self.reset_s}',
+            "RateLimit-Policy": '"fixed window";"api";q=1000;w=300',
+            "Retry-After": str(self.reset_s),
+        }
 
 
 @dataclass
@@ -82,12 +112,15 @@ class HubRepo:
     created_at: str = "2023-06-01T00:00:00.000Z"
     tags: list[str] = field(default_factory=list)
     gated: bool | str = False  # False, "auto" or "manual"
+    gguf: dict[str, Any] | None = None  # {"total": params, "architecture": ..., ...}
+    card_data: dict[str, Any] | None = None  # the model card's YAML front matter, parsed
     private: bool = False
     granted: set[str] = field(default_factory=set)
     commit: str = ""
 
     def entry(self) -> dict[str, Any]:
-        return {
+        extra: dict[str, Any] = {} if self.gguf is None else {"gguf": self.gguf}
+        return extra | {
             "_id": hashlib.md5(self.repo_id.encode()).hexdigest()[:24],
             "id": self.repo_id,
             "modelId": self.repo_id,

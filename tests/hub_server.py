@@ -1,10 +1,18 @@
 """A local Hugging Face hub on 127.0.0.1 for tests, spoken to by the real huggingface_hub client.
 
 It implements what huggingface_hub 2.4 and lmdesk need (DESIGN.md): model search with
-cursor pages in a ``Link: <...>; rel="next"`` header, model info with blob metadata, file
-trees, ``HEAD``/``GET`` on ``/{repo}/resolve/{rev}/{file}`` with ranges, gated and private
-repos with bearer tokens, and ``/api/whoami-v2``. It never sends ``X-Xet-Hash``, so clients
-download over plain HTTP.
+cursor pages in a ``Link: <...>; rel="next"`` header, model info with blob metadata (and
+``gguf``, ``cardData``, ``gated``), file trees, ``HEAD``/``GET`` on
+``/{repo}/resolve/{rev}/{file}`` with ranges, gated and private repos with bearer tokens,
+and ``/api/whoami-v2``. It never sends ``X-Xet-Hash``, so clients download over plain HTTP.
+
+Like the real hub, LFS files are not served from the API host: ``/resolve/`` answers 302
+(with ``X-Linked-Size`` and ``X-Linked-Etag``) to a signed URL that expires, on a second
+server (the CDN, another port), which refuses requests carrying ``Authorization`` (400,
+as S3 and CloudFront do), has its own ETag (not the sha256; `cdn_etag_salt` changes it
+for the same bytes) and honours ``If-Range`` strictly. Small (non-LFS) files answer 307 to
+``/api/resolve-cache/...``. `rate_limit()` makes the next requests answer 429 with the
+hub's ``RateLimit`` / ``Retry-After`` headers.
 
 Faults are set per file or globally while the server runs (`Fault`): cut the connection,
 stall, answer 500, claim a wrong sha256, throttle. Bytes served are counted per file, and
@@ -14,6 +22,7 @@ every request is logged, so tests assert on what went over the wire instead of s
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import random
 import sys
@@ -23,16 +32,18 @@ from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from hub_handler import HubHandler
-from hub_model import TEXT_SUFFIXES, Fault, HubFile, HubRepo, RequestRecord
+from hub_model import TEXT_SUFFIXES, Fault, HubFile, HubRepo, RateLimit, RequestRecord
 
 __all__ = [
     "Fault",
     "HubFile",
     "HubRepo",
     "HubServer",
+    "RateLimit",
     "RequestRecord",
     "gguf_stub",
     "isolate_hf_home",
@@ -47,7 +58,12 @@ class HubServer:
     def __init__(self, *, page_size: int = 1000, tree_page_size: int = 1000) -> None:
         self.page_size = page_size
         self.tree_page_size = tree_page_size
-        self.redirect_lfs = False  # True: LFS files answer 302 to a storage URL, as on the hub
+        self.redirect_lfs = True  # LFS files answer 302 to the CDN, as on the hub
+        self.url_ttl_s = 3600.0  # how long a signed CDN URL is valid
+        self.cdn_etag_salt = ""  # change it: the CDN's ETag changes, the bytes do not
+        self._secret = random.Random().randbytes(16)
+        self._rate_limits: list[RateLimit] = []
+        self._cdn_httpd: ThreadingHTTPServer | None = None
         self.repos: dict[str, HubRepo] = {}
         self.tokens: dict[str, str] = {}
         self._faults: dict[tuple[str, str] | None, Fault] = {}
@@ -57,7 +73,7 @@ class HubServer:
         self._served: dict[tuple[str, str], int] = {}
         self.log: list[RequestRecord] = []
         self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     # -- registration ---------------------------------------------------------------------
     def add_repo(
@@ -91,6 +107,41 @@ class HubServer:
 
     def grant(self, repo_id: str, user: str) -> None:
         self.repos[repo_id].granted.add(user)
+
+    # -- the CDN and rate limits ----------------------------------------------------------
+    def sign(self, path: str, expires: int) -> str:
+        return hmac.new(self._secret, f"{path}\n{expires}".encode(), "sha256").hexdigest()[:32]
+
+    def signed_url(self, path: str, *, ttl_s: float | None = None) -> str:
+        """A CDN URL for ``path`` that stops working after ``ttl_s`` (default `url_ttl_s`)."""
+        expires = int(time.time() + (self.url_ttl_s if ttl_s is None else ttl_s))
+        query = urlencode({"Expires": expires, "Signature": self.sign(path, expires)})
+        return f"{self.cdn_endpoint}{path}?{query}"
+
+    def cdn_etag(self, f: HubFile) -> str:
+        return '"' + hashlib.md5(f"{f.sha256}{self.cdn_etag_salt}".encode()).hexdigest() + '"'
+
+    def rate_limit(
+        self,
+        times: int,
+        *,
+        reset_s: int = 1,
+        path_part: str = "",
+        style: str = "ratelimit",
+    ) -> RateLimit:
+        """Answer 429 to the next ``times`` requests to the hub whose path holds ``path_part``."""
+        limit = RateLimit(times, reset_s, path_part, style)  # type: ignore[arg-type]
+        with self._lock:
+            self._rate_limits.append(limit)
+        return limit
+
+    def take_rate_limit(self, path: str) -> RateLimit | None:
+        with self._lock:
+            for limit in self._rate_limits:
+                if limit.times > 0 and limit.path_part in path:
+                    limit.times -= 1
+                    return limit
+        return None
 
     # -- faults and counters --------------------------------------------------------------
     def set_fault(
@@ -151,25 +202,38 @@ class HubServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    @property
+    def cdn_endpoint(self) -> str:
+        """The storage server LFS downloads are redirected to: another origin (port)."""
+        assert self._cdn_httpd is not None, "the hub is not running"
+        host, port = self._cdn_httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
     def start(self) -> HubServer:
+        self._httpd = self._serve("hub-server", cdn=False)
+        self._cdn_httpd = self._serve("hub-cdn", cdn=True)
+        return self
+
+    def _serve(self, name: str, *, cdn: bool) -> ThreadingHTTPServer:
         httpd = _QuietServer(("127.0.0.1", 0), HubHandler)
         httpd.daemon_threads = True
         httpd.hub = self  # type: ignore[attr-defined]
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, args=(0.02,), name="hub-server", daemon=True
-        )
-        self._thread.start()
-        return self
+        httpd.is_cdn = cdn  # type: ignore[attr-defined]
+        thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return httpd
 
     def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
+        servers, self._httpd, self._cdn_httpd = (self._httpd, self._cdn_httpd), None, None
         self.release_stalls()
-        if httpd is not None:
-            httpd.shutdown()
-            httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        for httpd in servers:
+            if httpd is not None:
+                httpd.shutdown()
+                httpd.server_close()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads.clear()
 
     def __enter__(self) -> HubServer:
         return self.start()

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from hub_handler import HubHandler
-from hub_server import HubServer
+from hub_server import HubServer, gguf_stub
 from model_pages import (
     GATED,
     SMOL,
@@ -23,17 +23,19 @@ from model_pages import (
     hub_fixture,  # noqa: F401 - the `hub` fixture
     keeper_fixture,  # noqa: F401 - the `keeper` fixture
 )
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from lmdesk.core.estimate import APPROX, TOO_LARGE, FitInputs, fit
 from lmdesk.core.gguf import read_model
 from lmdesk.core.gpus import WHAT_IF_CARDS, custom_card
 from lmdesk.core.hub import RemoteModel, RemoteModelFile, RepoSummary
-from lmdesk.core.settings import LoadDefaults
+from lmdesk.core.settings import LoadDefaults, Settings
 from lmdesk.core.units import GiB, MiB
-from lmdesk.ui.pages.discover.files_model import FIT, QUANT, FilesModel
+from lmdesk.ui.pages.discover.files_model import FIT, QUANT, SIZE, FilesModel
 from lmdesk.ui.pages.discover.page import DiscoverPage
 from lmdesk.ui.pages.discover.results_model import ResultsModel
+from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
 
 RTX_4060 = next(card for card in WHAT_IF_CARDS if card.name == "GeForce RTX 4060 8 GB")
 EVERY_REPO = {SMOL, TINY, GATED, "tester/Blob-GGUF"}
@@ -65,7 +67,7 @@ def open_repo(qtbot: QtBot, page: DiscoverPage, repo_id: str) -> None:
 def headers_read(page: DiscoverPage) -> bool:
     view = page.repo_view
     return not view.headers.busy and all(
-        r.info is not None or r.header_error or r.projector for r in view.files.rows()
+        r.info is not None or r.header_error or not r.judged for r in view.files.rows()
     )
 
 
@@ -152,12 +154,47 @@ def test_more_results_fetches_the_next_page(
     page.show()
     qtbot.waitUntil(lambda: page.results.rowCount() == 2, timeout=15_000)
     assert page.more_button.isVisible() and page.list_status.text() == "2+ repositories"
+    hub.reset_counters()
     page.more_button.click()
     qtbot.waitUntil(lambda: page.results.rowCount() == 4, timeout=15_000)
     assert set(page.results.repo_ids()) == EVERY_REPO
+    (more,) = hub.requests_for("/api/models?", "GET")
+    query = parse_qs(urlsplit(more.path).query)
+    assert "cursor" in query and query["limit"] == ["2"]  # the hub's next page, not page 1 again
     page.more_button.click()
     qtbot.waitUntil(lambda: page.search.exhausted and not page.search.busy, timeout=15_000)
     assert not page.more_button.isVisible() and page.results.rowCount() == 4
+
+
+def test_a_rate_limited_search_says_so_then_shows_the_results(
+    qtbot: QtBot, hub: HubServer, keeper: PageKeeper
+) -> None:
+    hub.rate_limit(1, reset_s=2, path_part="/api/models?")
+    page = keeper.add(DiscoverPage(keeper.context))
+    qtbot.addWidget(page)
+    page.show()
+    qtbot.waitUntil(
+        lambda: page.list_status.text().startswith("Rate-limited by Hugging Face, retrying in"),
+        timeout=15_000,
+    )
+    assert page.list_status.text()[-3:] in ("2 s", "1 s")
+    qtbot.waitUntil(lambda: set(page.results.repo_ids()) == EVERY_REPO, timeout=15_000)
+    assert page.list_status.text() == "4 repositories"
+
+
+def test_the_hf_endpoint_variable_reaches_discover_when_settings_name_none(
+    qtbot: QtBot, hub: HubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    store = SettingsStore(Settings(hf_endpoint="", models_dir=str(tmp_path / "models")))
+    keeper = PageKeeper(AppContext(settings=store, signals=AppSignals()))
+    try:
+        page = open_page(qtbot, keeper)  # every repository, from the hub $HF_ENDPOINT names
+        open_repo(qtbot, page, SMOL)
+        qtbot.waitUntil(lambda: headers_read(page), timeout=15_000)
+        assert page.repo_view.files.rows()[0].info is not None
+    finally:
+        keeper.close()
 
 
 # -- a repository --------------------------------------------------------------------------
@@ -221,6 +258,62 @@ def test_a_gated_repository_says_what_the_hub_said(
     (row,) = view.files.rows()
     assert row.header_error is not None and "gated" in row.header_error
     assert row.words is not None and row.words.approximate and APPROX in row.words.text
+
+
+def test_a_rate_limited_header_read_says_so_and_retries(
+    qtbot: QtBot, hub: HubServer, keeper: PageKeeper
+) -> None:
+    page = open_page(qtbot, keeper)
+    hub.rate_limit(2, reset_s=1, path_part=f"/{SMOL}/resolve/", style="retry-after")
+    open_repo(qtbot, page, SMOL)
+    view = page.repo_view
+    qtbot.waitUntil(
+        lambda: view.status.text() == "Rate-limited by Hugging Face, retrying in 1 s.",
+        timeout=15_000,
+    )
+    qtbot.waitUntil(lambda: headers_read(page), timeout=15_000)
+    (row,) = view.files.rows()
+    assert row.info is not None and row.header_error is None
+    assert [r.status for r in hub.requests_for(f"/{SMOL}/resolve/")].count(429) == 2
+
+
+def test_incomplete_splits_and_files_that_are_not_models_get_no_verdict(
+    qtbot: QtBot, hub: HubServer, keeper: PageKeeper, smollm2_path: Path
+) -> None:
+    repo = "tester/Mixed-GGUF"
+    hub.add_repo(
+        repo,
+        {
+            "Big-Q8_0-00001-of-00003.gguf": smollm2_path,  # part 2 is missing from the listing
+            "Big-Q8_0-00003-of-00003.gguf": b"GGUF" * 8,
+            "calibration.gguf": gguf_stub({"general.type": "imatrix"}, pad_to=4096),
+            "Vision-7B-mmproj-model-f16.gguf": b"GGUF" * 8,
+            SMOL_FILE: smollm2_path,
+        },
+        tags=["gguf"],
+    )
+    page = keeper.add(DiscoverPage(keeper.context))
+    qtbot.addWidget(page)
+    page.resize(1200, 760)
+    page.show()
+    qtbot.waitUntil(lambda: repo in page.results.repo_ids(), timeout=15_000)
+    open_repo(qtbot, page, repo)
+    view = page.repo_view
+    qtbot.waitUntil(lambda: headers_read(page), timeout=15_000)
+    files = view.files
+    fit_text = {r.model.name: files.data(files.index(i, FIT)) for i, r in enumerate(files.rows())}
+    assert fit_text["Big-Q8_0"] == "Incomplete: parts missing on the hub"
+    assert fit_text["calibration"] == "Importance matrix (for quantizing, not a model)"
+    assert fit_text["Vision-7B-mmproj-model-f16"] == "Vision projector (used with a model)"
+    assert fit_text[SMOL_FILE.removesuffix(".gguf")] == "CPU only"
+    names = [r.model.name for r in files.rows()]
+    assert names.index("Big-Q8_0") > names.index(SMOL_FILE.removesuffix(".gguf"))
+    big = names.index("Big-Q8_0")
+    assert files.data(files.index(big, SIZE)) == "? (parts missing)"
+    assert files.data(files.index(big, FIT), Qt.ItemDataRole.DecorationRole) is None
+    assert view.buttons.buttons["Big-Q8_0"].isHidden()
+    assert not view.buttons.buttons["calibration"].isHidden()
+    assert not any(r.path.endswith("00003-of-00003.gguf") for r in hub.requests_for("/resolve/"))
 
 
 # -- verdict words -------------------------------------------------------------------------

@@ -99,11 +99,19 @@ def make_manager(
         manager.close()
 
 
-def resolve_gets(hub: HubServer, filename: str = FILE) -> list[tuple[int, str | None]]:
+def resolve_gets(
+    hub: HubServer, filename: str = FILE, repo: str = REPO
+) -> list[tuple[int, str | None]]:
+    """The GETs that answered with the file's bytes (from the CDN, after the hub's 302)."""
     return [
         (r.status, r.headers.get("range"))
-        for r in hub.requests_for("/resolve/", "GET")
-        if r.path.endswith(filename)
+        for r in hub.log
+        if r.method == "GET"
+        and not 300 <= r.status < 400
+        and (
+            r.path.startswith(f"/repos/{repo}/")
+            or (f"{repo}/resolve/" in r.path and r.path.endswith(f"/{filename}"))
+        )
     ]
 
 
@@ -311,12 +319,35 @@ def test_a_gated_repo_fails_with_a_clear_message(
 def test_downloads_follow_the_hubs_redirects(
     hub: HubServer, make_manager: Callable[..., DownloadManager]
 ) -> None:
-    hub.redirect_lfs = True
     manager = make_manager()
     done = manager.wait(manager.add(REPO, FILE).job_id, timeout=20)
     assert done.state is JobState.DONE, done.message
     assert hashlib.sha256(done.path.read_bytes()).hexdigest() == SHA
-    assert [r.status for r in hub.requests_for("/cdn-lfs/", "GET")] == [200]
+    assert [r.status for r in hub.requests_for("/resolve/", "GET")] == [302]
+    assert [r.status for r in hub.requests_for(f"/repos/{REPO}/", "GET")] == [200]
+
+
+def test_a_new_cdn_etag_for_the_same_bytes_keeps_the_partial(
+    hub: HubServer, make_manager: Callable[..., DownloadManager], recorder: Recorder
+) -> None:
+    """The CDN's tag changed (a CDN or LFS-to-Xet move) but the sha256 did not: resume."""
+    hub.set_fault(Fault(stall_after=MiB, times=1), repo_id=REPO, filename=FILE)
+    manager = make_manager()
+    job = manager.add(REPO, FILE)
+    manager.wait(job.job_id, until=reached(MiB), timeout=20)
+    manager.pause(job.job_id)
+    manager.wait(job.job_id, timeout=10)
+    hub.clear_faults()
+    hub.cdn_etag_salt = "another CDN"
+    recorder.updates.clear()
+    manager.resume(job.job_id)
+    done = manager.wait(job.job_id, timeout=20)
+    assert done.state is JobState.DONE, done.message
+    assert hashlib.sha256(done.path.read_bytes()).hexdigest() == SHA
+    gets = resolve_gets(hub)
+    assert gets[1] == (200, f"bytes={MiB}-")  # strict If-Range: the old tag does not match
+    assert gets[-1] == (206, f"bytes={MiB}-")  # same sha256: the first MiB was kept
+    assert min(u.bytes_done for u in recorder.updates) >= MiB
 
 
 def test_concurrency_bounds_the_running_jobs(

@@ -51,11 +51,16 @@ def state_of(page: DownloadsPage, job_id: str) -> JobState | None:
 
 
 def resolve_gets(hub: HubServer, filename: str) -> list[str | None]:
-    """The Range header of every GET of `filename`'s bytes."""
+    """The Range header of every GET of `filename`'s bytes (from the CDN, or the hub itself)."""
+    shas = {
+        f.sha256 for repo in hub.repos.values() for f in repo.files.values() if f.path == filename
+    }
     return [
         r.headers.get("range")
-        for r in hub.requests_for("/resolve/", "GET")
-        if r.path.endswith(filename) and r.status in (200, 206)
+        for r in hub.log
+        if r.method == "GET"
+        and r.status in (200, 206)
+        and (r.path.endswith(f"/{filename}") or r.path.split("?")[0].rsplit("/", 1)[-1] in shas)
     ]
 
 

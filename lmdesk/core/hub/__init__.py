@@ -12,11 +12,14 @@ from .errors import (
     HubServerError,
     HubUnreachable,
     InvalidToken,
+    RateLimited,
     RepoNotFound,
     hub_errors,
     translate_error,
 )
+from .file_kind import WHAT_IT_IS, FileKind, kind_from_header, kind_from_name
 from .files import (
+    IncompleteSplit,
     RemoteModel,
     RemoteModelFile,
     group_models,
@@ -27,31 +30,43 @@ from .files import (
 from .header_cache import read_remote_header
 from .names import quantization_label, split_name
 from .range_source import HttpRangeSource
-from .search import RepoSummary, SortKey, iter_models, search_models
+from .rate_limit import OnWait, retry_after_s, waiting_words
+from .search import RepoSummary, SearchPage, SortKey, iter_models, search_models, search_page
 
 __all__ = [
+    "WHAT_IT_IS",
+    "FileKind",
     "FileNotOnHub",
     "GatedRepoNoAccess",
     "HttpRangeSource",
     "HubError",
     "HubServerError",
     "HubUnreachable",
+    "IncompleteSplit",
     "InvalidToken",
+    "OnWait",
+    "RateLimited",
     "RemoteModel",
     "RemoteModelFile",
     "RepoNotFound",
     "RepoSummary",
+    "SearchPage",
     "SortKey",
     "group_models",
     "hub_errors",
     "iter_models",
+    "kind_from_header",
+    "kind_from_name",
     "list_gguf_files",
     "list_gguf_models",
     "model_card",
     "quantization_label",
     "read_remote_header",
+    "retry_after_s",
     "search_models",
+    "search_page",
     "split_name",
     "translate_error",
+    "waiting_words",
     "whoami",
 ]

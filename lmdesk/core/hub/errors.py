@@ -8,7 +8,8 @@ so the UI only ever shows ``str(error)`` of a `HubError`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import httpx2
@@ -20,6 +21,8 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+
+from .rate_limit import retry_after_s
 
 
 class HubError(Exception):
@@ -54,6 +57,21 @@ class HubServerError(HubError):
     """The hub answered with an error it may not give next time (5xx, rate limits)."""
 
     retryable = True
+
+
+class RateLimited(HubServerError):
+    """The hub answered 429; ``retry_after_s`` is how long it asked us to wait (if it said)."""
+
+    def __init__(self, message: str, retry_after_s: float | None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+def rate_limited(headers: Mapping[str, str]) -> RateLimited:
+    """The error for a 429 answer, with the wait its headers name."""
+    wait = retry_after_s(headers)
+    when = f"in {math.ceil(wait)} s" if wait is not None else "in a moment"
+    return RateLimited(f"Hugging Face is rate-limiting requests; try again {when}.", wait)
 
 
 def translate_error(
@@ -108,9 +126,7 @@ def _from_status(exc: HfHubHTTPError, repo: str) -> HubError:
     if status in (401, 403):
         return GatedRepoNoAccess(f"Hugging Face refused access to {repo} with this token.")
     if status == 429:
-        return HubServerError(
-            "Hugging Face is rate-limiting requests; lmdesk will try again shortly."
-        )
+        return rate_limited(exc.response.headers if exc.response is not None else {})
     if status >= 500:
         return HubServerError(f"Hugging Face had a server error ({status}); try again in a moment.")
     return HubError(f"Hugging Face answered with an error ({status}) for {repo}.")

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from huggingface_hub import HfApi, hf_hub_url
+from huggingface_hub import HfApi, ModelInfo, hf_hub_url
 
-from .errors import FileNotOnHub, hub_errors
-from .names import is_projector, quantization_label, split_name
+from .errors import FileNotOnHub, HubError, hub_errors
+from .file_kind import FileKind, kind_from_name
+from .names import quantization_label, split_name
+from .rate_limit import OnWait, retrying
 from .session import get_session, hf_raise_for_status, hub_headers
 
 
@@ -23,7 +25,11 @@ class RemoteModelFile:
     quantization: str | None
     part: int | None = None  # 1-based part number of a split model
     n_parts: int | None = None
-    projector: bool = False  # an mmproj vision projector, not a model
+    kind: FileKind = "model"  # from the name; projectors, imatrices and adapters are not models
+
+
+class IncompleteSplit(HubError):
+    """A split model with parts missing from the repository's listing: it cannot load."""
 
 
 @dataclass(frozen=True)
@@ -50,18 +56,42 @@ class RemoteModel:
         return self.n_parts_expected > 1
 
     @property
+    def kind(self) -> FileKind:
+        return self.parts[0].kind
+
+    @property
     def complete(self) -> bool:
-        """False when the repository lacks some parts of a split model."""
-        return len(self.parts) == self.n_parts_expected
+        """False when the listing lacks some parts of a split model (``-0000k-of-0000n``)."""
+        numbers = {p.part or 1 for p in self.parts}
+        return numbers == set(range(1, self.n_parts_expected + 1))
+
+    def files_to_download(self) -> tuple[RemoteModelFile, ...]:
+        """Every part; raises `IncompleteSplit` when some are missing (part 1 alone is useless)."""
+        if not self.complete:
+            raise IncompleteSplit(
+                f"'{self.name}' is split into {self.n_parts_expected} parts but the repository "
+                f"lists only {len(self.parts)} of them; it cannot be loaded, so it is not "
+                "downloaded. The upload may be unfinished: try again later."
+            )
+        return self.parts
 
 
 def list_gguf_files(
-    repo_id: str, *, endpoint: str, token: str | None = None, revision: str = "main"
+    repo_id: str,
+    *,
+    endpoint: str,
+    token: str | None = None,
+    revision: str = "main",
+    on_rate_limit: OnWait | None = None,
 ) -> list[RemoteModelFile]:
     """Every ``.gguf`` file in the repository with its size, sha256 and quantization."""
     api = HfApi(endpoint=endpoint, token=token)
-    with hub_errors(repo_id=repo_id):
-        info = api.model_info(repo_id, revision=revision, files_metadata=True)
+
+    def read_info() -> ModelInfo:
+        with hub_errors(repo_id=repo_id):
+            return api.model_info(repo_id, revision=revision, files_metadata=True)
+
+    info = retrying(read_info, on_wait=on_rate_limit)
     files: list[RemoteModelFile] = []
     for sibling in info.siblings or ():
         name = sibling.rfilename
@@ -77,7 +107,7 @@ def list_gguf_files(
                 quantization=quantization_label(name),
                 part=split.part if split else None,
                 n_parts=split.count if split else None,
-                projector=is_projector(name),
+                kind=kind_from_name(name),
             )
         )
     return sorted(files, key=lambda f: f.filename)
@@ -98,25 +128,49 @@ def group_models(files: list[RemoteModelFile]) -> list[RemoteModel]:
         ordered = tuple(sorted(parts, key=lambda p: p.part or 0))
         name = base.rsplit("/", 1)[-1]
         singles.append(RemoteModel(repo_id, name, ordered[0].quantization, ordered, count))
-    return sorted(singles, key=lambda m: (m.parts[0].projector, m.total_size, m.name))
+    return sorted(singles, key=_listing_order)
+
+
+def _listing_order(model: RemoteModel) -> tuple[bool, bool, int, str]:
+    """Models first, smallest first; an incomplete split's size is unknown, so it goes last."""
+    complete = model.complete
+    return (model.kind != "model", not complete, model.total_size if complete else 0, model.name)
 
 
 def list_gguf_models(
-    repo_id: str, *, endpoint: str, token: str | None = None, revision: str = "main"
+    repo_id: str,
+    *,
+    endpoint: str,
+    token: str | None = None,
+    revision: str = "main",
+    on_rate_limit: OnWait | None = None,
 ) -> list[RemoteModel]:
-    """The repository's downloadable models, smallest first, projectors last."""
-    return group_models(list_gguf_files(repo_id, endpoint=endpoint, token=token, revision=revision))
+    """The repository's models, smallest first; incomplete splits, then non-models last."""
+    files = list_gguf_files(
+        repo_id, endpoint=endpoint, token=token, revision=revision, on_rate_limit=on_rate_limit
+    )
+    return group_models(files)
 
 
 def model_card(
-    repo_id: str, *, endpoint: str, token: str | None = None, revision: str = "main"
+    repo_id: str,
+    *,
+    endpoint: str,
+    token: str | None = None,
+    revision: str = "main",
+    on_rate_limit: OnWait | None = None,
 ) -> str:
     """The repository's README.md (its model card) as text; empty if it has none."""
     url = hf_hub_url(repo_id, "README.md", revision=revision, endpoint=endpoint)
-    try:
+
+    def read() -> bytes:
         with hub_errors(repo_id=repo_id, filename="README.md"):
             response = get_session().get(url, headers=hub_headers(token), timeout=30)
             hf_raise_for_status(response)
+            return response.content
+
+    try:
+        content = retrying(read, on_wait=on_rate_limit)
     except FileNotOnHub:
         return ""
-    return response.content.decode("utf-8", errors="replace")
+    return content.decode("utf-8", errors="replace")

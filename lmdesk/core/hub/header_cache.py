@@ -19,6 +19,7 @@ from pathlib import Path
 from lmdesk.core.gguf import GGUFError, GGUFHeader, RangeSource, read_header
 
 from .range_source import HttpRangeSource
+from .rate_limit import OnWait
 
 
 class _PrefixSource:
@@ -59,11 +60,13 @@ def read_remote_header(
     revision: str = "main",
     sha256: str | None = None,
     size: int | None = None,
+    on_rate_limit: OnWait | None = None,
 ) -> GGUFHeader:
     """The GGUF header of a file on the hub, from the disk cache when it was read before.
 
     Pass ``sha256`` (the LFS id from `list_gguf_files`) when known: the cache is then keyed
-    by content and never stale; without it the key is ``revision``.
+    by content and never stale; without it the key is ``revision``. ``on_rate_limit`` hears
+    the countdown while a 429 from the hub is waited out.
     """
     folder = Path(cache_dir)
     key = header_cache_key(repo_id, filename, revision=revision, sha256=sha256)
@@ -77,7 +80,13 @@ def read_remote_header(
 
     def connect() -> RangeSource:
         return HttpRangeSource.for_file(
-            repo_id, filename, endpoint=endpoint, token=token, revision=revision, size=size
+            repo_id,
+            filename,
+            endpoint=endpoint,
+            token=token,
+            revision=revision,
+            size=size,
+            on_rate_limit=on_rate_limit,
         )
 
     source = _PrefixSource(b"", size, connect)

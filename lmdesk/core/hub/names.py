@@ -53,8 +53,3 @@ def split_name(filename: str) -> SplitName | None:
     if not 1 <= part <= count:
         return None
     return SplitName(match.group("base"), part, count)
-
-
-def is_projector(filename: str) -> bool:
-    """Vision projectors (``mmproj-*.gguf``) ride along with a model; they are not one."""
-    return filename.rsplit("/", 1)[-1].lower().startswith("mmproj")

@@ -20,9 +20,9 @@ Theme = Literal["system", "light", "dark"]
 ContextPolicy = Literal["truncate_oldest", "stop"]
 
 
-def _http_url(value: str) -> str | None:
+def _http_url_or_empty(value: str) -> str | None:
     ok = value.startswith(("http://", "https://")) and len(value) > len("https://")
-    return None if ok else f"must be an http:// or https:// address, not {value!r}"
+    return None if ok or value == "" else f"must be an http:// or https:// address, not {value!r}"
 
 
 @dataclass(frozen=True)
@@ -120,8 +120,11 @@ class Settings(Validated):
         default=(), metadata=meta("More folders searched for GGUF files, used in place.")
     )
     hf_endpoint: str = field(
-        default="https://huggingface.co",
-        metadata=meta("Hugging Face server or mirror.", check=_http_url),
+        default="",
+        metadata=meta(
+            "Hugging Face server or mirror; empty: $HF_ENDPOINT, else huggingface.co.",
+            check=_http_url_or_empty,
+        ),
     )
     download_concurrency: int = field(
         default=2, metadata=meta("Files downloaded at the same time.", min=1, max=8)

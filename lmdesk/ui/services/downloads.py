@@ -47,7 +47,10 @@ class QueueConfig:
     @classmethod
     def of(cls, store: SettingsStore) -> QueueConfig:
         settings = store.settings
-        return cls(store.models_dir(), settings.hf_endpoint, settings.download_concurrency)
+        from lmdesk.core.hub.endpoint import hub_endpoint
+
+        endpoint = hub_endpoint(settings.hf_endpoint)
+        return cls(store.models_dir(), endpoint, settings.download_concurrency)
 
 
 class DownloadService(QObject):
@@ -108,8 +111,10 @@ class DownloadService(QObject):
         return self._context.settings.models_dir()
 
     def add_model(self, model: RemoteModel) -> list[JobSnapshot]:
-        """Queue every part of `model`; raises `UnsafeName` for a name that is not safe."""
-        return [self.manager.add(model.repo_id, part.filename) for part in model.parts]
+        """Queue every part of `model`; raises `UnsafeName` for a name that is not safe and
+        `IncompleteSplit` when the hub lists only some parts of a split model."""
+        parts = model.files_to_download()
+        return [self.manager.add(model.repo_id, part.filename) for part in parts]
 
     def control(self, action: str, job_id: str) -> None:
         """'pause', 'resume', 'cancel' or 'retry' a job; raises KeyError for an unknown job.

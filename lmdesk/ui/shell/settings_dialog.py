@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lmdesk.core.hub.endpoint import DEFAULT_ENDPOINT, hub_endpoint
 from lmdesk.core.settings import LoadDefaults, SamplingDefaults, Settings
 from lmdesk.core.units import format_size, parse_size
 from lmdesk.ui.services.background import BackgroundTask
@@ -112,6 +113,7 @@ class SettingsDialog(QDialog):
         page = QWidget()
         form = QFormLayout(page)
         self.endpoint = QLineEdit(s.hf_endpoint)
+        self.endpoint.setPlaceholderText(f"$HF_ENDPOINT if set, else {DEFAULT_ENDPOINT}")
         self.token = QLineEdit()
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
         self.token.setPlaceholderText("hf_… (for gated or private models)")
@@ -267,24 +269,24 @@ class SettingsDialog(QDialog):
 
     def refresh_account(self) -> None:
         """Show who the stored token belongs to (asks the server only when a token exists)."""
-        from lmdesk.ui import hf_account
+        from lmdesk.core.hub import account as hf_account
 
         if hf_account.stored_token() is None:
             self._show_account(None)
             return
-        endpoint = self.endpoint.text().strip()
+        endpoint = hub_endpoint(self.endpoint.text())
         self.account.setText("Checking the stored token…")
         self._run(lambda: hf_account.current_user(endpoint=endpoint), self._show_account, "whoami")
 
     def log_in(self) -> None:
-        from lmdesk.ui import hf_account
+        from lmdesk.core.hub import account as hf_account
 
-        token, endpoint = self.token.text(), self.endpoint.text().strip()
+        token, endpoint = self.token.text(), hub_endpoint(self.endpoint.text())
         self.account.setText("Checking the token…")
         self._run(lambda: hf_account.log_in(token, endpoint=endpoint), self._logged_in, "login")
 
     def log_out(self) -> None:
-        from lmdesk.ui import hf_account
+        from lmdesk.core.hub import account as hf_account
 
         self._run(lambda: hf_account.log_out(), lambda _none: self._show_account(None), "logout")
 

@@ -2,7 +2,8 @@
 
 A button says what the queue knows of that model: Download, a percentage while it
 downloads (click: open Downloads), Downloaded, or Retry after a failure. A split
-model's parts are added together and its button sums them.
+model's parts are added together and its button sums them; a split model with parts
+missing from the hub has no button (part 1 alone cannot load).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QPushButton, QTableView,
 
 from lmdesk.core.downloads import JobSnapshot, JobState
 from lmdesk.core.downloads.errors import DownloadError
-from lmdesk.core.hub import RemoteModel
+from lmdesk.core.hub import HubError, RemoteModel
 from lmdesk.ui.pages.discover.files_model import ACTION, FilesModel
 from lmdesk.ui.services.context import AppContext
 from lmdesk.ui.services.downloads import DownloadService
@@ -32,7 +33,9 @@ MOVING = (JobState.QUEUED, JobState.RUNNING, JobState.RETRYING, JobState.VERIFYI
 
 
 def button_state(model: RemoteModel, service: DownloadService) -> tuple[str, str]:
-    """(text, what a click does: 'download' | 'open' | 'none') for `model`'s button."""
+    """(text, what a click does: 'download' | 'open' | 'none' | 'hidden') for `model`'s button."""
+    if not model.complete:
+        return "", "hidden"
     snapshots = [service.snapshot(f"{model.repo_id}/{p.filename}") for p in model.parts]
     states = [s.state if s else None for s in snapshots]
     if all(s is JobState.DONE for s in states):
@@ -104,7 +107,7 @@ class DownloadButtons(QObject):
             return
         try:
             self._service.add_model(model)
-        except (DownloadError, RuntimeError) as exc:
+        except (DownloadError, HubError, RuntimeError) as exc:
             show_error(self._view, f"Could not download {model.name}: {exc}")
         self._refresh(model)
 
@@ -127,4 +130,5 @@ class DownloadButtons(QObject):
         self._actions[model.name] = action
         if button.text() != text:
             button.setText(text)
-        button.setEnabled(action != "none")
+        button.setEnabled(action not in ("none", "hidden"))
+        button.setVisible(action != "hidden")

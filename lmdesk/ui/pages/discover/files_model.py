@@ -2,7 +2,8 @@
 
 One row per `RemoteModel` (the parts of a split model share a row). The verdict starts
 as an estimate from the file size ("≈ from file size") and becomes exact when the
-model's header has been read from the hub.
+model's header has been read from the hub. Files that are not models (projectors,
+importance matrices, adapters) and split models with parts missing get no verdict.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from PySide6.QtCore import Qt
 
 from lmdesk.core.estimate import FitInputs, FitWords
 from lmdesk.core.gguf import ModelInfo
-from lmdesk.core.hub import RemoteModel
+from lmdesk.core.hub import WHAT_IT_IS, FileKind, RemoteModel
 from lmdesk.core.units import format_size
 from lmdesk.ui.kit.fit_target import verdict_brush, verdict_icon
 from lmdesk.ui.kit.row_table import Index, RowTableModel
@@ -31,10 +32,15 @@ class FileRow:
     info: ModelInfo | None = None
     header_error: str | None = None
     words: FitWords | None = None
+    kind: FileKind = "model"  # from the name, then from the header once read
+
+    def __post_init__(self) -> None:
+        self.kind = self.model.kind
 
     @property
-    def projector(self) -> bool:
-        return self.model.parts[0].projector
+    def judged(self) -> bool:
+        """True when the row gets a verdict: a model, with every part on the hub."""
+        return self.kind == "model" and self.model.complete
 
 
 def row_name(model: RemoteModel) -> str:
@@ -65,7 +71,7 @@ class FilesModel(RowTableModel[FileRow]):
             return self._display(row, column)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row, column)
-        if column == FIT and row.words is not None and not row.projector:
+        if column == FIT and row.words is not None and row.judged:
             if role == Qt.ItemDataRole.ForegroundRole:
                 return verdict_brush(row.words.kind)
             if role == Qt.ItemDataRole.DecorationRole:
@@ -81,17 +87,25 @@ class FilesModel(RowTableModel[FileRow]):
         if column == QUANT:
             return model.quantization or (row.info.quantization if row.info else "—")
         if column == SIZE:
-            return format_size(model.total_size)
+            return format_size(model.total_size) if model.complete else "? (parts missing)"
         if column == FIT:
-            if row.projector:
-                return "Vision projector (used with a model)"
+            if row.kind != "model":
+                return WHAT_IT_IS[row.kind]
+            if not model.complete:
+                return "Incomplete: parts missing on the hub"
             return row.words.text if row.words else ""
         return ""
 
     def _tooltip(self, row: FileRow, column: int) -> str | None:
         if column == NAME:
             return "\n".join(p.filename for p in row.model.parts)
-        if column == FIT and row.words is not None:
+        if column == FIT and not row.model.complete:
+            model = row.model
+            return (
+                f"The hub lists {len(model.parts)} of the {model.n_parts_expected} parts of this "
+                "split model. It cannot be loaded until every part is there."
+            )
+        if column == FIT and row.words is not None and row.judged:
             detail = row.words.detail
             if row.header_error:
                 detail += f"\nThe header could not be read: {row.header_error}"
@@ -125,6 +139,13 @@ class FilesModel(RowTableModel[FileRow]):
             if row.model.name == name:
                 row.info, row.header_error = info, None
                 row.words = inputs.words(info)
+                self._changed(i)
+
+    def set_kind(self, name: str, kind: FileKind) -> None:
+        """The header of `name` says it is not a model after all: it loses its verdict."""
+        for i, row in enumerate(self._rows):
+            if row.model.name == name:
+                row.kind = kind
                 self._changed(i)
 
     def set_header_error(self, name: str, message: str) -> None:

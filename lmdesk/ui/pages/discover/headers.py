@@ -14,7 +14,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from lmdesk.core.gguf import ModelInfo
-from lmdesk.core.hub import RemoteModel
+from lmdesk.core.hub import FileKind, RemoteModel
+from lmdesk.ui.pages.discover.search import RATE_LIMITED
 from lmdesk.ui.services.background import BackgroundTask, Progress
 from lmdesk.ui.services.task_group import TaskGroup
 
@@ -25,6 +26,7 @@ class HeaderResult:
     info: ModelInfo | None
     error: str | None = None
     gated: bool = False
+    kind: FileKind = "model"
 
 
 def read_model_header(
@@ -32,7 +34,7 @@ def read_model_header(
 ) -> HeaderResult:
     """Read (or recall) every part's header and describe the model; errors become a result."""
     from lmdesk.core.gguf import GGUFError, describe, merge_split_headers
-    from lmdesk.core.hub import GatedRepoNoAccess, HubError, read_remote_header
+    from lmdesk.core.hub import GatedRepoNoAccess, HubError, kind_from_header, read_remote_header
 
     try:
         headers = []
@@ -46,8 +48,12 @@ def read_model_header(
                     cache_dir=cache_dir,
                     sha256=part.sha256,
                     size=part.size,
+                    on_rate_limit=lambda seconds: progress(RATE_LIMITED, seconds, 0),
                 )
             )
+            kind = kind_from_header(headers[0].metadata)
+            if kind != "model":
+                return HeaderResult(model.name, None, kind=kind)
         header = headers[0] if len(headers) == 1 else merge_split_headers(headers)
         return HeaderResult(model.name, describe(header))
     except GatedRepoNoAccess as exc:
@@ -63,8 +69,12 @@ class HeaderFetcher(QObject):
     """model name, ModelInfo."""
     header_failed = Signal(str, str)
     """model name, why (a sentence)."""
+    not_a_model = Signal(str, str)
+    """model name, its FileKind: the header says it is a projector, imatrix or adapter."""
     gated = Signal(str)
     """the hub's message: the repository is gated and this login has no access."""
+    rate_limited = Signal(int)
+    """Seconds before the hub is asked again: it answered 429 (Retry-After / RateLimit)."""
     idle = Signal()
     """Every header asked for has arrived (or failed)."""
 
@@ -117,6 +127,8 @@ class HeaderFetcher(QObject):
             self._task = None
             if result.info is not None:
                 self.header_ready.emit(result.name, result.info)
+            elif result.kind != "model":
+                self.not_a_model.emit(result.name, result.kind)
             else:
                 self.header_failed.emit(result.name, result.error or "unknown error")
             if result.gated:
@@ -133,4 +145,9 @@ class HeaderFetcher(QObject):
             self.header_failed.emit(model.name, message)
             self._next()
 
+        def progress(stage: str, seconds: int, _total: int) -> None:
+            if stage == RATE_LIMITED and generation == self._generation:
+                self.rate_limited.emit(seconds)
+
         self._task = self._tasks.start(work, name="remote-header", done=done, failed=failed)
+        self._task.sig_progress.connect(progress)

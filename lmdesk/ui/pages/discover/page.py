@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from lmdesk.core import paths
+from lmdesk.core.hub.endpoint import hub_endpoint
+from lmdesk.core.hub.rate_limit import waiting_words
 from lmdesk.ui.kit.fit_target import FitTarget
 from lmdesk.ui.kit.widgets import heading, muted, secondary_button
 from lmdesk.ui.pages.discover.repo_view import RepoView
@@ -56,7 +58,7 @@ class DiscoverPage(QWidget):
         self.results = ResultsModel(self)
         self.search = SearchController(
             self.results,
-            lambda: context.settings.settings.hf_endpoint,
+            lambda: hub_endpoint(context.settings.settings.hf_endpoint),
             page_size=page_size,
             debounce_ms=debounce_ms,
             parent=self,
@@ -149,6 +151,7 @@ class DiscoverPage(QWidget):
         self.search.busy_changed.connect(self._on_busy)
         self.search.finished.connect(self._on_results)
         self.search.failed.connect(self._on_failed)
+        self.search.rate_limited.connect(self._on_rate_limited)
         self.more_button.clicked.connect(self.search.fetch_more)
         self.list.verticalScrollBar().valueChanged.connect(self._maybe_more)
         self.list.selectionModel().selectionChanged.connect(self._on_selected)
@@ -180,6 +183,10 @@ class DiscoverPage(QWidget):
             more = "" if self.search.exhausted else "+"
             self.list_status.setText(f"{count}{more} repositories")
         self.more_button.setVisible(not self.search.exhausted)
+
+    def _on_rate_limited(self, seconds: int) -> None:
+        self.list_status.setStyleSheet("color: #b45309;")
+        self.list_status.setText(waiting_words(seconds))
 
     def _on_failed(self, message: str) -> None:
         self.list_status.setStyleSheet("color: #b91c1c;")

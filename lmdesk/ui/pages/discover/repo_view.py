@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
 from lmdesk.core.estimate import FitInputs
 from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.hub import RemoteModel, RepoSummary
+from lmdesk.core.hub.endpoint import hub_endpoint
+from lmdesk.core.hub.rate_limit import waiting_words
 from lmdesk.ui.kit.tables import style_table
 from lmdesk.ui.kit.widgets import heading, muted
 from lmdesk.ui.pages.discover.download_buttons import DownloadButtons
@@ -117,8 +119,11 @@ class RepoView(QWidget):
         self.headers.header_ready.connect(self._on_header)
         self.headers.header_failed.connect(self.files.set_header_error)
         self.headers.header_failed.connect(lambda *_: self._update_status())
+        self.headers.not_a_model.connect(self.files.set_kind)
+        self.headers.not_a_model.connect(lambda *_: self._update_status())
         self.headers.gated.connect(self._on_gated)
         self.headers.idle.connect(self._update_status)
+        self.headers.rate_limited.connect(self._on_rate_limited)
 
     def _make_table(self) -> QTableView:
         table = QTableView()
@@ -132,7 +137,7 @@ class RepoView(QWidget):
         return table
 
     def _endpoint(self) -> str:
-        return self._context.settings.settings.hf_endpoint
+        return hub_endpoint(self._context.settings.settings.hf_endpoint)
 
     # -- public --------------------------------------------------------------------------
     def open(self, summary: RepoSummary) -> None:
@@ -192,7 +197,7 @@ class RepoView(QWidget):
         if not models:
             self.status.setText("This repository has no GGUF files.")
             return
-        self.headers.fetch([m for m in models if not m.parts[0].projector])
+        self.headers.fetch([m for m in models if m.kind == "model" and m.complete])
         self._update_status()
 
     def _on_failed(self, message: str, _details: str) -> None:
@@ -202,6 +207,9 @@ class RepoView(QWidget):
     def _on_header(self, name: str, info: ModelInfo) -> None:
         self.files.set_header(name, info, self._inputs())
         self._update_status()
+
+    def _on_rate_limited(self, seconds: int) -> None:
+        self.status.setText(f"{waiting_words(seconds)}.")
 
     def _on_gated(self, message: str) -> None:
         self.notice.show_message(f"{message}\n{LOGIN_HINT}", level="warning")
@@ -215,7 +223,7 @@ class RepoView(QWidget):
         self.card.setMarkdown(f"*The model card could not be read: {message}*")
 
     def _update_status(self) -> None:
-        rows = [r for r in self.files.rows() if not r.projector]
+        rows = [r for r in self.files.rows() if r.judged]
         if not rows:
             return
         target = self._inputs()

@@ -2,9 +2,9 @@
 
 Each change restarts a ~300 ms timer; when it fires the running search is cancelled
 (it stops at its next result, and whatever it still reports is ignored) and a new one
-starts on a worker thread. `fetch_more()` asks for the next page of the same query.
-Against an unreachable hub a search takes ~20 s to fail (huggingface_hub retries): the
-page shows `busy` meanwhile and stays responsive.
+starts on a worker thread. `fetch_more()` asks for the next page of the same query,
+through the hub's cursor (the ``Link`` of the last page), never from the first page again.
+A rate-limited search waits as long as the hub asks and says so (`rate_limited`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from lmdesk.core.hub import RepoSummary, SortKey
+from lmdesk.core.hub import SearchPage, SortKey
 from lmdesk.ui.pages.discover.results_model import ResultsModel
 from lmdesk.ui.services.background import BackgroundTask, Progress
 from lmdesk.ui.services.task_group import TaskGroup
@@ -30,27 +30,26 @@ class Query:
     sort: SortKey = "downloads"
 
 
-def search_page(
-    query: Query, *, offset: int, limit: int, endpoint: str, progress: Progress
-) -> list[RepoSummary]:
-    """Results `offset .. offset+limit` of `query`; `progress` between results (cancel point)."""
-    from lmdesk.core.hub import iter_models
+RATE_LIMITED = "rate-limited"  # the progress stage of a 429 being waited out
 
-    found: list[RepoSummary] = []
-    results = iter_models(
+
+def fetch_page(
+    query: Query, *, next_url: str | None, limit: int, endpoint: str, progress: Progress
+) -> SearchPage:
+    """The first page of `query`, or the one `next_url` names; a 429 countdown as progress."""
+    from lmdesk.core.hub import search_page
+
+    page = search_page(
         query.text.strip(),
         author=query.author.strip() or None,
         sort=query.sort,
+        limit=limit,
         endpoint=endpoint,
-        limit=offset + limit,
+        next_url=next_url,
+        on_rate_limit=lambda seconds: progress(RATE_LIMITED, seconds, 0),
     )
-    for i, summary in enumerate(results):
-        progress("search", i + 1, offset + limit)
-        if i >= offset:
-            found.append(summary)
-        if i + 1 >= offset + limit:
-            break
-    return found
+    progress("search", len(page.results), limit)  # a cancel point: a stale page stops here
+    return page
 
 
 class SearchController(QObject):
@@ -61,6 +60,8 @@ class SearchController(QObject):
     """A person-readable message: the hub could not be searched."""
     finished = Signal(int)
     """Rows added by the page that just arrived."""
+    rate_limited = Signal(int)
+    """Seconds before the search is tried again: Hugging Face is rate-limiting us."""
 
     def __init__(
         self,
@@ -78,6 +79,7 @@ class SearchController(QObject):
         self.query = Query()
         self.task: BackgroundTask | None = None
         self.exhausted = False
+        self._next_url: str | None = None
         self._generation = 0
         self._tasks = TaskGroup(self)
         self._timer = QTimer(self)
@@ -103,14 +105,15 @@ class SearchController(QObject):
         self.task = None
         self._generation += 1
         self.exhausted = False
+        self._next_url = None
         self.model.clear()
-        self._fetch(0)
+        self._fetch(None)
 
     def fetch_more(self) -> bool:
         """Ask for the next page; False when one is on its way or there is no more."""
         if self.busy or self.exhausted or self._timer.isActive():
             return False
-        self._fetch(self.model.rowCount())
+        self._fetch(self._next_url)
         return True
 
     def cancel(self) -> None:
@@ -121,22 +124,23 @@ class SearchController(QObject):
     def wait(self, timeout_s: float = 10.0) -> bool:
         return self._tasks.wait_all(timeout_s)
 
-    def _fetch(self, offset: int) -> None:
+    def _fetch(self, next_url: str | None) -> None:
         query, generation, endpoint = self.query, self._generation, self._endpoint()
         limit = self.page_size
 
-        def work(progress: Progress) -> list[RepoSummary]:
-            return search_page(
-                query, offset=offset, limit=limit, endpoint=endpoint, progress=progress
+        def work(progress: Progress) -> SearchPage:
+            return fetch_page(
+                query, next_url=next_url, limit=limit, endpoint=endpoint, progress=progress
             )
 
-        def done(results: list[RepoSummary]) -> None:
+        def done(page: SearchPage) -> None:
             if generation != self._generation:
                 return
             self._set_task(None)
-            self.exhausted = len(results) < limit
+            self._next_url = page.next_url
+            self.exhausted = page.next_url is None
             before = self.model.rowCount()
-            self.model.append(results)
+            self.model.append(page.results)
             self.finished.emit(self.model.rowCount() - before)
 
         def failed(message: str, _details: str) -> None:
@@ -146,7 +150,13 @@ class SearchController(QObject):
             self.exhausted = True
             self.failed.emit(message)
 
-        self._set_task(self._tasks.start(work, name="hub-search", done=done, failed=failed))
+        def progress(stage: str, seconds: int, _total: int) -> None:
+            if stage == RATE_LIMITED and generation == self._generation:
+                self.rate_limited.emit(seconds)
+
+        task = self._tasks.start(work, name="hub-search", done=done, failed=failed)
+        task.sig_progress.connect(progress)
+        self._set_task(task)
 
     def _set_task(self, task: BackgroundTask | None) -> None:
         was_busy = self.busy
