@@ -8,10 +8,9 @@ CUDA hint's interpreter is the neutral `~/lmdesk/.venv/bin/python` a reader woul
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
-
-import sys
 
 import pytest
 from PySide6.QtWidgets import QApplication

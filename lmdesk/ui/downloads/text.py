@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from lmdesk.core.downloads import JobSnapshot, JobState
 from lmdesk.core.paths import display_path as display_path  # its pages import it from here
 from lmdesk.core.units import format_size
