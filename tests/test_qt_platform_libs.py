@@ -7,8 +7,10 @@ Qt platform plugin xcb"; lmdesk checks first and names the package to install.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -129,3 +131,41 @@ def test_the_app_says_what_to_install_instead_of_aborting(tmp_path: Path) -> Non
     package = {"debian": "libxcb-icccm4", "fedora": "xcb-util-wm"}.get(FAMILY or "", "")
     assert f"install {package}" in done.stderr
     assert "Could not load the Qt platform plugin" not in done.stderr  # Qt never tried
+
+
+@pytest.fixture
+def x_display() -> Iterator[str]:
+    """A real X server (Xvfb) on a free display number, closed afterwards."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("needs Xvfb (apt install xvfb)")
+    read, write = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    try:
+        with os.fdopen(read) as numbers:
+            number = numbers.readline().strip()
+        assert number, "Xvfb did not start"
+        yield f":{number}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_with_the_libraries_the_app_opens_its_window_on_x11(tmp_path: Path, x_display: str) -> None:
+    marker = tmp_path / "painted"
+    env = {
+        **os.environ,
+        "LMDESK_HOME": str(tmp_path / "home"),
+        "QT_QPA_PLATFORM": "xcb",
+        "DISPLAY": x_display,
+        "LMDESK_STARTUP_MARKER": str(marker),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "lmdesk"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert marker.is_file()  # painted on the X server, then closed
