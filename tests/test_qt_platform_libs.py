@@ -42,6 +42,12 @@ def test_a_missing_xcb_cursor_is_named_with_its_package(tmp_path: Path) -> None:
         assert "    sudo apt install libxcb-cursor0" in message.splitlines()
 
 
+def test_only_missing_system_libraries_stop_the_start(tmp_path: Path) -> None:
+    fake = pyside_without("libQt6XcbQpa.so.6", tmp_path)  # Qt's own: Qt may still find it
+    assert libs.missing_sonames(fake / libs.PLUGIN) == ["libQt6XcbQpa.so.6"]
+    assert libs.check(fake) is None
+
+
 def test_install_commands_name_each_package_once() -> None:
     missing = ["libxcb-randr.so.0", "libxcb-shape.so.0", "libxcb-icccm.so.4"]
     assert libs.install_commands(missing, "debian") == [

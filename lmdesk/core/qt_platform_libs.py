@@ -172,4 +172,8 @@ def check(pyside_dir: Path | None = None) -> str | None:
     if not plugin.is_file():
         return None
     missing = missing_sonames(plugin, env=os.environ)
-    return explain(missing, distro_family()) if missing else None
+    # Only the system's libraries count: Qt's own may be found inside the process
+    # (a PyInstaller bundle lays them out its way) even where a separate ldd does not.
+    if not any(soname in PACKAGES for soname in missing):
+        return None
+    return explain(missing, distro_family())
