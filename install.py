@@ -11,22 +11,37 @@ that. llama-cpp-python is compiled from source: always with the RPC backend
 machines) and with CUDA when an NVIDIA driver and the CUDA toolkit are present.
 pip reuses a cached wheel whatever the build flags say, so the installed build
 is checked afterwards and rebuilt without the cache when it is not the one
-asked for. Only the standard library is used here.
+asked for. On Linux it then checks that Qt's X11 plugin finds its libraries and
+prints the apt/dnf command for any that are missing (--run stops there: the
+window could not open). Only the standard library is used here.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import venv
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-LLAMA = "llama-cpp-python==0.3.36"
+QT_LIBS_CHECK = ROOT / "lmdesk" / "core" / "qt_platform_libs.py"
+
+
+def llama_requirement() -> str:
+    """The llama-cpp-python pin, read from pyproject.toml: the one place it is written."""
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        dependencies = tomllib.load(file)["project"]["dependencies"]
+    return next(d for d in dependencies if d.startswith("llama-cpp-python"))
+
+
+LLAMA = llama_requirement()
 
 
 def say(message: str) -> None:
@@ -101,6 +116,45 @@ def install_llama(python: Path, backends: list[str]) -> None:
         sys.exit(f"[install] llama.cpp was built without {set(backends) - have}; see README")
 
 
+def qt_platform_libs() -> ModuleType:
+    """lmdesk's check for Qt's X11 libraries, loaded by path (lmdesk is not importable here)."""
+    spec = importlib.util.spec_from_file_location("lmdesk_qt_platform_libs", QT_LIBS_CHECK)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def pyside_dir(python: Path) -> Path | None:
+    """Where PySide6 is installed for `python`."""
+    probe = (
+        "import importlib.util as u; s = u.find_spec('PySide6'); "
+        "print(next(iter(s.submodule_search_locations)) if s else '')"
+    )
+    result = subprocess.run([python, "-c", probe], capture_output=True, text=True)
+    found = result.stdout.strip()
+    return Path(found) if result.returncode == 0 and found else None
+
+
+def qt_can_open_window(python: Path, *, opening: bool) -> bool:
+    """On Linux, say which packages Qt's X11 plugin lacks and the command that installs them.
+
+    Only a warning unless `opening` (--run is about to open the window on X11): then False.
+    """
+    libs = qt_platform_libs()
+    found = pyside_dir(python)
+    problem = libs.check(found) if found else None
+    if problem is None:
+        return True
+    for line in problem.splitlines():
+        say(line)
+    if opening and libs.uses_xcb(os.environ):
+        return False
+    say("(lmdesk is installed; it needs these to open its window)")
+    return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
@@ -129,6 +183,9 @@ def main() -> int:
     pip(python, "-e", f"{ROOT}[test]" if args.test else str(ROOT))
 
     bin_dir = python.parent
+    if not qt_can_open_window(python, opening=args.run):
+        say("install those, then run python3 install.py --run again")
+        return 2
     if args.test:
         say("running the tests")
         return subprocess.run([python, "-m", "pytest", *args.pytest_args], cwd=ROOT).returncode

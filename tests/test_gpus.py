@@ -304,6 +304,24 @@ def test_the_cuda_command_quotes_an_interpreter_path_with_spaces() -> None:
     assert shlex.split(command)[1:4] == ["/home/ann/My Apps/lmdesk/bin/python", "-m", "pip"]
 
 
+def test_the_cuda_hint_writes_the_home_folder_as_a_tilde_the_shell_expands(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    home = Path.home()
+    python = home / "My Apps" / "lmdesk" / ".venv" / "bin" / "python"
+    monkeypatch.setattr(sys, "executable", str(python))
+    hint = cuda_install_hint(CPU_RPC_BUILD, probe_fixture("one_gpu_rtx4060")[0])
+    assert hint is not None and str(home) not in hint
+    command = hint.splitlines()[-1]
+    assert "~/'My Apps/lmdesk/.venv/bin/python' -m pip install" in command
+    # The shell turns it back into the interpreter's real path.
+    interpreter = command.split(" -m pip")[0].split('" ', 1)[1]
+    shown = subprocess.run(
+        ["sh", "-c", f"printf %s {interpreter}"], capture_output=True, text=True, check=True
+    )
+    assert shown.stdout == str(python)
+
+
 def test_a_bundle_says_to_use_a_cuda_bundle_not_pip(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "frozen", True, raising=False)  # as in a PyInstaller bundle
     probe, _ = probe_fixture("one_gpu_rtx4060")

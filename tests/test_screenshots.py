@@ -2,11 +2,13 @@
 
 Rendered offscreen with `QWidget.grab()`. The GPU in `hardware-rtx4060.png`
 is replayed from hand-written NVML readings of a desktop with an RTX 4060 (this
-machine has no NVIDIA GPU); the llama.cpp build shown is this machine's.
+machine has no NVIDIA GPU); the llama.cpp build shown is this machine's, and the
+CUDA hint's interpreter is the neutral `~/lmdesk/.venv/bin/python` a reader would have.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,7 +70,11 @@ def test_hardware_screenshot_of_this_machine(qtbot: QtBot) -> None:
     assert path.stat().st_size > 10_000
 
 
-def test_hardware_screenshot_with_a_recorded_gpu(qtbot: QtBot) -> None:
+def test_hardware_screenshot_with_a_recorded_gpu(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The hint names the Python running lmdesk; the picture shows a reader's, not this machine's.
+    monkeypatch.setattr(sys, "executable", str(Path.home() / "lmdesk" / ".venv" / "bin" / "python"))
     feed = GpuFeed(probe=recorded_probe("one_gpu_rtx4060"))
     path = shoot(qtbot, "hardware", "hardware-rtx4060", feed)
     assert path.stat().st_size > 10_000

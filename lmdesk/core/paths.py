@@ -61,3 +61,9 @@ def models_dir(override: str | os.PathLike[str] | None = None) -> Path:
 
 def settings_path() -> Path:
     return config_dir() / SETTINGS_FILE
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """`path` with the home folder written as ~, as file managers and shells show it."""
+    path, home = Path(path), Path.home()
+    return f"~/{path.relative_to(home)}" if path.is_relative_to(home) else str(path)

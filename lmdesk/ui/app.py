@@ -22,7 +22,7 @@ from typing import Any
 from PySide6.QtWidgets import QApplication
 
 import lmdesk
-from lmdesk.core import paths
+from lmdesk.core import paths, qt_platform_libs
 from lmdesk.core.logs import describe_exception, install_exception_hooks, setup_logging
 from lmdesk.ui.kit.icons import app_icon
 from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
@@ -32,6 +32,9 @@ MARKER_ENV = "LMDESK_STARTUP_MARKER"
 DRIVER_ENV = "LMDESK_DRIVER"
 """Path of a Python file with ``drive(window)``, run after the first paint: how the
 end-to-end test (tests/e2e_driver.py) uses the real app as a person would."""
+
+PLATFORM_UNAVAILABLE_EXIT = 2
+"""Exit status when Qt's platform plugin cannot load (libraries missing)."""
 
 _log = logging.getLogger(__name__)
 
@@ -43,9 +46,25 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     return parser.parse_known_args(argv)
 
 
+class PlatformUnavailable(RuntimeError):
+    """Qt's platform plugin cannot load here; the message says what to install."""
+
+
+def platform_problem(qt_args: list[str]) -> str | None:
+    """Why Qt's platform plugin would not load, checked before Qt tries: Qt aborts the
+    process when it cannot load it, and nothing could say why in words."""
+    if not qt_platform_libs.uses_xcb(os.environ, qt_args):
+        return None
+    return qt_platform_libs.check()
+
+
 def make_application(qt_args: list[str]) -> QApplication:
+    """The QApplication; raises `PlatformUnavailable` instead of letting Qt abort."""
     app = QApplication.instance()
     if not isinstance(app, QApplication):
+        problem = platform_problem(qt_args)
+        if problem:
+            raise PlatformUnavailable(problem)
         app = QApplication([sys.argv[0] if sys.argv else "lmdesk", *qt_args])
     app.setApplicationName("lmdesk")
     app.setApplicationDisplayName("lmdesk")
@@ -86,7 +105,12 @@ def run_app(argv: list[str] | None = None) -> int:
         return run_self_test()
     log_file = setup_logging(paths.log_dir())
     _log.info("lmdesk %s starting; log at %s", lmdesk.__version__, log_file)
-    app = make_application(qt_args)
+    try:
+        app = make_application(qt_args)
+    except PlatformUnavailable as exc:
+        _log.error("%s", exc)
+        print(f"lmdesk cannot open its window.\n{exc}", file=sys.stderr, flush=True)
+        return PLATFORM_UNAVAILABLE_EXIT
     hooks = install_exception_hooks(error_bridge().report)
     try:
         return _run_window(app)

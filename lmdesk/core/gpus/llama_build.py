@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lmdesk.core.gpus.nvml import GpuProbe
+from lmdesk.core.paths import display_path
 
 #: Backend names as ggml's registry spells them, keyed by shared-library stem.
 _BACKEND_NAMES = {
@@ -71,12 +72,21 @@ def cuda_install_command(version: str = PINNED_VERSION, python: str | None = Non
 
     It runs pip through `python`, by default the interpreter running lmdesk: a bare
     `pip` is often another Python's, and would leave this one's build as it was.
+    A path in the home folder is written from ~ (shorter, and it names nobody).
     """
-    interpreter = shlex.quote(python or sys.executable)
+    interpreter = shell_path(python or sys.executable)
     return (
         f'CMAKE_ARGS="-DGGML_CUDA=on -DGGML_RPC=on" {interpreter} -m pip install '
         f"--no-cache-dir --force-reinstall --no-deps llama-cpp-python=={version}"
     )
+
+
+def shell_path(path: str) -> str:
+    """`path` quoted for a POSIX shell, the home folder as a bare ~ the shell expands."""
+    shown = display_path(path)
+    if shown.startswith("~/"):
+        return "~/" + shlex.quote(shown.removeprefix("~/"))
+    return shlex.quote(shown)
 
 
 def _registered_backends(libggml: Any) -> tuple[str, ...]:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from lmdesk.core.downloads import JobSnapshot, JobState
+from lmdesk.core.paths import display_path as display_path  # its pages import it from here
 from lmdesk.core.units import format_size
 
 STATE_WORDS = {
@@ -17,12 +16,6 @@ STATE_WORDS = {
     JobState.FAILED: "Failed",
     JobState.CANCELLED: "Cancelled",
 }
-
-
-def display_path(path: Path) -> str:
-    """`path` with the home folder written as ~, as file managers show it."""
-    home = Path.home()
-    return f"~/{path.relative_to(home)}" if path.is_relative_to(home) else str(path)
 
 
 def format_speed(bytes_per_s: float) -> str:
