@@ -45,7 +45,7 @@ def test_show_error_puts_message_in_banner_with_collapsed_details(
     assert banner.message == "The download stopped"
     assert banner.details == "HTTP 503 from the server"
     assert not banner.details_visible
-    details_button = next(b for b in banner.findChildren(type(banner._details_button)))
+    details_button = banner._details_button
     qtbot.mouseClick(details_button, Qt.MouseButton.LeftButton)
     assert banner.details_visible
     qtbot.mouseClick(details_button, Qt.MouseButton.LeftButton)
