@@ -26,6 +26,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 
 from lmdesk.core.downloads import DownloadManager, JobSnapshot, JobState
 from lmdesk.ui.context import AppContext, SettingsStore
+from lmdesk.ui.errors import report_error
 
 if TYPE_CHECKING:
     from lmdesk.core.hub import RemoteModel
@@ -98,6 +99,8 @@ class DownloadService(QObject):
             self._config = config
             for snapshot in self._manager.jobs():  # partials a previous run left
                 self._on_snapshot(snapshot)
+            for message in self._manager.skipped:  # damaged resume files: the page still opens
+                report_error(message, level="warning")
         return self._manager
 
     @property
