@@ -16,7 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
+from gguf_factory import write_model
 from gguf_bytes import (
+    gguf_string,
     kv_array,
     kv_array_claim,
     kv_nested,
@@ -286,3 +288,56 @@ def test_describe_refuses_what_llama_cpp_would_abort_on_from_a_header_alone(
     )
     with pytest.raises(GGUFError, match="layer_norm_rms_epsilon"):
         describe(header)
+
+
+_LOAD_CHILD = """
+import sys
+from lmdesk.core.engine import Engine, ModelFileError
+from lmdesk.core.load_settings import LoadSettings
+try:
+    Engine().load(sys.argv[1], LoadSettings(n_ctx=256, n_threads=1))
+except ModelFileError as exc:
+    print(exc)
+    sys.exit(3)
+"""
+
+
+def _patched(path: Path, key: str, fmt: str, value: object) -> Path:
+    """Overwrite the scalar stored under ``key`` in a real model file (same type and size)."""
+    data = bytearray(path.read_bytes())
+    at = data.index(gguf_string(key)) + len(gguf_string(key)) + 4  # after the value type
+    struct.pack_into(fmt, data, at, value)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("key", "fmt", "value"),
+    [("llama.block_count", "<I", 0), ("llama.block_count", "<I", 1000), (RMS, "<f", NAN)],
+    ids=["0-layers", "1000-layers", "nan-epsilon"],
+)
+def test_the_engine_refuses_headers_llama_cpp_aborts_on(
+    tmp_path: Path, key: str, fmt: str, value: object
+) -> None:
+    # A real, loadable model with one value changed. In a child process: on the old
+    # code llama.cpp's GGML_ASSERT killed the process (SIGABRT) instead of an error.
+    path = _patched(write_model(tmp_path / "abort.gguf", n_layer=1), key, fmt, value)
+    proc = subprocess.run(
+        [sys.executable, "-c", _LOAD_CHILD, str(path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 3, (proc.returncode, proc.stderr[-2000:])
+    assert proc.stdout.startswith(f"abort.gguf cannot be loaded: {key}")
+
+
+def test_the_model_those_are_patched_from_loads(tmp_path: Path) -> None:
+    from lmdesk.core.engine import Engine
+    from lmdesk.core.load_settings import LoadSettings
+
+    engine = Engine()
+    engine.load(write_model(tmp_path / "ok.gguf", n_layer=1), LoadSettings(n_ctx=256))
+    engine.unload()
