@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-from gguf_factory import write_model
 from gguf_bytes import (
     gguf_string,
     kv_array,
@@ -27,6 +26,7 @@ from gguf_bytes import (
     kv_u32,
     llama_model,
 )
+from gguf_factory import write_model
 
 from lmdesk.cli import main as cli_main
 from lmdesk.core.gguf import GGUFError, describe, read_header, read_model
@@ -76,6 +76,7 @@ def _write(path: Path, data: bytes) -> Path:
         ("llama.embedding_length", kv_typed("llama.embedding_length", "u32", 0), "from 1 to"),
         ("llama.vocab_size", kv_typed("llama.vocab_size", "i64", -5), "-5"),
     ],
+    ids=lambda value: value if isinstance(value, str) else "",
 )
 def test_a_bad_number_is_a_gguf_error_naming_its_key(
     tmp_path: Path, key: str, entry: bytes, says: str
@@ -181,7 +182,10 @@ def test_a_fifo_named_gguf_neither_blocks_the_reader_nor_the_scan(
     assert isinstance(error, GGUFError) and "not a regular file" in str(error)
     entries = _with_timeout(
         lambda: scan_library(
-            models_dir=models, cache=DescribeCache(tmp_path / "c"), lm_studio=[], include_hf_cache=False
+            models_dir=models,
+            cache=DescribeCache(tmp_path / "c"),
+            lm_studio=[],
+            include_hf_cache=False,
         ),
         5,
     )
@@ -192,7 +196,7 @@ def test_a_fifo_named_gguf_neither_blocks_the_reader_nor_the_scan(
 
 def test_a_symlink_loop_fails_alone_and_the_other_models_are_listed(tmp_path: Path) -> None:
     models = tmp_path / "models"
-    good = _write(models / "good.gguf", llama_model())
+    _write(models / "good.gguf", llama_model())
     (models / "a.gguf").symlink_to(models / "b.gguf")
     (models / "b.gguf").symlink_to(models / "a.gguf")
     entries = scan_library(
@@ -283,9 +287,7 @@ def test_describe_refuses_what_llama_cpp_would_abort_on_from_a_header_alone(
     tmp_path: Path,
 ) -> None:
     # The same check serves the Hub's remote headers (describe of a parsed header).
-    header = read_header(
-        _write(tmp_path / "x.gguf", llama_model({RMS: kv_typed(RMS, "f32", NAN)}))
-    )
+    header = read_header(_write(tmp_path / "x.gguf", llama_model({RMS: kv_typed(RMS, "f32", NAN)})))
     with pytest.raises(GGUFError, match="layer_norm_rms_epsilon"):
         describe(header)
 

@@ -14,8 +14,15 @@ from typing import Any
 from gguf import GGMLQuantizationType, LlamaFileType
 
 from . import checked
-from .checked import MAX_CONTEXT, MAX_EMBD, MAX_EXPERTS, MAX_HEAD_DIM, MAX_HEADS, MAX_LAYERS
-from .checked import MAX_VOCAB
+from .checked import (
+    MAX_CONTEXT,
+    MAX_EMBD,
+    MAX_EXPERTS,
+    MAX_HEAD_DIM,
+    MAX_HEADS,
+    MAX_LAYERS,
+    MAX_VOCAB,
+)
 from .errors import GGUFError
 from .header import GGUFHeader, TensorInfo
 
