@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from model_pages import PageKeeper
-from model_pages import hub_fixture as hub_fixture  # noqa: F401 - the `hub` fixture
-from model_pages import keeper_fixture as keeper_fixture  # noqa: F401 - the `keeper` fixture
+from model_pages import hub_fixture as hub_fixture
+from model_pages import keeper_fixture as keeper_fixture
 from pytestqt.qtbot import QtBot
 
 from lmdesk.core.downloads import DownloadManager
