@@ -7,12 +7,18 @@ SQLITE_FULL ("database or disk is full") exactly as a full disk does.
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 
 from lmdesk.core.chats import ChatStore
-from lmdesk.core.chats.errors import ChatDatabaseReadOnlyError, ChatDiskFullError
+from lmdesk.core.chats.errors import (
+    ChatDatabaseDamagedError,
+    ChatDatabaseReadOnlyError,
+    ChatDiskFullError,
+)
+from lmdesk.core.chats.recovery import recover_database
 from lmdesk.core.chats.reply_record import ReplyRecord
 from lmdesk.core.engine import ReplyStats
 
@@ -108,3 +114,62 @@ def test_a_read_only_database_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(ChatDatabaseReadOnlyError) as caught:
         store.create_conversation("x")
     assert str(path) in str(caught.value) and "read-only" in str(caught.value)
+
+
+def _damage(path: Path, page: int) -> None:
+    """Overwrite one page of the file with garbage, as a bad sector or a torn write would."""
+    size = 4096
+    with path.open("r+b") as stream:
+        stream.seek(page * size)
+        stream.write(b"\xa5" * size)
+
+
+def test_a_damaged_database_is_refused_then_kept_aside_and_rebuilt(tmp_path: Path) -> None:
+    path = tmp_path / "chats.sqlite3"
+    with ChatStore(path) as store:
+        for n in range(60):
+            conversation = store.create_conversation(f"chat {n}")
+            store.add_message(conversation.id, "user", f"question {n} " + "x" * 500)
+    with sqlite3.connect(path) as conn:  # fold the WAL into the file, as a clean exit does
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    pages = path.stat().st_size // 4096
+    _damage(path, pages - 2)
+
+    with pytest.raises(ChatDatabaseDamagedError) as caught:
+        ChatStore(path)
+    assert str(path) in str(caught.value)
+
+    recovery = recover_database(path, now=0)
+    assert (
+        recovery.copy.name
+        == f"chats.sqlite3.damaged-{time.strftime('%Y%m%d-%H%M%S', time.localtime(0))}"
+    )
+    assert recovery.copy.exists() and 0 < recovery.messages < 60
+    assert recovery.conversations == 60  # their pages were not hit
+    with ChatStore(path) as store:  # opens cleanly now, with what could be read
+        assert len(store.list_conversations()) == 60
+        kept = store.messages(store.list_conversations()[-1].id)
+        assert all(m.content.startswith("question") for m in kept)
+
+
+def test_the_app_opens_its_chats_whatever_state_the_file_is_in(tmp_path: Path) -> None:
+    from lmdesk.ui.chat.store_opening import open_chat_store
+
+    path = tmp_path / "chats.sqlite3"
+    store, problem = open_chat_store(path)
+    assert problem is None
+    store.create_conversation("kept")
+    store.close()
+    _damage(path, 1)  # the first table's page: even listing fails
+    store, problem = open_chat_store(path)
+    assert problem is not None and str(path) in problem and ".damaged-" in problem
+    store.create_conversation("after")  # the rebuilt file takes new chats
+    store.close()
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    store, problem = open_chat_store(blocked / "chats.sqlite3")  # its folder cannot be made
+    assert problem is not None and str(blocked / "chats.sqlite3") in problem
+    assert "in memory only" in problem
+    store.create_conversation("still usable")
+    assert [c.title for c in store.list_conversations()] == ["still usable"]

@@ -34,8 +34,9 @@ from lmdesk.ui.chat.sampling_tab import SamplingTab
 from lmdesk.ui.chat.sampling_values import defaults_values
 from lmdesk.ui.chat.session import ChatSession
 from lmdesk.ui.chat.side_tabs import SystemPromptTab, TemplateBanner
+from lmdesk.ui.chat.store_opening import open_chat_store
 from lmdesk.ui.context import AppContext
-from lmdesk.ui.errors import ErrorBanner
+from lmdesk.ui.errors import ErrorBanner, report_error
 from lmdesk.ui.inference import InferenceController, LoadedModel
 from lmdesk.ui.offload import OffloadPanel
 
@@ -71,7 +72,10 @@ class ChatPage(QWidget):
         self.setObjectName("chatPage")
         self.context = context
         self._owns_store, self._owns_controller = store is None, controller is None
-        self.store = store if store is not None else ChatStore.open()
+        problem = None
+        if store is None:
+            store, problem = open_chat_store()
+        self.store = store
         self.controller = controller if controller is not None else InferenceController(self)
         self._closed = False
         settings = context.settings
@@ -93,6 +97,8 @@ class ChatPage(QWidget):
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
+        if problem is not None:
+            report_error(problem, level="warning")
 
     # short names for the pieces tests and the window reach for
     @property
