@@ -12,6 +12,7 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 
 from ..gguf import GGUFError, describe, read_header
+from ..gguf.errors import MissingKeyError
 from ..load_settings import LoadSettings
 from . import host, loader
 from .chunks import ChatChunk
@@ -46,6 +47,8 @@ def check_header(path: Path) -> None:
         return  # a file llama.cpp cannot parse either: its own log says why (load_failures)
     try:
         describe(header)
+    except MissingKeyError:
+        return  # llama.cpp refuses it by itself, and names an unknown architecture better
     except GGUFError as exc:
         raise ModelFileError(f"{path.name} cannot be loaded: {exc}.") from exc
 

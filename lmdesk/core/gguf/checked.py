@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .errors import GGUFError
+from .errors import GGUFError, MissingKeyError
 
 MAX_LAYERS = 512  # llama.cpp's LLAMA_MAX_LAYERS: more, and it aborts
 MAX_EXPERTS = 1024  # llama.cpp's LLAMA_MAX_EXPERTS
@@ -36,7 +36,9 @@ def whole(meta: dict[str, Any], key: str, *, default: int | None, low: int, high
     value = meta.get(key)
     if value is None:
         if default is None:
-            raise GGUFError(f"the header has no {key}; this is not a model llama.cpp can load")
+            raise MissingKeyError(
+                f"the header has no {key}; this is not a model llama.cpp can load"
+            )
         return default
     return _in_range(value, key, low, high)
 

@@ -23,7 +23,7 @@ from .checked import (
     MAX_LAYERS,
     MAX_VOCAB,
 )
-from .errors import GGUFError
+from .errors import GGUFError, MissingKeyError
 from .header import GGUFHeader, TensorInfo
 
 _LAYER_RE = re.compile(r"^blk\.(\d+)\.")
@@ -245,7 +245,7 @@ def _architecture(meta: dict[str, Any]) -> str:
     key = "general.architecture"
     value = checked.text(meta, key)
     if value is None:
-        raise GGUFError(f"the header has no {key}; this is not a model llama.cpp can load")
+        raise MissingKeyError(f"the header has no {key}; this is not a model llama.cpp can load")
     if len(value) > MAX_ARCH_NAME or not value.isprintable():
         raise GGUFError(f"{key} is not an architecture name: {checked.shown(value)}")
     return value
