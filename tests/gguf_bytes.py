@@ -68,3 +68,46 @@ def minimal_model(*, extra_tensors: list[bytes] | None = None, data: bool = True
     ]
     out = header(kvs, tensors + (extra_tensors or []))
     return out + (b"\0" * 384 if data else b"")
+
+
+# Typed values, for headers with a wrong type or a hostile value where a number belongs.
+SCALAR_CODES = {"u8": 0, "i8": 1, "u16": 2, "i16": 3, "u32": 4, "i32": 5, "f32": 6, "bool": 7}
+SCALAR_CODES |= {"u64": 10, "i64": 11, "f64": 12}
+_FORMATS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q"}
+_FORMATS[12] = "d"
+
+
+def kv_typed(key: str, kind: str, value: object) -> bytes:
+    """A scalar of GGUF type ``kind`` ('u32', 'i32', 'f32', 'f64', 'bool', ...) or 'str'."""
+    if kind == "str":
+        return kv_str(key, str(value))
+    code = SCALAR_CODES[kind]
+    return gguf_string(key) + struct.pack(f"<I{_FORMATS[code]}", code, value)
+
+
+def kv_nested(key: str, depth: int, leaf: int = 7) -> bytes:
+    """An array of arrays ``depth`` deep, holding one u32 ``leaf`` at the bottom."""
+    out = gguf_string(key) + struct.pack("<I", 9)
+    out += struct.pack("<IQ", 9, 1) * (depth - 1)
+    return out + struct.pack("<IQI", 4, 1, leaf)
+
+
+def kv_array_claim(key: str, item_code: int, count: int, payload: bytes = b"") -> bytes:
+    """An array that claims ``count`` items of type ``item_code`` whatever ``payload`` holds."""
+    return gguf_string(key) + struct.pack("<IIQ", 9, item_code, count) + payload
+
+
+def llama_model(overrides: dict[str, bytes] | None = None, *, drop: tuple[str, ...] = ()) -> bytes:
+    """`minimal_model`'s header with chosen metadata entries replaced, added or dropped."""
+    kvs = {
+        "general.architecture": kv_str("general.architecture", "llama"),
+        "llama.block_count": kv_u32("llama.block_count", 1),
+        "llama.embedding_length": kv_u32("llama.embedding_length", 32),
+        "llama.attention.head_count": kv_u32("llama.attention.head_count", 4),
+    }
+    kvs |= overrides or {}
+    tensors = [
+        tensor_info("token_embd.weight", (32, 2), 0, 0),
+        tensor_info("blk.0.attn_norm.weight", (32,), 0, 256),
+    ]
+    return header([v for k, v in kvs.items() if k not in drop], tensors) + b"\0" * 384

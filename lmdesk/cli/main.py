@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -14,6 +15,7 @@ from ..core.units import parse_size
 # that need them: `lmdesk` with no arguments opens the window first.
 
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -21,9 +23,28 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(_fail(f"{self.prog}: {message}"))
 
 
+MAX_MESSAGE = 500  # characters: a hostile file name or value must not make a 3 MB line
+
+
 def _fail(message: str) -> int:
-    print(f"lmdesk: {message}", file=sys.stderr)
+    line = " ".join(message.split())
+    if len(line) > MAX_MESSAGE:
+        line = line[: MAX_MESSAGE - 3] + "..."
+    print(f"lmdesk: {line}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def _print(text: str) -> int:
+    """Print the result; a reader that stops early (``| head``) is not an error to report."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # Python would report the pipe again when it flushes stdout at exit: point it at devnull.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+    return 0
 
 
 def _size(text: str) -> int:
@@ -104,8 +125,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = commands.COMMANDS[args.command](args)
     except (ValueError, OSError) as exc:  # GGUFError and EstimateError are ValueErrors
         return _fail(str(exc))
-    if isinstance(result, dict):
-        print(json.dumps(result, indent=2))
-        return 0
-    print(result)
-    return 0
+    except (ArithmeticError, RecursionError, MemoryError) as exc:  # never a traceback
+        return _fail(f"cannot read {getattr(args, 'model', 'the file')}: {exc!r}")
+    return _print(json.dumps(result, indent=2) if isinstance(result, dict) else result)

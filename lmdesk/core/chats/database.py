@@ -14,7 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lmdesk.core.chats import rows, schema, search
-from lmdesk.core.chats.errors import ConversationNotFoundError, MessageNotFoundError
+from lmdesk.core.chats.errors import (
+    ChatDatabaseReadOnlyError,
+    ChatDiskFullError,
+    ChatWriteError,
+    ConversationNotFoundError,
+    MessageNotFoundError,
+)
 from lmdesk.core.chats.models import Conversation, Message, MessageState, Role
 
 
@@ -37,7 +43,7 @@ class ChatDatabase:
         ``BEGIN IMMEDIATE`` rather than a deferred begin, so a second lmdesk
         process waits (``busy timeout``) instead of failing halfway through.
         """
-        with self._lock:
+        with self._lock, write_errors(self.path):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -58,6 +64,22 @@ class ChatDatabase:
             finally:
                 if self._conn.in_transaction:
                     self._conn.execute("COMMIT")
+
+
+@contextmanager
+def write_errors(path: Path) -> Iterator[None]:
+    """SQLite's write failures as errors that name the file: full, read-only, or other."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if code == sqlite3.SQLITE_FULL:
+            raise ChatDiskFullError(path) from exc
+        if code == sqlite3.SQLITE_READONLY:
+            raise ChatDatabaseReadOnlyError(path) from exc
+        raise ChatWriteError(path, str(exc)) from exc
+    except sqlite3.DatabaseError as exc:  # I/O errors, a file damaged while open
+        raise ChatWriteError(path, str(exc)) from exc
 
 
 def fetch_conversation(conn: sqlite3.Connection, conversation_id: int) -> Conversation:

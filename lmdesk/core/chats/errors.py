@@ -17,6 +17,37 @@ class ChatDatabaseUnreadableError(ChatStoreError):
         self.path = path
 
 
+class ChatWriteError(ChatStoreError):
+    """SQLite refused a write; ``str()`` names the file and says why, for a person."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"cannot save to the chats database {path}: {reason}")
+        self.path = path
+
+
+class ChatDiskFullError(ChatWriteError):
+    """The disk (or the database's size limit) is full; the write can be retried later."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "the disk is full. Free some space; lmdesk will save again")
+
+
+class ChatDatabaseReadOnlyError(ChatWriteError):
+    """The file (or its folder) cannot be written."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "the file is read-only. Allow writing to it, or move it away")
+
+
+class ChatDatabaseDamagedError(ChatStoreError):
+    """``PRAGMA quick_check`` found damage; `recover_database` can keep a copy and rebuild."""
+
+    def __init__(self, path: Path, problems: str) -> None:
+        super().__init__(f"the chats database {path} is damaged ({problems})")
+        self.path = path
+        self.problems = problems
+
+
 class SchemaTooNewError(ChatStoreError):
     """The database was written by a newer lmdesk; opening it could lose data."""
 

@@ -10,6 +10,11 @@ once more, with the final state and stats, in ``finish``.
 The saved row stays in state ``"streaming"`` until ``finish``; if the process
 dies first, the next start marks it ``"interrupted"`` and keeps the text.
 
+A save that fails (the disk is full) never loses text nor wedges the reply: the
+text stays in memory, ``save_error`` says why, saves are retried with a growing
+back-off while it streams, and ``finish`` closes the writer anyway, leaving the
+final save pending until ``save_pending`` succeeds.
+
 A writer belongs to one thread (the one feeding it chunks); the store it
 saves through is thread-safe.
 """
@@ -17,6 +22,7 @@ saves through is thread-safe.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from types import TracebackType
 from typing import Protocol
 
@@ -24,6 +30,7 @@ from lmdesk.core.chats.errors import ChatStoreError
 from lmdesk.core.chats.models import FINAL_STATES, Message, MessageState, MessageStats
 
 DEFAULT_FLUSH_INTERVAL_S = 1.0
+MAX_RETRY_INTERVAL_S = 30.0
 
 
 class ReplySink(Protocol):
@@ -68,6 +75,10 @@ class ReplyWriter:
         self._flushes = 0
         self._final: Message | None = None
         self._finished = False
+        self._pending: tuple[MessageState, MessageStats | None] | None = None
+        self._retry_interval = flush_interval_s
+        self.save_error: ChatStoreError | None = None
+        """Why the last save failed (the disk is full, say); None once a save succeeds."""
 
     @property
     def message_id(self) -> int:
@@ -93,11 +104,16 @@ class ReplyWriter:
     def finished(self) -> bool:
         return self._finished
 
+    @property
+    def saved(self) -> bool:
+        """Everything appended, and the final state once finished, is in the database."""
+        return not self._dirty and self._pending is None
+
     def append(self, chunk: str) -> bool:
         """Add a chunk; save the text so far if the flush interval has passed.
 
-        Returns True when this call saved to the database. A database error
-        propagates, and the unsaved text is retried on the next call.
+        Returns True when this call saved to the database. A failed save keeps
+        the text (see `flush_if_due`).
         """
         if self._finished:
             raise ReplyFinishedError(f"reply {self.message_id} is already finished")
@@ -112,19 +128,33 @@ class ReplyWriter:
         ``append`` calls this; a caller whose model can stall for long between
         chunks may also call it from a timer so the last chunk is not held back.
         """
-        if self._dirty and self._clock() - self._last_flush >= self._interval:
+        if not self._dirty or self._finished:
+            return False
+        interval = self._retry_interval if self.save_error else self._interval
+        if self._clock() - self._last_flush < interval:
+            return False
+        try:
             self.flush()
-            return True
-        return False
+        except ChatStoreError as exc:  # kept in memory; tried again after a longer wait
+            self.save_error = exc
+            self._last_flush = self._clock()
+            self._retry_interval = min(max(self._retry_interval * 2, 1.0), MAX_RETRY_INTERVAL_S)
+            return False
+        return True
 
     def flush(self) -> None:
-        """Save the text so far now, whatever the interval."""
+        """Save the text so far now, whatever the interval; a failed save raises."""
         if self._finished or not self._dirty:
             return
         self._sink.save_reply_progress(self.message_id, self.text)
         self._dirty = False
         self._last_flush = self._clock()
         self._flushes += 1
+        self._saved_ok()
+
+    def _saved_ok(self) -> None:
+        self.save_error = None
+        self._retry_interval = self._interval
 
     def finish(
         self, state: MessageState = "complete", *, stats: MessageStats | None = None
@@ -133,18 +163,38 @@ class ReplyWriter:
 
         Returns the saved message, or None if it was deleted meanwhile (its
         conversation deleted while the reply streamed). Calling it again
-        returns the same result without saving.
+        returns the same result without saving. The writer is closed even when
+        the save fails: the error propagates, and `save_pending` tries again.
         """
         if state not in FINAL_STATES:
             raise ValueError(f"a reply cannot finish in state {state!r}")
         if self._finished:
             return self._final
-        self._final = self._sink.save_reply_final(
-            self.message_id, self.text, state=state, stats=stats
-        )
         self._finished = True
+        self._pending = (state, stats)
+        return self.save_pending()
+
+    def save_pending(self) -> Message | None:
+        """Save the finished reply if its final save failed before; raises if it fails again."""
+        if self._pending is None:
+            return self._final
+        state, stats = self._pending
+        try:
+            self._final = self._sink.save_reply_final(
+                self.message_id, self.text, state=state, stats=stats
+            )
+        except ChatStoreError as exc:
+            self.save_error = exc
+            raise
+        self._pending = None
         self._dirty = False
+        self._saved_ok()
         return self._final
+
+    def unsaved_message(self) -> Message:
+        """The reply as it would be saved: for showing while the save is pending."""
+        state, stats = self._pending or ("streaming", None)
+        return replace(self._message, content=self.text, state=state, stats=stats)
 
     def __enter__(self) -> ReplyWriter:
         return self

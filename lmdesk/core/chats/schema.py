@@ -22,7 +22,11 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from lmdesk.core.chats.errors import ChatDatabaseUnreadableError, SchemaTooNewError
+from lmdesk.core.chats.errors import (
+    ChatDatabaseDamagedError,
+    ChatDatabaseUnreadableError,
+    SchemaTooNewError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +97,7 @@ def open_database(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
     try:
         version = _read_version(conn, path)
+        check_integrity(conn, path)
         if version > CURRENT_VERSION:
             raise SchemaTooNewError(path, found=version, supported=CURRENT_VERSION)
         if version == 0 and _has_tables(conn):
@@ -140,6 +145,16 @@ def _read_version(conn: sqlite3.Connection, path: Path) -> int:
         return schema_version(conn)
     except sqlite3.DatabaseError as exc:  # "file is not a database", ...
         raise ChatDatabaseUnreadableError(path, str(exc)) from exc
+
+
+def check_integrity(conn: sqlite3.Connection, path: Path) -> None:
+    """``PRAGMA quick_check``: raise `ChatDatabaseDamagedError` rather than write into damage."""
+    try:
+        rows = [str(row[0]) for row in conn.execute("PRAGMA quick_check(5)")]
+    except sqlite3.DatabaseError as exc:  # "database disk image is malformed"
+        raise ChatDatabaseDamagedError(path, str(exc)) from exc
+    if rows != ["ok"]:
+        raise ChatDatabaseDamagedError(path, "; ".join(rows)[:300])
 
 
 def _has_tables(conn: sqlite3.Connection) -> bool:

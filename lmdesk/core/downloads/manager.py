@@ -22,7 +22,7 @@ from .errors import UnsafeName
 from .job import DownloadJob
 from .model import FINISHED, JobSettings, JobSnapshot, JobState, RetryPolicy
 from .paths import Layout
-from .sidecar import PartialState
+from .sidecar import DamagedSidecar, PartialState
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,8 @@ class DownloadManager:
         self._queue: queue.Queue[DownloadJob | None] = queue.Queue()
         self._closing = threading.Event()
         self._tick_s = tick_s
+        self.skipped: list[str] = []
+        """Why each damaged resume file found at start was skipped (for a person)."""
         if resume_partials:
             self._rediscover()
         self._threads = [
@@ -219,10 +221,18 @@ class DownloadManager:
             except Exception:
                 log.exception("download update callback failed")
 
+    def _skip(self, message: str) -> None:
+        log.warning("%s", message)
+        self.skipped.append(message)
+
     def _rediscover(self) -> None:
         """Jobs for the partial downloads a previous run left behind."""
         for sidecar in self.layout.sidecars():
-            partial = PartialState.load(sidecar)
+            try:
+                partial = PartialState.read(sidecar)
+            except DamagedSidecar as exc:  # skipped and reported; the others still resume
+                self._skip(str(exc))
+                continue
             if partial is None:
                 continue
             state, message = _restored_state(partial)
@@ -231,7 +241,10 @@ class DownloadManager:
                     self.layout, partial, self.settings, self._notify, state=state, message=message
                 )
             except UnsafeName as exc:  # a sidecar that names a path outside: leave it alone
-                log.warning("ignoring %s: %s", sidecar, exc)
+                self._skip(f"ignoring the resume file {sidecar}: {exc}")
+                continue
+            except (OSError, ValueError) as exc:
+                self._skip(f"cannot resume from {sidecar}: {exc}")
                 continue
             if job.sidecar_path != Path(sidecar):
                 continue

@@ -11,12 +11,14 @@ import random
 from collections.abc import Generator, Sequence
 from pathlib import Path
 
+from ..gguf import GGUFError, describe, read_header
+from ..gguf.errors import MissingKeyError
 from ..load_settings import LoadSettings
 from ..sampling import SamplingSettings
 from . import host, loader
 from .chunks import ChatChunk
 from .context import ContextPolicy, fit_conversation, reply_budget
-from .errors import ContextOverflow, EngineBusy, NoModelLoaded
+from .errors import ContextOverflow, EngineBusy, ModelFileError, NoModelLoaded
 from .generate import StopFlag, as_predicate, generate
 from .loader import ProgressCallback
 from .model_templates import ModelTemplates
@@ -29,6 +31,26 @@ from .templates import (
     ChatTemplate,
     Message,
 )
+
+
+def check_header(path: Path) -> None:
+    """Refuse, as a `ModelFileError`, a header llama.cpp would abort the process on.
+
+    llama.cpp ``GGML_ASSERT``s on some headers (0 or more than 512 layers, a NaN
+    norm epsilon): a SIGABRT that would take the whole app down. The GGUF reader's
+    checks (`describe`) are the gate: nothing it refuses reaches llama.cpp.
+    """
+    loader.check_file(path)
+    try:
+        header = read_header(path)
+    except GGUFError:
+        return  # a file llama.cpp cannot parse either: its own log says why (load_failures)
+    try:
+        describe(header)
+    except MissingKeyError:
+        return  # llama.cpp refuses it by itself, and names an unknown architecture better
+    except GGUFError as exc:
+        raise ModelFileError(f"{path.name} cannot be loaded: {exc}.") from exc
 
 
 class Engine:
@@ -76,6 +98,7 @@ class Engine:
         path = Path(path)
         if self._native is not None:
             self.unload()
+        check_header(path)
         rss_before = host.process_rss()
         result = loader.load_native(path, settings, on_progress=on_progress)
         native = result.native

@@ -3,8 +3,12 @@
 Gemma-3-style base models ship without ``tokenizer.chat_template``; llama-cpp-python
 would then use a llama-2 prompt and the replies are garbage. `template_for`
 reads the evidence there is (the vocabulary's control tokens, the
-architecture, the model's name) and says how sure it is, so the UI can tell
-the person and offer another format or plain completion. It never answers llama-2.
+architecture, the model's name) and says why it picked a format, so the UI can
+tell the person and offer another format or plain completion. It never answers llama-2.
+
+A guess is never confident: a base model's vocabulary has the chat tokens too
+(Gemma-3-270M base has ``<start_of_turn>`` and no template, and answers garbage
+in the Gemma format). Only a template in the file, or the person's choice, is.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ class TemplateChoice:
 
     name: str
     reason: str
-    confident: bool
-    """False when nothing about the model pointed to a format (say so to the person)."""
+    confident: bool = False
+    """Always False for a guess: only the file's own template or the person's choice is sure."""
 
 
 # Control tokens that only one chat format uses: the strongest evidence there is.
@@ -73,21 +77,22 @@ def template_for(
     Evidence, strongest first: the format's control tokens in the vocabulary
     (``special_tokens``: those of `MARKER_TOKENS` the vocabulary has as single
     tokens), the architecture, words in the model's name. With none of them
-    it answers ChatML, marked not confident; never llama-2.
+    it answers ChatML; never llama-2. The choice is never confident: it may be
+    a base model, which has the chat tokens but was never trained to chat.
     """
     for marker, name in _MARKERS:
         if marker in special_tokens:
-            return TemplateChoice(name, f"the vocabulary has the {marker} token", True)
+            return TemplateChoice(name, f"the vocabulary has the {marker} token")
     arch = architecture.strip().lower()
     if arch in _ARCHITECTURES:
         name = _ARCHITECTURES[arch]
-        return TemplateChoice(name, f"the architecture is {arch}", True)
+        return TemplateChoice(name, f"the architecture is {arch}")
     lowered = model_name.lower()
     for hint, name in _NAME_HINTS:
         if hint in lowered:
-            return TemplateChoice(name, f"the model's name mentions {hint!r}", True)
+            return TemplateChoice(name, f"the model's name mentions {hint!r}")
     if arch == "llama":
-        return TemplateChoice("chatml", "llama-architecture fine-tunes mostly use ChatML", False)
+        return TemplateChoice("chatml", "llama-architecture fine-tunes mostly use ChatML")
     return TemplateChoice(
-        "chatml", "nothing in the file names a chat format; ChatML is the most common", False
+        "chatml", "nothing in the file names a chat format; ChatML is the most common"
     )

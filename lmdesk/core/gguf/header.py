@@ -22,10 +22,13 @@ SUPPORTED_VERSIONS = (2, 3)
 DEFAULT_ALIGNMENT = 32
 
 # Sanity limits: far above any real model, far below what would exhaust memory.
-MAX_TENSORS = 1 << 20
+# The largest vocabularies (256k tokens with scores and types, 300k merges) hold
+# about 1.1 million array items and a few MB of text in all.
+MAX_TENSORS = 1 << 17
 MAX_KV = 1 << 16
-MAX_ARRAY = 1 << 26
-MAX_STRING = 1 << 26
+MAX_ITEMS = 1 << 22  # array items in the whole header
+MAX_TEXT_BYTES = 1 << 26  # bytes of strings in the whole header
+MAX_DEPTH = 8  # arrays of arrays of ...
 MAX_DIMS = 4
 
 # GGUF metadata value types -> struct format (None: handled specially).
@@ -142,10 +145,11 @@ def _parse(cur: Cursor) -> GGUFHeader:
 
     metadata: dict[str, Any] = {}
     types: dict[str, int] = {}
+    budget = _Budget()
     for _ in range(n_kv):
-        key = _string(cur)
+        key = budget.string(cur)
         value_type = cur.u32()
-        metadata[key] = _value(cur, value_type, key)
+        metadata[key] = _value(cur, value_type, key, budget)
         types[key] = value_type
 
     alignment = metadata.get("general.alignment", DEFAULT_ALIGNMENT)
@@ -167,30 +171,72 @@ def _parse(cur: Cursor) -> GGUFHeader:
     )
 
 
-def _string(cur: Cursor) -> str:
-    return cur.strings(1, MAX_STRING)[0]
+class _Budget:
+    """What one header may still make the reader allocate: array items and bytes of text."""
+
+    def __init__(self) -> None:
+        self.items = MAX_ITEMS
+        self.text = MAX_TEXT_BYTES
+
+    def take_items(self, count: int, key: str) -> None:
+        if count > self.items:
+            raise GGUFError(
+                f"metadata {key!r} claims an array of {count:,} items, more than a header "
+                f"may hold ({MAX_ITEMS:,} items in all)"
+            )
+        self.items -= count
+
+    def strings(self, cur: Cursor, count: int) -> list[str]:
+        values = cur.strings(count, self.text)
+        self.text -= sum(len(v) for v in values)
+        return values
+
+    def string(self, cur: Cursor) -> str:
+        return self.strings(cur, 1)[0]
 
 
-def _value(cur: Cursor, value_type: int, key: str) -> Any:
+def _value(cur: Cursor, value_type: int, key: str, budget: _Budget) -> Any:
+    """One metadata value; nested arrays are read with an explicit stack, not recursion."""
+    if value_type != _ARRAY:
+        return _scalar(cur, value_type, key, budget)
+    root: list[Any] = []
+    # Each frame: the list being filled and how many nested arrays it still expects.
+    stack: list[tuple[list[Any], int]] = [(root, 1)]
+    while stack:
+        target, left = stack.pop()
+        if left == 0:
+            continue
+        stack.append((target, left - 1))
+        item_type, count = cur.u32(), cur.u64()
+        budget.take_items(count, key)
+        if item_type == _ARRAY:
+            if len(stack) > MAX_DEPTH:
+                raise GGUFError(f"metadata {key!r} nests arrays more than {MAX_DEPTH} deep")
+            inner: list[Any] = []
+            target.append(inner)
+            stack.append((inner, count))
+        else:
+            target.append(_flat_array(cur, item_type, count, key, budget))
+    return root[0]
+
+
+def _flat_array(cur: Cursor, item_type: int, count: int, key: str, budget: _Budget) -> list[Any]:
+    if item_type == _STRING:
+        return budget.strings(cur, count)
+    if item_type in _SCALARS:
+        fmt = _SCALARS[item_type]
+        remaining = cur.remaining()
+        if remaining is not None and count * _item_size(fmt) > remaining:
+            raise GGUFError(f"metadata {key!r} claims more items than the file holds")
+        return list(cur.unpack(f"{count}{fmt}"))
+    raise GGUFError(f"metadata {key!r} is an array of unknown type {item_type}")
+
+
+def _scalar(cur: Cursor, value_type: int, key: str, budget: _Budget) -> Any:
     if value_type in _SCALARS:
         return cur.unpack(_SCALARS[value_type])[0]
     if value_type == _STRING:
-        return _string(cur)
-    if value_type == _ARRAY:
-        item_type, count = cur.u32(), cur.u64()
-        if count > MAX_ARRAY:
-            raise GGUFError(f"metadata {key!r} claims an array of {count:,} items")
-        if item_type == _STRING:
-            return cur.strings(count, MAX_STRING)
-        if item_type in _SCALARS:
-            fmt = _SCALARS[item_type]
-            remaining = cur.remaining()
-            if remaining is not None and count * _item_size(fmt) > remaining:
-                raise GGUFError(f"metadata {key!r} claims more items than the file holds")
-            return list(cur.unpack(f"{count}{fmt}"))
-        if item_type == _ARRAY:
-            return [_value(cur, _ARRAY, key) for _ in range(count)]
-        raise GGUFError(f"metadata {key!r} is an array of unknown type {item_type}")
+        return budget.string(cur)
     raise GGUFError(f"metadata {key!r} has an unknown value type {value_type}")
 
 

@@ -13,10 +13,21 @@ from typing import Any
 
 from gguf import GGMLQuantizationType, LlamaFileType
 
-from .errors import GGUFError
+from . import checked
+from .checked import (
+    MAX_CONTEXT,
+    MAX_EMBD,
+    MAX_EXPERTS,
+    MAX_HEAD_DIM,
+    MAX_HEADS,
+    MAX_LAYERS,
+    MAX_VOCAB,
+)
+from .errors import GGUFError, MissingKeyError
 from .header import GGUFHeader, TensorInfo
 
 _LAYER_RE = re.compile(r"^blk\.(\d+)\.")
+MAX_ARCH_NAME = 64
 OUTPUT_TENSORS = ("output.weight", "output.bias", "output_norm.weight", "output_norm.bias")
 
 # Sliding-window layer patterns this llama.cpp applies when the GGUF gives none:
@@ -122,45 +133,63 @@ def block_index(tensor_name: str) -> int | None:
 
 
 def describe(header: GGUFHeader) -> ModelInfo:
-    """Derive a `ModelInfo` from a header; raises GGUFError if essential keys are missing."""
+    """Derive a `ModelInfo` from a header.
+
+    Raises GGUFError, naming the key, if an essential key is missing or any number
+    the estimator or llama.cpp relies on has the wrong type or an impossible value.
+    """
     meta = header.metadata
-    arch = _text(meta, "general.architecture")
-    n_layer = _int(meta, f"{arch}.block_count")
-    n_embd = _int(meta, f"{arch}.embedding_length")
-    n_head = _per_layer(meta, f"{arch}.attention.head_count", n_layer, default=0)
-    n_head_kv = _per_layer(meta, f"{arch}.attention.head_count_kv", n_layer, default=None)
+    arch = _architecture(meta)
+    n_layer = checked.whole(meta, f"{arch}.block_count", default=None, low=1, high=MAX_LAYERS)
+    n_embd = checked.whole(meta, f"{arch}.embedding_length", default=None, low=1, high=MAX_EMBD)
+    heads = f"{arch}.attention.head_count"
+    n_head = checked.per_layer(meta, heads, n_layer, default=0, high=MAX_HEADS) or ()
+    n_head_kv = checked.per_layer(meta, f"{heads}_kv", n_layer, default=None, high=MAX_HEADS)
     if n_head_kv is None or (all(h == 0 for h in n_head_kv) and n_head):
         n_head_kv = n_head
     max_heads = max(n_head, default=0)
     head_dim = n_embd // max_heads if max_heads else 0
     names = {t.name for t in header.tensors}
-    n_swa = int(meta.get(f"{arch}.attention.sliding_window", 0) or 0)
+    _check_norm_epsilons(meta, arch)
+    n_swa = _count(meta, f"{arch}.attention.sliding_window", MAX_CONTEXT)
+    n_expert = _count(meta, f"{arch}.expert_count", MAX_EXPERTS)
+    n_expert_used = _count(meta, f"{arch}.expert_used_count", max(n_expert, 1))
     return ModelInfo(
         architecture=arch,
-        name=str(meta.get("general.name") or _basename(header)),
-        size_label=meta.get("general.size_label"),
+        name=checked.text(meta, "general.name") or _basename(header),
+        size_label=checked.text(meta, "general.size_label"),
         parameter_count=sum(t.n_elements for t in header.tensors),
         quantization=quantization_label(header),
         n_layer=n_layer,
         n_embd=n_embd,
         n_head=n_head,
         n_head_kv=n_head_kv,
-        head_dim_k=int(meta.get(f"{arch}.attention.key_length", head_dim)),
-        head_dim_v=int(meta.get(f"{arch}.attention.value_length", head_dim)),
-        n_ctx_train=int(meta.get(f"{arch}.context_length", 0) or 0),
+        head_dim_k=_count(meta, f"{arch}.attention.key_length", MAX_HEAD_DIM, head_dim),
+        head_dim_v=_count(meta, f"{arch}.attention.value_length", MAX_HEAD_DIM, head_dim),
+        n_ctx_train=_count(meta, f"{arch}.context_length", MAX_CONTEXT),
         n_swa=n_swa,
         swa_layers=_swa_layers(meta, arch, n_layer, n_swa),
         n_vocab=_vocab_size(meta, arch, header),
-        chat_template=meta.get("tokenizer.chat_template") or None,
+        chat_template=checked.text(meta, "tokenizer.chat_template"),
         tied_embeddings="output.weight" not in names and "token_embd.weight" in names,
-        n_expert=int(meta.get(f"{arch}.expert_count", 0) or 0),
-        n_expert_used=int(meta.get(f"{arch}.expert_used_count", 0) or 0),
-        n_ff=_ffn_width(header.tensors, int(meta.get(f"{arch}.expert_used_count", 0) or 0), n_embd),
+        n_expert=n_expert,
+        n_expert_used=n_expert_used,
+        n_ff=_ffn_width(header.tensors, n_expert_used, n_embd),
         tensors=header.tensors,
         file_size=header.file_size or header.expected_file_size,
         data_offset=header.data_offset,
         is_complete=header.is_complete,
     )
+
+
+def _count(meta: dict[str, Any], key: str, high: int, default: int = 0) -> int:
+    return checked.whole(meta, key, default=default, low=0, high=high)
+
+
+def _check_norm_epsilons(meta: dict[str, Any], arch: str) -> None:
+    """llama.cpp asserts on a NaN or infinite epsilon: refuse it here, before it loads."""
+    for key in ("layer_norm_rms_epsilon", "layer_norm_epsilon"):
+        checked.finite(meta, f"{arch}.attention.{key}", low=0.0, high=1.0)
 
 
 def quantization_label(header: GGUFHeader) -> str:
@@ -197,8 +226,8 @@ def _vocab_size(meta: dict[str, Any], arch: str, header: GGUFHeader) -> int:
     tokens = meta.get("tokenizer.ggml.tokens")
     if isinstance(tokens, list):
         return len(tokens)
-    if isinstance(meta.get(f"{arch}.vocab_size"), int):
-        return int(meta[f"{arch}.vocab_size"])
+    if f"{arch}.vocab_size" in meta:
+        return checked.whole(meta, f"{arch}.vocab_size", default=0, low=0, high=MAX_VOCAB)
     embd = next((t for t in header.tensors if t.name == "token_embd.weight"), None)
     return embd.shape[-1] if embd else 0
 
@@ -212,28 +241,13 @@ def _ffn_width(tensors: tuple[TensorInfo, ...], n_expert_used: int, n_embd: int)
     return 4 * n_embd
 
 
-def _per_layer(meta: dict[str, Any], key: str, n_layer: int, default: int | None) -> Any:
-    value = meta.get(key, default)
+def _architecture(meta: dict[str, Any]) -> str:
+    key = "general.architecture"
+    value = checked.text(meta, key)
     if value is None:
-        return None
-    if isinstance(value, list):
-        if len(value) != n_layer:
-            raise GGUFError(f"{key} lists {len(value)} layers, the model has {n_layer}")
-        return tuple(int(v) for v in value)
-    return (int(value),) * n_layer
-
-
-def _text(meta: dict[str, Any], key: str) -> str:
-    value = meta.get(key)
-    if not isinstance(value, str) or not value:
-        raise GGUFError(f"the header has no {key}; this is not a model llama.cpp can load")
-    return value
-
-
-def _int(meta: dict[str, Any], key: str) -> int:
-    value = meta.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise GGUFError(f"the header has no valid {key}")
+        raise MissingKeyError(f"the header has no {key}; this is not a model llama.cpp can load")
+    if len(value) > MAX_ARCH_NAME or not value.isprintable():
+        raise GGUFError(f"{key} is not an architecture name: {checked.shown(value)}")
     return value
 
 

@@ -8,8 +8,8 @@ costs a few requests and never the whole file.
 from __future__ import annotations
 
 import os
+import stat
 import struct
-from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from .errors import GGUFError
@@ -136,13 +136,30 @@ class Cursor:
 
 
 def open_source(path: str | os.PathLike[str]) -> tuple[BinaryIO, StreamSource]:
-    """Open a local file as a range source; the caller closes the returned stream."""
+    """Open a local file as a range source; the caller closes the returned stream.
+
+    Only a regular file is read: a FIFO or a device named ``*.gguf`` would block
+    ``open()`` or ``read()`` forever, so it is opened without blocking and refused.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        stream = Path(path).open("rb")  # noqa: SIM115 - the caller closes it
+        fd = os.open(path, flags)
     except FileNotFoundError as exc:
         raise GGUFError(f"no such file: {path}") from exc
     except IsADirectoryError as exc:
         raise GGUFError(f"{path} is a folder, not a GGUF file") from exc
     except OSError as exc:
         raise GGUFError(f"cannot open {path}: {exc.strerror}") from exc
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise GGUFError(f"{path} is a folder, not a GGUF file")
+        if not stat.S_ISREG(mode):
+            raise GGUFError(f"{path} is not a regular file (a pipe or a device), not a GGUF file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        stream = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
     return stream, StreamSource(stream)

@@ -52,6 +52,12 @@ def merge_split_headers(headers: list[GGUFHeader]) -> GGUFHeader:
     )
 
 
+def _some(names: list[str], shown: int = 3) -> str:
+    """A few names and how many more, so a split of 99,999 parts is still one short line."""
+    listed = ", ".join(names[:shown])
+    return listed if len(names) <= shown else f"{listed} and {len(names) - shown:,} more"
+
+
 def read_model(path: str | os.PathLike[str]) -> ModelInfo:
     """Describe the model in a local GGUF file, reading every part of a split model."""
     parts = split_parts(path)
@@ -59,5 +65,5 @@ def read_model(path: str | os.PathLike[str]) -> ModelInfo:
         return describe(read_header(parts[0]))
     missing = [p.name for p in parts if not p.exists()]
     if missing:
-        raise GGUFError(f"parts of this split model are missing: {', '.join(missing)}")
+        raise GGUFError(f"parts of this split model are missing: {_some(missing)}")
     return describe(merge_split_headers([read_header(p) for p in parts]))

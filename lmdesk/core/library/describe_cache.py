@@ -10,7 +10,8 @@ from pathlib import Path
 from ..gguf import GGUFError, ModelInfo, read_model
 from ..gguf.split import split_parts
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: headers checked for types and ranges (issue 16)
+MAX_REASON = 300  # characters of an unexpected error shown in a row
 
 
 class DescribeCache:
@@ -37,8 +38,8 @@ class DescribeCache:
         parts = split_parts(path)
         try:
             key = self._key(parts)
-        except OSError as exc:
-            return None, f"cannot read the file ({exc.strerror or exc})"
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11)
+            return None, f"cannot read the file ({_reason(exc)})"
         entry = self.folder / f"{key}.pickle"
         try:
             with entry.open("rb") as stream:
@@ -54,6 +55,8 @@ class DescribeCache:
             result = (model, None if model.is_complete is not False else _truncated(model))
         except GGUFError as exc:
             result = (None, str(exc))
+        except Exception as exc:  # one file must never fail the whole scan; not cached
+            return None, f"cannot read the file ({_reason(exc)})"
         tmp = entry.with_suffix(".tmp")
         try:
             with tmp.open("wb") as stream:
@@ -67,3 +70,8 @@ class DescribeCache:
 def _truncated(model: ModelInfo) -> str:
     missing = model.data_offset + sum(t.n_bytes for t in model.tensors) - model.file_size
     return f"the file is incomplete: {missing:,} bytes of tensor data are missing"
+
+
+def _reason(exc: BaseException) -> str:
+    text = (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."

@@ -6,6 +6,7 @@ Models are used where they are and never copied.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -40,15 +41,32 @@ def scan_library(
     if include_hf_cache:
         candidates += [(f, Source.HF_CACHE) for f in _hf_cache_files(hf_cache_dir)]
     for path, source in candidates:
-        real = path.resolve()
-        if real in seen:
-            continue
-        seen.add(real)
-        parts = tuple(split_parts(path))
-        model, error = cache.describe(path)
-        size = sum(p.stat().st_size for p in parts if p.exists())
-        entries.append(LibraryEntry(path, parts, source, size, model, error))
+        try:
+            entry = _entry(path, source, cache, seen)
+        except Exception as exc:  # one file fails alone, with its reason in its row
+            entry = LibraryEntry(path, (path,), source, 0, None, f"cannot read the file ({exc})")
+        if entry is not None:
+            entries.append(entry)
     return entries
+
+
+def _entry(
+    path: Path, source: Source, cache: DescribeCache, seen: set[Path]
+) -> LibraryEntry | None:
+    """The row for one file; None for a duplicate or for what is not a regular file."""
+    try:
+        mode = path.stat().st_mode
+        real = path.resolve()
+    except (OSError, RuntimeError) as exc:  # a dangling link, a symlink loop (RuntimeError)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return LibraryEntry(path, (path,), source, 0, None, f"cannot read the file ({reason})")
+    if not stat.S_ISREG(mode) or real in seen:  # a FIFO named *.gguf would block a read
+        return None
+    seen.add(real)
+    parts = tuple(split_parts(path))
+    model, error = cache.describe(path)
+    size = sum(p.stat().st_size for p in parts if p.exists())
+    return LibraryEntry(path, parts, source, size, model, error)
 
 
 def _gguf_files(root: Path) -> Iterator[Path]:

@@ -26,6 +26,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 
 from lmdesk.core.downloads import DownloadManager, JobSnapshot, JobState
 from lmdesk.ui.services.context import AppContext, SettingsStore
+from lmdesk.ui.services.errors import report_error
 
 if TYPE_CHECKING:
     from lmdesk.core.hub import RemoteModel
@@ -101,6 +102,8 @@ class DownloadService(QObject):
             self._config = config
             for snapshot in self._manager.jobs():  # partials a previous run left
                 self._on_snapshot(snapshot)
+            for message in self._manager.skipped:  # damaged resume files: the page still opens
+                report_error(message, level="warning")
         return self._manager
 
     @property

@@ -36,8 +36,9 @@ from lmdesk.ui.pages.chat.sampling_tab import SamplingTab
 from lmdesk.ui.pages.chat.session import ChatSession
 from lmdesk.ui.pages.chat.side_tabs import SystemPromptTab, TemplateBanner
 from lmdesk.ui.services.context import AppContext
-from lmdesk.ui.services.errors import ErrorBanner
+from lmdesk.ui.services.errors import ErrorBanner, report_error
 from lmdesk.ui.services.inference import InferenceController, LoadedModel
+from lmdesk.ui.pages.chat.store_opening import open_chat_store
 
 if TYPE_CHECKING:
     from lmdesk.core.engine import ReplyStats
@@ -72,7 +73,10 @@ class ChatPage(QWidget):
         self.setObjectName("chatPage")
         self.context = context
         self._owns_store = store is None
-        self.store = store if store is not None else ChatStore.open()
+        problem = None
+        if store is None:
+            store, problem = open_chat_store()
+        self.store = store
         self.host = context.use_models(controller)
         self.controller = self.host.controller
         self._closed = False
@@ -96,6 +100,8 @@ class ChatPage(QWidget):
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
+        if problem is not None:
+            report_error(problem, level="warning")
 
     # short names for the pieces tests and the window reach for
     @property

@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from lmdesk.core.chats import (
     DEFAULT_TITLE,
     ChatStore,
+    ChatStoreError,
     Conversation,
     ConversationNotFoundError,
     Message,
@@ -85,6 +86,10 @@ class ChatSession(QObject):
         self._stream.saved.connect(self.reply_saved)
         self._stream.finished.connect(self._on_reply_finished)
         self._stream.failed.connect(self._on_reply_failed)
+        self._stream.save_problem.connect(lambda text: self.notice.emit("error", text))
+        self._stream.save_recovered.connect(
+            lambda _id: self.notice.emit("info", "The reply kept in memory is now saved.")
+        )
 
     # -- the open conversation ----------------------------------------------------------------
     @property
@@ -200,9 +205,20 @@ class ChatSession(QObject):
         return None
 
     def send(self, text: str) -> bool:
-        """Commit the user's message, then ask for a reply. False (with a notice) if not now."""
+        """Commit the user's message, then ask for a reply. False (with a notice) if not now.
+
+        If the message cannot be saved (the disk is full) nothing is sent and the notice
+        says why; the text stays in the composer.
+        """
         if not text.strip() or self._refused():
             return False
+        try:
+            return self._send(text)
+        except ChatStoreError as exc:
+            self.notice.emit("error", f"Your message was not sent: {exc}.")
+            return False
+
+    def _send(self, text: str) -> bool:
         if self._conversation is None:
             self._conversation = self.store.create_conversation(DEFAULT_TITLE)
             self.conversation_opened.emit(self._conversation, [])

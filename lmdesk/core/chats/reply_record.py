@@ -4,6 +4,9 @@ No Qt: the session feeds it the worker's chunks and calls `flush_if_due`
 from a one-second timer, so a model that stalls still has its text saved.
 The row stays ``"streaming"`` until the end, so a crash leaves it
 ``"interrupted"`` on the next start, with everything saved so far.
+
+A save can fail (the disk is full): the reply then still ends, in memory,
+``save_error`` says why, and `retry_save` saves it once space returns.
 """
 
 from __future__ import annotations
@@ -11,9 +14,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from lmdesk.core.chats import ChatStore, Message, MessageState, MessageStats, ReplyWriter
+from lmdesk.core.chats.errors import ChatStoreError
+from lmdesk.core.chats.models import Message, MessageState, MessageStats
+from lmdesk.core.chats.reply_writer import ReplyWriter
 
 if TYPE_CHECKING:
+    from lmdesk.core.chats.store import ChatStore
     from lmdesk.core.engine import ReplyStats
 
 _log = logging.getLogger(__name__)
@@ -85,8 +91,32 @@ class ReplyRecord:
     def flush_if_due(self) -> bool:
         return self.writer.flush_if_due()
 
+    @property
+    def saved(self) -> bool:
+        """Everything, the end included, is in the database."""
+        return self.writer.saved
+
+    @property
+    def save_error(self) -> ChatStoreError | None:
+        return self.writer.save_error
+
+    def retry_save(self) -> bool:
+        """Try the failed saves again; True once everything is saved."""
+        try:
+            if self.writer.finished:
+                self.writer.save_pending()
+            else:
+                self.writer.flush()
+        except ChatStoreError:
+            return False
+        return self.writer.saved
+
     def finish(self, stats: ReplyStats) -> Message | None:
-        """Save the whole reply with its stats: "stopped" after Stop, else "complete"."""
+        """Save the whole reply with its stats: "stopped" after Stop, else "complete".
+
+        If the save fails the reply still ends: the message is returned as it will be
+        saved, and `saved` stays False until `retry_save` succeeds.
+        """
         expected = (self.previous.content if self.previous else "") + stats.text
         if self.writer.text != expected:  # never seen: chunks always add up to the text
             if expected.startswith(self.writer.text):
@@ -94,7 +124,14 @@ class ReplyRecord:
             else:
                 _log.warning("the streamed text differs from the reply's; keeping what was shown")
         state: MessageState = "stopped" if stats.stop_reason == "user_stop" else "complete"
-        return self.writer.finish(state, stats=message_stats(stats))
+        return self._end(state, message_stats(stats))
+
+    def _end(self, state: MessageState, stats: MessageStats | None = None) -> Message | None:
+        try:
+            return self.writer.finish(state, stats=stats)
+        except ChatStoreError as exc:
+            _log.warning("reply %d kept in memory: %s", self.message_id, exc)
+            return self.writer.unsaved_message()
 
     def fail(self, store: ChatStore) -> tuple[Message | None, bool]:
         """The reply broke off: (the saved message, whether it was deleted as empty).
@@ -104,13 +141,16 @@ class ReplyRecord:
         """
         previous = self.previous
         if previous is not None and self.writer.text == previous.content:
-            return self.writer.finish(previous.state, stats=previous.stats), False
+            return self._end(previous.state, previous.stats), False
         if not self.writer.text:
-            self.writer.finish("error")
-            store.delete_message(self.message_id)
+            self._end("error")
+            try:
+                store.delete_message(self.message_id)
+            except ChatStoreError as exc:  # the empty row becomes "interrupted" next start
+                _log.warning("could not delete an empty reply: %s", exc)
             return None, True
-        return self.writer.finish("error"), False
+        return self._end("error"), False
 
     def interrupt(self) -> None:
         """The app is closing: save the text as it is, marked "interrupted"."""
-        self.writer.finish("interrupted")
+        self._end("interrupted")

@@ -1,0 +1,117 @@
+"""A damaged chats database: keep a copy of it, and rebuild the file from what can be read.
+
+`recover_database` moves the damaged file (and its WAL) aside as
+``chats.sqlite3.damaged-<time>``, creates a fresh database in its place, and
+copies every conversation and message row SQLite can still read, one row at a
+time, so one bad page costs only the rows on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lmdesk.core.chats import schema
+
+log = logging.getLogger(__name__)
+
+_CONVERSATION_COLUMNS = (
+    "id",
+    "title",
+    "created_at",
+    "updated_at",
+    "system_prompt",
+    "model_path",
+    "sampling_json",
+)
+_MESSAGE_COLUMNS = (
+    "id",
+    "conversation_id",
+    "position",
+    "role",
+    "content",
+    "created_at",
+    "state",
+    "stats_json",
+)
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What `recover_database` kept: the damaged copy's path and the rows rebuilt."""
+
+    copy: Path
+    conversations: int
+    messages: int
+
+
+def recover_database(path: Path, *, now: float | None = None) -> Recovery:
+    """Keep the damaged ``path`` as a copy beside it and rebuild ``path`` from its readable rows."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(time.time() if now is None else now))
+    copy = path.with_name(f"{path.name}.damaged-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            os.replace(source, Path(f"{copy}{suffix}"))
+    fresh = schema.open_database(path)
+    try:
+        damaged = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
+        try:
+            conversations = _copy_rows(damaged, fresh, "conversations", _CONVERSATION_COLUMNS)
+            messages = _copy_rows(damaged, fresh, "messages", _MESSAGE_COLUMNS)
+        finally:
+            damaged.close()
+    finally:
+        fresh.close()
+    log.warning(
+        "chats database %s was damaged: kept as %s; %d conversations and %d messages recovered",
+        path,
+        copy,
+        conversations,
+        messages,
+    )
+    return Recovery(copy, conversations, messages)
+
+
+def _copy_rows(
+    source: sqlite3.Connection, target: sqlite3.Connection, table: str, columns: tuple[str, ...]
+) -> int:
+    """Copy rows by rowid, skipping those that cannot be read or do not fit the schema."""
+    try:
+        ids: list[int] | range = [
+            int(row[0]) for row in source.execute(f"SELECT id FROM {table} ORDER BY id")
+        ]
+    except sqlite3.DatabaseError as exc:  # a scan crosses the bad page: look rows up one by one
+        log.warning("cannot list the %s of the damaged database: %s", table, exc)
+        ids = range(1, _last_id(source, table) + 1)
+    names = ", ".join(columns)
+    marks = ", ".join("?" * len(columns))
+    copied = 0
+    target.execute("BEGIN IMMEDIATE")
+    for row_id in ids:
+        try:
+            row = source.execute(f"SELECT {names} FROM {table} WHERE id = ?", (row_id,)).fetchone()
+            if row is None:
+                continue
+            target.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", tuple(row))
+            copied += 1
+        except sqlite3.DatabaseError as exc:  # a damaged page, or a row the schema refuses
+            log.warning("skipped %s row %d of the damaged database: %s", table, row_id, exc)
+    target.execute("COMMIT")
+    return copied
+
+
+def _last_id(source: sqlite3.Connection, table: str) -> int:
+    """The highest id ever given in ``table`` (AUTOINCREMENT keeps it), or 0 if unreadable."""
+    for query in ("SELECT seq FROM sqlite_sequence WHERE name = ?", f"SELECT max(id) FROM {table}"):
+        try:
+            row = source.execute(query, (table,) if "?" in query else ()).fetchone()
+        except sqlite3.DatabaseError:
+            continue
+        if row is not None and row[0] is not None:
+            return int(row[0])
+    return 0
