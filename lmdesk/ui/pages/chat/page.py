@@ -35,10 +35,10 @@ from lmdesk.ui.pages.chat.model_controls import ModelControls
 from lmdesk.ui.pages.chat.sampling_tab import SamplingTab
 from lmdesk.ui.pages.chat.session import ChatSession
 from lmdesk.ui.pages.chat.side_tabs import SystemPromptTab, TemplateBanner
+from lmdesk.ui.pages.chat.store_opening import open_chat_store
 from lmdesk.ui.services.context import AppContext
 from lmdesk.ui.services.errors import ErrorBanner, report_error
 from lmdesk.ui.services.inference import InferenceController, LoadedModel
-from lmdesk.ui.pages.chat.store_opening import open_chat_store
 
 if TYPE_CHECKING:
     from lmdesk.core.engine import ReplyStats
