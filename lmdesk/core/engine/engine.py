@@ -105,6 +105,7 @@ class Engine:
             chat_template=template.name,
             template_choice=templates.choice,
             allocations=tuple(result.log.matching("buffer size")),
+            threads=native.threads(),
         )
         return self._report
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..cpu_threads import ThreadCounts
 from ..load_settings import LoadSettings
 from .template_guess import TemplateChoice
 
@@ -35,6 +36,8 @@ class LoadReport:
     """Why a built-in template was picked, when the file has none (say so in the UI)."""
     allocations: tuple[str, ...]
     """llama.cpp's "... buffer size = N MiB" log lines: what it really allocated, per buffer."""
+    threads: ThreadCounts
+    """The CPU threads llama.cpp's context uses (read back from it)."""
 
     @property
     def rss_growth(self) -> int:

@@ -8,6 +8,7 @@ per tick; the settings file is written ~500 ms after the last change.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -43,7 +44,7 @@ RELOAD = "Reload with these settings"
 
 
 class OffloadPanel(QWidget):
-    """Target GPU, GPU layers, context and KV settings, with the memory they will take."""
+    """Target GPU, GPU layers, context, KV and CPU threads, with the memory they will take."""
 
     settings_changed = Signal(object)
     """The person changed a setting: the new `LoadSettings`."""
@@ -119,6 +120,8 @@ class OffloadPanel(QWidget):
         self._elide_caption()
         saved = self._remembered.recall(path) if settings is None else None
         self._base = starting_settings(model, given=settings, saved=saved)
+        if saved is not None and saved.n_threads is not None:
+            self._base = self._base.with_changes(n_threads=saved.n_threads)
         if saved is not None:
             self._wanted_gpu = saved.gpu
             self.controls.gpu.select(saved.gpu)
@@ -226,8 +229,9 @@ class OffloadPanel(QWidget):
         self.settings_changed.emit(settings)
         if self._path:
             gpu = self.controls.gpu.current()
+            remembered = to_remembered(settings, gpu=gpu.uuid if gpu else None)
             self._remembered.schedule(
-                self._path, to_remembered(settings, gpu=gpu.uuid if gpu else None)
+                self._path, replace(remembered, n_threads=settings.n_threads)
             )
 
     def _update_button(self, settings: LoadSettings, *, risky: bool) -> None:
