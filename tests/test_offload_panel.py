@@ -12,6 +12,7 @@ psutil are real.
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from pathlib import Path
 
@@ -371,8 +372,12 @@ def test_cpu_threads_show_auto_with_the_cores_default(
     assert panel.controls.threads.text() == f"Auto ({auto.generation})"
     assert f"Auto uses {auto.generation} for writing" in panel.controls.threads.toolTip()
     assert panel.settings().n_threads is None
-    panel.set_model(smol, str(smollm2_path), LoadSettings(n_ctx=2048, n_threads=3))
-    assert panel.controls.threads.text() == "3"
+    panel.set_model(smol, str(smollm2_path), LoadSettings(n_ctx=2048, n_threads=1))
+    assert panel.controls.threads.text() == "1"
+    # More threads than the machine has CPUs (remembered elsewhere) are capped at its CPUs.
+    assert panel.controls.threads.maximum() == os.cpu_count()
+    panel.set_model(smol, str(smollm2_path), LoadSettings(n_ctx=2048, n_threads=4096))
+    assert panel.settings().n_threads == os.cpu_count()
 
 
 def test_chosen_cpu_threads_reach_the_load_request(
@@ -397,14 +402,14 @@ def test_cpu_threads_are_remembered_per_model(
     qtbot.addWidget(first)
     path = str(smollm2_path)
     first.set_model(smol, path, LoadSettings(n_ctx=2048))
-    first.controls.threads.setValue(2)
+    first.controls.threads.setValue(1)
     qtbot.waitUntil(lambda: load_settings().remembered(path) is not None, timeout=3000)
-    assert load_settings().remembered(path) == ModelLoadSettings(n_ctx=2048, n_threads=2)
+    assert load_settings().remembered(path) == ModelLoadSettings(n_ctx=2048, n_threads=1)
     second = OffloadPanel()
     qtbot.addWidget(second)
     second.set_model(smol, path)
-    assert second.settings().n_threads == 2
-    assert second.controls.threads.text() == "2"
+    assert second.settings().n_threads == 1
+    assert second.controls.threads.text() == "1"
 
 
 def test_a_remembered_custom_card_comes_back(

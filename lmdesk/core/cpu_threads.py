@@ -53,7 +53,9 @@ def usable_cores(*, physical: int | None, logical: int | None, allowed: int | No
     return max(1, min(physical, -(-allowed // per_core)))
 
 
-def choose_threads(*, physical: int | None, logical: int | None, allowed: int | None) -> ThreadCounts:
+def choose_threads(
+    *, physical: int | None, logical: int | None, allowed: int | None
+) -> ThreadCounts:
     """The default thread counts for a machine (see the module's docstring for why)."""
     cores = usable_cores(physical=physical, logical=logical, allowed=allowed)
     return ThreadCounts(generation=max(1, cores - 1), batch=cores)

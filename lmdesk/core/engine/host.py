@@ -31,4 +31,3 @@ def release_freed_memory() -> None:
             libc.malloc_trim(0)
         except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
             pass
-

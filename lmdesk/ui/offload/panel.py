@@ -230,9 +230,7 @@ class OffloadPanel(QWidget):
         if self._path:
             gpu = self.controls.gpu.current()
             remembered = to_remembered(settings, gpu=gpu.uuid if gpu else None)
-            self._remembered.schedule(
-                self._path, replace(remembered, n_threads=settings.n_threads)
-            )
+            self._remembered.schedule(self._path, replace(remembered, n_threads=settings.n_threads))
 
     def _update_button(self, settings: LoadSettings, *, risky: bool) -> None:
         loaded_path, loaded_settings = self._loaded or (None, None)
