@@ -11,6 +11,7 @@ import random
 from collections.abc import Generator, Sequence
 from pathlib import Path
 
+from .. import cpu_threads
 from ..load_settings import LoadSettings
 from . import host, loader
 from .chunks import ChatChunk
@@ -268,6 +269,8 @@ class Engine:
     ) -> Generator[ChatChunk, None, None]:
         native = self._require()
         self._ensure_idle()  # another reply started between chat() and this first step
+        if self._report is not None and self._report.settings.n_threads is None:
+            native.set_threads(cpu_threads.threads_now())  # Auto: leave what others use
         seed = self._pick_seed(sampling)
         self._busy = True
         try:

@@ -99,6 +99,9 @@ class NativeModel:
             batch=int(llama_cpp.llama_n_threads_batch(self.ctx)),
         )
 
+    def set_threads(self, threads: ThreadCounts) -> None:
+        llama_cpp.llama_set_n_threads(self.ctx, threads.generation, threads.batch)
+
     # --- tokens ----------------------------------------------------------------
 
     def tokenize(self, text: str, *, add_special: bool, parse_special: bool = True) -> list[int]:
