@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
@@ -18,6 +19,8 @@ from hypothesis import strategies as st
 
 from lmdesk.core.cpu_threads import (
     ThreadCounts,
+    adapt_to_load,
+    busy_cores_elsewhere,
     choose_threads,
     default_threads,
     threads_for,
@@ -104,3 +107,65 @@ def test_llama_cpp_python_kwargs_carry_the_rule() -> None:
     )
     chosen = LoadSettings(n_threads=3).to_llama_kwargs()
     assert (chosen["n_threads"], chosen["n_threads_batch"]) == (3, 3)
+
+
+@pytest.mark.parametrize(
+    ("cores", "busy", "expected"),
+    [
+        (2, 0.0, ThreadCounts(generation=1, batch=2)),  # quiet: every core for the prompt
+        (2, 0.4, ThreadCounts(generation=1, batch=2)),  # a sliver of a core is not a core
+        (2, 1.0, ThreadCounts(generation=1, batch=1)),  # one busy neighbour: leave it its core
+        (2, 3.0, ThreadCounts(generation=1, batch=1)),  # never below 1
+        (8, 0.0, ThreadCounts(generation=7, batch=8)),
+        (8, 1.0, ThreadCounts(generation=7, batch=7)),
+        (8, 2.6, ThreadCounts(generation=5, batch=5)),  # fewer for generation too
+        (1, 1.0, ThreadCounts(generation=1, batch=1)),
+    ],
+)
+def test_auto_leaves_the_cores_others_keep_busy(
+    cores: int, busy: float, expected: ThreadCounts
+) -> None:
+    assert adapt_to_load(cores, busy) == expected
+
+
+NEIGHBOUR = "while True:\n    pass\n"
+
+
+@pytest.fixture
+def busy_neighbour() -> Iterator[subprocess.Popen[bytes]]:
+    """A process that keeps one core busy, as a build or a browser tab would."""
+    neighbour = subprocess.Popen([sys.executable, "-c", NEIGHBOUR])
+    try:
+        yield neighbour
+    finally:
+        neighbour.kill()
+        neighbour.wait()
+
+
+def test_a_busy_neighbour_is_seen(busy_neighbour: subprocess.Popen[bytes]) -> None:
+    # The sample is 10 ms clock ticks over 50 ms, and other work on a shared machine adds
+    # to it: the neighbour's core must show in most of several samples.
+    samples = [busy_cores_elsewhere(0.1) for _ in range(5)]
+    assert sorted(samples)[2] >= 0.7, samples
+
+
+def test_this_process_own_work_is_not_counted_as_others() -> None:
+    """Spinning in this process (llama.cpp's threads would) is not someone else's load."""
+    import threading
+
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            pass
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    try:
+        busy_with_me = [busy_cores_elsewhere(0.1) for _ in range(5)]
+    finally:
+        stop.set()
+        spinner.join()
+    quiet = [busy_cores_elsewhere(0.1) for _ in range(5)]
+    # Whatever else the machine runs, our own spinning core must not be added to it.
+    assert sorted(busy_with_me)[2] <= sorted(quiet)[2] + 0.5, (busy_with_me, quiet)
