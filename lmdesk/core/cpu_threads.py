@@ -104,6 +104,11 @@ def _busy_seconds(times: object) -> float:
     return sum(float(getattr(times, name, 0.0)) for name in names)
 
 
+def _own_seconds(times: object) -> float:
+    """CPU seconds a `psutil.Process.cpu_times()` reading says the process used."""
+    return float(getattr(times, "user", 0.0)) + float(getattr(times, "system", 0.0))
+
+
 def busy_cores_elsewhere(window_s: float = 0.05) -> float:
     """How many cores other processes keep busy, sampled over ``window_s`` seconds.
 
@@ -117,7 +122,7 @@ def busy_cores_elsewhere(window_s: float = 0.05) -> float:
     time.sleep(window_s)
     elapsed = time.perf_counter() - started
     mine_after = me.cpu_times()
-    spent_by_me = (mine_after.user - mine.user) + (mine_after.system - mine.system)
+    spent_by_me = _own_seconds(mine_after) - _own_seconds(mine)
     others = _busy_seconds(psutil.cpu_times()) - _busy_seconds(system) - spent_by_me
     return max(0.0, others / elapsed)
 
