@@ -7,7 +7,8 @@ One engine, one model, a prompt of about 700 tokens evaluated from scratch
 each time (cache cleared), then 16 greedy tokens. Contenders, alternated:
 
 - adaptive: lmdesk's Auto as the engine runs it (`cpu_threads.threads_now`
-  before each reply: never more threads than the cores others leave);
+  before each reply: never more threads than the cores others leave; here
+  replies follow each other, so each reads a 50 ms window);
 - fixed: the same default counts, not adapted (every core for the prompt);
 
 in two phases: quiet, then beside a process streaming through memory (the
@@ -49,12 +50,14 @@ def main() -> int:
     engine.load(path, LoadSettings(n_ctx=2048, flash_attn=False))
     sampling = SamplingSettings(temperature=0.0, max_tokens=16, seed=1, repeat_penalty=1.0)
     adaptive = cpu_threads.threads_now
-    rules: dict[str, Callable[[], cpu_threads.ThreadCounts]] = {
+    rules: dict[str, Callable[[cpu_threads.LoadSampler], cpu_threads.ThreadCounts]] = {
         "adaptive": adaptive,
-        "fixed": cpu_threads.default_threads,
+        "fixed": lambda _sampler: cpu_threads.default_threads(),
     }
 
-    def one(rule: Callable[[], cpu_threads.ThreadCounts]) -> tuple[float, float, int]:
+    def one(
+        rule: Callable[[cpu_threads.LoadSampler], cpu_threads.ThreadCounts],
+    ) -> tuple[float, float, int]:
         cpu_threads.threads_now = rule  # type: ignore[assignment]  # the engine reads it per reply
         try:
             engine.reset_cache()

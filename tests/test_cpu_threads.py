@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -18,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lmdesk.core.cpu_threads import (
+    LoadSampler,
     ThreadCounts,
     adapt_to_load,
     busy_cores_elsewhere,
@@ -147,6 +149,21 @@ def test_a_busy_neighbour_is_seen(busy_neighbour: subprocess.Popen[bytes]) -> No
     # to it: the neighbour's core must show in most of several samples.
     samples = [busy_cores_elsewhere(0.1) for _ in range(5)]
     assert sorted(samples)[2] >= 0.7, samples
+
+
+def test_the_sampler_reads_the_time_since_the_last_reply() -> None:
+    """The engine restarts it when a reply ends; the next reply reads everything since."""
+    sampler = LoadSampler()
+    neighbour = subprocess.Popen([sys.executable, "-c", NEIGHBOUR])
+    try:
+        time.sleep(0.6)  # the person writes; the neighbour runs all along
+        assert sampler.busy_cores() >= 0.7
+    finally:
+        neighbour.kill()
+        neighbour.wait()
+    sampler.restart()
+    time.sleep(0.6)
+    assert sampler.busy_cores() < 1.5  # the neighbour is gone: no longer counted
 
 
 def test_this_process_own_work_is_not_counted_as_others() -> None:

@@ -15,7 +15,7 @@ the CPUs this process may run on (its affinity), and then:
   already saturate, so the core left free costs little even on big machines.
 
 On Auto the engine also looks, before each reply, at how many cores other
-processes keep busy (`busy_cores_elsewhere`, a 50 ms sample) and never uses
+processes kept busy since the last reply ended (`LoadSampler`) and never uses
 more threads than the cores they leave (`adapt_to_load`): on 2 cores beside a
 busy neighbour a 714-token prompt took 14 s with 1 thread and 22 s with 2.
 
@@ -109,30 +109,50 @@ def _own_seconds(times: object) -> float:
     return float(getattr(times, "user", 0.0)) + float(getattr(times, "system", 0.0))
 
 
-def busy_cores_elsewhere(window_s: float = 0.05) -> float:
-    """How many cores other processes keep busy, sampled over ``window_s`` seconds.
+class LoadSampler:
+    """How many cores other processes kept busy since the last reading.
 
-    The whole machine's work minus this process's own, over wall time:
-    0.0 on an idle machine, about 1.0 beside one process that spins.
+    The whole machine's work minus this process's own, over wall time: 0.0 on
+    an idle machine, about 1.0 beside one process that spins. The engine keeps
+    one and restarts it when a reply ends, so the next reply reads the time the
+    person spent writing (no wait); only a window shorter than ``min_window_s``
+    is topped up with a sleep.
     """
-    me = psutil.Process()
-    mine = me.cpu_times()
-    system = psutil.cpu_times()
-    started = time.perf_counter()
-    time.sleep(window_s)
-    elapsed = time.perf_counter() - started
-    mine_after = me.cpu_times()
-    spent_by_me = _own_seconds(mine_after) - _own_seconds(mine)
-    others = _busy_seconds(psutil.cpu_times()) - _busy_seconds(system) - spent_by_me
-    return max(0.0, others / elapsed)
+
+    def __init__(self) -> None:
+        self._process = psutil.Process()
+        self._mark = self._reading()
+
+    def _reading(self) -> tuple[float, float, float]:
+        """(wall clock, the machine's busy CPU seconds, this process's CPU seconds)."""
+        own = _own_seconds(self._process.cpu_times())
+        return time.perf_counter(), _busy_seconds(psutil.cpu_times()), own
+
+    def restart(self) -> None:
+        self._mark = self._reading()
+
+    def busy_cores(self, *, min_window_s: float = 0.05) -> float:
+        """Cores others kept busy since the last reading or restart; starts a new window."""
+        wait = min_window_s - (time.perf_counter() - self._mark[0])
+        if wait > 0:
+            time.sleep(wait)
+        (then, busy_then, own_then), now = self._mark, self._reading()
+        self._mark = now
+        others = (now[1] - busy_then) - (now[2] - own_then)
+        return max(0.0, others / max(now[0] - then, 1e-6))
 
 
-def threads_now() -> ThreadCounts:
-    """Auto's thread counts for the next reply: the default, less what others use now."""
+def busy_cores_elsewhere(window_s: float = 0.05) -> float:
+    """How many cores other processes keep busy, sampled over ``window_s`` seconds from now."""
+    return LoadSampler().busy_cores(min_window_s=window_s)
+
+
+def threads_now(sampler: LoadSampler) -> ThreadCounts:
+    """Auto's thread counts for the next reply: the default, less what others used lately."""
     cores = machine_cores()
     if cores == 1:
-        return ThreadCounts(generation=1, batch=1)  # nothing to adapt: skip the sample
-    return adapt_to_load(cores, busy_cores_elsewhere())
+        return ThreadCounts(generation=1, batch=1)  # nothing to adapt: skip the reading
+    return adapt_to_load(cores, sampler.busy_cores())
 
 
 def threads_for(n_threads: int | None) -> ThreadCounts:

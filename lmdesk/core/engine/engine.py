@@ -41,6 +41,8 @@ class Engine:
         self._templates: ModelTemplates | None = None
         self._template: ChatTemplate = BUILTIN_TEMPLATES["chatml"]
         self._busy = False
+        self._load = cpu_threads.LoadSampler()
+        """How busy other processes keep the CPU between replies (Auto's threads)."""
 
     # --- loading -----------------------------------------------------------------
 
@@ -270,7 +272,7 @@ class Engine:
         native = self._require()
         self._ensure_idle()  # another reply started between chat() and this first step
         if self._report is not None and self._report.settings.n_threads is None:
-            native.set_threads(cpu_threads.threads_now())  # Auto: leave what others use
+            native.set_threads(cpu_threads.threads_now(self._load))  # Auto: leave others theirs
         seed = self._pick_seed(sampling)
         self._busy = True
         try:
@@ -286,6 +288,7 @@ class Engine:
             )
         finally:
             self._busy = False
+            self._load.restart()  # the next reply reads the load from here on
 
     def _pick_seed(self, sampling: SamplingSettings) -> int:
         if sampling.seed is not None:
