@@ -16,8 +16,9 @@ the CPUs this process may run on (its affinity), and then:
 
 On Auto the engine also looks, before each reply, at how many cores other
 processes kept busy since the last reply ended (`LoadSampler`) and never uses
-more threads than the cores they leave (`adapt_to_load`): on 2 cores beside a
-busy neighbour a 714-token prompt took 14 s with 1 thread and 22 s with 2.
+more threads than the cores they leave (`adapt_to_load`). On 2 cores beside a
+busy neighbour that made an 836-token prompt 2.4-3x faster (1 prompt thread
+instead of 2; `bench/prompt_threads.py`); generation already uses 1 there.
 
 A person's choice in the Load panel (``LoadSettings.n_threads``) sets both, as
 llama.cpp's ``-t`` does, and is never adapted.
