@@ -44,7 +44,8 @@ FLASH_HELP = (
 THREADS_HELP = (
     "CPU threads llama.cpp uses (LM Studio's thread pool size). Auto uses {generation} for "
     "writing the reply and {batch} for reading the prompt: one per physical core, less one "
-    "while writing, so a busy browser or build beside it cannot stall every thread."
+    "while writing, and fewer when other programs keep cores busy, so a browser or a build "
+    "beside it cannot stall every thread."
 )
 
 
