@@ -37,7 +37,8 @@ class LoadReport:
     allocations: tuple[str, ...]
     """llama.cpp's "... buffer size = N MiB" log lines: what it really allocated, per buffer."""
     threads: ThreadCounts
-    """The CPU threads llama.cpp's context uses (read back from it)."""
+    """The CPU threads llama.cpp's context got at load (read back from it); on Auto the
+    engine re-picks them before each reply (`cpu_threads.threads_now`)."""
 
     @property
     def rss_growth(self) -> int:
