@@ -12,6 +12,7 @@ psutil are real.
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from PySide6.QtGui import QHelpEvent, QImage
 from PySide6.QtWidgets import QApplication, QToolTip
 from pytestqt.qtbot import QtBot
 
+from lmdesk.core.cpu_threads import default_threads
 from lmdesk.core.estimate import DEFAULT_MARGIN, Fit, GpuTarget, estimate, fit, judge
 from lmdesk.core.gguf import ModelInfo, read_model
 from lmdesk.core.gpus import (
@@ -360,6 +362,54 @@ def test_settings_are_remembered_per_model(
         n_gpu_layers=12, n_ctx=4096, type_k="q8_0", type_v="q8_0", flash_attn=None
     )
     assert second.controls.gpu.current() == RTX_4060
+
+
+def test_cpu_threads_show_auto_with_the_cores_default(
+    panel: OffloadPanel, smol: ModelInfo, smollm2_path: Path
+) -> None:
+    panel.set_model(smol, str(smollm2_path), LoadSettings(n_ctx=2048))
+    auto = default_threads()
+    assert panel.controls.threads.text() == f"Auto ({auto.generation})"
+    assert f"Auto uses {auto.generation} for writing" in panel.controls.threads.toolTip()
+    assert panel.settings().n_threads is None
+    panel.set_model(smol, str(smollm2_path), LoadSettings(n_ctx=2048, n_threads=1))
+    assert panel.controls.threads.text() == "1"
+    # More threads than the machine has CPUs (remembered elsewhere) are capped at its CPUs.
+    assert panel.controls.threads.maximum() == os.cpu_count()
+    panel.set_model(smol, str(smollm2_path), LoadSettings(n_ctx=2048, n_threads=4096))
+    assert panel.settings().n_threads == os.cpu_count()
+
+
+def test_chosen_cpu_threads_reach_the_load_request(
+    panel: OffloadPanel, smol: ModelInfo, smollm2_path: Path, qtbot: QtBot
+) -> None:
+    panel.set_model(smol, str(smollm2_path), LoadSettings(n_ctx=2048))
+    with qtbot.waitSignal(panel.settings_changed) as changed:
+        panel.controls.threads.setFocus()
+        qtbot.keyClick(panel.controls.threads, Qt.Key.Key_Up)  # Auto -> 1, as a person would
+    assert changed.args == [LoadSettings(n_ctx=2048, n_threads=1)]
+    with qtbot.waitSignal(panel.load_requested) as load:
+        qtbot.mouseClick(panel.load_button, Qt.MouseButton.LeftButton)
+    assert load.args == [str(smollm2_path), LoadSettings(n_ctx=2048, n_threads=1)]
+    panel.controls.threads.setValue(0)
+    assert panel.settings() == LoadSettings(n_ctx=2048)  # back to Auto
+
+
+def test_cpu_threads_are_remembered_per_model(
+    qtbot: QtBot, smol: ModelInfo, smollm2_path: Path
+) -> None:
+    first = OffloadPanel()
+    qtbot.addWidget(first)
+    path = str(smollm2_path)
+    first.set_model(smol, path, LoadSettings(n_ctx=2048))
+    first.controls.threads.setValue(1)
+    qtbot.waitUntil(lambda: load_settings().remembered(path) is not None, timeout=3000)
+    assert load_settings().remembered(path) == ModelLoadSettings(n_ctx=2048, n_threads=1)
+    second = OffloadPanel()
+    qtbot.addWidget(second)
+    second.set_model(smol, path)
+    assert second.settings().n_threads == 1
+    assert second.controls.threads.text() == "1"
 
 
 def test_a_remembered_custom_card_comes_back(

@@ -183,3 +183,13 @@ def test_an_out_of_memory_load_offers_less() -> None:
     )
     assert (label, shorter.n_ctx) == ("Try a context of 8,192 tokens", 8192)
     assert lighter_settings(LoadSettings(n_ctx=512), n_layer=31, n_ctx_train=8192) is None
+
+
+def test_a_remembered_thread_count_reaches_every_door(smollm2_path: Path) -> None:
+    """The panel remembers CPU threads per model; My Models and the start-up read them too."""
+    from lmdesk.core.load_plan import to_remembered
+
+    chosen = LoadSettings(n_ctx=2048, n_threads=1)
+    settings = Settings().remember(str(smollm2_path), to_remembered(chosen, gpu=None))
+    load = plan_load(smollm2_path, settings=settings, probe=None, build=None)
+    assert (load.n_ctx, load.n_threads) == (2048, 1)

@@ -241,6 +241,29 @@ def test_remember_returns_a_copy() -> None:
     assert updated.remembered("/x.gguf") == ModelLoadSettings(n_gpu_layers=-1)
 
 
+def test_remembered_cpu_threads_read_old_and_new_files(path: Path) -> None:
+    """Files written before "CPU threads" was remembered load as Auto; a bad count is dropped."""
+    write_json(
+        path,
+        {
+            "version": SCHEMA_VERSION,
+            "models": {
+                "/old.gguf": {"n_gpu_layers": 4, "n_ctx": 2048},
+                "/new.gguf": {"n_ctx": 2048, "n_threads": 3},
+                "/bad.gguf": {"n_ctx": 2048, "n_threads": 0},
+            },
+        },
+    )
+    settings = load_settings(path)
+    assert settings.remembered("/old.gguf") == ModelLoadSettings(n_gpu_layers=4, n_ctx=2048)
+    assert settings.remembered("/new.gguf") == ModelLoadSettings(n_ctx=2048, n_threads=3)
+    assert settings.remembered("/bad.gguf") == ModelLoadSettings(n_ctx=2048, n_threads=None)
+    assert any("n_threads" in warning for warning in settings.warnings)
+    save_settings(settings, path)
+    saved = json.loads(path.read_text(encoding="utf-8"))["models"]
+    assert saved["/new.gguf"]["n_threads"] == 3 and saved["/old.gguf"]["n_threads"] is None
+
+
 def test_default_path_follows_lmdesk_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LMDESK_HOME", str(tmp_path / "profile"))
     written = save_settings(dataclasses.replace(Settings(), theme="dark"))

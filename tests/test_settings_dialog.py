@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 from pytestqt.qtbot import QtBot
 
 from lmdesk.core import paths
+from lmdesk.core.cpu_threads import default_threads
 from lmdesk.core.hub import account as hf_account
 from lmdesk.core.settings import Settings, load_settings
 from lmdesk.core.units import GiB, MiB
@@ -54,6 +55,7 @@ def test_save_writes_the_settings_file(dialog: SettingsDialog, qtbot: QtBot) -> 
     dialog.kv_type.setCurrentText("q8_0")
     dialog.flash.setCurrentText("On")
     dialog.threads.setValue(0)
+    assert dialog.threads.text() == f"Auto ({default_threads().generation})"  # as the Load panel
     dialog.temperature.setValue(0.2)
     dialog.seed.setValue(-1)
     dialog.endpoint.setText("https://hf-mirror.example.org")

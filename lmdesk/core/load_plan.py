@@ -60,6 +60,7 @@ def from_remembered(saved: ModelLoadSettings, base: LoadSettings) -> LoadSetting
             type_k=saved.kv_type,
             type_v=saved.kv_type,
             flash_attn=_flash(saved.flash_attn, saved.kv_type),
+            n_threads=saved.n_threads if saved.n_threads is not None else base.n_threads,
         )
     except ValueError:
         return base
@@ -73,6 +74,7 @@ def to_remembered(settings: LoadSettings, *, gpu: str | None) -> ModelLoadSettin
         kv_type=cast(KvType, settings.type_v),  # a name LoadSettings has checked
         flash_attn="auto" if settings.flash_attn is None else settings.flash_attn,
         gpu=gpu,
+        n_threads=settings.n_threads,
     )
 
 

@@ -59,7 +59,8 @@ class LoadSettings:
     ``n_gpu_layers`` counts from the output layer down (llama.cpp offloads the
     output layer first; see DESIGN.md), so its range is ``0..n_layer + 1``;
     ``-1`` means all. ``flash_attn=None`` lets llama.cpp decide (auto).
-    ``n_threads=None`` lets the engine pick one thread per physical core.
+    ``n_threads=None`` takes `core.cpu_threads`'s default for this machine;
+    a number sets llama.cpp's generation and prompt threads alike.
     ``seed`` is the default sampling seed when a reply does not set one
     (``None``: a fresh random seed per reply).
     """
@@ -160,9 +161,11 @@ class LoadSettings:
         }
         if self.tensor_split:
             kwargs["tensor_split"] = list(self.tensor_split)
-        if self.n_threads is not None:
-            kwargs["n_threads"] = self.n_threads
-            kwargs["n_threads_batch"] = self.n_threads
+        from .cpu_threads import threads_for  # psutil: not needed to paint the window
+
+        threads = threads_for(self.n_threads)
+        kwargs["n_threads"] = threads.generation
+        kwargs["n_threads_batch"] = threads.batch
         if self.seed is not None:
             kwargs["seed"] = self.seed
         return kwargs

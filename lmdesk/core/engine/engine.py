@@ -11,6 +11,7 @@ import random
 from collections.abc import Generator, Sequence
 from pathlib import Path
 
+from .. import cpu_threads
 from ..gguf import GGUFError, describe, read_header
 from ..gguf.errors import MissingKeyError
 from ..load_settings import LoadSettings
@@ -62,6 +63,8 @@ class Engine:
         self._templates: ModelTemplates | None = None
         self._template: ChatTemplate = BUILTIN_TEMPLATES["chatml"]
         self._busy = False
+        self._load = cpu_threads.LoadSampler()
+        """How busy other processes keep the CPU between replies (Auto's threads)."""
 
     # --- loading -----------------------------------------------------------------
 
@@ -128,6 +131,7 @@ class Engine:
             chat_template=template.name,
             template_choice=templates.choice,
             allocations=tuple(result.log.matching("buffer size")),
+            threads=native.threads(),
         )
         return self._report
 
@@ -290,6 +294,8 @@ class Engine:
     ) -> Generator[ChatChunk, None, None]:
         native = self._require()
         self._ensure_idle()  # another reply started between chat() and this first step
+        if self._report is not None and self._report.settings.n_threads is None:
+            native.set_threads(cpu_threads.threads_now(self._load))  # Auto: leave others theirs
         seed = self._pick_seed(sampling)
         self._busy = True
         try:
@@ -305,6 +311,7 @@ class Engine:
             )
         finally:
             self._busy = False
+            self._load.restart()  # the next reply reads the load from here on
 
     def _pick_seed(self, sampling: SamplingSettings) -> int:
         if sampling.seed is not None:

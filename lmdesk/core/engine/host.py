@@ -1,4 +1,6 @@
-"""Facts about this computer that loading depends on: memory in use and cores.
+"""Facts about this computer that loading depends on: memory in use.
+
+The CPU thread counts are `lmdesk.core.cpu_threads`'s.
 
 Whether llama.cpp may use its extra CPU weight layouts is decided in
 `lmdesk.core.estimate.cpu_buffers.extra_buffers_allowed`, so the estimate and
@@ -10,7 +12,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
-import os
 import sys
 
 import psutil
@@ -30,10 +31,3 @@ def release_freed_memory() -> None:
             libc.malloc_trim(0)
         except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
             pass
-
-
-def default_threads() -> tuple[int, int]:
-    """(generation threads, prompt threads): one per physical core, all logical cores."""
-    logical = os.cpu_count() or 1
-    physical = psutil.cpu_count(logical=False) or logical
-    return max(1, physical), max(1, logical)

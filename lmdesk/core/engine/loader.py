@@ -16,11 +16,11 @@ from typing import Any
 
 import llama_cpp
 
+from ..cpu_threads import threads_for
 from ..estimate.cpu_buffers import extra_buffers_allowed
 from ..load_settings import ALL_LAYERS, LoadSettings
 from . import llama_log
 from .errors import EngineError, LoadCancelled, ModelFileError
-from .host import default_threads
 from .load_failures import classify_context_failure, classify_load_failure
 from .native import NativeModel, ensure_backend
 
@@ -61,12 +61,12 @@ def model_params(settings: LoadSettings) -> tuple[Any, Any]:
 
 def context_params(settings: LoadSettings) -> Any:
     params = llama_cpp.llama_context_default_params()
-    threads, batch_threads = default_threads()
+    threads = threads_for(settings.n_threads)
     params.n_ctx = settings.n_ctx
     params.n_batch = settings.n_batch
     params.n_ubatch = min(settings.n_ubatch, settings.n_batch)
-    params.n_threads = settings.n_threads or threads
-    params.n_threads_batch = settings.n_threads or batch_threads
+    params.n_threads = threads.generation
+    params.n_threads_batch = threads.batch
     params.type_k = settings.kv_type_k.ggml_type
     params.type_v = settings.kv_type_v.ggml_type
     params.flash_attn_type = {

@@ -16,6 +16,7 @@ from typing import Any
 
 import llama_cpp
 
+from ..cpu_threads import ThreadCounts
 from ..sampling import SamplingSettings
 from . import llama_log
 from .errors import GenerationError
@@ -90,6 +91,16 @@ class NativeModel:
 
     def size_bytes(self) -> int:
         return int(llama_cpp.llama_model_size(self.model))
+
+    def threads(self) -> ThreadCounts:
+        """The thread counts the context really uses, as llama.cpp reports them."""
+        return ThreadCounts(
+            generation=int(llama_cpp.llama_n_threads(self.ctx)),
+            batch=int(llama_cpp.llama_n_threads_batch(self.ctx)),
+        )
+
+    def set_threads(self, threads: ThreadCounts) -> None:
+        llama_cpp.llama_set_n_threads(self.ctx, threads.generation, threads.batch)
 
     # --- tokens ----------------------------------------------------------------
 

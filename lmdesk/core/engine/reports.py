@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..cpu_threads import ThreadCounts
 from ..load_settings import LoadSettings
 from .template_guess import TemplateChoice
 
@@ -35,6 +36,9 @@ class LoadReport:
     """Why a built-in template was picked, when the file has none (say so in the UI)."""
     allocations: tuple[str, ...]
     """llama.cpp's "... buffer size = N MiB" log lines: what it really allocated, per buffer."""
+    threads: ThreadCounts
+    """The CPU threads llama.cpp's context got at load (read back from it); on Auto the
+    engine re-picks them before each reply (`cpu_threads.threads_now`)."""
 
     @property
     def rss_growth(self) -> int:

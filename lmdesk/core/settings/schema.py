@@ -52,7 +52,8 @@ class LoadDefaults(Validated):
         default=True, metadata=meta("Map the model file instead of reading it all into RAM.")
     )
     n_threads: int | None = field(
-        default=None, metadata=meta("CPU threads; empty lets llama.cpp choose.", min=1, max=1024)
+        default=None,
+        metadata=meta("CPU threads; empty: lmdesk's default for this machine.", min=1, max=1024),
     )
 
 
@@ -106,6 +107,10 @@ class ModelLoadSettings(Validated):
     )
     gpu: str | None = field(
         default=None, metadata=meta("GPU uuid or name, or a what-if card id; empty: the CPU.")
+    )
+    n_threads: int | None = field(
+        default=None,
+        metadata=meta("CPU threads; empty: lmdesk's default for this machine.", min=1, max=1024),
     )
 
 

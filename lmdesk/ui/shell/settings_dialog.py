@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lmdesk.core.cpu_threads import default_threads
 from lmdesk.core.hub.endpoint import DEFAULT_ENDPOINT, hub_endpoint
 from lmdesk.core.settings import LoadDefaults, SamplingDefaults, Settings
 from lmdesk.core.units import format_size, parse_size
@@ -146,7 +147,8 @@ class SettingsDialog(QDialog):
         self.mmap = QCheckBox("Map the model file (mmap)")
         self.mmap.setChecked(load.use_mmap)
         self.mmap.setToolTip("Faster loading and less RAM; the OS reads the file as needed.")
-        self.threads = int_spin(LoadDefaults, "n_threads", load.n_threads or 0, special="auto")
+        auto = f"Auto ({default_threads().generation})"  # the Load panel's words and count
+        self.threads = int_spin(LoadDefaults, "n_threads", load.n_threads or 0, special=auto)
         self.temperature = float_spin(SamplingDefaults, "temperature", sampling.temperature)
         self.top_p = float_spin(SamplingDefaults, "top_p", sampling.top_p)
         self.top_k = int_spin(SamplingDefaults, "top_k", sampling.top_k)

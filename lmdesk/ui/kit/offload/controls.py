@@ -1,4 +1,4 @@
-"""The Load panel's inputs: target GPU, GPU layers (with Auto), context, KV cache type.
+"""The Load panel's inputs: target GPU, GPU layers (with Auto), context, KV cache, CPU threads.
 
 Only translates between widgets and `LoadSettings`; the numbers come from
 `core.estimate`, called by the panel. One rule lives here because it is about
@@ -9,6 +9,8 @@ attention on, and turning flash attention off puts the cache back to f16.
 
 from __future__ import annotations
 
+import os
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -18,9 +20,11 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSlider,
+    QSpinBox,
     QWidget,
 )
 
+from lmdesk.core.cpu_threads import ThreadCounts, default_threads
 from lmdesk.core.load_settings import KV_CACHE_TYPES, LoadSettings
 from lmdesk.ui.kit.offload.gpu_picker import GpuPicker
 from lmdesk.ui.kit.widgets import muted
@@ -35,6 +39,13 @@ KV_HELP = (
 FLASH_HELP = (
     "Flash attention saves compute memory. Partly checked: Auto (llama.cpp turns it on "
     "where the GPU supports it)."
+)
+
+THREADS_HELP = (
+    "CPU threads llama.cpp uses (LM Studio's thread pool size). Auto uses {generation} for "
+    "writing the reply and {batch} for reading the prompt: one per physical core, less one "
+    "while writing, and fewer when other programs keep cores busy, so a browser or a build "
+    "beside it cannot stall every thread."
 )
 
 
@@ -80,12 +91,14 @@ class OffloadControls(QWidget):
         self.flash = QCheckBox("Flash attention")
         self.flash.setTristate(True)
         self.flash.setToolTip(FLASH_HELP)
+        self.threads = _threads_spin(default_threads())
         self.note = _hidden_note()
         self._build_layout()
         self.layers.valueChanged.connect(self._on_layers)
         self.ctx.valueChanged.connect(self._on_ctx)
         self.kv.currentTextChanged.connect(self._on_kv)
         self.flash.checkStateChanged.connect(self._on_flash)
+        self.threads.valueChanged.connect(self.changed)
         self.gpu.target_changed.connect(self.changed)
         self.auto.clicked.connect(self.auto_clicked)
         self.suggestion.linkActivated.connect(lambda _link: self.suggestion_applied.emit())
@@ -113,7 +126,12 @@ class OffloadControls(QWidget):
         kv_row.addStretch(1)
         grid.addWidget(QLabel("KV cache"), 6, 0)
         grid.addLayout(kv_row, 6, 1, 1, 2)
-        grid.addWidget(self.note, 7, 0, 1, 3)
+        threads_row = QHBoxLayout()
+        threads_row.addWidget(self.threads)
+        threads_row.addStretch(1)
+        grid.addWidget(QLabel("CPU threads"), 7, 0)
+        grid.addLayout(threads_row, 7, 1, 1, 2)
+        grid.addWidget(self.note, 8, 0, 1, 3)
 
     # -- model and settings -------------------------------------------------
     def set_model(self, *, n_layer: int, n_ctx_train: int) -> None:
@@ -129,11 +147,12 @@ class OffloadControls(QWidget):
     def set_settings(self, settings: LoadSettings) -> None:
         """Show `settings` without emitting `changed`."""
         self._layers_kept = settings.gpu_layers_for(self._n_layer)
-        with _Quiet(self.layers, self.ctx, self.kv, self.flash):
+        with _Quiet(self.layers, self.ctx, self.kv, self.flash, self.threads):
             self.layers.setValue(self._layers_kept if self.layers.isEnabled() else 0)
             self.ctx.setValue(round(min(settings.n_ctx, self._max_ctx) / CTX_STEP))
             self.kv.setCurrentText(settings.type_v)
             self.flash.setCheckState(_FLASH_STATES[settings.flash_attn])
+            self.threads.setValue(settings.n_threads or AUTO_THREADS)
         self._refresh_labels()
 
     def settings(self, base: LoadSettings) -> LoadSettings:
@@ -145,6 +164,7 @@ class OffloadControls(QWidget):
             type_k=self.kv.currentText(),
             type_v=self.kv.currentText(),
             flash_attn=flash,
+            n_threads=self.threads.value() or None,
         )
 
     def n_ctx(self) -> int:
@@ -204,6 +224,19 @@ class OffloadControls(QWidget):
     def _say(self, text: str) -> None:
         self.note.setText(text)
         self.note.show()
+
+
+AUTO_THREADS = 0
+"""The spin box's lowest value, shown as "Auto (N)": `LoadSettings.n_threads` None."""
+
+
+def _threads_spin(auto: ThreadCounts) -> QSpinBox:
+    """0 is Auto (the core's default, shown); 1 up to the machine's logical CPUs."""
+    spin = QSpinBox()
+    spin.setRange(AUTO_THREADS, max(os.cpu_count() or 1, auto.batch))
+    spin.setSpecialValueText(f"Auto ({auto.generation})")
+    spin.setToolTip(THREADS_HELP.format(generation=auto.generation, batch=auto.batch))
+    return spin
 
 
 _FLASH_STATES: dict[bool | None, Qt.CheckState] = {

@@ -45,7 +45,7 @@ RELOAD = "Reload with these settings"
 
 
 class OffloadPanel(QWidget):
-    """Target GPU, GPU layers, context and KV settings, with the memory they will take."""
+    """Target GPU, GPU layers, context, KV and CPU threads, with the memory they will take."""
 
     settings_changed = Signal(object)
     """The person changed a setting: the new `LoadSettings`."""
@@ -237,9 +237,8 @@ class OffloadPanel(QWidget):
         self.settings_changed.emit(settings)
         if self._path:
             gpu = self.controls.gpu.current()
-            self._remembered.schedule(
-                self._path, to_remembered(settings, gpu=gpu.uuid if gpu else None)
-            )
+            remembered = to_remembered(settings, gpu=gpu.uuid if gpu else None)
+            self._remembered.schedule(self._path, remembered)
 
     def _update_button(self, settings: LoadSettings, *, risky: bool) -> None:
         loaded_path, loaded_settings = self._loaded or (None, None)
