@@ -4,6 +4,7 @@ llama.cpp with SmolLM2."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import threading
 import time
@@ -66,7 +67,7 @@ def test_jobs_run_one_at_a_time_in_the_order_they_came(scheduler: ModelScheduler
         handles.append(scheduler.submit(ChatJob(HELLO, GREEDY), sink))
     results = [h.wait(60) for h in handles]
     assert [name for name, *_ in spans] == ["job0", "job1", "job2"]
-    for earlier, later in zip(handles, handles[1:], strict=False):
+    for earlier, later in itertools.pairwise(handles):
         assert earlier.finished_at is not None and later.started_at is not None
         assert later.started_at >= earlier.finished_at
     # Greedy on one engine: the same prompt gives the same reply each time.
