@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..engine import Engine, EngineError, LoadSettings, ReplyStats, SamplingSettings, TextChunk
+from ..engine import (
+    ContextOverflow,
+    Engine,
+    EngineError,
+    LoadSettings,
+    ReplyStats,
+    SamplingSettings,
+    TextChunk,
+)
 from ..engine.context import ContextPolicy
 from ..engine.templates import Message
 from .embed import embed_texts
@@ -70,12 +78,18 @@ class ChatJob(Job):
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
     continue_last: bool = False
     context_policy: ContextPolicy = "truncate_oldest"
+    cap_to_context: bool = False
+    """Cap ``max_tokens`` at the room the prompt leaves (unset: all of it); for the API."""
     kind = "chat"
 
     def run(self, engine: Engine, cancel: threading.Event, emit: Emit) -> Any:
+        sampling = self.sampling
+        if self.cap_to_context:
+            used = engine.count_message_tokens(self.messages)
+            sampling = _capped(sampling, room=engine.n_ctx - used, used=used, n_ctx=engine.n_ctx)
         chunks = engine.chat(
             self.messages,
-            self.sampling,
+            sampling,
             stop_flag=cancel,
             context_policy=self.context_policy,
             continue_last=self.continue_last,
@@ -89,10 +103,15 @@ class CompleteJob(Job):
 
     prompt: str
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
+    cap_to_context: bool = False
     kind = "complete"
 
     def run(self, engine: Engine, cancel: threading.Event, emit: Emit) -> Any:
-        return _stream(engine.complete(self.prompt, self.sampling, stop_flag=cancel), emit)
+        sampling = self.sampling
+        if self.cap_to_context:
+            used = engine.count_tokens(self.prompt) + 1  # and BOS
+            sampling = _capped(sampling, room=engine.n_ctx - used, used=used, n_ctx=engine.n_ctx)
+        return _stream(engine.complete(self.prompt, sampling, stop_flag=cancel), emit)
 
 
 @dataclass(frozen=True)
@@ -131,6 +150,18 @@ class SetTemplateJob(Job):
     def run(self, engine: Engine, cancel: threading.Event, emit: Emit) -> Any:
         engine.chat_template = self.name
         return engine.chat_template
+
+
+def _capped(sampling: SamplingSettings, *, room: int, used: int, n_ctx: int) -> SamplingSettings:
+    if room < 1:
+        raise ContextOverflow(
+            f"The prompt is {used:,} tokens long and the context holds {n_ctx:,}: there is "
+            "no room for a reply. Shorten it, or load the model with a larger context.",
+            needed=used + 1,
+            available=n_ctx,
+        )
+    wanted = sampling.max_tokens
+    return sampling.with_changes(max_tokens=room if wanted is None else min(wanted, room))
 
 
 def _stream(chunks: Any, emit: Emit) -> ReplyStats:
