@@ -20,6 +20,9 @@ from .errors import ApiError, body_for
 from .state import RequestRecord, ServerState
 
 
+DRAIN_FACTOR = 4
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key.lower() == name:
@@ -56,21 +59,24 @@ class Guard:
             return
         started = time.perf_counter()
         status = [0]
+        recorded = [False]
+
+        def record() -> None:
+            if not recorded[0]:
+                recorded[0] = True
+                self._record(scope, status[0] or 500, started)
 
         async def logged_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
-            await send(message)
             if message["type"] == "http.response.body" and not message.get("more_body"):
-                self._record(scope, status[0], started)
+                record()  # before the client can see the end
+            await send(message)
 
         try:
             await self._guarded(scope, receive, logged_send)
-        except BaseException:
-            if status[0] == 0:
-                status[0] = 500
-            self._record(scope, status[0], started)
-            raise
+        finally:
+            record()  # a stream the client left, a failure
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         config = self.state.config
@@ -91,20 +97,29 @@ class Guard:
             return
         limit = config.max_body_bytes
         length = _header(scope, b"content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            await send_error(scope, send, _too_large(limit))
-            return
+        too_large = length is not None and length.isdigit() and int(length) > limit
         body = bytearray()
+        seen = 0
         more = scope["method"] in ("POST", "PUT", "PATCH")
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
-            body += message.get("body", b"")
+            chunk = message.get("body", b"")
+            seen += len(chunk)
             more = message.get("more_body", False)
-            if len(body) > limit:
-                await send_error(scope, send, _too_large(limit))
-                return
+            if not too_large:
+                body += chunk
+                too_large = len(body) > limit
+            if too_large:
+                body.clear()
+                # Read (and drop) a moderate excess so the client can read the 413 rather
+                # than a broken pipe; past that, answer and let the connection close.
+                if seen > DRAIN_FACTOR * limit:
+                    break
+        if too_large:
+            await send_error(scope, send, _too_large(limit))
+            return
         replayed = False
 
         async def replay() -> Message:
