@@ -19,7 +19,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .errors import ApiError, body_for
 from .state import RequestRecord, ServerState
 
-
 DRAIN_FACTOR = 4
 
 
