@@ -21,6 +21,7 @@ SETTINGS = LoadSettings(n_ctx=1024, n_batch=256, n_ubatch=256, n_threads=1)
 def live_server(models: dict[str, Path], config: ServerConfig | None = None) -> Iterator[ApiServer]:
     """A started server on a free port over a pool of ``models`` (id -> file)."""
     pool = ModelPool(catalog=lambda: dict(models), settings_for=lambda _p: SETTINGS)
+    pool.start_reaper(interval_s=0.1)
     server = ApiServer(ServerState(pool, config or ServerConfig(port=0)))
     server.start()
     try:
