@@ -14,16 +14,12 @@ from fastapi.responses import StreamingResponse
 from ..engine.templates import Message
 from .chat_run import ChatPlan, ChatRun, Outcome, note_usage
 from .errors import ApiError, anthropic_body
-from .openai_routes import SSE_HEADERS, _state
 from .sampling_request import sampling_from
 from .schemas import AnthropicMessage, AnthropicText, MessagesRequest
+from .sse import SSE_HEADERS, named_event, server_state
 from .tools import ToolSpec, call_schema, schema_grammar, tools_prompt
 
 router = APIRouter()
-
-
-def _event(name: str, data: dict[str, Any]) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
 def _blocks_text(content: str | list[AnthropicText]) -> str:
@@ -104,7 +100,7 @@ def _tool_block(outcome: Outcome) -> dict[str, Any] | None:
 
 @router.post("/v1/messages", response_model=None)
 async def messages(body: MessagesRequest, request: Request) -> Any:
-    state = _state(request)
+    state = server_state(request)
     plan = messages_plan(body, state.sampling)
     run = await ChatRun.start(state, request, body.model, plan)
     message_id = f"msg_{uuid.uuid4().hex[:24]}"
@@ -115,7 +111,7 @@ async def messages(body: MessagesRequest, request: Request) -> Any:
             headers=SSE_HEADERS,
         )
     outcome = await run.finish(request)
-    note_usage(request, outcome)
+    note_usage(request, run)
     content: list[dict[str, Any]] = []
     if outcome.reasoning:
         content.append({"type": "thinking", "thinking": outcome.reasoning, "signature": ""})
@@ -143,7 +139,7 @@ async def messages(body: MessagesRequest, request: Request) -> Any:
 async def _stream(
     run: ChatRun, request: Request, message_id: str, stops: list[str] | None
 ) -> AsyncIterator[bytes]:
-    yield _event(
+    yield named_event(
         "message_start",
         {
             "type": "message_start",
@@ -166,7 +162,7 @@ async def _stream(
             block = "thinking" if kind == "reasoning" else "text"
             if open_kind != block:
                 if open_kind is not None:
-                    yield _event(
+                    yield named_event(
                         "content_block_stop", {"type": "content_block_stop", "index": index}
                     )
                 index += 1
@@ -176,7 +172,7 @@ async def _stream(
                     if block == "thinking"
                     else {"type": "text", "text": ""}
                 )
-                yield _event(
+                yield named_event(
                     "content_block_start",
                     {"type": "content_block_start", "index": index, "content_block": start},
                 )
@@ -185,26 +181,26 @@ async def _stream(
                 if block == "thinking"
                 else {"type": "text_delta", "text": text}
             )
-            yield _event(
+            yield named_event(
                 "content_block_delta",
                 {"type": "content_block_delta", "index": index, "delta": delta},
             )
     except ApiError as error:
-        yield _event("error", anthropic_body(error))
+        yield named_event("error", anthropic_body(error))
         return
     if open_kind is not None:
-        yield _event("content_block_stop", {"type": "content_block_stop", "index": index})
+        yield named_event("content_block_stop", {"type": "content_block_stop", "index": index})
     outcome = run.outcome
     assert outcome is not None
-    note_usage(request, outcome)
+    note_usage(request, run)
     tool = _tool_block(outcome)
     if tool is not None:
         index += 1
-        yield _event(
+        yield named_event(
             "content_block_start",
             {"type": "content_block_start", "index": index, "content_block": {**tool, "input": {}}},
         )
-        yield _event(
+        yield named_event(
             "content_block_delta",
             {
                 "type": "content_block_delta",
@@ -212,9 +208,9 @@ async def _stream(
                 "delta": {"type": "input_json_delta", "partial_json": json.dumps(tool["input"])},
             },
         )
-        yield _event("content_block_stop", {"type": "content_block_stop", "index": index})
+        yield named_event("content_block_stop", {"type": "content_block_stop", "index": index})
     reason, sequence = _stop_reason(outcome, stops)
-    yield _event(
+    yield named_event(
         "message_delta",
         {
             "type": "message_delta",
@@ -225,4 +221,4 @@ async def _stream(
             },
         },
     )
-    yield _event("message_stop", {"type": "message_stop"})
+    yield named_event("message_stop", {"type": "message_stop"})

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
-from . import anthropic_routes, openai_routes, responses_routes
+from . import anthropic_routes, openai_chat, openai_completions, openai_models, responses_routes
 from .errors import ApiError, body_for
 from .guard import Guard
 from .state import ServerState
@@ -34,7 +34,13 @@ def _field(loc: tuple[object, ...]) -> str:
 def create_app(state: ServerState) -> ASGIApp:
     app = FastAPI(title="lmdesk", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.lmdesk = state
-    for module in (openai_routes, anthropic_routes, responses_routes):
+    for module in (
+        openai_models,
+        openai_chat,
+        openai_completions,
+        anthropic_routes,
+        responses_routes,
+    ):
         app.include_router(module.router)
 
     @app.exception_handler(ApiError)

@@ -85,6 +85,9 @@ class ChatRun:
         """Find (or load) the model and queue the job; `ApiError` 404/429/... if not."""
         model_id, scheduler = await state.acquire(model, ttl)
         request.state.model = model_id
+        if state.config.log_message_text:
+            last = plan.messages[-1].get("content", "") if plan.messages else plan.prompt
+            request.state.text = last
         if plan.prompt is not None:
             job: ChatJob | CompleteJob = CompleteJob(
                 plan.prompt, plan.sampling, cap_to_context=True
@@ -149,7 +152,12 @@ async def _cancel_on_disconnect(request: Request, stream: JobStream) -> None:
     stream.cancel()
 
 
-def note_usage(request: Request, outcome: Outcome) -> None:
-    """For the request log."""
-    request.state.prompt_tokens = outcome.prompt_tokens
-    request.state.completion_tokens = outcome.completion_tokens
+def note_usage(request: Request, run: ChatRun) -> None:
+    """For the request log: tokens and the time spent waiting in the queue."""
+    outcome = run.outcome
+    if outcome is not None:
+        request.state.prompt_tokens = outcome.prompt_tokens
+        request.state.completion_tokens = outcome.completion_tokens
+    handle = run.stream.handle
+    if handle is not None:
+        request.state.queue_wait_s = handle.queue_wait_s

@@ -141,6 +141,7 @@ class Guard:
                 prompt_tokens=state.get("prompt_tokens"),
                 completion_tokens=state.get("completion_tokens"),
                 seconds=time.perf_counter() - started,
+                queue_wait_s=state.get("queue_wait_s"),
                 text=state.get("text") if self.state.config.log_message_text else None,
             )
         )

@@ -3,7 +3,6 @@ in, one message out, plain or streamed as response.* events. Nothing is stored."
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -15,9 +14,9 @@ from fastapi.responses import StreamingResponse
 from ..engine.templates import Message
 from .chat_run import ChatPlan, ChatRun, Outcome, note_usage
 from .errors import ApiError
-from .openai_routes import SSE_HEADERS, _state
 from .sampling_request import sampling_from
 from .schemas import ResponsesRequest, TextPart
+from .sse import SSE_HEADERS, named_event, server_state
 
 router = APIRouter()
 
@@ -93,7 +92,7 @@ class _Shape:
 
 @router.post("/v1/responses", response_model=None)
 async def responses(body: ResponsesRequest, request: Request) -> Any:
-    state = _state(request)
+    state = server_state(request)
     if body.previous_response_id:
         raise ApiError(
             400,
@@ -112,7 +111,7 @@ async def responses(body: ResponsesRequest, request: Request) -> Any:
     shape = _Shape(run, int(time.time()))
     if not body.stream:
         outcome = await run.finish(request)
-        note_usage(request, outcome)
+        note_usage(request, run)
         return shape.response("completed", outcome)
     return StreamingResponse(
         _stream(shape, request), media_type="text/event-stream", headers=SSE_HEADERS
@@ -126,7 +125,7 @@ async def _stream(shape: _Shape, request: Request) -> AsyncIterator[bytes]:
         nonlocal sequence
         payload = {"type": name, "sequence_number": sequence, **data}
         sequence += 1
-        return f"event: {name}\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
+        return named_event(name, payload)
 
     where = {"item_id": shape.item_id, "output_index": 0, "content_index": 0}
     yield event("response.created", response=shape.response("in_progress", None))
@@ -142,7 +141,7 @@ async def _stream(shape: _Shape, request: Request) -> AsyncIterator[bytes]:
         return
     outcome = shape.run.outcome
     assert outcome is not None
-    note_usage(request, outcome)
+    note_usage(request, shape.run)
     yield event("response.output_text.done", text=outcome.content, logprobs=[], **where)
     yield event("response.content_part.done", part=shape.part(outcome.content), **where)
     yield event(

@@ -31,6 +31,8 @@ class RequestRecord:
     prompt_tokens: int | None
     completion_tokens: int | None
     seconds: float
+    queue_wait_s: float | None = None
+    """How long the request waited for its model's queue."""
     text: str | None = None
 
 

@@ -1,9 +1,8 @@
-"""The OpenAI-compatible endpoints: /v1/models, /v1/chat/completions, /v1/completions,
-/v1/embeddings. Streams are server-sent events ending in ``data: [DONE]``."""
+"""OpenAI's /v1/chat/completions: messages in; the reply plain or streamed as server-sent
+events ending in ``data: [DONE]``; JSON output and forced tool calls through a grammar."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -11,56 +10,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
-from ..engine import EngineError
 from ..engine.templates import Message
-from ..serving import EmbedJob
-from .bridge import JobStream
 from .chat_run import ChatPlan, ChatRun, Outcome, note_usage
-from .errors import ApiError, from_engine, openai_body
+from .errors import ApiError, openai_body
 from .sampling_request import sampling_from
-from .schemas import ChatMessage, ChatRequest, CompletionRequest, EmbeddingRequest
+from .schemas import ChatMessage, ChatRequest
+from .sse import DONE, SSE_HEADERS, server_state, sse
 from .state import ServerState
 from .tools import JSON_OBJECT_GRAMMAR, ToolSpec, call_schema, schema_grammar, tools_prompt
 
 router = APIRouter()
-
-
-def _state(request: Request) -> ServerState:
-    state: ServerState = request.app.state.lmdesk
-    return state
-
-
-def sse(data: Any) -> bytes:
-    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
-
-
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
-
-# --- /v1/models ------------------------------------------------------------------------
-
-
-@router.get("/v1/models")
-async def list_models(request: Request) -> dict[str, Any]:
-    state = _state(request)
-    catalog = await asyncio.to_thread(state.pool.catalog)
-    loaded = state.pool.loaded()
-    ids = [*catalog, *(m for m in loaded if m not in catalog)]
-    return {
-        "object": "list",
-        "data": [
-            {
-                "id": model_id,
-                "object": "model",
-                "created": 0,
-                "owned_by": "lmdesk",
-                "loaded": model_id in loaded,
-            }
-            for model_id in ids
-        ],
-    }
 
 
 # --- /v1/chat/completions --------------------------------------------------------------
@@ -159,7 +120,7 @@ def _grammar(schema: dict[str, Any], param: str) -> str:
         raise ApiError(400, str(exc), param=param) from exc
 
 
-def _usage(outcome: Outcome) -> dict[str, Any]:
+def usage(outcome: Outcome) -> dict[str, Any]:
     return {
         "prompt_tokens": outcome.prompt_tokens,
         "completion_tokens": outcome.completion_tokens,
@@ -183,20 +144,20 @@ def _tool_calls(outcome: Outcome) -> list[dict[str, Any]] | None:
 
 @router.post("/v1/chat/completions", response_model=None)
 async def chat_completions(body: ChatRequest, request: Request) -> Any:
-    state = _state(request)
+    state = server_state(request)
     plan = chat_plan(body, state)
     run = await ChatRun.start(state, request, body.model, plan, ttl=body.ttl)
     reply_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if body.stream:
-        usage = bool(body.stream_options and body.stream_options.include_usage)
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return StreamingResponse(
-            _chat_stream(run, request, reply_id, created, usage),
+            _chat_stream(run, request, reply_id, created, include_usage),
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )
     outcome = await run.finish(request)
-    note_usage(request, outcome)
+    note_usage(request, run)
     message: dict[str, Any] = {"role": "assistant", "content": outcome.content or None}
     if outcome.tool_call is None:
         message["content"] = outcome.content
@@ -213,7 +174,7 @@ async def chat_completions(body: ChatRequest, request: Request) -> Any:
         "choices": [
             {"index": 0, "message": message, "finish_reason": outcome.finish, "logprobs": None}
         ],
-        "usage": _usage(outcome),
+        "usage": usage(outcome),
     }
 
 
@@ -238,11 +199,11 @@ async def _chat_stream(
             yield chunk({key: text})
     except ApiError as error:
         yield sse(openai_body(error))
-        yield b"data: [DONE]\n\n"
+        yield DONE
         return
     outcome = run.outcome
     assert outcome is not None
-    note_usage(request, outcome)
+    note_usage(request, run)
     calls = _tool_calls(outcome)
     if calls:
         yield chunk({"tool_calls": [{"index": 0, **calls[0]}]})
@@ -255,102 +216,7 @@ async def _chat_stream(
                 "created": created,
                 "model": run.model_id,
                 "choices": [],
-                "usage": _usage(outcome),
+                "usage": usage(outcome),
             }
         )
-    yield b"data: [DONE]\n\n"
-
-
-# --- /v1/completions -------------------------------------------------------------------
-
-
-@router.post("/v1/completions", response_model=None)
-async def completions(body: CompletionRequest, request: Request) -> Any:
-    state = _state(request)
-    if isinstance(body.prompt, list):
-        if len(body.prompt) != 1:
-            raise ApiError(400, "give one prompt per request", param="prompt")
-        prompt = body.prompt[0]
-    else:
-        prompt = body.prompt
-    sampling = sampling_from(
-        state.sampling,
-        temperature=body.temperature,
-        top_p=body.top_p,
-        top_k=body.top_k,
-        min_p=body.min_p,
-        presence_penalty=body.presence_penalty,
-        frequency_penalty=body.frequency_penalty,
-        repeat_penalty=body.repeat_penalty,
-        seed=body.seed,
-        stop=body.stop,
-        max_tokens=body.max_tokens or 16,  # OpenAI's default for this endpoint
-    )
-    run = await ChatRun.start(
-        state, request, body.model, ChatPlan(sampling=sampling, prompt=prompt), ttl=body.ttl
-    )
-    reply_id = f"cmpl-{uuid.uuid4().hex}"
-    created = int(time.time())
-    head = prompt if body.echo else ""
-
-    def body_of(text: str, finish: str | None) -> dict[str, Any]:
-        return {
-            "id": reply_id,
-            "object": "text_completion",
-            "created": created,
-            "model": run.model_id,
-            "choices": [{"index": 0, "text": text, "finish_reason": finish, "logprobs": None}],
-        }
-
-    if not body.stream:
-        outcome = await run.finish(request)
-        note_usage(request, outcome)
-        return {**body_of(head + outcome.content, outcome.finish), "usage": _usage(outcome)}
-
-    include_usage = bool(body.stream_options and body.stream_options.include_usage)
-
-    async def stream() -> AsyncIterator[bytes]:
-        if head:
-            yield sse(body_of(head, None))
-        try:
-            async for _kind, text in run.deltas():
-                yield sse(body_of(text, None))
-        except ApiError as error:
-            yield sse(openai_body(error))
-            yield b"data: [DONE]\n\n"
-            return
-        outcome = run.outcome
-        assert outcome is not None
-        note_usage(request, outcome)
-        yield sse(body_of("", outcome.finish))
-        if include_usage:
-            yield sse({**body_of("", None), "choices": [], "usage": _usage(outcome)})
-        yield b"data: [DONE]\n\n"
-
-    return StreamingResponse(stream(), media_type="text/event-stream", headers=SSE_HEADERS)
-
-
-# --- /v1/embeddings --------------------------------------------------------------------
-
-
-@router.post("/v1/embeddings", response_model=None)
-async def embeddings(body: EmbeddingRequest, request: Request) -> Any:
-    state = _state(request)
-    model_id, scheduler = await state.acquire(body.model, None)
-    request.state.model = model_id
-    texts = [body.input] if isinstance(body.input, str) else list(body.input)
-    try:
-        stream = JobStream.start(scheduler, EmbedJob(texts))
-        vectors, tokens = await stream.wait()
-    except EngineError as exc:
-        raise from_engine(exc) from exc
-    return JSONResponse(
-        {
-            "object": "list",
-            "model": model_id,
-            "data": [
-                {"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)
-            ],
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-        }
-    )
+    yield DONE
