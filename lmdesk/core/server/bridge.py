@@ -53,18 +53,25 @@ class JobStream:
         finished = False
         try:
             while True:
-                item = await self._queue.get()
-                if item[0] == "chunk":
-                    self.tokens += item[2]
-                    yield item[1]
-                elif item[0] == "done":
-                    self.result = item[1]
-                    finished = True
+                items = [await self._queue.get()]
+                while not self._queue.empty():  # the client is behind: send what came as one
+                    items.append(self._queue.get_nowait())
+                text = []
+                for item in items:
+                    if item[0] == "chunk":
+                        self.tokens += item[2]
+                        text.append(item[1])
+                    elif item[0] == "done":
+                        self.result = item[1]
+                        finished = True
+                    else:
+                        finished = True
+                        error: EngineError = item[1]
+                        raise error
+                if text:
+                    yield "".join(text)
+                if finished:
                     return
-                else:
-                    finished = True
-                    error: EngineError = item[1]
-                    raise error
         finally:
             if not finished:
                 self.cancel()

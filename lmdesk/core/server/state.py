@@ -48,12 +48,16 @@ class ServerState:
 
     async def acquire(self, name: str | None, ttl: int | None) -> tuple[str, ModelScheduler]:
         """The model a request names, JIT-loaded when the settings allow it."""
+        ttl_s = float(ttl) if ttl is not None else None
+        found = self.pool.acquire_loaded(name, ttl_s=ttl_s)
+        if found is not None:  # the usual case: no thread hop, no library scan
+            return found
         try:
             return await asyncio.to_thread(
                 self.pool.acquire,
                 name,
                 jit=self.config.jit_loading,
-                ttl_s=float(ttl) if ttl is not None else None,
+                ttl_s=ttl_s,
             )
         except EngineError as exc:
             raise from_engine(exc) from exc

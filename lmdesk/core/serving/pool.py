@@ -112,16 +112,29 @@ class ModelPool:
         the idle time before unloading, from now on. Raises `UnknownModel` (with the ids
         there are), `ModelsBusy`, or the load's `EngineError`.
         """
+        found = self.acquire_loaded(name, ttl_s=ttl_s)
+        if found is not None:
+            return found
+        catalog = self._catalog()
+        model_id = resolve(name, catalog) if name else None
+        if model_id is None or not jit:
+            available = sorted({*catalog, *self.loaded()})
+            what = f"The model {name!r} is not" if name else "No model is"
+            where = "in My Models" if model_id is None else "loaded (JIT loading is off)"
+            raise UnknownModel(f"{what} {where}.", available=available)
+        entry = self._load(model_id, catalog[model_id], settings)
+        if ttl_s is not None:
+            entry.ttl_s = ttl_s
+        entry.scheduler.last_used = time.monotonic()
+        return entry.model_id, entry.scheduler
+
+    def acquire_loaded(
+        self, name: str | None, *, ttl_s: float | None = None
+    ) -> tuple[str, ModelScheduler] | None:
+        """`acquire` for a model already loaded (never blocks); None when it is not."""
         entry = self._find_loaded(name)
         if entry is None:
-            catalog = self._catalog()
-            model_id = resolve(name, catalog) if name else None
-            if model_id is None or not jit:
-                available = sorted({*catalog, *self.loaded()})
-                what = f"The model {name!r} is not" if name else "No model is"
-                where = "in My Models" if model_id is None else "loaded (JIT loading is off)"
-                raise UnknownModel(f"{what} {where}.", available=available)
-            entry = self._load(model_id, catalog[model_id], settings)
+            return None
         if ttl_s is not None:
             entry.ttl_s = ttl_s
         entry.scheduler.last_used = time.monotonic()
