@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     if "fit" in sub.choices:
         sub.choices["fit"].set_defaults(vram=None)
 
+    from .serve import add_parser as add_serve
+
+    add_serve(sub)
+
     starter = sub.add_parser("starter", help="put the starter model into the models folder")
     starter.add_argument("--models-dir", help="where to put it (default: lmdesk's folder)")
     starter.add_argument("--quiet", action="store_true")
@@ -118,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ..ui.app import run_app
 
             return run_app()
+        if args.command == "serve":
+            from .serve import serve
+
+            return serve(args, _fail)
         if args.command == "fit" and args.vram is None:
             return _fail("fit needs --vram, the GPU memory to fit into (e.g. --vram 8GiB)")
         from . import commands

@@ -34,6 +34,9 @@ class SamplingSettings:
     ``max_tokens=None`` lets the reply run until the model ends it or the
     context is full. ``seed=None`` takes the load settings' seed, else a random one.
     ``stop`` holds strings that end the reply; they are not part of it.
+    ``presence_penalty`` and ``frequency_penalty`` (OpenAI's, 0: off) lower the odds of
+    tokens already in the last ``repeat_last_n``, once or per occurrence. ``grammar`` is
+    llama.cpp GBNF text the reply must follow (JSON output, a forced tool call).
     """
 
     temperature: float = 0.7
@@ -45,6 +48,9 @@ class SamplingSettings:
     max_tokens: int | None = None
     seed: int | None = None
     stop: Sequence[str] = ()
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    grammar: str | None = None
 
     def __post_init__(self) -> None:
         # A list is accepted (it comes from JSON) but a tuple is stored: the settings are frozen.
@@ -73,6 +79,9 @@ class SamplingSettings:
             out.append(f"max_tokens must be at least 1 (or unset), not {self.max_tokens}")
         if self.seed is not None and not 0 <= self.seed < 2**32:
             out.append(f"the seed must fit in 32 bits, not {self.seed}")
+        for name in ("presence_penalty", "frequency_penalty"):
+            if not -2 <= getattr(self, name) <= 2:
+                out.append(f"{name} must be between -2 and 2, not {getattr(self, name)}")
         if any(not isinstance(s, str) for s in self.stop):
             out.append("stop strings must be text")
         return out

@@ -49,7 +49,7 @@ def generate(
     unreported = 0
     first_token_at: float | None = None
     reason: StopReason
-    sampler = Sampler(sampling, n_vocab=native.n_vocab, seed=seed)
+    sampler = Sampler(sampling, n_vocab=native.n_vocab, seed=seed, vocab=native.vocab)
     try:
         if should_stop() or not native.decode(prompt[cached:], should_stop=should_stop):
             reason = "user_stop"

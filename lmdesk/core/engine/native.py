@@ -213,15 +213,35 @@ def _decode_failure(status: int) -> str:
 class Sampler:
     """A llama.cpp sampler chain built from `SamplingSettings`."""
 
-    def __init__(self, settings: SamplingSettings, *, n_vocab: int, seed: int) -> None:
+    def __init__(
+        self, settings: SamplingSettings, *, n_vocab: int, seed: int, vocab: Any = None
+    ) -> None:
         self._chain: Any = llama_cpp.llama_sampler_chain_init(
             llama_cpp.llama_sampler_chain_default_params()
         )
         add = self._add
-        if settings.repeat_penalty != 1.0 and settings.repeat_last_n > 0:
+        if settings.grammar is not None:
+            # First: every later sampler only sees the tokens the grammar allows.
+            grammar = llama_cpp.llama_sampler_init_grammar(
+                vocab, settings.grammar.encode(), b"root"
+            )
+            if not grammar:
+                self.close()
+                raise GenerationError("llama.cpp could not parse the grammar for this reply")
+            add(grammar)
+        penalised = (
+            settings.repeat_penalty != 1.0
+            or settings.presence_penalty != 0.0
+            or settings.frequency_penalty != 0.0
+        )
+        if penalised and settings.repeat_last_n > 0:
             add(
                 llama_cpp.llama_sampler_init_penalties(
-                    n_vocab, settings.repeat_last_n, settings.repeat_penalty, 0.0, 0.0
+                    n_vocab,
+                    settings.repeat_last_n,
+                    settings.repeat_penalty,
+                    settings.frequency_penalty,
+                    settings.presence_penalty,
                 )
             )
         if settings.greedy:

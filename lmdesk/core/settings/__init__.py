@@ -10,6 +10,7 @@ from lmdesk.core.settings.schema import (
     LoadDefaults,
     ModelLoadSettings,
     SamplingDefaults,
+    ServerSettings,
     Settings,
 )
 from lmdesk.core.settings.store import load_settings, save_settings
@@ -20,6 +21,7 @@ __all__ = [
     "LoadDefaults",
     "ModelLoadSettings",
     "SamplingDefaults",
+    "ServerSettings",
     "SettingInfo",
     "Settings",
     "load_settings",

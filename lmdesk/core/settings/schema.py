@@ -114,6 +114,44 @@ class ModelLoadSettings(Validated):
     )
 
 
+def _port(value: int) -> str | None:
+    return None if 1 <= value <= 65535 else f"must be a port number from 1 to 65535, not {value}"
+
+
+@dataclass(frozen=True)
+class ServerSettings(Validated):
+    """The local API server (OpenAI- and Anthropic-compatible)."""
+
+    port: int = field(default=1234, metadata=meta("Port the API listens on.", check=_port))
+    host: str = field(
+        default="127.0.0.1",
+        metadata=meta("Address to listen on; anything but 127.0.0.1 needs an API key."),
+    )
+    lan: bool = field(
+        default=False,
+        metadata=meta("Serve other computers on the network (0.0.0.0; needs an API key)."),
+    )
+    api_key_file: str = field(
+        default="", metadata=meta("File holding the API key; empty: no key (local use only).")
+    )
+    cors_origins: tuple[str, ...] = field(
+        default=(), metadata=meta("Web origins allowed to call the API; empty: CORS off.")
+    )
+    jit_loading: bool = field(
+        default=True, metadata=meta("Load a model in My Models when a request names it.")
+    )
+    idle_ttl_minutes: int = field(
+        default=60,
+        metadata=meta("Unload a model idle this long (minutes; 0: never).", min=0, max=10_080),
+    )
+    log_message_text: bool = field(
+        default=False, metadata=meta("Keep the messages' text in the request log.")
+    )
+    run_at_start: bool = field(
+        default=False, metadata=meta("Start the server when lmdesk starts (it was on).")
+    )
+
+
 @dataclass(frozen=True)
 class Settings(Validated):
     """All of lmdesk's settings. Build changed copies with `dataclasses.replace`."""
@@ -150,6 +188,9 @@ class Settings(Validated):
     )
     sampling: SamplingDefaults = field(
         default_factory=SamplingDefaults, metadata=meta("Sampling for new chats.")
+    )
+    server: ServerSettings = field(
+        default_factory=ServerSettings, metadata=meta("The local API server.")
     )
     models: dict[str, ModelLoadSettings] = field(
         default_factory=dict, metadata=meta("Load settings remembered per model file.")

@@ -1,0 +1,27 @@
+"""A request's sampling fields laid over the server's base `SamplingSettings`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..engine import SamplingSettings
+from .errors import ApiError
+
+
+def sampling_from(base: SamplingSettings, **given: Any) -> SamplingSettings:
+    """``base`` with every field the request set (None: not set). ``stop`` may be one string."""
+    changes = {key: value for key, value in given.items() if value is not None}
+    stop = changes.get("stop")
+    if isinstance(stop, str):
+        changes["stop"] = (stop,)
+    try:
+        return base.with_changes(**changes)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from exc
+
+
+def stops(value: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return (value,) if isinstance(value, str) else tuple(value)
