@@ -238,6 +238,7 @@ def test_shutdown_stops_a_running_reply_and_ends_the_thread(
     assert controller.shutdown(timeout_s=30)
     assert not controller.worker_thread.isRunning()
     assert controller.loaded_model is None and controller.worker._engine is None
+    assert controller.scheduler is None
     with pytest.raises(RuntimeError, match="shut down"):
         controller.generate(STORY, GREEDY)
 

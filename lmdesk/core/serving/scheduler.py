@@ -45,11 +45,13 @@ class Sink:
 class JobHandle:
     """A submitted job: cancel it, wait for it, see how long it waited."""
 
-    def __init__(self, job: Job, sink: Sink, client: str) -> None:
+    def __init__(
+        self, job: Job, sink: Sink, client: str, cancel: threading.Event | None = None
+    ) -> None:
         self.job = job
         self.sink = sink
         self.client = client
-        self.cancel_event = threading.Event()
+        self.cancel_event = cancel if cancel is not None else threading.Event()
         self.enqueued_at = time.monotonic()
         self.started_at: float | None = None
         self.finished_at: float | None = None
@@ -111,9 +113,19 @@ class ModelScheduler:
 
     # --- submitting -------------------------------------------------------------------
 
-    def submit(self, job: Job, sink: Sink | None = None, *, client: str = "api") -> JobHandle:
-        """Queue ``job``; raises `QueueFull` when ``max_queue`` jobs are already waiting."""
-        handle = JobHandle(job, sink or Sink(), client)
+    def submit(
+        self,
+        job: Job,
+        sink: Sink | None = None,
+        *,
+        client: str = "api",
+        cancel: threading.Event | None = None,
+    ) -> JobHandle:
+        """Queue ``job``; raises `QueueFull` when ``max_queue`` jobs are already waiting.
+
+        ``cancel`` is the caller's own Stop event, if it has one (the chat's Stop button);
+        else the handle makes one (`JobHandle.cancel`)."""
+        handle = JobHandle(job, sink or Sink(), client, cancel)
         with self._cond:
             if self._closed:
                 raise JobCancelled("The model is being unloaded; ask again.")

@@ -1,14 +1,15 @@
 """The GUI's handle on inference: plain methods in, GUI-thread signals out.
 
-It owns the worker's QThread and the worker. Requests go to the worker as
-queued signals, in order; each reply and each load gets its own
-`threading.Event`, set directly by `stop()` / `cancel_load()` because the
-worker is busy inside the request and would not see a queued call. Results
-come back queued; the controller updates its state, then re-emits them, so a
-slot connected here always sees `loaded_model` and `generating` up to date.
+It owns the worker's QThread and the worker, whose thread runs the model's queue
+(`core.serving.ModelScheduler`). Requests become jobs in that queue, in order; each
+reply and each load gets its own `threading.Event`, set directly by `stop()` /
+`cancel_load()`. Requests made before the thread is up wait here and go in order
+once it is (`ready`). Results come back queued; the controller updates its state,
+then re-emits them, so a slot connected here always sees `loaded_model` and
+`generating` up to date. `scheduler` is the queue the API server shares.
 
-Shutdown (gpt4all's ChatLLM order): set the flags, quit the thread, wait
-for it, then close the engine.
+Shutdown (gpt4all's ChatLLM order): set the flags, close the queue, wait for the
+thread (which frees the model as it ends).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import itertools
 import logging
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThread, Signal
@@ -30,6 +31,7 @@ from lmdesk.ui.services.inference.worker import InferenceWorker
 if TYPE_CHECKING:
     from lmdesk.core.engine import EngineError, ReplyStats, SamplingSettings, UnloadReport
     from lmdesk.core.load_settings import LoadSettings
+    from lmdesk.core.serving import ModelScheduler
 
 _log = logging.getLogger(__name__)
 
@@ -44,6 +46,17 @@ def _shutdown_live_controllers() -> None:
     a QThread destroyed while running aborts the interpreter."""
     for controller in list(_live):
         controller.shutdown(timeout_s=10)
+
+
+class _EngineThread(QThread):
+    """The inference thread: its body is the worker's queue loop, not a Qt event loop."""
+
+    def __init__(self, worker: InferenceWorker) -> None:
+        super().__init__()
+        self._worker = worker
+
+    def run(self) -> None:
+        self._worker.run()
 
 
 class InferenceController(QObject):
@@ -75,14 +88,6 @@ class InferenceController(QObject):
     busy_changed = Signal(bool)
     """True while a load or a reply is running."""
 
-    # Requests to the worker (queued: the worker lives on another thread).
-    _do_warm_up = Signal()
-    _do_load = Signal(str, object, object)
-    _do_unload = Signal()
-    _do_generate = Signal(int, object, object, str, bool, object)
-    _do_count = Signal(int, object)
-    _do_set_template = Signal(str)
-
     def __init__(
         self,
         parent: QObject | None = None,
@@ -90,8 +95,8 @@ class InferenceController(QObject):
         chunk_interval_s: float = CHUNK_INTERVAL_S,
         warm_up: bool = True,
     ) -> None:
-        """``warm_up`` imports llama.cpp on the worker thread right away, so the first load
-        does not wait for it."""
+        """``warm_up`` starts the worker thread (which imports llama.cpp) right away, so the
+        first load does not wait for it; otherwise the first request starts it."""
         super().__init__(parent)
         self._ids = itertools.count(1)
         self._loaded: LoadedModel | None = None
@@ -100,25 +105,20 @@ class InferenceController(QObject):
         self._reply_id: int | None = None
         self._reply_stop: threading.Event | None = None
         self._closed = False
-        self._thread = QThread()
-        self._thread.setObjectName("lmdesk-inference")
+        self._ready = False
+        self._pending: list[Callable[[], None]] = []
         self.worker = InferenceWorker(chunk_interval_s=chunk_interval_s)
+        self._thread = _EngineThread(self.worker)
+        self._thread.setObjectName("lmdesk-inference")
         self.worker.moveToThread(self._thread)
         self._wire()
-        self._thread.start()
         _live.add(self)
         if warm_up:
             self.warm_up()
 
     def _wire(self) -> None:
         w = self.worker
-        self._do_warm_up.connect(w.warm_up)
-        self._do_load.connect(w.load)
-        self._do_unload.connect(w.unload)
-        self._do_generate.connect(w.generate)
-        self._do_count.connect(w.count_tokens)
-        self._do_set_template.connect(w.set_chat_template)
-        w.sig_ready.connect(self.ready)
+        w.sig_ready.connect(self._on_ready)
         w.sig_load_progress.connect(self.load_progress)
         w.sig_loaded.connect(self._on_loaded)
         w.sig_load_failed.connect(self._on_load_failed)
@@ -160,11 +160,38 @@ class InferenceController(QObject):
     def worker_thread(self) -> QThread:
         return self._thread
 
+    @property
+    def scheduler(self) -> ModelScheduler | None:
+        """The model's queue (None until the thread is up): the API server submits to it."""
+        return self.worker.scheduler
+
+    @property
+    def busy_client(self) -> str | None:
+        """Who the model is serving now: "chat", "api" (the API server), or None."""
+        scheduler = self.worker.scheduler
+        return None if scheduler is None else scheduler.busy_client
+
     # -- requests -----------------------------------------------------------------------------
     def warm_up(self) -> None:
-        """Import llama.cpp on the worker thread now (`ready` follows)."""
+        """Start the worker thread now (it imports llama.cpp; `ready` follows)."""
         self._require_open()
-        self._do_warm_up.emit()
+        if not self._thread.isRunning() and not self._ready:
+            self._thread.start()
+
+    def _when_ready(self, request: Callable[[], None]) -> None:
+        """Run `request` now if the queue is up, else in order once it is."""
+        if self._ready:
+            request()
+            return
+        self._pending.append(request)
+        self.warm_up()
+
+    def _on_ready(self) -> None:
+        self._ready = True
+        pending, self._pending = self._pending, []
+        for request in pending:
+            request()
+        self.ready.emit()
 
     def load(self, path: str, settings: LoadSettings) -> None:
         """Load ``path`` (replacing the current model). A running reply is stopped first."""
@@ -176,7 +203,8 @@ class InferenceController(QObject):
         self._load_cancel = threading.Event()
         self._loading = path
         self.load_started.emit(path)
-        self._do_load.emit(path, settings, self._load_cancel)
+        cancel = self._load_cancel
+        self._when_ready(lambda: self.worker.submit_load(path, settings, cancel))
         self._busy_may_have_changed(was_busy)
 
     def cancel_load(self) -> None:
@@ -187,7 +215,7 @@ class InferenceController(QObject):
         self._require_open()
         self.stop()
         self.cancel_load()
-        self._do_unload.emit()
+        self._when_ready(self.worker.submit_unload)
 
     def generate(
         self,
@@ -206,8 +234,11 @@ class InferenceController(QObject):
         self._reply_id = request_id
         self._reply_stop = threading.Event()
         copies = [dict(m) for m in messages]  # the worker never sees a list the GUI changes
-        self._do_generate.emit(
-            request_id, copies, sampling, policy, continue_last, self._reply_stop
+        stop = self._reply_stop
+        self._when_ready(
+            lambda: self.worker.submit_reply(
+                request_id, copies, sampling, policy, continue_last, stop
+            )
         )
         self._busy_may_have_changed(was_busy)
         return request_id
@@ -222,12 +253,13 @@ class InferenceController(QObject):
         if self._closed or self.busy or self._loaded is None:
             return None
         request_id = next(self._ids)
-        self._do_count.emit(request_id, [dict(m) for m in messages])
+        copies = [dict(m) for m in messages]
+        self._when_ready(lambda: self.worker.submit_count(request_id, copies))
         return request_id
 
     def set_chat_template(self, name: str) -> None:
         self._require_open()
-        self._do_set_template.emit(name)
+        self._when_ready(lambda: self.worker.submit_template(name))
 
     # -- results ------------------------------------------------------------------------------
     def _on_loaded(self, loaded: LoadedModel) -> None:
@@ -285,7 +317,10 @@ class InferenceController(QObject):
         _live.discard(self)
         self.stop()
         self.cancel_load()
-        self._thread.quit()
+        self._pending.clear()
+        if self._thread.isRunning():
+            self.worker.started.wait(timeout_s)  # still importing llama.cpp: let it finish
+        self.worker.close_queue()  # the thread's loop ends and frees the model
         if not self._thread.wait(int(timeout_s * 1000)):
             _log.error("the inference thread did not stop within %.0f s", timeout_s)
             return False

@@ -1,13 +1,14 @@
-"""The inference worker: the one owner of the `Engine`, living on its own QThread.
+"""The inference worker: the one owner of the `Engine`, on its own QThread.
 
-Every slot runs on the worker's thread (the controller calls them through
-queued signals); every result goes back as a signal, delivered queued on the
-GUI thread. Nothing here touches a widget. Stop and Cancel arrive as
-`threading.Event`s passed with each request, so the GUI can set them while a
-slot is still running.
+The thread runs the serving core's queue (`core.serving.ModelScheduler`) for that
+engine, so the chat and the API server share one FIFO for the model: a request from
+either waits its turn, and `busy_client` says whose turn it is. The `submit_*` methods
+are called from the GUI thread; each job reports on the worker's thread through a
+`Sink`, which this class turns into signals (delivered queued on the GUI thread).
+Nothing here touches a widget. Stop and Cancel are the jobs' `threading.Event`s.
 
-The engine (and llama.cpp with it) is imported on this thread, on first use,
-so building the chat page does not pay for loading the native library.
+The engine (and llama.cpp with it) is imported on this thread when it starts, so
+building the chat page does not pay for loading the native library.
 """
 
 from __future__ import annotations
@@ -18,26 +19,29 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
 from lmdesk.ui.services.inference.batching import CHUNK_INTERVAL_S, ChunkBatcher
 from lmdesk.ui.services.inference.loaded import LoadedModel
 
 if TYPE_CHECKING:
-    from lmdesk.core.engine import Engine, ReplyStats, SamplingSettings
+    from lmdesk.core.engine import Engine, EngineError, LoadReport, ReplyStats, SamplingSettings
     from lmdesk.core.load_settings import LoadSettings
+    from lmdesk.core.serving import ModelScheduler
 
 _log = logging.getLogger(__name__)
 
 PROGRESS_STEP = 0.01
 """Load progress is reported in steps of 1 % (llama.cpp calls back per tensor)."""
+CHAT_CLIENT = "chat"
+"""The scheduler's client label for the chat pane (the API server's is "api")."""
 
 
 class InferenceWorker(QObject):
-    """Loads, unloads, counts tokens and streams replies, one request at a time."""
+    """Loads, unloads, counts tokens and streams replies, one job at a time, in order."""
 
     sig_ready = Signal()
-    """The engine module is imported (the first slot call, `warm_up`, did it)."""
+    """The engine is made and its queue runs (llama.cpp is imported)."""
     sig_load_progress = Signal(float)
     """fraction 0.0..1.0 of the weights loaded."""
     sig_loaded = Signal(object)
@@ -63,25 +67,28 @@ class InferenceWorker(QObject):
     def __init__(self, *, chunk_interval_s: float = CHUNK_INTERVAL_S) -> None:
         super().__init__()
         self._engine: Engine | None = None
+        self.scheduler: ModelScheduler | None = None
+        """The model's queue; None until the thread has started (then `sig_ready`)."""
+        self.started = threading.Event()
+        """Set once `scheduler` exists (shutdown waits for it before closing the queue)."""
         self._chunk_interval_s = chunk_interval_s
 
-    @property
-    def engine(self) -> Engine:
-        """The engine, created on first use (on the worker's thread)."""
-        if self._engine is None:
-            from lmdesk.core.engine import Engine
+    # -- on the worker's thread ------------------------------------------------------------
+    def run(self) -> None:
+        """The thread's body: make the engine and its queue, then run jobs until closed."""
+        from lmdesk.core.engine import Engine
+        from lmdesk.core.serving import ModelScheduler
 
-            self._engine = Engine()
-        return self._engine
-
-    @Slot()
-    def warm_up(self) -> None:
-        self.engine  # noqa: B018 - imports llama.cpp here, off the GUI thread
+        self._engine = Engine()
+        self.scheduler = ModelScheduler(self._engine, name="chat")
+        self.started.set()
         self.sig_ready.emit()
+        self.scheduler.run_forever()  # closes the engine when the queue is closed
 
-    @Slot(str, object, object)
-    def load(self, path: str, settings: LoadSettings, cancel: threading.Event) -> None:
+    # -- submitting (GUI thread, once `sig_ready` came) ------------------------------------
+    def submit_load(self, path: str, settings: LoadSettings, cancel: threading.Event) -> None:
         from lmdesk.core.engine import EngineError, LoadCancelled
+        from lmdesk.core.serving import LoadJob, Sink
 
         last = -1.0
 
@@ -92,40 +99,51 @@ class InferenceWorker(QObject):
                 self.sig_load_progress.emit(float(fraction))
             return not cancel.is_set()
 
-        try:
-            if cancel.is_set():
-                raise LoadCancelled("The load was cancelled.")
-            report = self.engine.load(path, settings, on_progress=progress)
-            loaded = LoadedModel(
-                report=report,
-                templates=tuple(self.engine.available_templates()),
-                gpu_offload=_gpu_offload_supported(),
+        def loaded(report: LoadReport) -> None:
+            engine = self._require_engine()
+            self.sig_loaded.emit(
+                LoadedModel(
+                    report=report,
+                    templates=tuple(engine.available_templates()),
+                    gpu_offload=_gpu_offload_supported(),
+                )
             )
-        except LoadCancelled:
-            self.sig_load_cancelled.emit()
-        except EngineError as exc:
-            self.sig_load_failed.emit(exc)
-        except Exception as exc:  # a bug, not a bad file: still keep the app usable
-            _log.exception("loading %s failed", path)
-            message = f"Loading {Path(path).name} failed unexpectedly: {exc}"
-            self.sig_load_failed.emit(EngineError(message))
-        else:
-            self.sig_loaded.emit(loaded)
 
-    @Slot()
-    def unload(self) -> None:
-        try:
-            report = self.engine.unload()
-        except Exception as exc:
-            _log.exception("unload failed")
-            from lmdesk.core.engine import EngineError
+        def failed(error: EngineError) -> None:
+            if isinstance(error, LoadCancelled) or cancel.is_set():
+                self.sig_load_cancelled.emit()
+            else:
+                self.sig_load_failed.emit(error)
 
-            self.sig_load_failed.emit(EngineError(f"The model could not be unloaded: {exc}"))
+        if cancel.is_set():
+            failed(LoadCancelled("The load was cancelled."))
             return
-        self.sig_unloaded.emit(report)
+        try:
+            self._scheduler().submit(
+                LoadJob(Path(path), settings, on_progress=progress),
+                Sink(on_finished=loaded, on_failed=failed),
+                client=CHAT_CLIENT,
+                cancel=cancel,
+            )
+        except EngineError as exc:  # the queue is full or closing
+            failed(exc)
 
-    @Slot(int, object, object, str, bool, object)
-    def generate(
+    def submit_unload(self) -> None:
+        from lmdesk.core.engine import EngineError
+        from lmdesk.core.serving import Sink, UnloadJob
+
+        def failed(error: EngineError) -> None:
+            _log.error("unload failed: %s", error)
+            self.sig_load_failed.emit(EngineError(f"The model could not be unloaded: {error}"))
+
+        try:
+            self._scheduler().submit(
+                UnloadJob(), Sink(on_finished=self.sig_unloaded.emit, on_failed=failed)
+            )
+        except EngineError as exc:
+            failed(exc)
+
+    def submit_reply(
         self,
         request_id: int,
         messages: Sequence[dict[str, str]],
@@ -134,74 +152,101 @@ class InferenceWorker(QObject):
         continue_last: bool,
         stop: threading.Event,
     ) -> None:
-        from lmdesk.core.engine import EngineError, ReplyStats
+        from lmdesk.core.engine import EngineError
+        from lmdesk.core.serving import ChatJob, Sink
 
         batcher = ChunkBatcher(self._chunk_interval_s)
-        stats: ReplyStats | None = None
-        try:
-            stream = self.engine.chat(
-                messages,
-                sampling,
-                stop_flag=stop,
-                context_policy=policy,  # type: ignore[arg-type]
-                continue_last=continue_last,
-            )
-            for item in stream:
-                if isinstance(item, ReplyStats):
-                    stats = item
-                else:
-                    text = batcher.add(item.text)
-                    if text:
-                        self.sig_chunk.emit(request_id, text)
-        except EngineError as exc:
+
+        def chunk(text: str, _tokens: int) -> None:
+            out = batcher.add(text)
+            if out:
+                self.sig_chunk.emit(request_id, out)
+
+        def finished(stats: ReplyStats) -> None:
             self._emit_rest(request_id, batcher)
-            self.sig_failed.emit(request_id, str(exc))
-            return
-        except Exception as exc:
-            _log.exception("reply %d failed", request_id)
-            self._emit_rest(request_id, batcher)
-            self.sig_failed.emit(request_id, f"The reply failed unexpectedly: {exc}")
-            return
-        self._emit_rest(request_id, batcher)
-        if stats is None:  # the engine always ends with stats; be loud if it ever does not
-            self.sig_failed.emit(request_id, "The reply ended without its statistics.")
-        else:
             self.sig_finished.emit(request_id, stats)
+
+        def failed(error: EngineError) -> None:
+            self._emit_rest(request_id, batcher)
+            self.sig_failed.emit(request_id, str(error))
+
+        job = ChatJob(
+            messages,  # type: ignore[arg-type]  # role/content dicts, as the engine takes
+            sampling,
+            continue_last=continue_last,
+            context_policy=policy,  # type: ignore[arg-type]  # one of the engine's policies
+        )
+        sink = Sink(on_chunk=chunk, on_finished=finished, on_failed=failed)
+        try:
+            self._scheduler().submit(job, sink, client=CHAT_CLIENT, cancel=stop)
+        except EngineError as exc:
+            failed(exc)
+
+    def submit_count(self, request_id: int, messages: Sequence[dict[str, str]]) -> None:
+        """Count the prompt these messages make; silent when it cannot (no model, a template
+        that cannot render a draft)."""
+        from lmdesk.core.engine import EngineError
+        from lmdesk.core.serving import CountTokensJob, Sink
+
+        def counted(tokens: int) -> None:
+            self.sig_token_count.emit(request_id, int(tokens))
+
+        def failed(error: EngineError) -> None:
+            _log.debug("counting tokens failed: %s", error)
+
+        try:
+            self._scheduler().submit(
+                CountTokensJob(messages=messages),  # type: ignore[arg-type]
+                Sink(on_finished=counted, on_failed=failed),
+                client=CHAT_CLIENT,
+            )
+        except EngineError as exc:
+            failed(exc)
+
+    def submit_template(self, name: str) -> None:
+        from lmdesk.core.engine import EngineError
+        from lmdesk.core.serving import SetTemplateJob, Sink
+
+        def changed(current: str) -> None:
+            self.sig_template_changed.emit(current, "")
+
+        def failed(error: EngineError) -> None:
+            engine = self._engine
+            current = engine.chat_template if engine is not None and engine.loaded else ""
+            self.sig_template_changed.emit(current, str(error))
+
+        try:
+            self._scheduler().submit(
+                SetTemplateJob(name), Sink(on_finished=changed, on_failed=failed)
+            )
+        except EngineError as exc:
+            failed(exc)
+
+    # -- the end ---------------------------------------------------------------------------
+    def close_queue(self) -> None:
+        """Cancel what waits and runs; the thread's `run` then ends and frees the model."""
+        if self.scheduler is not None:
+            self.scheduler.close(timeout=0)
+
+    def close(self) -> None:
+        """Forget the engine. Called by the controller once this worker's thread has ended."""
+        self._engine = None
+        self.scheduler = None
+
+    def _scheduler(self) -> ModelScheduler:
+        if self.scheduler is None:
+            raise RuntimeError("the inference thread has not started")
+        return self.scheduler
+
+    def _require_engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("the inference thread has not started")
+        return self._engine
 
     def _emit_rest(self, request_id: int, batcher: ChunkBatcher) -> None:
         rest = batcher.flush()
         if rest:
             self.sig_chunk.emit(request_id, rest)
-
-    @Slot(int, object)
-    def count_tokens(self, request_id: int, messages: Sequence[dict[str, str]]) -> None:
-        """Count the prompt these messages make; silent when no model is loaded."""
-        engine = self.engine
-        if not engine.loaded:
-            return
-        try:
-            tokens = engine.count_message_tokens(messages)
-        except Exception as exc:  # a template that cannot render a draft: no count
-            _log.debug("counting tokens failed: %s", exc)
-            return
-        self.sig_token_count.emit(request_id, tokens)
-
-    @Slot(str)
-    def set_chat_template(self, name: str) -> None:
-        engine = self.engine
-        try:
-            engine.chat_template = name
-        except Exception as exc:
-            current = engine.chat_template if engine.loaded else ""
-            self.sig_template_changed.emit(current, str(exc))
-            return
-        self.sig_template_changed.emit(engine.chat_template, "")
-
-    def close(self) -> None:
-        """Free the model. Called by the controller once this worker's thread has ended."""
-        if self._engine is not None:
-            self._engine.close()
-            self._engine = None
 
 
 CPU_SIDE_BACKENDS = frozenset({"CPU", "BLAS", "RPC"})
