@@ -48,7 +48,7 @@ def test_window_opens_with_sidebar_and_welcome_when_no_models(qtbot: QtBot) -> N
     assert window.current_page == "chat"
     assert isinstance(window.stack.currentWidget(), WelcomePage)
     titles = [window.sidebar.button(s.key).text() for s in pages.page_specs()]
-    assert titles == ["Chat", "Discover", "My Models", "Downloads", "Hardware"]
+    assert titles == ["Chat", "Discover", "My Models", "Downloads", "Hardware", "Server"]
     assert window.sidebar.width() == 80
 
 

@@ -66,3 +66,17 @@ def config_from_settings(server: ServerSettings) -> ServerConfig:
         ttl_s=server.idle_ttl_minutes * 60.0 if server.idle_ttl_minutes else None,
         log_message_text=server.log_message_text,
     )
+
+
+def create_key_file(path: Path) -> str:
+    """A new random API key in ``path`` (readable by its owner only); returns the key."""
+    import os
+    import secrets
+
+    key = "lmdesk-" + secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(key + "\n")
+    os.chmod(path, 0o600)
+    return key

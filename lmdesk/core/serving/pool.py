@@ -43,6 +43,9 @@ class LoadedModel:
     scheduler: ModelScheduler
     plan: MemoryPlan | None
     ttl_s: float | None
+    owned: bool = True
+    """False for an engine the pool serves but does not own (the app's chat model): the
+    pool never unloads it, to make room or after its TTL; its owner does."""
 
 
 def _always(_loaded: object, _new: object) -> bool:
@@ -83,6 +86,10 @@ class ModelPool:
     def catalog(self) -> dict[str, Path]:
         """Every model a client can name, by id (blocking: a library scan)."""
         return self._catalog()
+
+    def plan_for(self, path: Path, settings: LoadSettings) -> MemoryPlan | None:
+        """What ``path`` loaded with ``settings`` takes, as the pool counts it (blocking)."""
+        return self._plan_for(path, settings)
 
     def loaded(self) -> dict[str, LoadedModel]:
         with self._lock:
@@ -197,7 +204,7 @@ class ModelPool:
             plans = [e.plan for e in loaded.values() if e.plan is not None]
             if not loaded or self._fits(plans, plan):
                 return
-            idle = [e for e in loaded.values() if e.scheduler.idle]
+            idle = [e for e in loaded.values() if e.scheduler.idle and e.owned]
             if not idle:
                 raise ModelsBusy(
                     "This model does not fit beside the loaded ones, and they are all busy; "
@@ -207,6 +214,25 @@ class ModelPool:
             _log.info("unloading %s to make room", victim.model_id)
             self.unload(victim.model_id)
 
+    def adopt(
+        self, model_id: str, path: Path, scheduler: ModelScheduler, plan: MemoryPlan | None
+    ) -> None:
+        """Serve a model someone else loaded and owns (the chat's), under ``model_id``: API
+        requests then queue on its scheduler, beside the chat's own. One adopted model per
+        scheduler: adopting again (a new model in the chat) replaces the old entry."""
+        with self._lock:
+            for key, entry in list(self._loaded.items()):
+                if entry.scheduler is scheduler or key == model_id:
+                    del self._loaded[key]
+            self._loaded[model_id] = LoadedModel(model_id, path, scheduler, plan, None, owned=False)
+
+    def release(self, scheduler: ModelScheduler) -> None:
+        """Stop serving an adopted scheduler (its owner unloaded the model)."""
+        with self._lock:
+            for key, entry in list(self._loaded.items()):
+                if entry.scheduler is scheduler and not entry.owned:
+                    del self._loaded[key]
+
     # --- letting go ---------------------------------------------------------------------
 
     def unload(self, model_id: str) -> bool:
@@ -215,7 +241,8 @@ class ModelPool:
             entry = self._loaded.pop(model_id, None)
         if entry is None:
             return False
-        entry.scheduler.close()
+        if entry.owned:
+            entry.scheduler.close()
         return True
 
     def reap(self, now: float | None = None) -> list[str]:
@@ -224,7 +251,7 @@ class ModelPool:
         gone = []
         for model_id, entry in self.loaded().items():
             ttl = entry.ttl_s
-            idle = entry.scheduler.idle
+            idle = entry.scheduler.idle and entry.owned
             if ttl is not None and idle and now - entry.scheduler.last_used >= ttl:
                 _log.info("unloading %s: idle for %.0f s", model_id, ttl)
                 if self.unload(model_id):

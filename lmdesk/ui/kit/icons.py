@@ -28,6 +28,9 @@ LINE_ICONS: dict[str, str] = {
     "hardware": '<rect x="6" y="6" width="12" height="12" rx="2"/><rect x="9.5" y="9.5" width="5"'
     ' height="5" rx="1"/><path d="M9.5 2.5v3.5M14.5 2.5v3.5M9.5 18v3.5M14.5 18v3.5M2.5 9.5h3.5'
     'M2.5 14.5h3.5M18 9.5h3.5M18 14.5h3.5"/>',
+    "server": '<rect x="4" y="4" width="16" height="6.5" rx="1.5"/><rect x="4" y="13.5"'
+    ' width="16" height="6.5" rx="1.5"/><path d="M7.5 7.25h.01M7.5 16.75h.01M11 7.25h5.5'
+    'M11 16.75h5.5"/>',
     "settings": '<path d="M4 6h9M17 6h3M4 12h3M11 12h9M4 18h11M19 18h1"/><circle cx="15" cy="6"'
     ' r="2"/><circle cx="9" cy="12" r="2"/><circle cx="17" cy="18" r="2"/>',
 }

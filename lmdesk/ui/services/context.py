@@ -19,6 +19,7 @@ from lmdesk.core.settings import Settings, load_settings, save_settings
 
 if TYPE_CHECKING:  # the GPU modules load psutil; not needed to paint the window
     from lmdesk.core.gpus import GpuProbe, LlamaBuild
+    from lmdesk.ui.services.api_service import ApiService
     from lmdesk.ui.services.inference import InferenceController
     from lmdesk.ui.services.model_host import ModelHost
 
@@ -111,6 +112,16 @@ class AppContext:
     extras: dict[str, object] = field(default_factory=dict)
     """Room for shared services a page wants to offer others (keyed by name)."""
     _model_host: ModelHost | None = field(default=None, init=False, repr=False)
+    _api: ApiService | None = field(default=None, init=False, repr=False)
+
+    @property
+    def api(self) -> ApiService:
+        """The local API server, serving from `models`' pool (made on first use)."""
+        if self._api is None:
+            from lmdesk.ui.services.api_service import ApiService
+
+            self._api = ApiService(self)
+        return self._api
 
     @property
     def models(self) -> ModelHost:
@@ -129,7 +140,10 @@ class AppContext:
         return self._model_host
 
     def close(self, timeout_s: float = 30.0) -> None:
-        """End what the context owns: the model host (its thread, the loaded model)."""
+        """End what the context owns: the API server, then the model host (its thread, the
+        loaded models)."""
+        if self._api is not None:
+            self._api.close()
         if self._model_host is not None:
             self._model_host.close(timeout_s)
 

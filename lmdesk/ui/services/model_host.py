@@ -5,6 +5,10 @@ My Models' Load button with the chat page never built, the model loaded at start
 Load panel. A request without settings is planned off the GUI thread with
 `core.load_plan.plan_load`, the rule the CLI uses too. Pages follow the controller's
 signals and `loading` for what to show.
+
+It also owns the app's model pool (`core.serving.ModelPool`, made when the API server
+first needs it): the chat's model is adopted there, so API requests queue on the very
+engine the chat uses, and models the API loads on request sit beside it while they fit.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ from lmdesk.ui.services.inference import InferenceController
 from lmdesk.ui.services.task_group import TaskGroup
 
 if TYPE_CHECKING:
+    from lmdesk.core.estimate import MemoryPlan
     from lmdesk.core.load_settings import LoadSettings
+    from lmdesk.core.serving.pool import ModelPool
     from lmdesk.ui.services.context import AppContext
+    from lmdesk.ui.services.inference import LoadedModel
 
 _log = logging.getLogger(__name__)
 
@@ -46,7 +53,59 @@ class ModelHost(QObject):
         self.requested: tuple[str, LoadSettings] | None = None
         """The last load handed to the engine: path and settings."""
         self._closed = False
+        self._pool: ModelPool | None = None
         context.signals.load_model_requested.connect(self.load)
+        self.controller.loaded.connect(self._adopt)
+        self.controller.unloaded.connect(lambda _report: self._release())
+        self.controller.load_failed.connect(lambda _error: self._release())
+        self.controller.load_cancelled.connect(self._release)
+
+    # -- the pool the API server serves from ------------------------------------------------
+    @property
+    def pool(self) -> ModelPool:
+        """The app's model pool, made on first use (it serves the chat's model too)."""
+        if self._pool is None:
+            from lmdesk.core.gpus import GpuProbe, llama_build_info
+            from lmdesk.core.serving.pool_for import pool_for
+
+            context = self._context
+            self._pool = pool_for(
+                lambda: context.settings.settings,
+                probe=context.latest_probe or GpuProbe(gpus=()),
+                build=context.llama_build or llama_build_info(),
+                default_ttl_s=_ttl(context.settings.settings.server.idle_ttl_minutes),
+            )
+            loaded = self.controller.loaded_model
+            if loaded is not None:
+                self._adopt(loaded)
+        return self._pool
+
+    def _adopt(self, loaded: LoadedModel) -> None:
+        """Serve the chat's model through the pool too, once its memory plan is known."""
+        if self._pool is None or self._closed:
+            return
+        scheduler, pool = self.controller.scheduler, self._pool
+        path, settings = loaded.path, loaded.report.settings
+
+        def plan(_progress: Progress) -> MemoryPlan | None:
+            return pool.plan_for(path, settings)
+
+        def adopt(plan: MemoryPlan | None) -> None:
+            current = self.controller.loaded_model
+            if self._pool is not None and scheduler is not None and current is loaded:
+                self._pool.adopt(path.name.removesuffix(".gguf"), path, scheduler, plan)
+
+        self._tasks.start(
+            plan,
+            name="plan-adopted",
+            done=adopt,
+            failed=lambda _message, _details: adopt(None),
+        )
+
+    def _release(self) -> None:
+        scheduler = self.controller.scheduler
+        if self._pool is not None and scheduler is not None:
+            self._pool.release(scheduler)
 
     def load(self, path: str, settings: LoadSettings | None = None) -> None:
         """Load `path` with `settings`, or as nobody chose (planned on a worker thread)."""
@@ -98,5 +157,11 @@ class ModelHost(QObject):
         self._closed = True
         self._tasks.cancel_all()
         self._tasks.wait_all(timeout_s)
+        if self._pool is not None:
+            self._pool.close()  # the models the API loaded; the chat's is the controller's
         if self._owns_controller:
             self.controller.shutdown(timeout_s)
+
+
+def _ttl(minutes: int) -> float | None:
+    return minutes * 60.0 if minutes else None

@@ -243,6 +243,8 @@ class MainWindow(QMainWindow):
             self._run(lambda _p: llama_build_info(), name="llama-build", done=self._on_build)
         if self.welcome_page is None:  # else the welcome page offers the starter model
             self._autoload.load_at_start()
+        if self.context.settings.settings.server.run_at_start:  # it was on when lmdesk closed
+            self.context.api.start()
 
     def _run(
         self, work: Callable[[object], object], *, name: str, done: Callable[[object], None]

@@ -99,6 +99,7 @@ def _register_defaults() -> None:
         ("library", "My Models", "lmdesk.ui.pages.library"),
         ("downloads", "Downloads", "lmdesk.ui.pages.downloads"),
         ("hardware", "Hardware", "lmdesk.ui.pages.hardware.page"),
+        ("server", "Server", "lmdesk.ui.pages.server"),
     ):
         register_page(key, title, module_page(module, title), icon=key)
 

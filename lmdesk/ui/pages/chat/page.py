@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -24,6 +24,7 @@ from lmdesk.core.chats import ChatStore, Message
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.sampling import SamplingSettings
 from lmdesk.ui.kit.offload import OffloadPanel
+from lmdesk.ui.kit.widgets import muted
 from lmdesk.ui.pages.chat.composer import Composer
 from lmdesk.ui.pages.chat.context_meter import ContextMeter
 from lmdesk.ui.pages.chat.conversation_list import ConversationList
@@ -52,6 +53,11 @@ TABS_STYLE = """
                                       border-bottom: 2px solid #3b82f6; }
 #chatSideTabs QTabBar::tab:hover { color: palette(text); }
 """
+API_BUSY_TEXT = (
+    "The model is answering a request from another program (the local server); "
+    "your message waits its turn."
+)
+BUSY_POLL_MS = 250
 READY_PLACEHOLDER = "Message {name}… (Enter to send, Shift+Enter for a new line)"
 NO_MODEL_PLACEHOLDER = "Load a model to start chatting"
 
@@ -136,6 +142,10 @@ class ChatPage(QWidget):
         column.addWidget(self.centre_stack, 1)
         composer_row = QVBoxLayout()
         composer_row.setContentsMargins(20, 0, 20, 0)
+        self.api_busy = muted(API_BUSY_TEXT)
+        self.api_busy.setObjectName("apiBusy")
+        self.api_busy.hide()
+        composer_row.addWidget(self.api_busy)
         composer_row.addWidget(self.composer)
         column.addLayout(composer_row)
 
@@ -169,6 +179,10 @@ class ChatPage(QWidget):
         self.stop_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.stop_shortcut.setEnabled(False)
         self.stop_shortcut.activated.connect(self.session.stop)
+        self._busy_timer = QTimer(self)  # whose turn it is on the model: the chat or the API
+        self._busy_timer.setInterval(BUSY_POLL_MS)
+        self._busy_timer.timeout.connect(self._show_api_busy)
+        self._busy_timer.start()
 
     def _connect(self) -> None:
         s, m, signals = self.session, self.models, self.context.signals
@@ -282,6 +296,9 @@ class ChatPage(QWidget):
         else:
             self.banner.dismiss()
 
+    def _show_api_busy(self) -> None:
+        self.api_busy.setVisible(self.controller.busy_client == "api")
+
     def _refresh_state(self) -> None:
         loaded = self.controller.loaded_model is not None
         has_messages = bool(self.messages.widgets())
@@ -296,6 +313,7 @@ class ChatPage(QWidget):
         if self._closed:
             return
         self._closed = True
+        self._busy_timer.stop()
         self.system_prompt.flush()
         self.meter.close()
         self.conversations.close_search()
