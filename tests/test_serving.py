@@ -198,9 +198,10 @@ def test_pool_unloads_the_least_recently_used_idle_model_when_the_new_one_does_n
 def test_pool_unloads_a_model_idle_past_its_ttl(two_models: dict[str, Path]) -> None:
     pool = ModelPool(catalog=lambda: two_models, settings_for=lambda _p: SETTINGS)
     try:
-        _, scheduler = pool.acquire("second-model", ttl_s=0.2)
+        _, scheduler = pool.acquire("second-model", ttl_s=60)
         pool.acquire("SmolLM2-135M-Instruct.Q4_1")  # the default TTL: an hour
         assert pool.reap() == []  # not idle long enough yet
+        pool.acquire("second-model", ttl_s=0.2)  # a request's override
         pool.start_reaper(interval_s=0.05)
         deadline = time.monotonic() + 10
         while "second-model" in pool.loaded() and time.monotonic() < deadline:
