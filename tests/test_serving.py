@@ -207,6 +207,8 @@ def test_pool_unloads_a_model_idle_past_its_ttl(two_models: dict[str, Path]) -> 
         while "second-model" in pool.loaded() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert list(pool.loaded()) == ["SmolLM2-135M-Instruct.Q4_1"]
+        while scheduler.engine.loaded and time.monotonic() < deadline:  # its thread unloads
+            time.sleep(0.05)
         assert not scheduler.engine.loaded
     finally:
         pool.close()
