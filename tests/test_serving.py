@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lmdesk.core.engine import LoadSettings, ReplyStats, SamplingSettings
+from lmdesk.core.engine import EngineError, LoadSettings, ReplyStats, SamplingSettings
 from lmdesk.core.serving import (
     ChatJob,
     CompleteJob,
@@ -220,3 +220,16 @@ def test_resolve_takes_ids_case_and_paths() -> None:
     assert resolve("A-Model", catalog) == "a-model"
     assert resolve("/m/a-model.gguf", catalog) == "a-model"
     assert resolve("b", catalog) is None
+
+
+def test_a_sink_that_raises_fails_its_job_and_the_queue_goes_on(
+    scheduler: ModelScheduler, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(_text: str, _n: int) -> None:
+        raise RuntimeError("the caller's bug")
+
+    failed = scheduler.submit(ChatJob(HELLO, GREEDY), Sink(on_chunk=broken))
+    with pytest.raises(EngineError, match="the caller's bug"):
+        failed.wait(60)
+    assert scheduler.submit(CountTokensJob(text="Hello world")).wait(30) == 2
+    assert "a chat job failed" in caplog.text

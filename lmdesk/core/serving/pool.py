@@ -119,9 +119,13 @@ class ModelPool:
         model_id = resolve(name, catalog) if name else None
         if model_id is None or not jit:
             available = sorted({*catalog, *self.loaded()})
-            what = f"The model {name!r} is not" if name else "No model is"
-            where = "in My Models" if model_id is None else "loaded (JIT loading is off)"
-            raise UnknownModel(f"{what} {where}.", available=available)
+            if not name:
+                message = "No model is loaded: name one in 'model'."
+            elif model_id is None:
+                message = f"The model {name!r} is not in My Models."
+            else:
+                message = f"The model {name!r} is not loaded (JIT loading is off)."
+            raise UnknownModel(message, available=available)
         entry = self._load(model_id, catalog[model_id], settings)
         if ttl_s is not None:
             entry.ttl_s = ttl_s
