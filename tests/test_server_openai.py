@@ -245,3 +245,20 @@ def test_reasoning_is_split_from_the_answer_even_when_tags_are_cut() -> None:
     out = [splitter.feed(p) for p in pieces] + [splitter.finish()]
     assert "".join(r for r, _ in out) == "ab"
     assert "".join(c for _, c in out) == "answer"
+
+
+def test_embeddings_from_an_embedding_model(smollm2_path: Path, tmp_path: Path) -> None:
+    from embedding_model import with_pooling
+
+    embedder = with_pooling(smollm2_path, tmp_path / "embedder.gguf")
+    with live_server({"embedder": embedder}) as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="none", max_retries=0)
+        result = client.embeddings.create(model="embedder", input=["a cat", "a kitten", "taxes"])
+        vectors = [item.embedding for item in result.data]
+        assert [item.index for item in result.data] == [0, 1, 2]
+        assert len(vectors[0]) == 576 and result.usage.prompt_tokens >= 3
+        assert all(abs(sum(x * x for x in v) - 1) < 1e-4 for v in vectors)
+        one = client.embeddings.create(model="embedder", input="a cat", encoding_format="float")
+        assert one.data[0].embedding == pytest.approx(vectors[0], abs=1e-6)  # base64 above
+        with pytest.raises(openai.UnprocessableEntityError):
+            client.embeddings.create(model="embedder", input=[{"not": "text"}])  # type: ignore[list-item]

@@ -233,3 +233,26 @@ def test_a_sink_that_raises_fails_its_job_and_the_queue_goes_on(
         failed.wait(60)
     assert scheduler.submit(CountTokensJob(text="Hello world")).wait(30) == 2
     assert "a chat job failed" in caplog.text
+
+
+def test_an_embedding_model_embeds_and_a_chat_model_says_it_cannot(
+    smollm2_path: Path, tmp_path: Path
+) -> None:
+    from embedding_model import with_pooling
+
+    embedder = with_pooling(smollm2_path, tmp_path / "smollm2-embed.gguf")
+    scheduler = ModelScheduler(name="embed")
+    scheduler.start_thread()
+    try:
+        scheduler.submit(LoadJob(embedder, SETTINGS)).wait(60)
+        texts = ["The cat sat on the mat.", "A cat was sitting on a mat.", "Stock prices fell."]
+        vectors, tokens = scheduler.submit(EmbedJob(texts)).wait(60)
+        assert len(vectors) == 3 and len(vectors[0]) == 576  # SmolLM2-135M's n_embd
+        assert tokens == sum(scheduler.submit(CountTokensJob(text=t)).wait(30) for t in texts)
+        assert all(abs(sum(x * x for x in v) - 1.0) < 1e-4 for v in vectors)  # unit length
+        cos = [sum(a * b for a, b in zip(vectors[0], v, strict=True)) for v in vectors[1:]]
+        assert cos[0] > cos[1]  # the paraphrase is nearer than the unrelated sentence
+        again = scheduler.submit(EmbedJob(texts[:1])).wait(60)[0][0]
+        assert again == vectors[0]  # the same text, the same vector
+    finally:
+        scheduler.close()

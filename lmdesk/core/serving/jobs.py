@@ -24,7 +24,6 @@ from ..engine import (
 )
 from ..engine.context import ContextPolicy
 from ..engine.templates import Message
-from .embed import embed_texts
 
 Emit = Callable[[str, int], None]
 """Streamed text and the number of generated tokens it covers."""
@@ -138,7 +137,7 @@ class EmbedJob(Job):
     kind = "embed"
 
     def run(self, engine: Engine, cancel: threading.Event, emit: Emit) -> Any:
-        return embed_texts(engine, self.texts)
+        return engine.embed(self.texts)
 
 
 @dataclass(frozen=True)
