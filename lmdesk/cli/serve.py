@@ -134,6 +134,7 @@ def serve(args: argparse.Namespace, fail: Any) -> int:
     except ValueError as exc:  # ServerConfigError, an unreadable key file
         return int(fail(str(exc)))
     pool = _pool(args, settings, config)
+    pool.start_reaper()  # idle models are unloaded after the TTL
     sampling = SamplingSettings.from_defaults(settings.sampling).with_changes(max_tokens=None)
     state = ServerState(pool, config, sampling=sampling)
     try:
