@@ -288,3 +288,11 @@ def test_a_reply_that_is_a_call_becomes_one_only_for_a_listed_tool() -> None:
     assert call is not None and call.arguments == {"city": "Oslo"}
     assert parse_call('{"name": "rm_rf", "arguments": {}}', tools) is None
     assert parse_call("It is sunny in Oslo.", tools) is None
+
+
+def test_completions_keep_think_tags_as_text() -> None:
+    from lmdesk.core.server.reasoning import ReasoningSplitter
+
+    plain = ReasoningSplitter(enabled=False)
+    assert plain.feed("<think>x</think>y") == ("", "<think>x</think>y")
+    assert plain.finish() == ("", "")
