@@ -256,3 +256,22 @@ def test_an_embedding_model_embeds_and_a_chat_model_says_it_cannot(
         assert again == vectors[0]  # the same text, the same vector
     finally:
         scheduler.close()
+
+
+def test_the_pool_serves_an_adopted_scheduler_the_chat_loaded(
+    scheduler: ModelScheduler, smollm2_path: Path
+) -> None:
+    pool = ModelPool(catalog=dict, settings_for=lambda _p: SETTINGS)
+    pool.adopt("chat-model", smollm2_path, scheduler)
+    model_id, found = pool.acquire("chat-model", jit=False)
+    assert (model_id, found) == ("chat-model", scheduler)
+    assert pool.acquire(None)[1] is scheduler
+    release = _hold(scheduler, smollm2_path, client="chat")
+    try:
+        assert pool.busy_client() == "chat"  # what the API's side can show
+    finally:
+        release.set()
+    assert scheduler.wait_idle(30) and pool.busy_client() is None
+    assert pool.reap(now=time.monotonic() + 10**6) == []  # no TTL: never unloaded for idling
+    pool.close()
+    assert pool.loaded() == {} and not scheduler.closed and scheduler.engine.loaded  # the app's

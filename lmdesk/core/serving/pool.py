@@ -43,6 +43,8 @@ class LoadedModel:
     scheduler: ModelScheduler
     plan: MemoryPlan | None
     ttl_s: float | None
+    owned: bool = True
+    """Loaded by the pool (and closed by it); False for an adopted scheduler."""
 
 
 def _always(_loaded: object, _new: object) -> bool:
@@ -192,6 +194,26 @@ class ModelPool:
             _log.info("loaded %s (%s)", model_id, path)
             return entry
 
+    def adopt(
+        self,
+        model_id: str,
+        path: Path,
+        scheduler: ModelScheduler,
+        *,
+        ttl_s: float | None = None,
+    ) -> None:
+        """Serve a model someone else loaded (the chat pane's) through its own scheduler,
+        so the API and the chat take turns on it. ``ttl_s`` None: never unloaded for idling.
+        The pool never closes it: `unload` and `close` only stop serving it."""
+        plan = self._plan_for_loaded(scheduler)
+        entry = LoadedModel(model_id, path, scheduler, plan, ttl_s, owned=False)
+        with self._lock:
+            self._loaded[model_id] = entry
+
+    def _plan_for_loaded(self, scheduler: ModelScheduler) -> MemoryPlan | None:
+        report = scheduler.report
+        return None if report is None else self._plan_for(report.path, report.settings)
+
     def _make_room(self, plan: MemoryPlan | None) -> None:
         """Unload the least recently used idle models until ``plan`` fits beside the rest."""
         if plan is None:
@@ -214,12 +236,14 @@ class ModelPool:
     # --- letting go ---------------------------------------------------------------------
 
     def unload(self, model_id: str) -> bool:
-        """Unload ``model_id`` (what waits for it is cancelled); False if it was not loaded."""
+        """Unload ``model_id`` (what waits for it is cancelled; an adopted model is only let
+        go); False if it was not loaded."""
         with self._lock:
             entry = self._loaded.pop(model_id, None)
         if entry is None:
             return False
-        entry.scheduler.close()
+        if entry.owned:
+            entry.scheduler.close()
         return True
 
     def reap(self, now: float | None = None) -> list[str]:
