@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from lmdesk.core.sampling import PRESETS, SamplingSettings
 from lmdesk.core.settings import SamplingDefaults
 
@@ -44,3 +46,13 @@ def test_presets_and_the_reply_cap() -> None:
     assert mine.temperature == PRESETS["Precise"].temperature
     assert mine.with_changes(temperature=0.55).preset_name() is None
     assert mine.capped(1024).max_tokens == 512 and mine.capped(4096).max_tokens == 900
+
+
+def test_openai_penalties_are_bounded_and_a_grammar_is_text() -> None:
+    settings = SamplingSettings(
+        presence_penalty=0.5, frequency_penalty=-0.5, grammar='root ::= "a"'
+    )
+    assert settings.with_changes(max_tokens=3).grammar == 'root ::= "a"'
+    for name in ("presence_penalty", "frequency_penalty"):
+        with pytest.raises(ValueError, match=name):
+            SamplingSettings(**{name: 2.5})

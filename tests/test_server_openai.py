@@ -245,3 +245,54 @@ def test_reasoning_is_split_from_the_answer_even_when_tags_are_cut() -> None:
     out = [splitter.feed(p) for p in pieces] + [splitter.finish()]
     assert "".join(r for r, _ in out) == "ab"
     assert "".join(c for _, c in out) == "answer"
+
+
+def test_embeddings_from_an_embedding_model(smollm2_path: Path, tmp_path: Path) -> None:
+    from embedding_model import with_pooling
+
+    embedder = with_pooling(smollm2_path, tmp_path / "embedder.gguf")
+    with live_server({"embedder": embedder}) as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="none", max_retries=0)
+        result = client.embeddings.create(model="embedder", input=["a cat", "a kitten", "taxes"])
+        vectors = [item.embedding for item in result.data]
+        assert [item.index for item in result.data] == [0, 1, 2]
+        assert len(vectors[0]) == 576 and result.usage.prompt_tokens >= 3
+        assert all(abs(sum(x * x for x in v) - 1) < 1e-4 for v in vectors)
+        one = client.embeddings.create(model="embedder", input="a cat", encoding_format="float")
+        assert one.data[0].embedding == pytest.approx(vectors[0], abs=1e-6)  # base64 above
+        with pytest.raises(openai.UnprocessableEntityError):
+            client.embeddings.create(model="embedder", input=[{"not": "text"}])  # type: ignore[list-item]
+
+
+def test_max_tokens_is_capped_by_the_context_and_a_prompt_too_long_is_a_400(
+    client: openai.OpenAI,
+) -> None:
+    filler = "word " * 990  # about 990 tokens of the 1,024 the test server's context holds
+    reply = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": filler}], max_tokens=500
+    )
+    assert reply.usage is not None
+    assert reply.usage.prompt_tokens + reply.usage.completion_tokens <= 1024
+    assert reply.usage.prompt_tokens > 900
+    with pytest.raises(openai.BadRequestError, match="no room for a reply"):
+        client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": filler * 2}], max_tokens=5
+        )
+
+
+def test_a_reply_that_is_a_call_becomes_one_only_for_a_listed_tool() -> None:
+    from lmdesk.core.server.tools import ToolSpec, parse_call
+
+    tools = [ToolSpec("get_weather", "", {"type": "object"})]
+    call = parse_call('```json\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n```', tools)
+    assert call is not None and call.arguments == {"city": "Oslo"}
+    assert parse_call('{"name": "rm_rf", "arguments": {}}', tools) is None
+    assert parse_call("It is sunny in Oslo.", tools) is None
+
+
+def test_completions_keep_think_tags_as_text() -> None:
+    from lmdesk.core.server.reasoning import ReasoningSplitter
+
+    plain = ReasoningSplitter(enabled=False)
+    assert plain.feed("<think>x</think>y") == ("", "<think>x</think>y")
+    assert plain.finish() == ("", "")

@@ -154,3 +154,24 @@ def test_jit_loads_a_second_model_and_a_short_ttl_unloads_it(server: ApiServer) 
     assert list(server.state.pool.loaded()) == [MODEL]  # the other keeps the default TTL
     loaded = {m.id: m.model_extra["loaded"] for m in client.models.list().data}
     assert loaded == {MODEL: True, "second-model": False}
+
+
+def test_a_client_that_leaves_a_plain_request_frees_the_model_too(server: ApiServer) -> None:
+    client = _client(server)
+    client.chat.completions.create(model=MODEL, messages=ASK, max_tokens=1)
+    _, scheduler = server.state.pool.acquire(MODEL)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    body = {"model": MODEL, "messages": ASK, "max_tokens": 400}
+    conn.request(
+        "POST", "/v1/chat/completions", json.dumps(body), {"content-type": "application/json"}
+    )
+    deadline = time.monotonic() + 10
+    while scheduler.busy_client != "api" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert scheduler.busy_client == "api"
+    conn.sock.close()
+    conn.close()
+    left = time.monotonic()
+    while not scheduler.idle and time.monotonic() - left < 5:
+        time.sleep(0.01)
+    assert scheduler.idle and time.monotonic() - left < 1.0

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lmdesk.core.engine import LoadSettings, ReplyStats, SamplingSettings
+from lmdesk.core.engine import EngineError, LoadSettings, ReplyStats, SamplingSettings
 from lmdesk.core.serving import (
     ChatJob,
     CompleteJob,
@@ -198,14 +198,17 @@ def test_pool_unloads_the_least_recently_used_idle_model_when_the_new_one_does_n
 def test_pool_unloads_a_model_idle_past_its_ttl(two_models: dict[str, Path]) -> None:
     pool = ModelPool(catalog=lambda: two_models, settings_for=lambda _p: SETTINGS)
     try:
-        _, scheduler = pool.acquire("second-model", ttl_s=0.2)
+        _, scheduler = pool.acquire("second-model", ttl_s=60)
         pool.acquire("SmolLM2-135M-Instruct.Q4_1")  # the default TTL: an hour
         assert pool.reap() == []  # not idle long enough yet
+        pool.acquire("second-model", ttl_s=0.2)  # a request's override
         pool.start_reaper(interval_s=0.05)
         deadline = time.monotonic() + 10
         while "second-model" in pool.loaded() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert list(pool.loaded()) == ["SmolLM2-135M-Instruct.Q4_1"]
+        while scheduler.engine.loaded and time.monotonic() < deadline:  # its thread unloads
+            time.sleep(0.05)
         assert not scheduler.engine.loaded
     finally:
         pool.close()
@@ -217,3 +220,58 @@ def test_resolve_takes_ids_case_and_paths() -> None:
     assert resolve("A-Model", catalog) == "a-model"
     assert resolve("/m/a-model.gguf", catalog) == "a-model"
     assert resolve("b", catalog) is None
+
+
+def test_a_sink_that_raises_fails_its_job_and_the_queue_goes_on(
+    scheduler: ModelScheduler, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(_text: str, _n: int) -> None:
+        raise RuntimeError("the caller's bug")
+
+    failed = scheduler.submit(ChatJob(HELLO, GREEDY), Sink(on_chunk=broken))
+    with pytest.raises(EngineError, match="the caller's bug"):
+        failed.wait(60)
+    assert scheduler.submit(CountTokensJob(text="Hello world")).wait(30) == 2
+    assert "a chat job failed" in caplog.text
+
+
+def test_an_embedding_model_embeds_and_a_chat_model_says_it_cannot(
+    smollm2_path: Path, tmp_path: Path
+) -> None:
+    from embedding_model import with_pooling
+
+    embedder = with_pooling(smollm2_path, tmp_path / "smollm2-embed.gguf")
+    scheduler = ModelScheduler(name="embed")
+    scheduler.start_thread()
+    try:
+        scheduler.submit(LoadJob(embedder, SETTINGS)).wait(60)
+        texts = ["The cat sat on the mat.", "A cat was sitting on a mat.", "Stock prices fell."]
+        vectors, tokens = scheduler.submit(EmbedJob(texts)).wait(60)
+        assert len(vectors) == 3 and len(vectors[0]) == 576  # SmolLM2-135M's n_embd
+        assert tokens == sum(scheduler.submit(CountTokensJob(text=t)).wait(30) for t in texts)
+        assert all(abs(sum(x * x for x in v) - 1.0) < 1e-4 for v in vectors)  # unit length
+        cos = [sum(a * b for a, b in zip(vectors[0], v, strict=True)) for v in vectors[1:]]
+        assert cos[0] > cos[1]  # the paraphrase is nearer than the unrelated sentence
+        again = scheduler.submit(EmbedJob(texts[:1])).wait(60)[0][0]
+        assert again == vectors[0]  # the same text, the same vector
+    finally:
+        scheduler.close()
+
+
+def test_the_pool_serves_an_adopted_scheduler_the_chat_loaded(
+    scheduler: ModelScheduler, smollm2_path: Path
+) -> None:
+    pool = ModelPool(catalog=dict, settings_for=lambda _p: SETTINGS)
+    pool.adopt("chat-model", smollm2_path, scheduler)
+    model_id, found = pool.acquire("chat-model", jit=False)
+    assert (model_id, found) == ("chat-model", scheduler)
+    assert pool.acquire(None)[1] is scheduler
+    release = _hold(scheduler, smollm2_path, client="chat")
+    try:
+        assert pool.busy_client() == "chat"  # what the API's side can show
+    finally:
+        release.set()
+    assert scheduler.wait_idle(30) and pool.busy_client() is None
+    assert pool.reap(now=time.monotonic() + 10**6) == []  # no TTL: never unloaded for idling
+    pool.close()
+    assert pool.loaded() == {} and not scheduler.closed and scheduler.engine.loaded  # the app's

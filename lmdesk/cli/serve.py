@@ -18,10 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..core.engine import EngineError, SamplingSettings
-from ..core.load_settings import LoadSettings
 from ..core.server import ApiServer, ServerConfig, ServerState, config_from_settings
 from ..core.server.config import read_key_file
-from ..core.serving.catalog import scan_catalog
 from ..core.serving.pool import ModelPool
 from ..core.settings import Settings, load_settings
 
@@ -85,13 +83,12 @@ def _config(args: argparse.Namespace, settings: Settings) -> ServerConfig:
     return replace(base, **changes)
 
 
-def _load_rule(args: argparse.Namespace, settings: Settings) -> Any:
-    """`core.load_plan.plan_load` (remembered settings, else the defaults fitted to the best
-    GPU), with the command line's --gpu-layers / --ctx / --threads over it."""
+def _pool(args: argparse.Namespace, settings: Settings, config: ServerConfig) -> ModelPool:
+    """The app's pool (`pool_for`: My Models, the one load rule, what fits together), with
+    the command line's model, --gpu-layers, --ctx and --threads over it."""
     from ..core.gpus import llama_build_info, probe_gpus
-    from ..core.load_plan import plan_load
+    from ..core.serving.pool_for import pool_for
 
-    probe, build = probe_gpus(), llama_build_info()
     changes: dict[str, Any] = {}
     if args.gpu_layers is not None:
         changes["n_gpu_layers"] = args.gpu_layers
@@ -99,27 +96,15 @@ def _load_rule(args: argparse.Namespace, settings: Settings) -> Any:
         changes["n_ctx"] = args.ctx
     if args.threads is not None:
         changes["n_threads"] = args.threads
-
-    def settings_for(path: Path) -> LoadSettings:
-        return plan_load(path, settings=settings, probe=probe, build=build).with_changes(**changes)
-
-    return settings_for, probe, build
-
-
-def _pool(args: argparse.Namespace, settings: Settings, config: ServerConfig) -> ModelPool:
-    from ..core.load_plan import best_gpu
-    from ..core.serving.fit_together import memory_plan, system_fits
-
-    settings_for, probe, build = _load_rule(args, settings)
-    gpu = best_gpu(probe.gpus, build)
     extra: dict[str, Path] = {}
     if args.model and Path(args.model).is_file():
         extra[_model_name(args.model)] = Path(args.model).resolve()
-    return ModelPool(
-        catalog=lambda: {**scan_catalog(settings), **extra},
-        settings_for=settings_for,
-        fits=system_fits(gpu, settings.gpu_safety_margin_bytes),
-        plan_for=lambda path, load: memory_plan(path, load, gpu),
+    return pool_for(
+        lambda: settings,
+        probe=probe_gpus(),
+        build=llama_build_info(),
+        extra=extra,
+        adjust=lambda load: load.with_changes(**changes),
         default_ttl_s=config.ttl_s,
         max_queue=config.max_queue,
     )
@@ -134,6 +119,7 @@ def serve(args: argparse.Namespace, fail: Any) -> int:
     except ValueError as exc:  # ServerConfigError, an unreadable key file
         return int(fail(str(exc)))
     pool = _pool(args, settings, config)
+    pool.start_reaper()  # idle models are unloaded after the TTL
     sampling = SamplingSettings.from_defaults(settings.sampling).with_changes(max_tokens=None)
     state = ServerState(pool, config, sampling=sampling)
     try:

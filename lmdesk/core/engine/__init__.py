@@ -15,6 +15,7 @@ from .chunks import ChatChunk, ReplyStats, StopReason, TextChunk
 from .context import CONTEXT_POLICIES, ContextPolicy
 from .engine import Engine
 from .errors import (
+    CannotEmbed,
     ContextOverflow,
     EngineBusy,
     EngineError,
@@ -37,6 +38,7 @@ __all__ = [
     "DEFAULT_PRESET",
     "GGUF_TEMPLATE",
     "PRESETS",
+    "CannotEmbed",
     "ChatChunk",
     "ContextOverflow",
     "ContextPolicy",

@@ -7,6 +7,7 @@ Every failure is an `EngineError` whose text can be shown as is.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Generator, Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ from ..sampling import SamplingSettings
 from . import host, loader
 from .chunks import ChatChunk
 from .context import ContextPolicy, fit_conversation, reply_budget
-from .errors import ContextOverflow, EngineBusy, ModelFileError, NoModelLoaded
+from .errors import CannotEmbed, ContextOverflow, EngineBusy, ModelFileError, NoModelLoaded
 from .generate import StopFlag, as_predicate, generate
 from .loader import ProgressCallback
 from .model_templates import ModelTemplates
@@ -32,6 +33,9 @@ from .templates import (
     ChatTemplate,
     Message,
 )
+
+POOLING_NONE, POOLING_RANK = 0, 4
+"""llama.cpp's pooling types that give no embedding (a text model; a reranker's score)."""
 
 
 def check_header(path: Path) -> None:
@@ -319,6 +323,38 @@ class Engine:
         if self._report is not None and self._report.settings.seed is not None:
             return self._report.settings.seed
         return random.randrange(0, 0xFFFFFFFF)  # 0xFFFFFFFF would mean "random" to llama.cpp
+
+    # --- embeddings --------------------------------------------------------------
+
+    @property
+    def can_embed(self) -> bool:
+        """Whether the model pools its states into an embedding (an embedding model)."""
+        return self._require().pooling() not in (POOLING_NONE, POOLING_RANK)
+
+    def embed(self, texts: Sequence[str]) -> tuple[list[list[float]], int]:
+        """One L2-normalised vector per text, and the tokens they took.
+
+        `CannotEmbed` for a model that makes text, not embeddings.
+        """
+        native = self._require()
+        self._ensure_idle()
+        if not self.can_embed:
+            name = self._report.path.name if self._report else "This model"
+            raise CannotEmbed(
+                f"{name} is a text-generation model: it cannot make embeddings. Load an "
+                "embedding model (one whose GGUF has a pooling type, such as nomic-embed-text "
+                "or bge) and ask it instead."
+            )
+        vectors, used = [], 0
+        for text in texts:
+            tokens = native.tokenize(text, add_special=True, parse_special=False)
+            if not tokens:
+                raise ValueError("an input to embed is empty")
+            used += len(tokens)
+            vector = native.embed(tokens)
+            norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+            vectors.append([x / norm for x in vector])
+        return vectors, used
 
     def reset_cache(self) -> None:
         """Forget the cached prompt (the next reply evaluates its prompt from scratch)."""

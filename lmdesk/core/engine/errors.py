@@ -60,3 +60,7 @@ class TemplateError(EngineError):
 
 class GenerationError(EngineError):
     """llama.cpp failed while evaluating tokens."""
+
+
+class CannotEmbed(EngineError):
+    """The loaded model makes text, not embeddings."""

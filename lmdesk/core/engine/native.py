@@ -191,6 +191,41 @@ class NativeModel:
             self.kv_tokens.extend(chunk)
         return True
 
+    # --- embeddings ------------------------------------------------------------
+
+    def pooling(self) -> int:
+        """llama.cpp's pooling type for this context (0: none, the model makes text only)."""
+        return int(llama_cpp.llama_pooling_type(self.ctx))
+
+    def embed(self, tokens: Sequence[int]) -> list[float]:
+        """The pooled embedding of ``tokens`` (one sequence, one batch). The KV cache is
+        cleared before and after: the next reply evaluates its prompt again."""
+        if len(tokens) > self.n_batch:
+            raise GenerationError(
+                f"the text is {len(tokens):,} tokens long; one embedding takes at most "
+                f"{self.n_batch:,} (the batch size)"
+            )
+        self.clear()
+        llama_cpp.llama_set_embeddings(self.ctx, True)
+        try:
+            array = (llama_cpp.llama_token * len(tokens))(*tokens)
+            batch = llama_cpp.llama_batch_get_one(array, len(tokens))
+            encoder_only = bool(llama_cpp.llama_model_has_encoder(self.model)) and not bool(
+                llama_cpp.llama_model_has_decoder(self.model)
+            )
+            run = llama_cpp.llama_encode if encoder_only else llama_cpp.llama_decode
+            status = int(run(self.ctx, batch))
+            if status != 0:
+                raise GenerationError(_decode_failure(status))
+            vector = llama_cpp.llama_get_embeddings_seq(self.ctx, 0)
+            if not vector:
+                raise GenerationError("llama.cpp returned no embedding for this text")
+            n_embd = int(llama_cpp.llama_model_n_embd(self.model))
+            return [float(x) for x in vector[:n_embd]]
+        finally:
+            llama_cpp.llama_set_embeddings(self.ctx, False)
+            self.clear()
+
     def close(self) -> None:
         """Free the context, then the model (in that order: the context uses the model)."""
         if self.ctx is not None:

@@ -103,7 +103,7 @@ class ChatRun:
     async def deltas(self) -> AsyncIterator[Delta]:
         """Reasoning and answer text as it comes; with tools, the answer once it is known
         not to be a tool call. Raises `ApiError` for a failure."""
-        splitter = ReasoningSplitter()
+        splitter = ReasoningSplitter(enabled=self.plan.prompt is None)  # completions: as is
         hold = bool(self.plan.tools)
         try:
             async for text in self.stream.chunks():

@@ -9,6 +9,7 @@ One pure ASGI middleware (no buffering of responses, so streams stay streams):
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import time
@@ -35,8 +36,12 @@ def key_matches(scope: Scope, key: str) -> bool:
     auth = _header(scope, b"authorization")
     if auth is not None and auth[:7].lower() == "bearer ":
         given.append(auth[7:].strip())
-    expected = key.encode()
-    return any(g is not None and hmac.compare_digest(g.encode(), expected) for g in given)
+    # Digests first: equal lengths, so not even the key's length leaks through timing.
+    expected = hashlib.sha256(key.encode()).digest()
+    return any(
+        g is not None and hmac.compare_digest(hashlib.sha256(g.encode()).digest(), expected)
+        for g in given
+    )
 
 
 async def send_error(scope: Scope, send: Send, error: ApiError) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import struct
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -61,8 +63,16 @@ async def embeddings(body: EmbeddingRequest, request: Request) -> Any:
             "object": "list",
             "model": model_id,
             "data": [
-                {"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)
+                {"object": "embedding", "index": i, "embedding": _encoded(v, body.encoding_format)}
+                for i, v in enumerate(vectors)
             ],
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
     )
+
+
+def _encoded(vector: list[float], encoding: str) -> list[float] | str:
+    """As asked: a list of floats, or base64 of little-endian float32 (the SDK's default)."""
+    if encoding == "base64":
+        return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+    return vector

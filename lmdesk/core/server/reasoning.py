@@ -14,9 +14,9 @@ def _close_tag(open_tag: str) -> str:
 class ReasoningSplitter:
     """`feed(text)` -> (reasoning, content) released now; `finish()` -> the rest."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, enabled: bool = True) -> None:
         self._buffer = ""
-        self._state = "start"  # start -> (thinking ->) answer
+        self._state = "start" if enabled else "answer"  # start -> (thinking ->) answer
         self._close = ""
         self.reasoning = ""
         self.content = ""

@@ -108,6 +108,7 @@ class CompletionRequest(_Sampling):
 class EmbeddingRequest(_Body):
     model: str | None = None
     input: str | list[str]
+    encoding_format: Literal["float", "base64"] = "float"
 
 
 # --- Anthropic Messages -----------------------------------------------------------------

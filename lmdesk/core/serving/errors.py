@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from ..engine import EngineError
+from ..engine import CannotEmbed, EngineError
+
+__all__ = [
+    "CannotEmbed",
+    "InvalidJob",
+    "JobCancelled",
+    "ModelsBusy",
+    "QueueFull",
+    "UnknownModel",
+]
 
 
 class QueueFull(EngineError):
@@ -19,10 +28,6 @@ class JobCancelled(EngineError):
 
 class InvalidJob(EngineError):
     """The job's input cannot be used (an empty prompt, a bad template name)."""
-
-
-class CannotEmbed(EngineError):
-    """The loaded model makes text, not embeddings."""
 
 
 class UnknownModel(EngineError):

@@ -7,12 +7,13 @@ A job runs on the scheduler's thread with the engine, the handle's cancel event 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..engine import (
+    ChatChunk,
     ContextOverflow,
     Engine,
     EngineError,
@@ -23,7 +24,6 @@ from ..engine import (
 )
 from ..engine.context import ContextPolicy
 from ..engine.templates import Message
-from .embed import embed_texts
 
 Emit = Callable[[str, int], None]
 """Streamed text and the number of generated tokens it covers."""
@@ -137,7 +137,7 @@ class EmbedJob(Job):
     kind = "embed"
 
     def run(self, engine: Engine, cancel: threading.Event, emit: Emit) -> Any:
-        return embed_texts(engine, self.texts)
+        return engine.embed(self.texts)
 
 
 @dataclass(frozen=True)
@@ -164,10 +164,13 @@ def _capped(sampling: SamplingSettings, *, room: int, used: int, n_ctx: int) -> 
     return sampling.with_changes(max_tokens=room if wanted is None else min(wanted, room))
 
 
-def _stream(chunks: Any, emit: Emit) -> ReplyStats:
-    for chunk in chunks:
-        if isinstance(chunk, TextChunk):
-            emit(chunk.text, chunk.n_tokens)
-        else:
-            return chunk  # type: ignore[no-any-return]
+def _stream(chunks: Generator[ChatChunk, None, None], emit: Emit) -> ReplyStats:
+    try:
+        for chunk in chunks:
+            if isinstance(chunk, TextChunk):
+                emit(chunk.text, chunk.n_tokens)
+            else:
+                return chunk
+    finally:
+        chunks.close()  # an emit that raised: the engine is free again at once
     raise EngineError("the reply ended without its statistics")  # pragma: no cover

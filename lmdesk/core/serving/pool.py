@@ -126,9 +126,13 @@ class ModelPool:
         model_id = resolve(name, catalog) if name else None
         if model_id is None or not jit:
             available = sorted({*catalog, *self.loaded()})
-            what = f"The model {name!r} is not" if name else "No model is"
-            where = "in My Models" if model_id is None else "loaded (JIT loading is off)"
-            raise UnknownModel(f"{what} {where}.", available=available)
+            if not name:
+                message = "No model is loaded: name one in 'model'."
+            elif model_id is None:
+                message = f"The model {name!r} is not in My Models."
+            else:
+                message = f"The model {name!r} is not loaded (JIT loading is off)."
+            raise UnknownModel(message, available=available)
         entry = self._load(model_id, catalog[model_id], settings)
         if ttl_s is not None:
             entry.ttl_s = ttl_s
@@ -195,6 +199,10 @@ class ModelPool:
             _log.info("loaded %s (%s)", model_id, path)
             return entry
 
+    def _plan_for_loaded(self, scheduler: ModelScheduler) -> MemoryPlan | None:
+        report = scheduler.report
+        return None if report is None else self._plan_for(report.path, report.settings)
+
     def _make_room(self, plan: MemoryPlan | None) -> None:
         """Unload the least recently used idle models until ``plan`` fits beside the rest."""
         if plan is None:
@@ -215,11 +223,19 @@ class ModelPool:
             self.unload(victim.model_id)
 
     def adopt(
-        self, model_id: str, path: Path, scheduler: ModelScheduler, plan: MemoryPlan | None
+        self,
+        model_id: str,
+        path: Path,
+        scheduler: ModelScheduler,
+        plan: MemoryPlan | None = None,
     ) -> None:
         """Serve a model someone else loaded and owns (the chat's), under ``model_id``: API
-        requests then queue on its scheduler, beside the chat's own. One adopted model per
+        requests then queue on its scheduler, beside the chat's own, and the pool never
+        unloads it (to make room, after a TTL, or at `close`). ``plan`` None: worked out from
+        the scheduler's report (blocking: reads the header). One adopted model per
         scheduler: adopting again (a new model in the chat) replaces the old entry."""
+        if plan is None:
+            plan = self._plan_for_loaded(scheduler)
         with self._lock:
             for key, entry in list(self._loaded.items()):
                 if entry.scheduler is scheduler or key == model_id:
@@ -236,7 +252,8 @@ class ModelPool:
     # --- letting go ---------------------------------------------------------------------
 
     def unload(self, model_id: str) -> bool:
-        """Unload ``model_id`` (what waits for it is cancelled); False if it was not loaded."""
+        """Unload ``model_id`` (what waits for it is cancelled; an adopted model is only let
+        go); False if it was not loaded."""
         with self._lock:
             entry = self._loaded.pop(model_id, None)
         if entry is None:

@@ -14,6 +14,7 @@ The sink's callbacks run on the scheduler's thread; callers bridge to their own 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -24,6 +25,8 @@ from typing import Any
 from ..engine import Engine, EngineError, LoadReport
 from .errors import InvalidJob, JobCancelled, QueueFull
 from .jobs import Job, LoadJob, UnloadJob
+
+_log = logging.getLogger(__name__)
 
 DEFAULT_MAX_QUEUE = 16
 
@@ -88,6 +91,8 @@ class JobHandle:
                 self.sink.on_finished(result)
             else:
                 self.sink.on_failed(error)
+        except Exception:  # a caller's bug must not stop the queue for everyone else
+            _log.exception("the sink of a %s job failed", self.job.kind)
         finally:
             self._done.set()
 
@@ -232,6 +237,9 @@ class ModelScheduler:
             error = exc
         except ValueError as exc:  # an empty prompt, an unknown template name
             error = InvalidJob(str(exc))
+        except Exception as exc:  # a sink that raised, a bug: this job fails, the queue goes on
+            _log.exception("a %s job failed", handle.job.kind)
+            error = EngineError(f"The {handle.job.kind} job failed: {exc!r}")
         if isinstance(handle.job, LoadJob | UnloadJob):
             self.report = self.engine.report
         handle._finish(result, error)
