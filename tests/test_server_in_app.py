@@ -85,6 +85,10 @@ def test_the_chat_and_an_api_client_take_turns_on_one_model(
     qtbot.waitUntil(lambda: pool.acquire_loaded(None) is not None, timeout=10_000)
     model_id = smollm2_path.name.removesuffix(".gguf")
     assert model_id in server_page.python.toPlainText()
+    marked = chat.models._mark_loaded([("SmolLM2", str(smollm2_path)), ("Other", "/x.gguf")])
+    assert marked == [("SmolLM2 · loaded", str(smollm2_path)), ("Other", "/x.gguf")]
+    qtbot.waitUntil(lambda: server_page.serving.text().startswith("Loaded: "), timeout=5_000)
+    assert f"{smollm2_path.name} (the chat's" in server_page.serving.text()
     assert load_settings().server.run_at_start  # it comes back at the next launch
 
     api_text: list[str] = []

@@ -80,6 +80,17 @@ class ModelHost(QObject):
                 self._adopt(loaded)
         return self._pool
 
+    def loaded_paths(self) -> dict[Path, str]:
+        """Every loaded model's file, and who loaded it: "chat", or "server" (the API)."""
+        out: dict[Path, str] = {}
+        if self._pool is not None:
+            for entry in self._pool.loaded().values():
+                out[entry.path] = "server" if entry.owned else "chat"
+        chat = self.controller.loaded_model
+        if chat is not None:
+            out[chat.path] = "chat"
+        return out
+
     def _adopt(self, loaded: LoadedModel) -> None:
         """Serve the chat's model through the pool too, once its memory plan is known."""
         if self._pool is None or self._closed:

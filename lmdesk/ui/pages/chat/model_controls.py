@@ -9,6 +9,7 @@ model at once.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
     from lmdesk.core.engine import EngineError, UnloadReport
 
 
+LOADED_WORDS = {"chat": "loaded", "server": "loaded by the server"}
+
+
 class ModelControls(QObject):
     model_ready = Signal(object)
     """LoadedModel: a model is loaded and can chat."""
@@ -54,6 +58,7 @@ class ModelControls(QObject):
         self._parent = parent
         self._panel_path = ""
         self._attempt: tuple[str, LoadSettings] | None = None
+        self._found: list[tuple[str, str]] = []
         self.bar = ModelBar()
         self.panel = OffloadPanel(context.settings)
         self.template_banner = TemplateBanner()
@@ -148,7 +153,19 @@ class ModelControls(QObject):
 
     def _scan_models(self) -> None:
         if self.choice.stale:
-            self.choice.scan(self.bar.set_models)
+            self.choice.scan(lambda models: self.bar.set_models(self._mark_loaded(models)))
+        else:
+            self.bar.set_models(self._mark_loaded(self._found))
+
+    def _mark_loaded(self, models: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The picker's entries, saying which models are loaded now (here or by the server)."""
+        self._found = models
+        loaded = self._host.loaded_paths()
+        marked = []
+        for label, path in models:
+            who = loaded.get(Path(path))
+            marked.append((f"{label} · {LOADED_WORDS[who]}" if who else label, path))
+        return marked
 
     def _models_changed(self) -> None:
         self.choice.stale = True

@@ -181,14 +181,21 @@ class ServerPage(QScrollArea):
         return loaded.path.name.removesuffix(".gguf") if loaded is not None else "MODEL"
 
     def _show_busy(self) -> None:
-        busy = self._context.models.controller.busy_client
-        words = {"chat": "answering in the chat", "api": "answering an API request"}
-        loaded = self._context.models.controller.loaded_model
-        if loaded is None:
+        """Which models are loaded, by whom, and whose turn it is on the chat's model."""
+        host = self._context.models
+        loaded = host.loaded_paths()
+        if not loaded:
             self.serving.setText("No model is loaded; a request that names one loads it.")
-        else:
-            now = words.get(busy or "", "idle")
-            self.serving.setText(f"{loaded.path.name}: {now}.")
+            return
+        turn = {"chat": "answering in the chat", "api": "answering an API request"}
+        now = turn.get(host.controller.busy_client or "", "idle")
+        parts = [
+            f"{path.name} (the chat's, {now})"
+            if who == "chat"
+            else f"{path.name} (loaded by a request)"
+            for path, who in loaded.items()
+        ]
+        self.serving.setText("Loaded: " + "; ".join(parts) + ".")
 
     def _show_problem(self, text: str) -> None:
         self.note.setText(text)
