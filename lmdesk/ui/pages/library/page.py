@@ -242,7 +242,7 @@ class LibraryPage(QWidget):
             summary = f"The models folder cannot be used · {summary}"
         self.summary.setText(summary)
         self.table.setVisible(bool(entries))
-        self.empty.setVisible(not entries)
+        self.empty.setVisible(not entries and not self.folder_problem.text())
 
     def _show_folder_problem(self, problem: str | None) -> None:
         """An unusable models folder is named, with a way out, not shown as "0 models"."""
