@@ -42,3 +42,18 @@ def damaged_database(path: Path, conversations: int = 60) -> None:
     with sqlite3.connect(path) as conn:  # fold the WAL into the file, as a clean exit does
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     damage(path, path.stat().st_size // PAGE_SIZE - 2)
+
+
+def use_up_space(store: ChatStore) -> None:
+    """Fill the disk, then the room left in the pages, as another program writing would:
+    after this, a message that grows needs a page SQLite may not add."""
+    from lmdesk.core.chats.errors import ChatDiskFullError
+
+    fill_disk(store)
+    filler = store.create_conversation("filler")
+    for size in (1000, 100, 10, 1):
+        try:
+            while True:
+                store.add_message(filler.id, "user", "f" * size)
+        except ChatDiskFullError:
+            continue

@@ -10,11 +10,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from chat_helpers import no_dangling_qthreads  # noqa: F401
-from chats_faults_helpers import damaged_database
+from chat_helpers import SETTINGS, no_dangling_qthreads  # noqa: F401
+from chats_faults_helpers import damaged_database, free_disk, use_up_space
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
 from lmdesk.core.chats import ChatStore, default_database_path
+from lmdesk.core.engine import ReplyStats
 from lmdesk.core.settings import Settings
 from lmdesk.ui.pages.chat.page import ChatPage
 from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
@@ -104,3 +107,90 @@ def test_start_empty_keeps_the_damaged_file_aside(make_page: Callable[[], ChatPa
     assert [page.conversations.model.index(0).data()] == ["while asked"]
     page.session.new_conversation()  # and the new file takes new chats
     assert len(_on_disk(path)) == 2
+
+
+STORY = "Write a long story about a dragon who learns to sing."
+QUESTION = "What is the capital of France?"
+REPLY_TIMEOUT_MS = 120_000
+
+
+def _stored(page: ChatPage) -> list[tuple[str, str, str]]:
+    """(role, state, content) of the open conversation, as another connection reads the file."""
+    conversation_id = page.session.conversation_id
+    assert conversation_id is not None
+    with ChatStore(page.store.path, recover=False) as other:
+        return [(m.role, m.state, m.content) for m in other.messages(conversation_id)]
+
+
+def _send(qtbot: QtBot, page: ChatPage, text: str) -> ReplyStats:
+    with qtbot.waitSignal(page.session.reply_finished, timeout=REPLY_TIMEOUT_MS) as finished:
+        page.composer.edit.setFocus()
+        page.composer.edit.setPlainText(text)
+        QTest.keyClick(page.composer.edit, Qt.Key.Key_Return)
+    return finished.args[0]  # type: ignore[no-any-return]
+
+
+def test_a_full_disk_during_a_reply_through_the_page(
+    qtbot: QtBot, tmp_path: Path, smollm2_path: Path
+) -> None:
+    database = tmp_path / "chats.sqlite3"
+    store = ChatStore.open(database)
+    context = AppContext(settings=SettingsStore(Settings()), signals=AppSignals())
+    page = ChatPage(context, store=store, flush_interval_s=0.0)  # every chunk is saved
+    qtbot.addWidget(page)
+    page.resize(1100, 700)
+    page.show()
+    try:
+        with qtbot.waitSignal(page.controller.loaded, timeout=60_000):
+            page.load_model(str(smollm2_path), SETTINGS)
+        sampling = page.session.sampling().with_changes(temperature=0.0, max_tokens=300, seed=1)
+        page.session.set_sampling(sampling)
+        shown: list[str] = []
+
+        def fill_once(_message_id: int, _text: str) -> None:
+            if not shown:
+                use_up_space(page.store)  # the disk fills while the reply streams
+            shown.append(page.messages.widgets()[-1].text())
+
+        page.session.reply_text.connect(fill_once)
+        stats = _send(qtbot, page, STORY)
+        page.session.reply_text.disconnect(fill_once)
+
+        # The reply streamed to its end on screen, was closed, and the banner says why it
+        # is not saved, naming the file.
+        assert len(shown) > 10 and stats.generated_tokens > 100
+        assert page.messages.widgets()[-1].text() == stats.text
+        assert not page.session.streaming and page.session.can_reply() is None
+        assert "full" in page.banner.message and str(database) in page.banner.message
+        assert _stored(page)[-1] != ("assistant", "complete", stats.text)
+
+        # While the disk is still full a new message is refused, said, and kept in the box.
+        page.composer.edit.setPlainText(QUESTION)
+        QTest.keyClick(page.composer.edit, Qt.Key.Key_Return)
+        assert page.banner.message.startswith("Your message was not sent: ")
+        assert "full" in page.banner.message and page.composer.text() == QUESTION
+        assert [m.text() for m in page.messages.widgets()][-1] == stats.text
+        (user, reply) = _stored(page)  # the question was not written; the reply only in part
+        assert user == ("user", "complete", STORY)
+        assert reply[:2] == ("assistant", "streaming") and stats.text.startswith(reply[2])
+
+        free_disk(page.store)  # space returns: the reply kept in memory is saved
+        qtbot.waitUntil(
+            lambda: _stored(page)[-1] == ("assistant", "complete", stats.text), timeout=30_000
+        )
+        assert page.banner.message == "The reply kept in memory is now saved."
+
+        page.composer.edit.clear()
+        second = _send(qtbot, page, QUESTION)
+        assert _stored(page)[-2:] == [
+            ("user", "complete", QUESTION),
+            ("assistant", "complete", second.text),
+        ]
+        assert _stored(page)[:2] == [
+            ("user", "complete", STORY),
+            ("assistant", "complete", stats.text),
+        ]
+    finally:
+        page.shutdown()
+        context.close()
+        store.close()
