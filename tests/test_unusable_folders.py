@@ -64,6 +64,7 @@ def test_a_models_folder_under_a_file_is_named_and_another_is_chosen(tmp_path: P
     settings = home / "config" / "settings.json"
     settings.write_text(json.dumps({"version": 2, "models_dir": str(blocker / "models")}))
     seen = _run_app(home, tmp_path / "tmp", tmp_path / "out.json", FOLDERS_PICK=str(chosen))
+    assert seen["stage"] == "done", seen
     problem = f"The models folder {blocker / 'models'} cannot be used (Not a directory)"
     assert seen["banner"].startswith(problem)
     assert seen["action"] == "Choose another folder…"
