@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from chats_faults_helpers import damage, damaged_database, fill_disk, free_disk
 
 from lmdesk.core.chats import ChatStore
 from lmdesk.core.chats.errors import (
@@ -31,17 +32,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def fill_disk(store: ChatStore) -> None:
-    """No page may be added to the database any more (a full disk, as SQLite sees it)."""
-    conn: sqlite3.Connection = store._db._conn  # the store's own connection
-    pages = conn.execute("PRAGMA page_count").fetchone()[0]
-    conn.execute(f"PRAGMA max_page_count = {pages}")
-
-
-def free_disk(store: ChatStore) -> None:
-    store._db._conn.execute("PRAGMA max_page_count = 1073741823")
 
 
 def stats(text: str) -> ReplyStats:
@@ -116,24 +106,9 @@ def test_a_read_only_database_names_the_file(tmp_path: Path) -> None:
     assert str(path) in str(caught.value) and "read-only" in str(caught.value)
 
 
-def _damage(path: Path, page: int) -> None:
-    """Overwrite one page of the file with garbage, as a bad sector or a torn write would."""
-    size = 4096
-    with path.open("r+b") as stream:
-        stream.seek(page * size)
-        stream.write(b"\xa5" * size)
-
-
 def test_a_damaged_database_is_refused_then_kept_aside_and_rebuilt(tmp_path: Path) -> None:
     path = tmp_path / "chats.sqlite3"
-    with ChatStore(path) as store:
-        for n in range(60):
-            conversation = store.create_conversation(f"chat {n}")
-            store.add_message(conversation.id, "user", f"question {n} " + "x" * 500)
-    with sqlite3.connect(path) as conn:  # fold the WAL into the file, as a clean exit does
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    pages = path.stat().st_size // 4096
-    _damage(path, pages - 2)
+    damaged_database(path)
 
     with pytest.raises(ChatDatabaseDamagedError) as caught:
         ChatStore(path)
@@ -156,20 +131,23 @@ def test_the_app_opens_its_chats_whatever_state_the_file_is_in(tmp_path: Path) -
     from lmdesk.ui.pages.chat.store_opening import open_chat_store
 
     path = tmp_path / "chats.sqlite3"
-    store, problem = open_chat_store(path)
-    assert problem is None
-    store.create_conversation("kept")
-    store.close()
-    _damage(path, 1)  # the first table's page: even listing fails
-    store, problem = open_chat_store(path)
-    assert problem is not None and str(path) in problem and ".damaged-" in problem
-    store.create_conversation("after")  # the rebuilt file takes new chats
-    store.close()
+    opened = open_chat_store(path)
+    assert opened.problem is None and opened.damaged is None and opened.store.path == path
+    opened.store.create_conversation("kept")
+    opened.store.close()
+    damage(path, 1)  # the first table's page: even listing fails
+    before = path.read_bytes()
+    opened = open_chat_store(path)  # nothing is done to the file before the person answers
+    assert opened.damaged == path and opened.problem is not None and str(path) in opened.problem
+    assert path.read_bytes() == before and not list(tmp_path.glob("*.damaged-*"))
+    opened.store.create_conversation("meanwhile")  # in memory until then
+    assert [c.title for c in opened.store.list_conversations()] == ["meanwhile"]
+    opened.store.close()
 
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder")
-    store, problem = open_chat_store(blocked / "chats.sqlite3")  # its folder cannot be made
-    assert problem is not None and str(blocked / "chats.sqlite3") in problem
-    assert "in memory only" in problem
-    store.create_conversation("still usable")
-    assert [c.title for c in store.list_conversations()] == ["still usable"]
+    opened = open_chat_store(blocked / "chats.sqlite3")  # its folder cannot be made
+    assert opened.problem is not None and str(blocked / "chats.sqlite3") in opened.problem
+    assert "in memory only" in opened.problem and opened.damaged is None
+    opened.store.create_conversation("still usable")
+    assert [c.title for c in opened.store.list_conversations()] == ["still usable"]

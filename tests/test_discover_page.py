@@ -277,6 +277,28 @@ def test_a_rate_limited_header_read_says_so_and_retries(
     assert [r.status for r in hub.requests_for(f"/{SMOL}/resolve/")].count(429) == 2
 
 
+def test_a_rate_limited_file_list_and_card_count_down_instead_of_listing(
+    qtbot: QtBot, hub: HubServer, keeper: PageKeeper
+) -> None:
+    page = open_page(qtbot, keeper)
+    hub.rate_limit(1, reset_s=3, path_part=f"/api/models/{SMOL}")
+    hub.rate_limit(1, reset_s=3, path_part=f"/{SMOL}/resolve/main/README.md")
+    page.list.setCurrentIndex(page.results.index(page.results.repo_ids().index(SMOL), 0))
+    view = page.repo_view
+    qtbot.waitUntil(
+        lambda: view.status.text() == "Rate-limited by Hugging Face, retrying in 2 s.",
+        timeout=15_000,
+    )
+    qtbot.waitUntil(
+        lambda: "Model card: Rate-limited by Hugging Face, retrying in" in view.card.toPlainText(),
+        timeout=15_000,
+    )
+    qtbot.waitUntil(lambda: view.files.rowCount() > 0 and headers_read(page), timeout=15_000)
+    assert len(view.files.rows()) == 1
+    qtbot.waitUntil(lambda: "SmolLM2" in view.card.toPlainText(), timeout=15_000)
+    assert "Rate-limited" not in view.status.text()
+
+
 def test_incomplete_splits_and_files_that_are_not_models_get_no_verdict(
     qtbot: QtBot, hub: HubServer, keeper: PageKeeper, smollm2_path: Path
 ) -> None:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -254,6 +255,26 @@ def test_server_errors_are_retried_with_backoff(
     assert done.attempt == 3
     retrying = [u.message for u in recorder.updates if u.state is JobState.RETRYING]
     assert retrying and "server error (500)" in retrying[0]
+
+
+@pytest.mark.parametrize("style", ["ratelimit", "reset"])
+def test_a_rate_limited_transfer_waits_what_the_hub_says_and_says_so(
+    hub: HubServer, make_manager: Callable[..., DownloadManager], recorder: Recorder, style: str
+) -> None:
+    hub.rate_limit(1, reset_s=2, path_part=f"{REPO}/resolve/", style=style)
+    manager = make_manager()  # its own back-off would retry after 0.01 s
+    start = time.monotonic()
+    done = manager.wait(manager.add(REPO, FILE).job_id, timeout=30)
+    assert done.state is JobState.DONE, done.message
+    assert time.monotonic() - start >= 1.9
+    waiting = list(
+        dict.fromkeys(u.message for u in recorder.updates if u.state is JobState.RETRYING)
+    )
+    assert waiting == [
+        "Rate-limited by Hugging Face, retrying in 2 s",
+        "Rate-limited by Hugging Face, retrying in 1 s",
+    ]
+    assert [status for status, _ in resolve_gets(hub)] == [429, 200]
 
 
 def test_a_stall_is_detected_speed_falls_to_zero_and_the_job_reconnects(

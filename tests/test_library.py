@@ -139,3 +139,42 @@ def test_deleting_a_link_keeps_the_file_it_points_to(tmp_path: Path, smollm2_pat
     )
     assert delete_model(entry) == [link]
     assert smollm2_path.exists() and not link.exists()
+
+
+def _header_only(path: Path, arch: str, general_type: str | None = None) -> Path:
+    """A GGUF with a header and no tensors, as projectors, imatrices and adapters begin."""
+    from gguf import GGUFWriter
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = GGUFWriter(path, arch)
+    if general_type:
+        writer.add_string("general.type", general_type)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def test_files_that_are_not_models_are_left_out(tmp_path: Path) -> None:
+    own = tmp_path / "models"
+    repo = own / "someone" / "Vision-GGUF"
+    write_model(repo / "vision-Q4_K_M.gguf", n_layer=2)
+    write_model(repo / "vision-imatrix.gguf", n_layer=2)  # the name decides, before the header
+    write_model(repo / "vision-mmproj-model-f16.gguf", n_layer=2)
+    _header_only(repo / "projector-f16.gguf", "clip")  # an older projector: its architecture
+    _header_only(repo / "calibration.gguf", "llama", "imatrix")  # the header's general.type
+    _header_only(repo / "style-lora.gguf", "llama", "adapter")
+    cache = DescribeCache(tmp_path / "cache")
+    for _ in range(2):  # the second scan reads the cache: the verdict is cached too
+        entries = scan_library(models_dir=own, cache=cache, lm_studio=[], include_hf_cache=False)
+        assert [e.path.name for e in entries] == ["vision-Q4_K_M.gguf"]
+    assert cache.hits == 4  # the model and the three headers that said "not a model"
+
+
+def test_reading_a_projector_says_what_it_is(tmp_path: Path) -> None:
+    from lmdesk.core.gguf import NotAModelError, read_model
+
+    with pytest.raises(NotAModelError, match="not a model: vision projector") as caught:
+        read_model(_header_only(tmp_path / "projector.gguf", "clip"))
+    assert caught.value.kind == "projector"

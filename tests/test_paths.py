@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,28 @@ def test_empty_lmdesk_home_means_unset(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("LMDESK_HOME", "")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     assert paths.config_dir() == tmp_path / "cfg" / "lmdesk"
+
+
+def test_places_that_cannot_be_made_stand_in_for_the_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("an unmounted drive, or a file where a folder should be")
+    monkeypatch.setenv("LMDESK_HOME", str(blocker / "home"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    spare = tmp_path / "tmp" / f"lmdesk-{getpass.getuser()}"
+    assert paths.config_dir() == spare / "config" and paths.config_dir().is_dir()
+    assert paths.data_dir() == spare / "data"
+    assert paths.settings_path() == spare / "config" / "settings.json"
+    found = paths.problems()
+    assert len(found) == 4
+    assert found[0] == (
+        f"The settings folder {blocker / 'home' / 'config'} cannot be used (Not a directory); "
+        f"this session uses {spare / 'config'} instead."
+    )
+    chosen = blocker / "models"
+    assert paths.models_dir(str(chosen)) == chosen  # returned, not made: the person chooses
+    assert paths.folder_problem(chosen) == f"{chosen} cannot be used (Not a directory)"
+    monkeypatch.setenv("LMDESK_HOME", str(tmp_path / "fine"))
+    assert paths.problems() == [] and paths.folder_problem(paths.models_dir()) is None

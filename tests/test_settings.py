@@ -197,7 +197,7 @@ VERSION_0 = {
 
 def test_migration_from_version_0(path: Path) -> None:
     migrated, notes = migrate(dict(VERSION_0))
-    assert migrated["version"] == 1 and notes == []
+    assert migrated["version"] == SCHEMA_VERSION and notes == []
     assert "model_dir" not in migrated and migrated["theme"] == "dark"
     write_json(path, VERSION_0)
     loaded = load_settings(path)
@@ -215,8 +215,26 @@ def test_migration_from_version_0(path: Path) -> None:
     )
     assert loaded.extra == {"window_geometry": [10, 20, 800, 600]}
     save_settings(loaded, path)
-    assert json.loads(path.read_text(encoding="utf-8"))["version"] == 1
+    assert json.loads(path.read_text(encoding="utf-8"))["version"] == SCHEMA_VERSION
     assert load_settings(path) == loaded
+
+
+@pytest.mark.parametrize("saved", ["https://huggingface.co", "https://huggingface.co/"])
+def test_the_old_default_endpoint_no_longer_hides_hf_endpoint(
+    path: Path, monkeypatch: pytest.MonkeyPatch, saved: str
+) -> None:
+    from lmdesk.core.hub.endpoint import hub_endpoint
+
+    write_json(path, {"version": 1, "hf_endpoint": saved, "theme": "dark"})
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9/mirror")
+    loaded = load_settings(path)
+    assert loaded.hf_endpoint == "" and loaded.theme == "dark"
+    assert hub_endpoint(loaded.hf_endpoint) == "http://127.0.0.1:9/mirror"
+
+
+def test_a_chosen_mirror_survives_the_migration(path: Path) -> None:
+    write_json(path, {"version": 1, "hf_endpoint": "https://hf-mirror.example"})
+    assert load_settings(path).hf_endpoint == "https://hf-mirror.example"
 
 
 def test_light_mode_and_unset_dark_mode_migrate() -> None:

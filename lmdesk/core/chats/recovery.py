@@ -1,9 +1,11 @@
 """A damaged chats database: keep a copy of it, and rebuild the file from what can be read.
 
 `recover_database` moves the damaged file (and its WAL) aside as
-``chats.sqlite3.damaged-<time>``, creates a fresh database in its place, and
-copies every conversation and message row SQLite can still read, one row at a
-time, so one bad page costs only the rows on it.
+``chats.sqlite3.damaged-<time>`` (`keep_aside`, which alone is "start empty"),
+creates a fresh database in its place, and copies every conversation and message
+row SQLite can still read, one row at a time, so one bad page costs only the rows
+on it. `carry_over` copies the chats of the in-memory store the app used while the
+person decided into the file's store.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lmdesk.core.chats import schema
+from lmdesk.core.chats.store import DEFAULT_TITLE, ChatStore
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +52,31 @@ class Recovery:
     messages: int
 
 
-def recover_database(path: Path, *, now: float | None = None) -> Recovery:
-    """Keep the damaged ``path`` as a copy beside it and rebuild ``path`` from its readable rows."""
+def keep_aside(path: Path, *, now: float | None = None) -> Path:
+    """Move the damaged ``path`` (and its WAL) to ``<name>.damaged-<time>`` beside it."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(time.time() if now is None else now))
     copy = path.with_name(f"{path.name}.damaged-{stamp}")
     for suffix in ("", "-wal", "-shm"):
         source = Path(f"{path}{suffix}")
         if source.exists():
             os.replace(source, Path(f"{copy}{suffix}"))
+    return copy
+
+
+def carry_over(source: ChatStore, target: ChatStore) -> dict[int, int]:
+    """Copy the conversations of ``source`` into ``target``; old id -> new id. An untouched
+    "New chat" (no message, no title of its own) is left behind: there is nothing in it."""
+    moved = {}
+    for conversation in reversed(source.list_conversations()):  # oldest first
+        if conversation.title == DEFAULT_TITLE and not source.messages(conversation.id):
+            continue
+        moved[conversation.id] = target.import_json(source.export_json(conversation.id)).id
+    return moved
+
+
+def recover_database(path: Path, *, now: float | None = None) -> Recovery:
+    """Keep the damaged ``path`` as a copy beside it and rebuild ``path`` from its readable rows."""
+    copy = keep_aside(path, now=now)
     fresh = schema.open_database(path)
     try:
         damaged = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)

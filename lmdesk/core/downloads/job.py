@@ -13,7 +13,8 @@ import logging
 import threading
 from collections.abc import Callable
 
-from lmdesk.core.hub import HubError
+from lmdesk.core.hub import HubError, RateLimited
+from lmdesk.core.hub.rate_limit import wait_out, waiting_words
 
 from .errors import BadResponse, DownloadError, RemoteChanged
 from .model import JobSettings, JobSnapshot, JobState
@@ -185,13 +186,32 @@ class DownloadJob:
                 )
                 if failures > self.settings.retry.max_failures:
                     raise DownloadError(f"Gave up after {failures - 1} retries: {exc}") from exc
-                self._backoff(str(exc), self.settings.retry.delay(failures))
+                if isinstance(exc, RateLimited):  # the hub said how long: wait that, not ours
+                    self._wait_out_rate_limit(exc.retry_after_s)
+                else:
+                    self._backoff(str(exc), self.settings.retry.delay(failures))
 
     def _backoff(self, reason: str, delay: float) -> None:
         with self._lock:
             self._set(JobState.RETRYING, f"{reason.rstrip('.')}. Retrying in {delay:.1f} s")
         self._notify(True)
         self._wake.wait(delay)
+        self._reconnect()
+
+    def _wait_out_rate_limit(self, seconds: float | None) -> None:
+        """A 429: count the hub's stated wait (Retry-After / RateLimit) down in the status."""
+
+        def tell(left: int) -> None:
+            if self._stop:
+                return
+            with self._lock:
+                self._set(JobState.RETRYING, waiting_words(left))
+            self._notify(True)
+
+        wait_out(seconds, on_wait=tell, sleep=lambda step: self._wake.wait(step))
+        self._reconnect()
+
+    def _reconnect(self) -> None:
         with self._lock:
             self._wake.clear()
             if not self._stop:

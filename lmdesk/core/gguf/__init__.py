@@ -1,6 +1,6 @@
 """Header-only GGUF reading: metadata, tensors and a model description, never tensor data."""
 
-from .errors import GGUFError
+from .errors import GGUFError, NotAModelError
 from .header import GGUFHeader, TensorInfo, read_header
 from .model import ModelInfo, describe
 from .source import RangeSource
@@ -10,6 +10,7 @@ __all__ = [
     "GGUFError",
     "GGUFHeader",
     "ModelInfo",
+    "NotAModelError",
     "RangeSource",
     "TensorInfo",
     "describe",

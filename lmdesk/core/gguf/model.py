@@ -13,7 +13,9 @@ from typing import Any
 
 from gguf import GGMLQuantizationType, LlamaFileType
 
-from . import checked
+# Names, not `from . import checked`: that waits for this package's lock, while a thread
+# importing the package (the inference worker, at start) waits for this module's; Python
+# breaks that deadlock with a half-imported module, an ImportError for one of them.
 from .checked import (
     MAX_CONTEXT,
     MAX_EMBD,
@@ -22,6 +24,11 @@ from .checked import (
     MAX_HEADS,
     MAX_LAYERS,
     MAX_VOCAB,
+    finite,
+    per_layer,
+    shown,
+    text,
+    whole,
 )
 from .errors import GGUFError, MissingKeyError
 from .header import GGUFHeader, TensorInfo
@@ -140,11 +147,11 @@ def describe(header: GGUFHeader) -> ModelInfo:
     """
     meta = header.metadata
     arch = _architecture(meta)
-    n_layer = checked.whole(meta, f"{arch}.block_count", default=None, low=1, high=MAX_LAYERS)
-    n_embd = checked.whole(meta, f"{arch}.embedding_length", default=None, low=1, high=MAX_EMBD)
+    n_layer = whole(meta, f"{arch}.block_count", default=None, low=1, high=MAX_LAYERS)
+    n_embd = whole(meta, f"{arch}.embedding_length", default=None, low=1, high=MAX_EMBD)
     heads = f"{arch}.attention.head_count"
-    n_head = checked.per_layer(meta, heads, n_layer, default=0, high=MAX_HEADS) or ()
-    n_head_kv = checked.per_layer(meta, f"{heads}_kv", n_layer, default=None, high=MAX_HEADS)
+    n_head = per_layer(meta, heads, n_layer, default=0, high=MAX_HEADS) or ()
+    n_head_kv = per_layer(meta, f"{heads}_kv", n_layer, default=None, high=MAX_HEADS)
     if n_head_kv is None or (all(h == 0 for h in n_head_kv) and n_head):
         n_head_kv = n_head
     max_heads = max(n_head, default=0)
@@ -156,8 +163,8 @@ def describe(header: GGUFHeader) -> ModelInfo:
     n_expert_used = _count(meta, f"{arch}.expert_used_count", max(n_expert, 1))
     return ModelInfo(
         architecture=arch,
-        name=checked.text(meta, "general.name") or _basename(header),
-        size_label=checked.text(meta, "general.size_label"),
+        name=text(meta, "general.name") or _basename(header),
+        size_label=text(meta, "general.size_label"),
         parameter_count=sum(t.n_elements for t in header.tensors),
         quantization=quantization_label(header),
         n_layer=n_layer,
@@ -170,7 +177,7 @@ def describe(header: GGUFHeader) -> ModelInfo:
         n_swa=n_swa,
         swa_layers=_swa_layers(meta, arch, n_layer, n_swa),
         n_vocab=_vocab_size(meta, arch, header),
-        chat_template=checked.text(meta, "tokenizer.chat_template"),
+        chat_template=text(meta, "tokenizer.chat_template"),
         tied_embeddings="output.weight" not in names and "token_embd.weight" in names,
         n_expert=n_expert,
         n_expert_used=n_expert_used,
@@ -183,13 +190,13 @@ def describe(header: GGUFHeader) -> ModelInfo:
 
 
 def _count(meta: dict[str, Any], key: str, high: int, default: int = 0) -> int:
-    return checked.whole(meta, key, default=default, low=0, high=high)
+    return whole(meta, key, default=default, low=0, high=high)
 
 
 def _check_norm_epsilons(meta: dict[str, Any], arch: str) -> None:
     """llama.cpp asserts on a NaN or infinite epsilon: refuse it here, before it loads."""
     for key in ("layer_norm_rms_epsilon", "layer_norm_epsilon"):
-        checked.finite(meta, f"{arch}.attention.{key}", low=0.0, high=1.0)
+        finite(meta, f"{arch}.attention.{key}", low=0.0, high=1.0)
 
 
 def quantization_label(header: GGUFHeader) -> str:
@@ -227,7 +234,7 @@ def _vocab_size(meta: dict[str, Any], arch: str, header: GGUFHeader) -> int:
     if isinstance(tokens, list):
         return len(tokens)
     if f"{arch}.vocab_size" in meta:
-        return checked.whole(meta, f"{arch}.vocab_size", default=0, low=0, high=MAX_VOCAB)
+        return whole(meta, f"{arch}.vocab_size", default=0, low=0, high=MAX_VOCAB)
     embd = next((t for t in header.tensors if t.name == "token_embd.weight"), None)
     return embd.shape[-1] if embd else 0
 
@@ -243,11 +250,11 @@ def _ffn_width(tensors: tuple[TensorInfo, ...], n_expert_used: int, n_embd: int)
 
 def _architecture(meta: dict[str, Any]) -> str:
     key = "general.architecture"
-    value = checked.text(meta, key)
+    value = text(meta, key)
     if value is None:
         raise MissingKeyError(f"the header has no {key}; this is not a model llama.cpp can load")
     if len(value) > MAX_ARCH_NAME or not value.isprintable():
-        raise GGUFError(f"{key} is not an architecture name: {checked.shown(value)}")
+        raise GGUFError(f"{key} is not an architecture name: {shown(value)}")
     return value
 
 

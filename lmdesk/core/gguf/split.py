@@ -7,7 +7,8 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from .errors import GGUFError
+from .errors import GGUFError, NotAModelError
+from .file_kind import WHAT_IT_IS, kind_from_header
 from .header import GGUFHeader, read_header
 from .model import ModelInfo, describe
 
@@ -59,11 +60,18 @@ def _some(names: list[str], shown: int = 3) -> str:
 
 
 def read_model(path: str | os.PathLike[str]) -> ModelInfo:
-    """Describe the model in a local GGUF file, reading every part of a split model."""
+    """Describe the model in a local GGUF file, reading every part of a split model.
+
+    Raises `NotAModelError` for a projector, importance matrix or adapter (the header says so).
+    """
     parts = split_parts(path)
-    if len(parts) == 1:
-        return describe(read_header(parts[0]))
-    missing = [p.name for p in parts if not p.exists()]
+    missing = [p.name for p in parts if not p.exists()] if len(parts) > 1 else []
     if missing:
         raise GGUFError(f"parts of this split model are missing: {_some(missing)}")
-    return describe(merge_split_headers([read_header(p) for p in parts]))
+    first = read_header(parts[0])
+    kind = kind_from_header(first.metadata)
+    if kind != "model":
+        raise NotAModelError(f"this file is not a model: {WHAT_IT_IS[kind].lower()}", kind)
+    if len(parts) == 1:
+        return describe(first)
+    return describe(merge_split_headers([first] + [read_header(p) for p in parts[1:]]))

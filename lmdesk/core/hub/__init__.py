@@ -4,6 +4,7 @@ Every function takes ``endpoint=`` explicitly (huggingface_hub reads ``HF_ENDPOI
 at import) and raises only `HubError` subclasses, whose ``str()`` is meant for a person.
 """
 
+from ..gguf.file_kind import WHAT_IT_IS, FileKind, kind_from_header, kind_from_name
 from .account import whoami
 from .errors import (
     FileNotOnHub,
@@ -17,7 +18,6 @@ from .errors import (
     hub_errors,
     translate_error,
 )
-from .file_kind import WHAT_IT_IS, FileKind, kind_from_header, kind_from_name
 from .files import (
     IncompleteSplit,
     RemoteModel,

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from huggingface_hub import HfApi, ModelInfo, hf_hub_url
 
+from ..gguf.file_kind import FileKind, kind_from_name
 from .errors import FileNotOnHub, HubError, hub_errors
-from .file_kind import FileKind, kind_from_name
 from .names import quantization_label, split_name
 from .rate_limit import OnWait, retrying
 from .session import get_session, hf_raise_for_status, hub_headers

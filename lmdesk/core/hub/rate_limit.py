@@ -57,7 +57,7 @@ def wait_out(
     seconds: float | None,
     *,
     on_wait: OnWait | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
 ) -> None:
     """Wait ``seconds`` (or `UNSTATED_WAIT_S`), telling ``on_wait`` the countdown each second."""
     left = UNSTATED_WAIT_S if seconds is None else seconds

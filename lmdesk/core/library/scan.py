@@ -10,11 +10,12 @@ import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from ..gguf.file_kind import kind_from_name
 from ..gguf.split import SPLIT_RE, split_parts
 from .describe_cache import DescribeCache
 from .entry import LibraryEntry, Source
 
-SKIP_PREFIXES = ("mmproj", ".")  # vision projectors are not chat models; dot-folders are private
+HIDDEN = "."  # dot-files and dot-folders are private
 
 
 def lm_studio_dirs() -> list[Path]:
@@ -53,7 +54,7 @@ def scan_library(
 def _entry(
     path: Path, source: Source, cache: DescribeCache, seen: set[Path]
 ) -> LibraryEntry | None:
-    """The row for one file; None for a duplicate or for what is not a regular file."""
+    """The row for one file; None for a duplicate, what is not a regular file, or not a model."""
     try:
         mode = path.stat().st_mode
         real = path.resolve()
@@ -64,23 +65,28 @@ def _entry(
         return None
     seen.add(real)
     parts = tuple(split_parts(path))
-    model, error = cache.describe(path)
+    described = cache.describe(path)
+    if described.kind != "model":  # its header says projector, imatrix or adapter
+        return None
     size = sum(p.stat().st_size for p in parts if p.exists())
-    return LibraryEntry(path, parts, source, size, model, error)
+    return LibraryEntry(path, parts, source, size, described.model, described.error)
 
 
 def _gguf_files(root: Path) -> Iterator[Path]:
     if not root.is_dir():
         return
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(HIDDEN))
         for name in sorted(files):
             if _is_model_file(name):
                 yield Path(folder) / name
 
 
 def _is_model_file(name: str) -> bool:
-    if not name.lower().endswith(".gguf") or name.startswith(SKIP_PREFIXES):
+    """A GGUF whose name does not say projector or imatrix (the header is asked later)."""
+    if not name.lower().endswith(".gguf") or name.startswith(HIDDEN):
+        return False
+    if kind_from_name(name) != "model":
         return False
     match = SPLIT_RE.match(name)
     return match is None or int(match.group("no")) == 1  # a split model is listed once

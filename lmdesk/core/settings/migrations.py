@@ -9,6 +9,8 @@ Version 0 is the flat layout of lmdesk's first prototype (no `version` key):
      "per_model": {"/models/a.gguf": {"gpu_layers": 20, "context_length": 4096}}}
 
 Version 1 nests load and sampling defaults and names sizes in bytes.
+Version 2: ``hf_endpoint`` was saved as "https://huggingface.co" when that was the default,
+and an explicit value wins over ``$HF_ENDPOINT``; the old default becomes "" (not set).
 Keys a migration does not know are carried along untouched.
 """
 
@@ -19,7 +21,7 @@ from typing import Any
 
 from lmdesk.core.units import MiB
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Layout = dict[str, Any]
 
@@ -64,8 +66,18 @@ def _v0_to_v1(old: Layout) -> Layout:
     return {**rest, **new, "version": 1}
 
 
+OLD_DEFAULT_ENDPOINT = "https://huggingface.co"
+
+
+def _v1_to_v2(old: Layout) -> Layout:
+    endpoint = old.get("hf_endpoint")
+    if isinstance(endpoint, str) and endpoint.strip().rstrip("/") == OLD_DEFAULT_ENDPOINT:
+        return {**old, "hf_endpoint": "", "version": 2}  # so a mirror's $HF_ENDPOINT is used
+    return {**old, "version": 2}
+
+
 #: MIGRATIONS[n] turns a version-n layout into version n + 1.
-MIGRATIONS: dict[int, Callable[[Layout], Layout]] = {0: _v0_to_v1}
+MIGRATIONS: dict[int, Callable[[Layout], Layout]] = {0: _v0_to_v1, 1: _v1_to_v2}
 
 
 def migrate(data: Layout) -> tuple[Layout, list[str]]:

@@ -22,8 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lmdesk.core import paths
 from lmdesk.core.logs import describe_exception
 from lmdesk.core.settings import Settings
+from lmdesk.ui.kit.folder_choice import CHOOSE_MODELS_FOLDER, choose_models_folder
 from lmdesk.ui.kit.icons import app_icon
 from lmdesk.ui.kit.palette import theme_controller
 from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore, any_model_present
@@ -236,6 +238,7 @@ class MainWindow(QMainWindow):
             return
         for warning in self.context.settings.settings.warnings:
             show_error(self, "Some settings were reset", warning, level="warning")
+        self._show_folder_problems()
         self.gpu_feed.start()
         if self.context.llama_build is None:
             from lmdesk.core.gpus import llama_build_info
@@ -245,6 +248,32 @@ class MainWindow(QMainWindow):
             self._autoload.load_at_start()
         if self.context.settings.settings.server.run_at_start:  # it was on when lmdesk closed
             self.context.api.start()
+
+    def _show_folder_problems(self) -> None:
+        """Folders that cannot be created or read: say so, and offer another models folder."""
+        places = paths.problems()
+        if places:
+            message = (
+                places[0]
+                if len(places) == 1
+                else (
+                    f"{len(places)} of lmdesk's folders cannot be used; "
+                    "this session keeps its files in a temporary folder."
+                )
+            )
+            show_error(self, message, "\n".join(places), level="warning")
+        problem = paths.folder_problem(self.context.settings.models_dir())
+        if problem:
+            _log.info("models folder: %s", problem)
+            self.banner.show_message(
+                f"The models folder {problem}. Choose another folder for your models.",
+                level="error",
+                action=(CHOOSE_MODELS_FOLDER, self.choose_models_folder),
+            )
+
+    def choose_models_folder(self) -> QWidget:
+        """The non-modal folder picker; the choice is saved as the models_dir setting."""
+        return choose_models_folder(self, self.context.settings)
 
     def _run(
         self, work: Callable[[object], object], *, name: str, done: Callable[[object], None]

@@ -31,13 +31,13 @@ from lmdesk.core.cpu_threads import default_threads
 from lmdesk.core.hub.endpoint import DEFAULT_ENDPOINT, hub_endpoint
 from lmdesk.core.settings import LoadDefaults, SamplingDefaults, Settings
 from lmdesk.core.units import format_size, parse_size
+from lmdesk.ui.kit.folder_choice import folder_picker
 from lmdesk.ui.services.background import BackgroundTask
 from lmdesk.ui.services.context import SettingsStore
 from lmdesk.ui.shell.settings_fields import (
     FolderField,
     choice_combo,
     float_spin,
-    folder_picker,
     int_spin,
 )
 

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from lmdesk.core.settings import setting_info
 from lmdesk.core.settings.validation import field_types
+from lmdesk.ui.kit.folder_choice import folder_picker
 
 INT_MAX = 2**31 - 1  # QSpinBox holds a C int
 
@@ -87,13 +88,3 @@ class FolderField(QWidget):
 
     def choose(self) -> None:
         self.picker = folder_picker(self, self.text, self.edit.setText)
-
-
-def folder_picker(parent: QWidget, start: str, chosen: Any) -> QFileDialog:
-    """Open a folder picker with `open()` (never `exec()`); `chosen(path)` gets the answer."""
-    picker = QFileDialog(parent, "Choose a folder", start)
-    picker.setFileMode(QFileDialog.FileMode.Directory)
-    picker.setOption(QFileDialog.Option.ShowDirsOnly, True)
-    picker.fileSelected.connect(chosen)
-    picker.open()
-    return picker

@@ -59,6 +59,10 @@ class ConversationListModel(QAbstractListModel):
     def query(self) -> str:
         return self._query
 
+    def use_store(self, store: ChatStore) -> None:
+        self._store = store
+        self.refresh()
+
     def refresh(self, query: str | None = None) -> None:
         if query is not None:
             self._query = query
@@ -206,6 +210,11 @@ class ConversationList(QWidget):
         keep = self.current_id() if select is None else select
         self.model.refresh(query)
         self.select(keep)
+
+    def use_store(self, store: ChatStore) -> None:
+        """List (and export from) ``store`` from now on."""
+        self.model.use_store(store)
+        self.export.use_store(store)
 
     def close_search(self) -> None:
         """No more searches (the store is closing)."""

@@ -36,6 +36,9 @@ class ExportActions(QObject):
             action.triggered.connect(lambda _=False, s=suffix: self.ask(s))
             self.actions[suffix] = action
 
+    def use_store(self, store: ChatStore) -> None:
+        self._store = store
+
     def export_to(self, conversation_id: int, path: Path) -> Path:
         """Write the conversation to ``path``; the suffix (.md or .json) picks the format."""
         if path.suffix.lower() == ".json":

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from lmdesk.core.chats import ChatStore, Message
+from lmdesk.core.chats.recovery import carry_over
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.sampling import SamplingSettings
 from lmdesk.ui.kit.offload import OffloadPanel
@@ -28,6 +29,7 @@ from lmdesk.ui.kit.widgets import muted
 from lmdesk.ui.pages.chat.composer import Composer
 from lmdesk.ui.pages.chat.context_meter import ContextMeter
 from lmdesk.ui.pages.chat.conversation_list import ConversationList
+from lmdesk.ui.pages.chat.damaged_question import RECOVER, DamagedChatsQuestion
 from lmdesk.ui.pages.chat.empty_state import EmptyState
 from lmdesk.ui.pages.chat.formatting import model_display_name
 from lmdesk.ui.pages.chat.message_view import MessageView
@@ -36,7 +38,14 @@ from lmdesk.ui.pages.chat.model_controls import ModelControls
 from lmdesk.ui.pages.chat.sampling_tab import SamplingTab
 from lmdesk.ui.pages.chat.session import ChatSession
 from lmdesk.ui.pages.chat.side_tabs import SystemPromptTab, TemplateBanner
-from lmdesk.ui.pages.chat.store_opening import open_chat_store
+from lmdesk.ui.pages.chat.store_opening import (
+    OPEN_ERRORS,
+    OpenedStore,
+    in_memory_words,
+    open_chat_store,
+    recover_chats,
+    start_empty,
+)
 from lmdesk.ui.services.context import AppContext
 from lmdesk.ui.services.errors import ErrorBanner, report_error
 from lmdesk.ui.services.inference import InferenceController, LoadedModel
@@ -79,10 +88,10 @@ class ChatPage(QWidget):
         self.setObjectName("chatPage")
         self.context = context
         self._owns_store = store is None
-        problem = None
-        if store is None:
-            store, problem = open_chat_store()
-        self.store = store
+        opened = open_chat_store() if store is None else OpenedStore(store)
+        self.store = opened.store
+        self._damaged = opened.damaged  # a damaged file waiting for the person's answer
+        self._answer: str | None = None  # given while a reply streamed: applied when it ends
         self.host = context.use_models(controller)
         self.controller = self.host.controller
         self._closed = False
@@ -106,8 +115,10 @@ class ChatPage(QWidget):
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
-        if problem is not None:
-            report_error(problem, level="warning")
+        if opened.damaged is not None and opened.problem:
+            self.damaged_question.ask(opened.problem)
+        elif opened.problem is not None:
+            report_error(opened.problem, level="warning")
 
     # short names for the pieces tests and the window reach for
     @property
@@ -126,6 +137,7 @@ class ChatPage(QWidget):
     def _build(self) -> None:
         self.conversations = ConversationList(self.store)
         self.banner = ErrorBanner()
+        self.damaged_question = DamagedChatsQuestion()
         self.empty = EmptyState()
         self.messages = MessageView()
         self.centre_stack = QStackedWidget()
@@ -138,6 +150,7 @@ class ChatPage(QWidget):
         column.setContentsMargins(0, 0, 0, 16)
         column.setSpacing(8)
         column.addWidget(self.banner)
+        column.addWidget(self.damaged_question)
         column.addWidget(self.models.template_banner)
         column.addWidget(self.centre_stack, 1)
         composer_row = QVBoxLayout()
@@ -194,11 +207,13 @@ class ChatPage(QWidget):
             lambda text, action: self.banner.show_message(text, None, "error", action)
         )
         m.load_tab_wanted.connect(lambda: self.tabs.setCurrentWidget(m.panel))
+        self.damaged_question.answered.connect(self.answer_damaged_database)
         s.conversation_opened.connect(self._on_conversation_opened)
         s.message_added.connect(self._on_message_added)
         s.message_changed.connect(self.messages.update_message)
         s.reply_text.connect(self.messages.append_text)
         s.streaming_changed.connect(self._on_streaming_changed)
+        s.streaming_changed.connect(self._answer_after_reply)
         s.reply_finished.connect(self._on_reply_finished)
         s.conversations_changed.connect(
             lambda: self.conversations.refresh(select=self.session.conversation_id)
@@ -305,6 +320,36 @@ class ChatPage(QWidget):
         self.centre_stack.setCurrentWidget(self.messages if loaded or has_messages else self.empty)
         reason = self.session.can_reply()
         self.composer.set_can_send(reason is None, reason or "")
+
+    # -- a damaged chats database ----------------------------------------------------------------
+    def answer_damaged_database(self, answer: str) -> None:
+        """RECOVER or START_EMPTY: the file's store replaces the in-memory one, which the
+        chats of this session so far are carried over from."""
+        if self._damaged is None:
+            return
+        if self.session.streaming:
+            self._answer = answer
+            self.damaged_question.wait_for_reply()
+            return
+        path, self._damaged, self._answer = self._damaged, None, None
+        self.damaged_question.hide()
+        try:
+            store, message = recover_chats(path) if answer == RECOVER else start_empty(path)
+            moved = carry_over(self.store, store)
+        except OPEN_ERRORS as exc:
+            self.banner.show_message(in_memory_words(path, exc), None, "error")
+            return
+        memory, self.store = self.store, store
+        self.conversations.use_store(store)
+        current = self.session.conversation_id
+        self.session.use_store(store, None if current is None else moved.get(current))
+        if self._owns_store:
+            memory.close()
+        self.banner.show_message(message, None, "info")
+
+    def _answer_after_reply(self, streaming: bool) -> None:
+        if not streaming and self._answer is not None:
+            self.answer_damaged_database(self._answer)
 
     # -- shutdown -----------------------------------------------------------------------------
     def shutdown(self, timeout_s: float = 30.0) -> None:

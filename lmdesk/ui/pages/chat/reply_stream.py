@@ -74,6 +74,11 @@ class ReplyStream(QObject):
         controller.finished.connect(self._on_finished)
         controller.failed.connect(self._on_failed)
 
+    def use_store(self, store: ChatStore) -> None:
+        """Save the next replies in ``store`` (no reply may be streaming)."""
+        assert self._record is None, "a reply is streaming into the old store"
+        self._store = store
+
     @property
     def record(self) -> ReplyRecord | None:
         """The reply being written, or None."""

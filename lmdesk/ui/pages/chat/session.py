@@ -119,6 +119,17 @@ class ChatSession(QObject):
             return listed
         return [_with_content(m, reply.text) if m.id == reply.message_id else m for m in listed]
 
+    def use_store(self, store: ChatStore, open_id: int | None) -> None:
+        """Work on ``store`` from now on and open ``open_id`` there (no reply may stream)."""
+        self._stream.use_store(store)
+        self.store = store
+        self._conversation = None
+        if open_id is None:
+            self.open_latest()
+        else:
+            self.open(open_id)
+        self.conversations_changed.emit()
+
     def open(self, conversation_id: int | None) -> None:
         try:
             conversation = (

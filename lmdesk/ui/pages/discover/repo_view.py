@@ -36,7 +36,8 @@ from lmdesk.ui.pages.discover.files_model import NAME, FilesModel
 from lmdesk.ui.pages.discover.headers import HeaderFetcher
 from lmdesk.ui.pages.discover.notice import Notice
 from lmdesk.ui.pages.discover.results_delegate import meta_line
-from lmdesk.ui.services.background import Progress
+from lmdesk.ui.pages.discover.search import RATE_LIMITED
+from lmdesk.ui.services.background import BackgroundTask, Progress
 from lmdesk.ui.services.context import AppContext
 from lmdesk.ui.services.downloads import DownloadService
 from lmdesk.ui.services.task_group import TaskGroup
@@ -65,6 +66,11 @@ def space_headings(document: QTextDocument) -> None:
         block = block.next()
 
 
+def _told(progress: Progress) -> Callable[[int], None]:
+    """A 429's countdown, as the task's progress (which also stops the wait on cancel)."""
+    return lambda seconds: progress(RATE_LIMITED, seconds, 0)
+
+
 class RepoView(QWidget):
     def __init__(
         self,
@@ -79,6 +85,8 @@ class RepoView(QWidget):
         self._context, self._inputs = context, inputs
         self.repo: RepoSummary | None = None
         self._tasks = TaskGroup(self)
+        self._files_task: BackgroundTask | None = None
+        self._card_task: BackgroundTask | None = None
         self.headers = HeaderFetcher(self._endpoint(), header_cache, self)
         self.files = FilesModel(self)
         self.title = heading("", scale=1.35)
@@ -158,18 +166,24 @@ class RepoView(QWidget):
         self.body.show()
         endpoint, repo_id = self._endpoint(), summary.repo_id
 
-        def list_files(_progress: Progress) -> list[RemoteModel]:
+        def list_files(progress: Progress) -> list[RemoteModel]:
             from lmdesk.core.hub import list_gguf_models
 
-            return list_gguf_models(repo_id, endpoint=endpoint)
+            return list_gguf_models(repo_id, endpoint=endpoint, on_rate_limit=_told(progress))
 
-        def card(_progress: Progress) -> str:
+        def card(progress: Progress) -> str:
             from lmdesk.core.hub import model_card
 
-            return model_card(repo_id, endpoint=endpoint)
+            return model_card(repo_id, endpoint=endpoint, on_rate_limit=_told(progress))
 
-        self._tasks.start(list_files, name="hub-files", done=self._on_files, failed=self._on_failed)
-        self._tasks.start(card, name="hub-card", done=self._on_card, failed=self._on_card_failed)
+        self._files_task = self._tasks.start(
+            list_files, name="hub-files", done=self._on_files, failed=self._on_failed
+        )
+        self._files_task.sig_progress.connect(self._files_waiting)
+        self._card_task = self._tasks.start(
+            card, name="hub-card", done=self._on_card, failed=self._on_card_failed
+        )
+        self._card_task.sig_progress.connect(self._card_waiting)
 
     def cancel(self) -> None:
         self._tasks.cancel_all()
@@ -210,6 +224,15 @@ class RepoView(QWidget):
 
     def _on_rate_limited(self, seconds: int) -> None:
         self.status.setText(f"{waiting_words(seconds)}.")
+
+    def _files_waiting(self, stage: str, seconds: int, _total: int) -> None:
+        """The file list waits out a 429: the countdown instead of "Listing…"."""
+        if stage == RATE_LIMITED and self.sender() is self._files_task:  # not a previous repo's
+            self._on_rate_limited(seconds)
+
+    def _card_waiting(self, stage: str, seconds: int, _total: int) -> None:
+        if stage == RATE_LIMITED and self.sender() is self._card_task:
+            self.card.setMarkdown(f"*Model card: {waiting_words(seconds)}.*")
 
     def _on_gated(self, message: str) -> None:
         self.notice.show_message(f"{message}\n{LOGIN_HINT}", level="warning")

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QLineEdit,
     QTableView,
     QVBoxLayout,
@@ -26,7 +27,9 @@ from lmdesk.core.estimate import FitWords
 from lmdesk.core.library import LibraryEntry
 from lmdesk.core.units import format_size
 from lmdesk.ui.kit.fit_target import FitTarget
+from lmdesk.ui.kit.folder_choice import CHOOSE_MODELS_FOLDER, choose_models_folder
 from lmdesk.ui.kit.tables import style_table
+from lmdesk.ui.kit.theme import VERDICT_COLORS
 from lmdesk.ui.kit.widgets import heading, muted, primary_button, secondary_button
 from lmdesk.ui.pages.library.actions import DeleteFlow, plan_load, reveal
 from lmdesk.ui.pages.library.details import ModelDetails
@@ -65,6 +68,11 @@ class LibraryPage(QWidget):
         self._folders = self._folder_settings()
         self._note = ""
         self.summary = muted("Looking for models…", wrap=False)
+        self.folder_problem = QLabel()
+        self.folder_problem.setObjectName("folderProblem")
+        self.folder_problem.setWordWrap(True)
+        self.folder_problem.setStyleSheet(f"color: {VERDICT_COLORS['no_fit'].name()};")
+        self.choose_folder_button = secondary_button(CHOOSE_MODELS_FOLDER)
         self.filter_box = QLineEdit()
         self.filter_box.setPlaceholderText("Filter by name, architecture or quantization")
         self.filter_box.setClearButtonEnabled(True)
@@ -108,6 +116,11 @@ class LibraryPage(QWidget):
         titles.addWidget(self.summary)
         top.addLayout(titles, 1)
         top.addWidget(self.rescan_button, 0, Qt.AlignmentFlag.AlignBottom)
+        problem = QHBoxLayout()
+        problem.addWidget(self.folder_problem, 1)
+        problem.addWidget(self.choose_folder_button)
+        self.folder_problem.hide()
+        self.choose_folder_button.hide()
         tools = QHBoxLayout()
         tools.addWidget(self.filter_box, 2)
         tools.addSpacing(12)
@@ -122,6 +135,7 @@ class LibraryPage(QWidget):
         layout.setContentsMargins(28, 22, 28, 18)
         layout.setSpacing(12)
         layout.addLayout(top)
+        layout.addLayout(problem)
         layout.addLayout(tools)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.empty, 1)
@@ -131,6 +145,8 @@ class LibraryPage(QWidget):
     def _connect(self) -> None:
         self.filter_box.textChanged.connect(self.proxy.set_text)
         self.rescan_button.clicked.connect(self.scanner.rescan)
+        self.choose_folder_button.clicked.connect(self.choose_models_folder)
+        self.scanner.folder_problem.connect(self._show_folder_problem)
         self.load_button.clicked.connect(self.load_selected)
         self.reveal_button.clicked.connect(self.reveal_selected)
         self.delete_button.clicked.connect(self.delete_selected)
@@ -221,9 +237,23 @@ class LibraryPage(QWidget):
         broken = len(entries) - usable
         note = f" · {broken} cannot be used" if broken else ""
         noun = "model" if usable == 1 else "models"
-        self.summary.setText(f"{usable} {noun} · {total} on disk{note}")
+        summary = f"{usable} {noun} · {total} on disk{note}"
+        if self.folder_problem.text():
+            summary = f"The models folder cannot be used · {summary}"
+        self.summary.setText(summary)
         self.table.setVisible(bool(entries))
-        self.empty.setVisible(not entries)
+        self.empty.setVisible(not entries and not self.folder_problem.text())
+
+    def _show_folder_problem(self, problem: str | None) -> None:
+        """An unusable models folder is named, with a way out, not shown as "0 models"."""
+        text = f"The models folder {problem}." if problem else ""
+        self.folder_problem.setText(text)
+        self.folder_problem.setVisible(bool(problem))
+        self.choose_folder_button.setVisible(bool(problem))
+
+    def choose_models_folder(self) -> QWidget:
+        """The non-modal folder picker; the choice is saved as the models_dir setting."""
+        return choose_models_folder(self, self._context.settings)
 
     def _on_busy(self, busy: bool) -> None:
         self.status.setText("Scanning…" if busy else self._note)

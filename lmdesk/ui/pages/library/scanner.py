@@ -20,6 +20,9 @@ from lmdesk.ui.services.background import BackgroundTask, Progress
 from lmdesk.ui.services.context import AppContext
 from lmdesk.ui.services.task_group import TaskGroup
 
+ScanResult = tuple[list[LibraryEntry], dict[Path, FitWords], FitInputs, str | None]
+"""The models found, their verdicts, the inputs judged against, the models folder's problem."""
+
 
 def judge_all(entries: list[LibraryEntry], inputs: FitInputs) -> dict[Path, FitWords]:
     """The verdict of every usable entry (a few milliseconds each)."""
@@ -33,6 +36,8 @@ class LibraryScanner(QObject):
     """dict[Path, FitWords]: verdicts for the current GPU."""
     failed = Signal(str)
     busy_changed = Signal(bool)
+    folder_problem = Signal(object)
+    """str | None: why lmdesk's models folder cannot be used (naming it), before `scanned`."""
 
     def __init__(
         self,
@@ -68,12 +73,14 @@ class LibraryScanner(QObject):
         extra = [Path(p).expanduser() for p in store.settings.extra_model_dirs]
         inputs, options, cache_dir = self._inputs(), self._options, self._cache_dir
 
-        def work(_progress: Progress) -> tuple[list[LibraryEntry], dict[Path, FitWords], FitInputs]:
+        def work(_progress: Progress) -> ScanResult:
             from lmdesk.core.library import DescribeCache, scan_library
+            from lmdesk.core.paths import folder_problem
 
+            problem = folder_problem(models_dir)  # else an unreadable folder reads as empty
             cache = DescribeCache(cache_dir)
             entries = scan_library(models_dir=models_dir, cache=cache, extra_dirs=extra, **options)
-            return entries, judge_all(entries, inputs), inputs
+            return entries, judge_all(entries, inputs), inputs, problem
 
         self._scan = self._tasks.start(
             work, name="library-scan", done=self._done, failed=self._failed
@@ -102,11 +109,12 @@ class LibraryScanner(QObject):
     def wait(self, timeout_s: float = 10.0) -> bool:
         return self._tasks.wait_all(timeout_s)
 
-    def _done(self, result: tuple[list[LibraryEntry], dict[Path, FitWords], FitInputs]) -> None:
-        entries, words, inputs = result
+    def _done(self, result: ScanResult) -> None:
+        entries, words, inputs, problem = result
         self._scan = None
         self.scans += 1
         self._entries = entries
+        self.folder_problem.emit(problem)
         self.scanned.emit(entries, words)
         if inputs != self._inputs():
             self.rejudge()
