@@ -60,9 +60,6 @@ class ThinkingSwitches:
         return self.enable_thinking or self.reasoning_effort
 
 
-REASONING_EFFORTS = ("low", "medium", "high")
-
-
 def thinking_switches(template_source: str | None) -> ThinkingSwitches:
     """The thinking switches a Jinja chat template reads (none for no template)."""
     source = template_source or ""

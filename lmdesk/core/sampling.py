@@ -18,7 +18,20 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 
-STORED_KEYS = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens", "seed")
+REASONING_EFFORTS = ("low", "medium", "high")
+"""gpt-oss's reasoning efforts (its template's ``reasoning_effort``)."""
+
+STORED_KEYS = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "repeat_penalty",
+    "max_tokens",
+    "seed",
+    "thinking",
+    "reasoning_effort",
+)
 """What a conversation keeps of its sampling (the Sampling tab's knobs)."""
 PRESET_KEYS = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty")
 """What a preset sets; the reply length and the seed stay as the person set them."""
@@ -34,6 +47,9 @@ class SamplingSettings:
     ``max_tokens=None`` lets the reply run until the model ends it or the
     context is full. ``seed=None`` takes the load settings' seed, else a random one.
     ``stop`` holds strings that end the reply; they are not part of it.
+    ``thinking`` and ``reasoning_effort`` are the chat template's thinking switches
+    (``enable_thinking`` for Qwen3, ``reasoning_effort`` for gpt-oss); None leaves the
+    template's default. They travel with the reply's other knobs (per chat, per request).
     """
 
     temperature: float = 0.7
@@ -45,6 +61,8 @@ class SamplingSettings:
     max_tokens: int | None = None
     seed: int | None = None
     stop: Sequence[str] = ()
+    thinking: bool | None = None
+    reasoning_effort: str | None = None
 
     def __post_init__(self) -> None:
         # A list is accepted (it comes from JSON) but a tuple is stored: the settings are frozen.
@@ -75,6 +93,22 @@ class SamplingSettings:
             out.append(f"the seed must fit in 32 bits, not {self.seed}")
         if any(not isinstance(s, str) for s in self.stop):
             out.append("stop strings must be text")
+        if self.thinking is not None and not isinstance(self.thinking, bool):
+            out.append(f"thinking must be on, off or unset, not {self.thinking!r}")
+        if self.reasoning_effort is not None and self.reasoning_effort not in REASONING_EFFORTS:
+            choices = ", ".join(REASONING_EFFORTS)
+            out.append(
+                f"the reasoning effort must be one of {choices}, not {self.reasoning_effort!r}"
+            )
+        return out
+
+    def template_variables(self) -> dict[str, Any]:
+        """The chat template's switches these settings set (none when left to the template)."""
+        out: dict[str, Any] = {}
+        if self.thinking is not None:
+            out["enable_thinking"] = self.thinking
+        if self.reasoning_effort is not None:
+            out["reasoning_effort"] = self.reasoning_effort
         return out
 
     @property
@@ -146,10 +180,18 @@ class SamplingSettings:
 _WHOLE = {"top_k", "max_tokens", "seed"}
 
 
-def _stored_value(key: str, value: object) -> int | float | None:
+def _stored_value(key: str, value: object) -> int | float | str | bool | None:
     """A stored number as the field takes it (max_tokens 0 and a negative seed mean unset)."""
-    if value is None and key in ("max_tokens", "seed"):
+    if value is None and key in ("max_tokens", "seed", "thinking", "reasoning_effort"):
         return None
+    if key == "thinking":
+        if not isinstance(value, bool):
+            raise TypeError(f"{value!r} is not on or off")
+        return value
+    if key == "reasoning_effort":
+        if not isinstance(value, str):
+            raise TypeError(f"{value!r} is not a reasoning effort")
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"{value!r} is not a number")
     if (key == "max_tokens" and value == 0) or (key == "seed" and value < 0):

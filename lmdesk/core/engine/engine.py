@@ -15,6 +15,7 @@ from .. import cpu_threads
 from ..gguf import GGUFError, describe, read_header
 from ..gguf.errors import MissingKeyError
 from ..load_settings import LoadSettings
+from ..reasoning import opened_in_prompt
 from ..sampling import SamplingSettings
 from . import host, loader
 from .chunks import ChatChunk
@@ -31,6 +32,7 @@ from .templates import (
     COMPLETION,
     ChatTemplate,
     Message,
+    TemplateVariables,
 )
 
 
@@ -93,8 +95,8 @@ class Engine:
 
         ``on_progress`` gets 0.0..1.0 as the weights load; returning False
         cancels (`LoadCancelled`). ``chat_template`` overrides the format: a
-        built-in name, "gguf" or "completion"; None picks the file's own
-        template, else a guess from `template_for`.
+        built-in name, "gguf", "completion" or a custom template's name; None picks the
+        file's own template, else plain completion (the guess of `template_for` is offered).
         """
         self._ensure_idle()
         settings = settings or LoadSettings()
@@ -188,25 +190,45 @@ class Engine:
         """Tokens ``text`` takes (special tokens parsed, no BOS added)."""
         return len(self._require().tokenize(text, add_special=False))
 
-    def count_message_tokens(self, messages: Sequence[Message]) -> int:
+    def count_message_tokens(
+        self, messages: Sequence[Message], variables: TemplateVariables | None = None
+    ) -> int:
         """Tokens of the prompt these messages make, generation prompt and BOS included."""
-        return len(self._prompt_tokens(messages, continue_last=False))
+        return len(self._prompt_tokens(messages, continue_last=False, variables=variables))
 
-    def render_prompt(self, messages: Sequence[Message], *, continue_last: bool = False) -> str:
+    def render_prompt(
+        self,
+        messages: Sequence[Message],
+        *,
+        continue_last: bool = False,
+        variables: TemplateVariables | None = None,
+    ) -> str:
         """The prompt text the current template makes of ``messages`` (for "show prompt")."""
         self._require()
-        return self._prompt_text(messages, continue_last)
+        return self._prompt_text(messages, continue_last, variables)
 
-    def _prompt_text(self, messages: Sequence[Message], continue_last: bool) -> str:
+    def _prompt_text(
+        self,
+        messages: Sequence[Message],
+        continue_last: bool,
+        variables: TemplateVariables | None = None,
+    ) -> str:
+        render = self._template.render
         if continue_last:
             if not messages or messages[-1]["role"] != "assistant":
                 raise ValueError("continue_last needs an assistant message at the end")
-            head = self._template.render(messages[:-1], add_generation_prompt=True)
+            head = render(messages[:-1], add_generation_prompt=True, variables=variables)
             return head + str(messages[-1].get("content") or "")
-        return self._template.render(messages, add_generation_prompt=True)
+        return render(messages, add_generation_prompt=True, variables=variables)
 
-    def _prompt_tokens(self, messages: Sequence[Message], *, continue_last: bool) -> list[int]:
-        text = self._prompt_text(messages, continue_last)
+    def _prompt_tokens(
+        self,
+        messages: Sequence[Message],
+        *,
+        continue_last: bool,
+        variables: TemplateVariables | None = None,
+    ) -> list[int]:
+        text = self._prompt_text(messages, continue_last, variables)
         parse_special = self._template.name != COMPLETION
         return self._tokenize_prompt(text, add_bos=True, parse_special=parse_special)
 
@@ -235,19 +257,29 @@ class Engine:
 
         With ``continue_last`` the last message (the assistant's) is extended
         instead of answered ("Continue"). Checks that need no generation
-        (context fit, template) raise here, before the first chunk.
+        (context fit, template) raise here, before the first chunk. The sampling's thinking
+        switches go to the template; a ``<think>`` the template's generation prompt opened
+        starts the reply's text (`core.reasoning.opened_in_prompt`).
         """
         native = self._require()
         self._ensure_idle()
         sampling = sampling or SamplingSettings()
+        variables = sampling.template_variables()
+
+        def count(kept: Sequence[Message]) -> int:
+            return len(self._prompt_tokens(kept, continue_last=continue_last, variables=variables))
+
         fitted = fit_conversation(
             messages,
-            count_tokens=lambda kept: len(self._prompt_tokens(kept, continue_last=continue_last)),
+            count_tokens=count,
             n_ctx=native.n_ctx,
             reply_room=reply_budget(sampling.max_tokens, native.n_ctx),
             policy=context_policy,
         )
-        prompt = self._prompt_tokens(fitted.messages, continue_last=continue_last)
+        text = self._prompt_text(fitted.messages, continue_last, variables)
+        prompt = self._tokenize_prompt(
+            text, add_bos=True, parse_special=self._template.name != COMPLETION
+        )
         plain = self._template.name == COMPLETION
         return self._run(
             prompt,
@@ -256,6 +288,7 @@ class Engine:
             stop_strings=self._template.stop_strings,
             strip_leading=not (continue_last or plain),
             dropped=fitted.dropped,
+            prefix="" if continue_last or plain else opened_in_prompt(text),
         )
 
     def complete(
@@ -291,6 +324,7 @@ class Engine:
         stop_strings: Sequence[str],
         strip_leading: bool,
         dropped: int = 0,
+        prefix: str = "",
     ) -> Generator[ChatChunk, None, None]:
         native = self._require()
         self._ensure_idle()  # another reply started between chat() and this first step
@@ -308,6 +342,7 @@ class Engine:
                 stop_strings=stop_strings,
                 strip_leading=strip_leading,
                 dropped_messages=dropped,
+                prefix=prefix,
             )
         finally:
             self._busy = False
