@@ -541,7 +541,7 @@ def test_a_model_without_a_template_continues_text_and_is_offered_a_guess(
         # Plain completion (a base model's only sensible use), never a silent chat format.
         assert report.chat_template == engine.chat_template == "completion"
         assert engine.render_prompt(CONVERSATION[:2]) == "Be brief.Hi"
-        texts, stats = collect(engine.chat(CONVERSATION[:2], SamplingSettings(max_tokens=3)))
+        _, stats = collect(engine.chat(CONVERSATION[:2], SamplingSettings(max_tokens=3)))
         assert stats.generated_tokens <= 3 and stats.prompt_tokens > 0
         # The guess is offered, and unsure.
         assert report.template_choice is not None

@@ -62,7 +62,7 @@ def test_the_thinking_switch_reaches_the_template(engine: Engine) -> None:
     assert engine.render_prompt(QUESTION, variables=off.template_variables()).endswith(
         "<think>\n\n</think>\n\n"
     )
-    chunks, stats = _drain(engine, off)
+    _, stats = _drain(engine, off)
     assert not stats.text.startswith("<think>")
     assert stats.reasoning_tokens == 0 and stats.answer_tokens == stats.generated_tokens
     assert stats.answer_tokens_per_s == stats.tokens_per_s

@@ -70,7 +70,7 @@ class TimedSandbox(ImmutableSandboxedEnvironment):
         self.check_time()
         return super().getitem(obj, argument)
 
-    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         __self.check_time()
         return super().call(__context, __obj, *args, **kwargs)
 
@@ -81,7 +81,7 @@ class TimedSandbox(ImmutableSandboxedEnvironment):
                 raise TemplateError("the chat template raises a number to a huge power")
             return left**right
         for seq, times in ((left, right), (right, left)):
-            if isinstance(seq, str | list | tuple) and isinstance(times, int):
-                if len(seq) * times > MAX_TEXT:
-                    raise TemplateError("the chat template builds far too much text")
+            sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
+            if sized and len(seq) * times > MAX_TEXT:
+                raise TemplateError("the chat template builds far too much text")
         return left * right
