@@ -16,8 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
+from jinja2.utils import Namespace
 
 from .errors import TemplateError
 
@@ -37,6 +39,8 @@ class TimedSandbox(ImmutableSandboxedEnvironment):
         super().__init__(**options)
         self._local = threading.local()
         self.globals["range"] = self._range
+        self.globals["dict"] = _TemplateDict()
+        self.globals["namespace"] = _GuardedNamespace
 
     @contextmanager
     def time_limit(self, seconds: float) -> Iterator[None]:
@@ -85,3 +89,33 @@ class TimedSandbox(ImmutableSandboxedEnvironment):
             if sized and len(seq) * times > MAX_TEXT:
                 raise TemplateError("the chat template builds far too much text")
         return left * right
+
+
+class _TemplateDict:
+    """``dict(...)`` for templates, as Transformers gives them (no class to climb out of)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> dict[Any, Any]:
+        return dict(*args, **kwargs)
+
+    def fromkeys(self, *args: Any, **kwargs: Any) -> dict[Any, Any]:
+        return dict.fromkeys(*args, **kwargs)
+
+
+class _GuardedNamespace(Namespace):
+    """Jinja's ``namespace`` without underscore names (Transformers' rule, CPython internals)."""
+
+    def __init__(*args: Any, **kwargs: Any) -> None:  # Jinja's own signature trick
+        self, rest = args[0], args[1:]
+        attrs = dict(*rest, **kwargs)
+        for name in attrs:
+            _check_name(name)
+        Namespace.__init__(self, attrs)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        _check_name(name)
+        Namespace.__setitem__(self, name, value)
+
+
+def _check_name(name: object) -> None:
+    if isinstance(name, str) and name.startswith("_"):
+        raise SecurityError(f"a chat template may not set {name!r} on a namespace")

@@ -211,6 +211,10 @@ def _raise_exception(message: str) -> None:
     raise TemplateError(f"the chat template refused this conversation: {message}")
 
 
+def _strftime_now(fmt: str) -> str:
+    return datetime.now().strftime(fmt)
+
+
 class JinjaTemplate:
     """A Jinja chat template (the model file's, or the person's override), rendered as
     Transformers' ``apply_chat_template`` and llama.cpp's Jinja path do it.
@@ -238,6 +242,8 @@ class JinjaTemplate:
             extensions=[_IgnoreGenerationTags, jinja2.ext.loopcontrols],
         )
         environment.filters["tojson"] = _tojson
+        environment.globals["raise_exception"] = _raise_exception
+        environment.globals["strftime_now"] = _strftime_now
         try:
             self._template = environment.from_string(source)
         except jinja2.TemplateError as exc:
@@ -268,13 +274,12 @@ class JinjaTemplate:
     ) -> str:
         context: dict[str, Any] = {
             "tools": None,
+            "documents": None,
             **(variables or {}),
             "messages": [self._message(m) for m in messages],
             "bos_token": self.bos_token,
             "eos_token": self.eos_token,
             "add_generation_prompt": add_generation_prompt,
-            "raise_exception": _raise_exception,
-            "strftime_now": lambda fmt: datetime.now().strftime(fmt),
         }
         try:
             with self._environment.time_limit(self.time_limit_s):
