@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from lmdesk.core.sampling import PRESETS, SamplingSettings
 from lmdesk.core.settings import SamplingDefaults
 
@@ -44,3 +46,17 @@ def test_presets_and_the_reply_cap() -> None:
     assert mine.temperature == PRESETS["Precise"].temperature
     assert mine.with_changes(temperature=0.55).preset_name() is None
     assert mine.capped(1024).max_tokens == 512 and mine.capped(4096).max_tokens == 900
+
+
+def test_thinking_switches_are_kept_per_chat_and_reach_the_template() -> None:
+    base = SamplingSettings()
+    assert "thinking" not in base.to_stored() and base.template_variables() == {}
+    chosen = base.with_changes(thinking=False, reasoning_effort="high")
+    stored = chosen.to_stored()
+    assert stored["thinking"] is False and stored["reasoning_effort"] == "high"
+    assert SamplingSettings.from_stored(stored, base) == chosen
+    assert chosen.template_variables() == {"enable_thinking": False, "reasoning_effort": "high"}
+    damaged = {"thinking": "yes", "reasoning_effort": "extreme"}
+    assert SamplingSettings.from_stored(damaged, base) == base  # unusable values: defaults kept
+    with pytest.raises(ValueError, match="reasoning effort"):
+        SamplingSettings(reasoning_effort="max")

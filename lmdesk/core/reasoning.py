@@ -91,9 +91,10 @@ class ReasoningSplitter:
     ``content``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, answer_only: bool = False) -> None:
+        """``answer_only``: the text continues an answer (Continue), so nothing is thinking."""
         self._buffer = ""
-        self._mode: Mode = "start"
+        self._mode: Mode = "answer" if answer_only else "start"
         self._close = ""
         self._strip_answer = False
         self.reasoning = ""

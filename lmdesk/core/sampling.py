@@ -132,8 +132,12 @@ class SamplingSettings:
         )
 
     def to_stored(self) -> dict[str, Any]:
-        """The JSON a conversation keeps."""
-        return {key: getattr(self, key) for key in STORED_KEYS}
+        """The JSON a conversation keeps (template switches only when set)."""
+        out = {key: getattr(self, key) for key in STORED_KEYS}
+        for key in ("thinking", "reasoning_effort"):
+            if out[key] is None:
+                del out[key]
+        return out
 
     @classmethod
     def from_stored(

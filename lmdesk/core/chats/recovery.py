@@ -37,6 +37,7 @@ _MESSAGE_COLUMNS = (
     "created_at",
     "state",
     "stats_json",
+    "reasoning",
 )
 
 

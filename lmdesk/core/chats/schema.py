@@ -81,6 +81,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX messages_streaming ON messages (state) WHERE state = 'streaming'",
         ),
     ),
+    Migration(
+        3,
+        "a reply's thinking, kept apart from its answer",
+        ("ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT ''",),
+    ),
 )
 
 CURRENT_VERSION = MIGRATIONS[-1].version

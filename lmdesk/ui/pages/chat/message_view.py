@@ -49,6 +49,7 @@ class MessageView(QScrollArea):
         self._busy = False
         self._stick = True
         self._pending: dict[int, list[str]] = {}
+        self._pending_reasoning: dict[int, list[str]] = {}
         self._last_render = 0.0
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
@@ -78,6 +79,7 @@ class MessageView(QScrollArea):
 
     def set_messages(self, messages: list[Message]) -> None:
         self._pending.clear()
+        self._pending_reasoning.clear()
         for widget in self._widgets:
             self._box.removeWidget(widget)
             widget.deleteLater()
@@ -99,6 +101,7 @@ class MessageView(QScrollArea):
 
     def update_message(self, message: Message) -> None:
         self._pending.pop(message.id, None)  # the message's full text replaces it
+        self._pending_reasoning.pop(message.id, None)
         widget = self.widget_for(message.id)
         if widget is not None:
             widget.set_message(message)
@@ -107,6 +110,14 @@ class MessageView(QScrollArea):
     def append_text(self, message_id: int, text: str) -> None:
         """Streamed text for one message: only that widget changes, at most every 50 ms."""
         self._pending.setdefault(message_id, []).append(text)
+        self._schedule()
+
+    def append_reasoning(self, message_id: int, text: str) -> None:
+        """Streamed thinking for one message, drawn like `append_text`."""
+        self._pending_reasoning.setdefault(message_id, []).append(text)
+        self._schedule()
+
+    def _schedule(self) -> None:
         wait = self._last_render + RENDER_INTERVAL_S - time.monotonic()
         if wait <= 0:
             self.flush_text()
@@ -117,13 +128,22 @@ class MessageView(QScrollArea):
         """Draw the streamed text received so far."""
         self._render_timer.stop()
         self._last_render = time.monotonic()
+        thoughts, self._pending_reasoning = self._pending_reasoning, {}
+        for message_id, parts in thoughts.items():
+            widget = self._streaming_widget(message_id)
+            if widget is not None:
+                widget.append_reasoning("".join(parts))
         pending, self._pending = self._pending, {}
         for message_id, parts in pending.items():
-            widget = self._widgets[-1] if self._widgets else None
-            if widget is None or widget.id != message_id:
-                widget = self.widget_for(message_id)
+            widget = self._streaming_widget(message_id)
             if widget is not None:
                 widget.append_text("".join(parts))
+
+    def _streaming_widget(self, message_id: int) -> MessageWidget | None:
+        widget = self._widgets[-1] if self._widgets else None
+        if widget is None or widget.id != message_id:
+            widget = self.widget_for(message_id)
+        return widget
 
     def set_busy(self, busy: bool) -> None:
         """Hide Regenerate/Continue/Edit while a reply is being written."""

@@ -18,8 +18,11 @@ from lmdesk.core.chats import Message
 from lmdesk.ui.pages.chat.inline_editor import InlineEditor
 from lmdesk.ui.pages.chat.message_body import MessageBody
 from lmdesk.ui.pages.chat.message_footer import MessageFooter
+from lmdesk.ui.pages.chat.thinking_block import STYLE as THINKING_STYLE
+from lmdesk.ui.pages.chat.thinking_block import ThinkingBlock
 
-STYLE = """
+STYLE = (
+    """
 /* Set once on the message view's canvas (one style sheet for every message is much
    cheaper than one per message). */
 #userBubble { background: #e8effd; border-radius: 14px; }
@@ -35,6 +38,8 @@ QToolButton[action="true"] { color: palette(placeholder-text); border: none; pad
                              background: transparent; }
 QToolButton[action="true"]:hover { color: #2563eb; }
 """
+    + THINKING_STYLE
+)
 
 
 class MessageWidget(QWidget):
@@ -57,12 +62,15 @@ class MessageWidget(QWidget):
         self.bubble.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.body = MessageBody(markdown=not is_user)
         self.body.copied.connect(self.copied)
+        self.thinking = ThinkingBlock()
         self._inline: InlineEditor | None = None  # built on first Edit: most never are
         self._max_width = 16_777_215
         inner = QVBoxLayout(self.bubble)
         inner.setContentsMargins(16, 10, 16, 12) if is_user else inner.setContentsMargins(
             16, 14, 16, 14
         )
+        if not is_user:
+            inner.addWidget(self.thinking)
         inner.addWidget(self.body)
         self._inner = inner
 
@@ -103,12 +111,19 @@ class MessageWidget(QWidget):
     # -- content ------------------------------------------------------------------------------
     def set_message(self, message: Message) -> None:
         self.message = message
+        self.thinking.show_message(message, answering=bool(message.content))
         self.body.set_text(message.content, cursor=self.streaming)
         self._refresh_footer()
 
     def append_text(self, text: str) -> None:
         """More streamed text: only this message's last block is laid out again."""
+        if text:
+            self.thinking.answer_started()
         self.body.append(text)
+
+    def append_reasoning(self, text: str) -> None:
+        """More streamed thinking (shown in the Thinking block above the answer)."""
+        self.thinking.append(text)
 
     def text(self) -> str:
         return self.body.text()

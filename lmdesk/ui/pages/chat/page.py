@@ -184,6 +184,7 @@ class ChatPage(QWidget):
         s.message_added.connect(self._on_message_added)
         s.message_changed.connect(self.messages.update_message)
         s.reply_text.connect(self.messages.append_text)
+        s.reply_reasoning.connect(self.messages.append_reasoning)
         s.streaming_changed.connect(self._on_streaming_changed)
         s.reply_finished.connect(self._on_reply_finished)
         s.conversations_changed.connect(

@@ -36,12 +36,19 @@ _log = logging.getLogger(__name__)
 
 
 def engine_messages(system_prompt: str, messages: Sequence[Message]) -> list[dict[str, str]]:
-    """What the model sees: the system prompt, then the turns (empty replies left out)."""
+    """What the model sees: the system prompt, then the turns (empty replies left out).
+
+    A reply's thinking goes as ``reasoning_content``; only a template that reads it (Qwen3
+    for the turns after the last question, gpt-oss as ``thinking``) puts it in the prompt.
+    """
     out = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
     for m in messages:
         if m.role == "assistant" and not m.content.strip():
             continue
-        out.append({"role": m.role, "content": m.content})
+        turn = {"role": m.role, "content": m.content}
+        if m.reasoning:
+            turn["reasoning_content"] = m.reasoning
+        out.append(turn)
     return out
 
 
@@ -53,7 +60,9 @@ class ChatSession(QObject):
     message_changed = Signal(object)
     """Message: new text, state or stats (a finished reply, an edit)."""
     reply_text = Signal(int, str)
-    """message id, text appended to the streaming reply."""
+    """message id, answer text appended to the streaming reply."""
+    reply_reasoning = Signal(int, str)
+    """message id, thinking appended to the streaming reply."""
     reply_saved = Signal(int, int)
     """message id, characters of it now saved in the database (after each flush)."""
     streaming_changed = Signal(bool)
@@ -83,6 +92,7 @@ class ChatSession(QObject):
             store, controller, policy=policy, flush_interval_s=flush_interval_s, parent=self
         )
         self._stream.text_added.connect(self.reply_text)
+        self._stream.reasoning_added.connect(self.reply_reasoning)
         self._stream.saved.connect(self.reply_saved)
         self._stream.finished.connect(self._on_reply_finished)
         self._stream.failed.connect(self._on_reply_failed)
@@ -117,7 +127,10 @@ class ChatSession(QObject):
         reply = self._stream.record
         if reply is None:
             return listed
-        return [_with_content(m, reply.text) if m.id == reply.message_id else m for m in listed]
+        return [
+            _with_content(m, reply.text, reply.reasoning) if m.id == reply.message_id else m
+            for m in listed
+        ]
 
     def open(self, conversation_id: int | None) -> None:
         try:
@@ -345,5 +358,5 @@ class ChatSession(QObject):
         self._stream.interrupt()
 
 
-def _with_content(message: Message, content: str) -> Message:
-    return replace(message, content=content)
+def _with_content(message: Message, content: str, reasoning: str) -> Message:
+    return replace(message, content=content, reasoning=reasoning)
