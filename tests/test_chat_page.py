@@ -227,9 +227,14 @@ def test_a_model_without_a_template_says_so_and_offers_one(
     load(qtbot, page, path, n_ctx=256)
     banner = page.template_banner
     assert banner.isVisible() and "no chat template" in banner.label.text()
+    assert "plain completion" in banner.label.text()
     options = [banner.combo.itemText(i) for i in range(banner.combo.count())]
     assert "gemma" in options and "chatml" in options and "gguf" not in options
-    assert banner.combo.currentText() == "gemma"
+    # Raw completion until the person picks a format; the guess is suggested, not used.
+    assert banner.combo.currentText() == "completion" and "gemma" in banner.note.text()
+    use_sampling(page, temperature=0.0, max_tokens=4, seed=1)
+    stats = send_and_wait(qtbot, page, "Once upon a time")
+    assert stats.prompt_tokens > 0 and stats.generated_tokens <= 4  # it continued the text
     with qtbot.waitSignal(page.controller.template_changed, timeout=30_000) as blocker:
         banner.combo.activated.emit(options.index("chatml"))
     assert blocker.args == ["chatml", ""]

@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from lmdesk.core.chats import ChatStore
 from lmdesk.core.engine.templates import custom_template_name
+from lmdesk.core.reasoning import ThinkingSwitches
 from lmdesk.core.settings import Settings
 from lmdesk.ui.pages.chat.page import ChatPage
 from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
@@ -125,3 +126,24 @@ def test_thinking_streams_into_its_own_block_and_survives_a_restart(
     block = again.messages.widgets()[-1].thinking
     assert not block.isHidden() and not block.expanded and block.text() == reply.reasoning
     assert again.messages.widgets()[-1].text() == "4"
+
+
+def test_the_thinking_switch_shows_for_a_template_that_has_one_and_is_kept_per_chat(
+    qtbot: QtBot, make_page: Callable[[], ChatPage], smollm2_path: Path
+) -> None:
+    page = make_page()
+    page.tabs.setCurrentWidget(page.sampling)
+    with qtbot.waitSignal(page.controller.loaded, timeout=60_000):
+        page.load_model(str(smollm2_path), SETTINGS)
+    tab = page.sampling
+    assert tab.thinking.isHidden() and tab.reasoning_effort.isHidden()  # SmolLM2 has none
+    page.sampling.set_switches(ThinkingSwitches(enable_thinking=True))  # as for Qwen3
+    assert not tab.thinking.isHidden() and tab.reasoning_effort.isHidden()
+    conversation_id = page.session.new_conversation().id
+    tab.thinking.setCurrentText("Off")
+    assert page.session.sampling().thinking is False
+    assert page.session.sampling().template_variables() == {"enable_thinking": False}
+    page.shutdown()
+    again = make_page()
+    again.session.open(conversation_id)
+    assert again.session.sampling().thinking is False

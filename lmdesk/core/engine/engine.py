@@ -15,7 +15,7 @@ from .. import cpu_threads
 from ..gguf import GGUFError, describe, read_header
 from ..gguf.errors import MissingKeyError
 from ..load_settings import LoadSettings
-from ..reasoning import opened_in_prompt
+from ..reasoning import opened_in_prompt, thinking_switches
 from ..sampling import SamplingSettings
 from . import host, loader
 from .chunks import ChatChunk
@@ -134,6 +134,10 @@ class Engine:
             template_choice=templates.choice,
             allocations=tuple(result.log.matching("buffer size")),
             threads=native.threads(),
+            template_source=templates.gguf.source if templates.gguf is not None else "",
+            bos_token=templates.bos_token,
+            eos_token=templates.eos_token,
+            thinking=thinking_switches(templates.gguf.source if templates.gguf else None),
         )
         return self._report
 

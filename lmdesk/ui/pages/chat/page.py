@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from lmdesk.core.chats import ChatStore, Message
 from lmdesk.core.load_settings import LoadSettings
+from lmdesk.core.reasoning import ThinkingSwitches
 from lmdesk.core.sampling import SamplingSettings
 from lmdesk.ui.kit.offload import OffloadPanel
 from lmdesk.ui.pages.chat.composer import Composer
@@ -270,11 +271,13 @@ class ChatPage(QWidget):
     def _on_model_ready(self, loaded: LoadedModel) -> None:
         name = model_display_name(loaded.path)
         self.composer.set_placeholder(READY_PLACEHOLDER.format(name=name))
+        self.sampling.set_switches(loaded.report.thinking)
         self._refresh_state()
         self.composer.edit.setFocus()
 
     def _on_model_gone(self) -> None:
         self.composer.set_placeholder(NO_MODEL_PLACEHOLDER)
+        self.sampling.set_switches(ThinkingSwitches())
         self._refresh_state()
 
     def _show_notice(self, level: str, text: str) -> None:
