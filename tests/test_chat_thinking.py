@@ -147,3 +147,63 @@ def test_the_thinking_switch_shows_for_a_template_that_has_one_and_is_kept_per_c
     again = make_page()
     again.session.open(conversation_id)
     assert again.session.sampling().thinking is False
+
+
+def test_a_template_override_is_previewed_kept_per_model_and_checked(
+    qtbot: QtBot, make_page: Callable[[], ChatPage], smollm2_path: Path, tmp_path: Path
+) -> None:
+    page = make_page()
+    page.tabs.setCurrentWidget(page.template)
+    with qtbot.waitSignal(page.controller.loaded, timeout=60_000):
+        page.load_model(str(smollm2_path), SETTINGS)
+    tab = page.template
+    assert "<|im_start|>" in tab.editor.toPlainText()  # SmolLM2's own template
+    assert "file's own template" in tab.status.text()
+    page.session.new_conversation()
+    page.store.add_message(page.session.conversation_id, "user", "Hello there")
+    page.session.open(page.session.conversation_id)
+    qtbot.waitUntil(lambda: "Hello there" in tab.preview.toPlainText(), timeout=10_000)
+    assert tab.preview.toPlainText().endswith("<|im_start|>assistant\n")
+
+    # A template that does not parse is refused with a message; the file's stays in use.
+    tab.editor.setPlainText("{% for m in messages %}")
+    tab.apply_button.click()
+    assert "Not used" in tab.error.text()
+    assert page.store.model_preferences(str(smollm2_path)).chat_template is None
+
+    # One that parses is kept for this model and used at once; the preview follows it.
+    with qtbot.waitSignal(page.controller.template_changed, timeout=10_000):
+        tab.editor.setPlainText(THINKING_TEMPLATE)
+        tab.apply_button.click()
+    assert "Your own template" in tab.status.text()
+    qtbot.waitUntil(lambda: tab.preview.toPlainText().endswith("<think>\n"), timeout=10_000)
+    page.grab().save(str(tmp_path / "template-tab.png"))
+    assert page.store.model_preferences(str(smollm2_path)).chat_template == THINKING_TEMPLATE
+    page.shutdown()
+
+    again = make_page()  # a restart: the override is used again for this model
+    with qtbot.waitSignal(again.controller.template_changed, timeout=60_000) as changed:
+        again.load_model(str(smollm2_path), SETTINGS)
+    assert changed.args == ["custom", ""]
+    with qtbot.waitSignal(again.controller.template_changed, timeout=10_000) as changed:
+        again.template.reset_button.click()
+    assert changed.args == ["gguf", ""]
+    assert again.store.model_preferences(str(smollm2_path)).chat_template is None
+
+
+def test_a_template_that_loops_shows_an_error_in_the_preview_not_a_hang(
+    qtbot: QtBot, make_page: Callable[[], ChatPage], smollm2_path: Path
+) -> None:
+    page = make_page()
+    with qtbot.waitSignal(page.controller.loaded, timeout=60_000):
+        page.load_model(str(smollm2_path), SETTINGS)
+    looping = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    tab = page.template
+    with qtbot.waitSignal(page.controller.template_changed, timeout=10_000):
+        tab.editor.setPlainText(looping)
+        tab.apply_button.click()
+    qtbot.waitUntil(lambda: "was stopped" in tab.error.text(), timeout=15_000)
+    # Sending under it fails with the same clear message; the app stays usable.
+    with qtbot.waitSignal(page.session.notice, timeout=30_000) as notice:
+        page.send("Hi")
+    assert notice.args[0] == "error" and "was stopped" in notice.args[1]

@@ -19,6 +19,7 @@ from lmdesk.core.chats.models import (
     Role,
     SearchHit,
 )
+from lmdesk.core.chats.preference_store import ModelPreferences, Preset, PresetNotFoundError
 from lmdesk.core.chats.reply_writer import ReplyFinishedError, ReplyWriter
 from lmdesk.core.chats.store import DEFAULT_TITLE, UNSET, ChatStore, default_database_path
 
@@ -35,6 +36,9 @@ __all__ = [
     "MessageNotFoundError",
     "MessageState",
     "MessageStats",
+    "ModelPreferences",
+    "Preset",
+    "PresetNotFoundError",
     "ReplyFinishedError",
     "ReplyWriter",
     "Role",

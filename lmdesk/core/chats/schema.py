@@ -86,6 +86,27 @@ MIGRATIONS: tuple[Migration, ...] = (
         "a reply's thinking, kept apart from its answer",
         ("ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT ''",),
     ),
+    Migration(
+        4,
+        "named presets (system prompt and sampling); per-model chat template and preset",
+        (
+            """
+            CREATE TABLE presets (
+                name TEXT PRIMARY KEY,
+                system_prompt TEXT NOT NULL DEFAULT '',
+                sampling_json TEXT NOT NULL,
+                updated_at REAL NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE model_preferences (
+                model_path TEXT PRIMARY KEY,
+                chat_template TEXT,
+                preset TEXT
+            )
+            """,
+        ),
+    ),
 )
 
 CURRENT_VERSION = MIGRATIONS[-1].version

@@ -25,6 +25,7 @@ from lmdesk.core.chats import export, rows, search
 from lmdesk.core.chats.errors import ConversationNotFoundError
 from lmdesk.core.chats.message_store import MessageStore
 from lmdesk.core.chats.models import Conversation, SearchHit
+from lmdesk.core.chats.preference_store import PreferenceStore
 from lmdesk.core.chats.reply_writer import DEFAULT_FLUSH_INTERVAL_S
 from lmdesk.core.paths import data_dir
 
@@ -46,11 +47,11 @@ def default_database_path() -> Path:
     return data_dir() / DATABASE_FILENAME
 
 
-class ChatStore(MessageStore):
+class ChatStore(MessageStore, PreferenceStore):
     """Conversations and messages in one SQLite database; thread-safe.
 
     The message methods (``add_message``, ``begin_reply``, ...) come from
-    ``MessageStore``.
+    ``MessageStore``; presets and per-model preferences from ``PreferenceStore``.
     """
 
     def __init__(

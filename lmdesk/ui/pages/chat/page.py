@@ -33,10 +33,12 @@ from lmdesk.ui.pages.chat.formatting import model_display_name
 from lmdesk.ui.pages.chat.message_view import MessageView
 from lmdesk.ui.pages.chat.model_bar import ModelBar
 from lmdesk.ui.pages.chat.model_controls import ModelControls
+from lmdesk.ui.pages.chat.model_template import ModelTemplateSync
 from lmdesk.ui.pages.chat.sampling_tab import SamplingTab
 from lmdesk.ui.pages.chat.session import ChatSession
 from lmdesk.ui.pages.chat.side_tabs import SystemPromptTab, TemplateBanner
 from lmdesk.ui.pages.chat.store_opening import open_chat_store
+from lmdesk.ui.pages.chat.template_tab import TemplateTab
 from lmdesk.ui.services.context import AppContext
 from lmdesk.ui.services.errors import ErrorBanner, report_error
 from lmdesk.ui.services.inference import InferenceController, LoadedModel
@@ -149,6 +151,11 @@ class ChatPage(QWidget):
         self.tabs.addTab(self.models.panel, "Load")
         self.tabs.addTab(self.sampling, "Sampling")
         self.tabs.addTab(self.system_prompt, "System prompt")
+        self.template = TemplateTab()
+        self.tabs.addTab(self.template, "Template")
+        self.template_sync = ModelTemplateSync(
+            self.template, self.store, self.controller, self.session, parent=self
+        )
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setChildrenCollapsible(False)
@@ -210,6 +217,7 @@ class ChatPage(QWidget):
         )
         self.conversations.export.failed.connect(lambda text: self._show_notice("error", text))
         self.sampling.changed.connect(s.set_sampling)
+        self.sampling.changed.connect(lambda _values: self.template_sync.refresh_preview())
         self.system_prompt.changed.connect(s.set_system_prompt)
         self.empty.load_clicked.connect(m.show_picker)
         self.empty.library_clicked.connect(lambda: signals.navigate_requested.emit("library"))
@@ -272,12 +280,14 @@ class ChatPage(QWidget):
         name = model_display_name(loaded.path)
         self.composer.set_placeholder(READY_PLACEHOLDER.format(name=name))
         self.sampling.set_switches(loaded.report.thinking)
+        self.template_sync.model_ready(loaded)
         self._refresh_state()
         self.composer.edit.setFocus()
 
     def _on_model_gone(self) -> None:
         self.composer.set_placeholder(NO_MODEL_PLACEHOLDER)
         self.sampling.set_switches(ThinkingSwitches())
+        self.template_sync.model_gone()
         self._refresh_state()
 
     def _show_notice(self, level: str, text: str) -> None:
@@ -305,5 +315,6 @@ class ChatPage(QWidget):
         self.conversations.close_search()
         self.models.shutdown()
         self.session.shutdown()
+        self.template.wait()
         if self._owns_store:
             self.store.close()
