@@ -3,6 +3,7 @@
 Qt-free. Open the app's store with ``ChatStore.open()``; tests pass a path.
 """
 
+from lmdesk.core.chats.branch_store import Alternatives
 from lmdesk.core.chats.errors import (
     ChatDatabaseUnreadableError,
     ChatImportError,
@@ -26,6 +27,7 @@ from lmdesk.core.chats.store import DEFAULT_TITLE, UNSET, ChatStore, default_dat
 __all__ = [
     "DEFAULT_TITLE",
     "UNSET",
+    "Alternatives",
     "ChatDatabaseUnreadableError",
     "ChatImportError",
     "ChatStore",

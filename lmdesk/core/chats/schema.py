@@ -107,6 +107,24 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        5,
+        "branches: the other versions of a conversation from one message on",
+        (
+            """
+            CREATE TABLE branches (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                conversation_id INTEGER NOT NULL
+                    REFERENCES conversations(id) ON DELETE CASCADE,
+                parent_id INTEGER,
+                first_id INTEGER NOT NULL,
+                messages_json TEXT NOT NULL,
+                created_at REAL NOT NULL
+            )
+            """,
+            "CREATE INDEX branches_by_parent ON branches (conversation_id, parent_id)",
+        ),
+    ),
 )
 
 CURRENT_VERSION = MIGRATIONS[-1].version
