@@ -11,6 +11,7 @@ to read; scrolling back to the bottom sticks again.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QResizeEvent
@@ -37,6 +38,9 @@ class MessageView(QScrollArea):
     edit_submitted = Signal(int, str)
     """message id, new text."""
     copied = Signal(str)
+    version_requested = Signal(int, int)
+    """message id, step."""
+    fork_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -145,6 +149,11 @@ class MessageView(QScrollArea):
             widget = self.widget_for(message_id)
         return widget
 
+    def set_versions(self, versions: Mapping[int, tuple[int, int]]) -> None:
+        """‹ n/m › on each message with other versions (message id -> (n, m))."""
+        for widget in self._widgets:
+            widget.set_versions(*versions.get(widget.id, (1, 1)))
+
     def set_busy(self, busy: bool) -> None:
         """Hide Regenerate/Continue/Edit while a reply is being written."""
         if busy != self._busy:
@@ -157,6 +166,8 @@ class MessageView(QScrollArea):
         widget.continue_requested.connect(self.continue_requested)
         widget.edit_submitted.connect(self.edit_submitted)
         widget.copied.connect(self.copied)
+        widget.version_requested.connect(self.version_requested)
+        widget.fork_requested.connect(self.fork_requested)
         widget.set_max_width(self._max_width())
         self._box.insertWidget(self._box.count() - 1, widget)
         self._widgets.append(widget)

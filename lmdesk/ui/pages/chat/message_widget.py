@@ -50,6 +50,10 @@ class MessageWidget(QWidget):
     edit_submitted = Signal(int, str)
     """message id, new text (a user message is then resent; a reply is only saved)."""
     copied = Signal(str)
+    version_requested = Signal(int, int)
+    """message id, step (-1: the previous version, +1: the next)."""
+    fork_requested = Signal(int)
+    """message id: a new chat up to this message."""
 
     def __init__(self, message: Message, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -86,6 +90,14 @@ class MessageWidget(QWidget):
         self.continue_button.clicked.connect(lambda: self.continue_requested.emit(self.id))
         self.edit_button.clicked.connect(self.start_edit)
         self.copy_button.clicked.connect(self.copy)
+        self.fork_button = footer.fork_button
+        self.previous_button = footer.previous_button
+        self.next_button = footer.next_button
+        self.versions = footer.versions
+        self._versions = (1, 1)
+        self.previous_button.clicked.connect(lambda: self.version_requested.emit(self.id, -1))
+        self.next_button.clicked.connect(lambda: self.version_requested.emit(self.id, 1))
+        self.fork_button.clicked.connect(lambda: self.fork_requested.emit(self.id))
         column = QVBoxLayout()
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(4)
@@ -145,8 +157,14 @@ class MessageWidget(QWidget):
         else:
             self.bubble.setMaximumWidth(width)
 
+    def set_versions(self, index: int, count: int) -> None:
+        """Where this message stands among its versions (‹ index/count ›)."""
+        self._versions = (index, count)
+        self._refresh_footer()
+
     def _refresh_footer(self) -> None:
         self._footer.show_state(self.message, is_last=self._is_last, busy=self._busy)
+        self._footer.show_versions(*self._versions, busy=self._busy)
 
     # -- actions ------------------------------------------------------------------------------
     def copy(self) -> None:

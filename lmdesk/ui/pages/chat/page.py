@@ -208,6 +208,8 @@ class ChatPage(QWidget):
         self.messages.regenerate_requested.connect(lambda _id: s.regenerate())
         self.messages.continue_requested.connect(lambda _id: s.continue_reply())
         self.messages.edit_submitted.connect(self._on_edit_submitted)
+        self.messages.version_requested.connect(s.switch_version)
+        self.messages.fork_requested.connect(s.fork)
         self.conversations.conversation_selected.connect(self.open_conversation)
         self.conversations.new_requested.connect(self.new_chat)
         self.conversations.rename_requested.connect(s.rename)
@@ -248,6 +250,7 @@ class ChatPage(QWidget):
     # -- reactions ----------------------------------------------------------------------------
     def _on_conversation_opened(self, _conversation: object, messages: list[Message]) -> None:
         self.messages.set_messages(messages)
+        self.messages.set_versions(self.session.versions())
         self.conversations.select(self.session.conversation_id)
         conversation = self.session.conversation
         self.system_prompt.set_text("" if conversation is None else conversation.system_prompt)
@@ -256,6 +259,8 @@ class ChatPage(QWidget):
 
     def _on_message_added(self, message: Message) -> None:
         self.messages.add_message(message)
+        if message.role == "assistant":  # a regenerated reply is a new version
+            self.messages.set_versions(self.session.versions())
         if message.role == "user":
             self.messages.scroll_to_bottom()
         self._refresh_state()

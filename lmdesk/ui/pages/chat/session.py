@@ -247,29 +247,69 @@ class ChatSession(QObject):
         return True
 
     def regenerate(self) -> bool:
-        """Delete the last reply and answer the last user message again."""
+        """Answer the last user message again; the earlier reply stays as a version (‹ 1/2 ›)."""
         if self._refused():
             return False
         messages = self.messages()
+        replies: list[Message] = []
         while messages and messages[-1].role == "assistant":
-            messages.pop()
+            replies.insert(0, messages.pop())
         if not messages or messages[-1].role != "user":
             return False
-        self.store.delete_messages_after(messages[-1].id)
+        try:
+            if replies:
+                self.store.branch_from(replies[0].id)
+        except ChatStoreError as exc:
+            self.notice.emit("error", f"The reply was not written again: {exc}.")
+            return False
         self._reopen()
         return self._start_reply(continue_from=None)
 
     def edit_and_resend(self, message_id: int, text: str) -> bool:
-        """Replace a user message's text, delete everything after it, and ask again."""
+        """Send an edited user message in its place: what followed the old one stays as the
+        other version (‹ 1/2 ›), nothing is deleted."""
         if not text.strip() or self._refused():
             return False
         message = self.store.get_message(message_id)
         if message.role != "user":
             raise ValueError("only the person's own messages are edited and resent")
-        self.store.replace_message_content(message_id, text)
-        self.store.delete_messages_after(message_id)
+        try:
+            self.store.branch_from(message_id)
+            self.store.add_message(message.conversation_id, "user", text)
+        except ChatStoreError as exc:
+            self.notice.emit("error", f"Your edit was not sent: {exc}.")
+            return False
         self._reopen()
         return self._start_reply(continue_from=None)
+
+    def switch_version(self, message_id: int, step: int) -> None:
+        """Show another version of the conversation from ``message_id`` on (‹ / ›)."""
+        if self.streaming:
+            return
+        try:
+            self.store.switch_alternative(message_id, step)
+        except ChatStoreError as exc:
+            self.notice.emit("error", f"Could not switch versions: {exc}.")
+            return
+        self._reopen()
+
+    def fork(self, message_id: int) -> Conversation | None:
+        """ "Fork chat from here": a new conversation up to ``message_id``, opened."""
+        try:
+            fork = self.store.fork_conversation(message_id)
+        except ChatStoreError as exc:
+            self.notice.emit("error", f"The chat was not forked: {exc}.")
+            return None
+        self.conversations_changed.emit()
+        self.open(fork.id)
+        return fork
+
+    def versions(self) -> dict[int, tuple[int, int]]:
+        """‹ n/m › of the open conversation's messages that have other versions."""
+        if self._conversation is None:
+            return {}
+        found = self.store.alternatives(self._conversation.id)
+        return {message_id: (a.index, a.count) for message_id, a in found.items()}
 
     def edit_message(self, message_id: int, text: str) -> None:
         """Change a message's text in place (a reply, before Continue); nothing is resent."""
