@@ -181,6 +181,31 @@ class SamplingSettings:
         return None
 
 
+MODEL_CARD_KEYS = {
+    "general.sampling.temp": "temperature",
+    "general.sampling.top_k": "top_k",
+    "general.sampling.top_p": "top_p",
+    "general.sampling.min_p": "min_p",
+    "general.sampling.penalty_repeat": "repeat_penalty",
+}
+"""The GGUF keys a model's makers set their recommended sampling in, and our knob for each."""
+
+
+def model_card_sampling(metadata: Mapping[str, str]) -> dict[str, float]:
+    """The recommended sampling a model file carries (``general.sampling.*``), as stored
+    values (`from_stored` applies them; an unusable one is left out there)."""
+    out: dict[str, float] = {}
+    for key, knob in MODEL_CARD_KEYS.items():
+        text = metadata.get(key)
+        if text is None:
+            continue
+        try:
+            out[knob] = float(text)
+        except ValueError:
+            _log.warning("the model file's %s is not a number: %r", key, text)
+    return out
+
+
 _WHOLE = {"top_k", "max_tokens", "seed"}
 
 

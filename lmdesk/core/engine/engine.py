@@ -16,7 +16,7 @@ from ..gguf import GGUFError, describe, read_header
 from ..gguf.errors import MissingKeyError
 from ..load_settings import LoadSettings
 from ..reasoning import opened_in_prompt, thinking_switches
-from ..sampling import SamplingSettings
+from ..sampling import MODEL_CARD_KEYS, SamplingSettings, model_card_sampling
 from . import host, loader
 from .chunks import ChatChunk
 from .context import ContextPolicy, fit_conversation, reply_budget
@@ -138,6 +138,9 @@ class Engine:
             bos_token=templates.bos_token,
             eos_token=templates.eos_token,
             thinking=thinking_switches(templates.gguf.source if templates.gguf else None),
+            model_sampling=model_card_sampling(
+                {key: value for key in MODEL_CARD_KEYS if (value := native.metadata(key))}
+            ),
         )
         return self._report
 

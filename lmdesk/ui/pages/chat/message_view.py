@@ -86,6 +86,7 @@ class MessageView(QScrollArea):
         self._pending_reasoning.clear()
         for widget in self._widgets:
             self._box.removeWidget(widget)
+            widget.hide()  # gone from the view now, not when the event loop deletes it
             widget.deleteLater()
         self._widgets = []
         for message in messages:

@@ -25,6 +25,7 @@ from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.reasoning import ThinkingSwitches
 from lmdesk.core.sampling import SamplingSettings
 from lmdesk.ui.kit.offload import OffloadPanel
+from lmdesk.ui.pages.chat.chat_presets import ChatPresets
 from lmdesk.ui.pages.chat.composer import Composer
 from lmdesk.ui.pages.chat.context_meter import ContextMeter
 from lmdesk.ui.pages.chat.conversation_list import ConversationList
@@ -84,11 +85,18 @@ class ChatPage(QWidget):
         self.controller = self.host.controller
         self._closed = False
         settings = context.settings
+        self.presets = ChatPresets(
+            self.store,
+            self.controller,
+            lambda: SamplingSettings.from_defaults(settings.settings.sampling),
+            parent=self,
+        )
         self.session = ChatSession(
             self.store,
             self.controller,
             policy=lambda: settings.settings.context_policy,
-            sampling_defaults=lambda: SamplingSettings.from_defaults(settings.settings.sampling),
+            sampling_defaults=self.presets.sampling,
+            system_prompt_default=self.presets.system_prompt,
             flush_interval_s=flush_interval_s,
             parent=self,
         )
@@ -219,6 +227,9 @@ class ChatPage(QWidget):
         )
         self.conversations.export.failed.connect(lambda text: self._show_notice("error", text))
         self.sampling.changed.connect(s.set_sampling)
+        self.presets.connect_bar(self.sampling.presets, s)
+        self.presets.applied.connect(self._show_conversation_settings)
+        self.presets.notice.connect(self._show_notice)
         self.sampling.changed.connect(lambda _values: self.template_sync.refresh_preview())
         self.system_prompt.changed.connect(s.set_system_prompt)
         self.empty.load_clicked.connect(m.show_picker)
@@ -252,10 +263,13 @@ class ChatPage(QWidget):
         self.messages.set_messages(messages)
         self.messages.set_versions(self.session.versions())
         self.conversations.select(self.session.conversation_id)
+        self._show_conversation_settings()
+        self._refresh_state()
+
+    def _show_conversation_settings(self) -> None:
         conversation = self.session.conversation
         self.system_prompt.set_text("" if conversation is None else conversation.system_prompt)
         self.sampling.set_values(self.session.sampling())
-        self._refresh_state()
 
     def _on_message_added(self, message: Message) -> None:
         self.messages.add_message(message)
@@ -286,6 +300,7 @@ class ChatPage(QWidget):
         self.composer.set_placeholder(READY_PLACEHOLDER.format(name=name))
         self.sampling.set_switches(loaded.report.thinking)
         self.template_sync.model_ready(loaded)
+        self.presets.refresh()
         self._refresh_state()
         self.composer.edit.setFocus()
 
@@ -293,6 +308,7 @@ class ChatPage(QWidget):
         self.composer.set_placeholder(NO_MODEL_PLACEHOLDER)
         self.sampling.set_switches(ThinkingSwitches())
         self.template_sync.model_gone()
+        self.presets.refresh()
         self._refresh_state()
 
     def _show_notice(self, level: str, text: str) -> None:

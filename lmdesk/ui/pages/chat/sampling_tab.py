@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from lmdesk.core.reasoning import ThinkingSwitches
 from lmdesk.core.sampling import PRESETS, REASONING_EFFORTS, SamplingSettings
 from lmdesk.ui.kit.widgets import muted
+from lmdesk.ui.pages.chat.preset_bar import PresetBar
 
 CUSTOM = "Custom"
 HELP = {
@@ -81,7 +82,7 @@ class SamplingTab(QWidget):
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
         form.setVerticalSpacing(10)
-        form.addRow("Preset", self.preset)
+        form.addRow("Sampling preset", self.preset)
         labels = {
             "temperature": "Temperature",
             "top_p": "Top-p",
@@ -117,6 +118,8 @@ class SamplingTab(QWidget):
         column = QVBoxLayout(self)
         column.setContentsMargins(16, 16, 16, 16)
         column.setSpacing(12)
+        self.presets = PresetBar()
+        column.addWidget(self.presets)
         column.addLayout(form)
         column.addWidget(muted("Saved with this conversation. Hover a setting for what it does."))
         column.addStretch(1)

@@ -80,6 +80,7 @@ class ChatSession(QObject):
         *,
         policy: Callable[[], str] = lambda: "truncate_oldest",
         sampling_defaults: Callable[[], SamplingSettings] | None = None,
+        system_prompt_default: Callable[[], str] = str,
         flush_interval_s: float | None = None,
         parent: QObject | None = None,
     ) -> None:
@@ -87,6 +88,8 @@ class ChatSession(QObject):
         self.store = store
         self.controller = controller
         self._sampling_defaults = sampling_defaults or SamplingSettings
+        self._system_prompt_default = system_prompt_default
+        """A new chat's system prompt (the loaded model's default preset's)."""
         self._conversation: Conversation | None = None
         self._stream = ReplyStream(
             store, controller, policy=policy, flush_interval_s=flush_interval_s, parent=self
@@ -156,7 +159,9 @@ class ChatSession(QObject):
         current = self._conversation
         if current is not None and not self.store.messages(current.id):
             return current
-        conversation = self.store.create_conversation(DEFAULT_TITLE)
+        conversation = self.store.create_conversation(
+            DEFAULT_TITLE, system_prompt=self._system_prompt_default()
+        )
         self.conversations_changed.emit()
         self.open(conversation.id)
         return conversation
@@ -233,7 +238,9 @@ class ChatSession(QObject):
 
     def _send(self, text: str) -> bool:
         if self._conversation is None:
-            self._conversation = self.store.create_conversation(DEFAULT_TITLE)
+            self._conversation = self.store.create_conversation(
+                DEFAULT_TITLE, system_prompt=self._system_prompt_default()
+            )
             self.conversation_opened.emit(self._conversation, [])
         conversation = self._conversation
         message = self.store.add_message(conversation.id, "user", text)
