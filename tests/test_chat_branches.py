@@ -84,3 +84,35 @@ def test_a_reply_cut_off_in_a_branch_comes_back_interrupted(tmp_path: Path) -> N
         other = store.add_message(chat.id, "assistant", "Hello!")
         back = store.switch_alternative(other.id, -1)
         assert back.state == "interrupted" and back.content == "Hel"
+
+
+def test_a_rebuilt_database_keeps_thinking_branches_and_presets(tmp_path: Path) -> None:
+    from lmdesk.core.chats.recovery import recover_database
+
+    path = tmp_path / "chats.sqlite3"
+    with ChatStore(path) as store:
+        chat = store.create_conversation("Kept")
+        store.add_message(chat.id, "user", "Hi")
+        old = store.add_message(chat.id, "assistant", "Hello", reasoning="Greet back.")
+        store.branch_from(old.id)
+        new = store.add_message(chat.id, "assistant", "Hey")
+        store.save_preset("Terse", system_prompt="Be terse.", sampling={"top_k": 5})
+        store.set_model_template("/m.gguf", "{{ x }}")
+    recover_database(path, now=0)  # as after damage: rebuilt from what can be read
+    with ChatStore(path) as store:
+        assert store.alternatives(chat.id)[new.id].count == 2
+        back = store.switch_alternative(new.id, -1)
+        assert back.reasoning == "Greet back." and back.content == "Hello"
+        assert store.preset("Terse").sampling == {"top_k": 5}
+        assert store.model_preferences("/m.gguf").chat_template == "{{ x }}"
+
+
+def test_thinking_travels_with_an_export(tmp_path: Path) -> None:
+    with ChatStore(tmp_path / "chats.sqlite3") as store:
+        chat = store.create_conversation("Export")
+        store.add_message(chat.id, "user", "Hi")
+        store.add_message(chat.id, "assistant", "Hello", reasoning="Be kind.\nGreet.")
+        copy = store.import_json(store.export_json(chat.id))
+        assert store.messages(copy.id)[1].reasoning == "Be kind.\nGreet."
+        markdown = store.export_markdown(chat.id)
+        assert "> **Thinking**" in markdown and "> Be kind.\n> Greet." in markdown

@@ -239,6 +239,7 @@ class ChatStore(MessageStore, BranchStore, PreferenceStore):
                     created_at=m.created_at,
                     state=m.state,
                     stats_json=rows.dump_stats(m.stats),
+                    reasoning=m.reasoning,
                 )
             return db.fetch_conversation(conn, conversation_id)
 
