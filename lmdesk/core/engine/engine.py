@@ -8,7 +8,7 @@ Every failure is an `EngineError` whose text can be shown as is.
 from __future__ import annotations
 
 import random
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 
 from .. import cpu_threads
@@ -20,13 +20,14 @@ from ..sampling import MODEL_CARD_KEYS, SamplingSettings, model_card_sampling
 from . import host, loader
 from .chunks import ChatChunk
 from .context import ContextPolicy, fit_conversation, reply_budget
-from .errors import ContextOverflow, EngineBusy, ModelFileError, NoModelLoaded
+from .errors import ContextOverflow, EngineBusy, GenerationError, ModelFileError, NoModelLoaded
 from .generate import StopFlag, as_predicate, generate
 from .loader import ProgressCallback
 from .model_templates import ModelTemplates
 from .native import NativeModel
 from .reports import LoadReport, UnloadReport
 from .template_guess import TemplateChoice
+from .vision import MARKER, Projector
 from .templates import (
     BUILTIN_TEMPLATES,
     COMPLETION,
@@ -64,6 +65,7 @@ class Engine:
         self._report: LoadReport | None = None
         self._templates: ModelTemplates | None = None
         self._template: ChatTemplate = BUILTIN_TEMPLATES["chatml"]
+        self._projector: Projector | None = None
         self._busy = False
         self._load = cpu_threads.LoadSampler()
         """How busy other processes keep the CPU between replies (Auto's threads)."""
@@ -107,14 +109,19 @@ class Engine:
         rss_before = host.process_rss()
         result = loader.load_native(path, settings, on_progress=on_progress)
         native = result.native
+        projector: Projector | None = None
         try:
             templates = ModelTemplates.of(native)
             template = templates.resolve(chat_template)
+            if settings.mmproj:
+                threads = settings.n_threads or cpu_threads.threads_for(None).generation
+                projector = Projector.open(settings.mmproj, native, n_threads=threads)
         except BaseException:
             native.close()
             host.release_freed_memory()
             raise
         self._native, self._templates, self._template = native, templates, template
+        self._projector = projector
         self._report = LoadReport(
             path=path,
             settings=settings,
@@ -148,6 +155,9 @@ class Engine:
         """Free the model and its context; report this process's memory before and after."""
         self._ensure_idle()
         rss_before = host.process_rss()
+        if self._projector is not None:
+            self._projector.close()
+            self._projector = None
         if self._native is not None:
             self._native.close()
             self._native = None
@@ -272,6 +282,7 @@ class Engine:
         self._ensure_idle()
         sampling = sampling or SamplingSettings()
         variables = sampling.template_variables()
+        messages, images = self._with_image_markers(messages)
 
         def count(kept: Sequence[Message]) -> int:
             return len(self._prompt_tokens(kept, continue_last=continue_last, variables=variables))
@@ -288,6 +299,15 @@ class Engine:
             text, add_bos=True, parse_special=self._template.name != COMPLETION
         )
         plain = self._template.name == COMPLETION
+        prefill = None
+        if images:
+            projector = self._projector
+            assert projector is not None
+            stop = as_predicate(stop_flag)
+
+            def prefill() -> int:
+                return projector.prefill(native, text, images, should_stop=stop)
+
         return self._run(
             prompt,
             sampling,
@@ -296,7 +316,37 @@ class Engine:
             strip_leading=not (continue_last or plain),
             dropped=fitted.dropped,
             prefix="" if continue_last or plain else opened_in_prompt(text),
+            prefill=prefill,
         )
+
+    @property
+    def sees_images(self) -> bool:
+        """Whether a vision projector is loaded beside the model."""
+        return self._projector is not None
+
+    def _with_image_markers(self, messages: Sequence[Message]) -> tuple[list[Message], list[bytes]]:
+        """Messages with an ``"images"`` entry (file paths, one a line) get one image marker
+        per picture before their text; the pictures' bytes, in order."""
+        out: list[Message] = []
+        images: list[bytes] = []
+        for message in messages:
+            paths = [p for p in str(message.get("images") or "").splitlines() if p.strip()]
+            if not paths:
+                out.append(message)
+                continue
+            if self._projector is None:
+                raise GenerationError(
+                    "This model cannot see images: load it with its vision projector (mmproj)."
+                )
+            for path in paths:
+                try:
+                    images.append(Path(path).read_bytes())
+                except OSError as exc:
+                    raise GenerationError(f"The image {path} could not be read: {exc}") from exc
+            markers = "".join(f"{MARKER}\n" for _ in paths)
+            text = {k: v for k, v in message.items() if k != "images"}
+            out.append({**text, "content": markers + str(message.get("content") or "")})
+        return out, images
 
     def complete(
         self,
@@ -332,6 +382,7 @@ class Engine:
         strip_leading: bool,
         dropped: int = 0,
         prefix: str = "",
+        prefill: Callable[[], int] | None = None,
     ) -> Generator[ChatChunk, None, None]:
         native = self._require()
         self._ensure_idle()  # another reply started between chat() and this first step
@@ -350,6 +401,7 @@ class Engine:
                 strip_leading=strip_leading,
                 dropped_messages=dropped,
                 prefix=prefix,
+                prefill=prefill,
             )
         finally:
             self._busy = False

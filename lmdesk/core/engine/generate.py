@@ -42,18 +42,22 @@ def generate(
     strip_leading: bool = False,
     dropped_messages: int = 0,
     prefix: str = "",
+    prefill: Callable[[], int] | None = None,
 ) -> Generator[ChatChunk, None, None]:
     """Stream a reply to ``prompt`` (tokens, which must fit in the context).
 
     ``prefix`` is text the prompt already wrote for the reply (a ``<think>`` its generation
     prompt opened): it comes first, as a chunk of no tokens, so the stream describes itself.
+    ``prefill`` evaluates a prompt that holds images instead (`vision.Projector.prefill`)
+    and returns the positions it took; ``prompt`` is then only its text's tokens.
     """
     started = time.perf_counter()
     thinking = _ThinkingClock(started)
     if prefix:
         thinking.feed(prefix, 0)
         yield TextChunk(prefix, 0)
-    cached = native.keep_prefix(prompt)
+    cached = 0 if prefill is not None else native.keep_prefix(prompt)
+    prompt_positions = len(prompt)
     stream = StreamText([*sampling.stop, *stop_strings], strip_leading=strip_leading)
     generated = 0
     unreported = 0
@@ -61,7 +65,11 @@ def generate(
     reason: StopReason
     sampler = Sampler(sampling, n_vocab=native.n_vocab, seed=seed)
     try:
-        if should_stop() or not native.decode(prompt[cached:], should_stop=should_stop):
+        if should_stop():
+            reason = "user_stop"
+        elif prefill is not None and (prompt_positions := prefill()) == 0:
+            reason = "user_stop"
+        elif prefill is None and not native.decode(prompt[cached:], should_stop=should_stop):
             reason = "user_stop"
         else:
             while True:
@@ -104,7 +112,7 @@ def generate(
     after_first = finished - first_token_at
     yield ReplyStats(
         text=prefix + stream.text,
-        prompt_tokens=len(prompt),
+        prompt_tokens=prompt_positions,
         cached_tokens=cached,
         generated_tokens=generated,
         ttft_s=first_token_at - started,
