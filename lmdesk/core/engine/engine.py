@@ -27,7 +27,6 @@ from .model_templates import ModelTemplates
 from .native import NativeModel
 from .reports import LoadReport, UnloadReport
 from .template_guess import TemplateChoice
-from .vision import MARKER, Projector
 from .templates import (
     BUILTIN_TEMPLATES,
     COMPLETION,
@@ -35,6 +34,7 @@ from .templates import (
     Message,
     TemplateVariables,
 )
+from .vision import MARKER, Projector
 
 
 def check_header(path: Path) -> None:

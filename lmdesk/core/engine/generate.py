@@ -65,11 +65,11 @@ def generate(
     reason: StopReason
     sampler = Sampler(sampling, n_vocab=native.n_vocab, seed=seed)
     try:
-        if should_stop():
-            reason = "user_stop"
-        elif prefill is not None and (prompt_positions := prefill()) == 0:
-            reason = "user_stop"
-        elif prefill is None and not native.decode(prompt[cached:], should_stop=should_stop):
+        if (
+            should_stop()
+            or (prefill is not None and (prompt_positions := prefill()) == 0)
+            or (prefill is None and not native.decode(prompt[cached:], should_stop=should_stop))
+        ):
             reason = "user_stop"
         else:
             while True:
