@@ -3,6 +3,7 @@
 Qt-free. Open the app's store with ``ChatStore.open()``; tests pass a path.
 """
 
+from lmdesk.core.chats.attachment_store import Attachment
 from lmdesk.core.chats.branch_store import Alternatives
 from lmdesk.core.chats.errors import (
     ChatDatabaseUnreadableError,
@@ -28,6 +29,7 @@ __all__ = [
     "DEFAULT_TITLE",
     "UNSET",
     "Alternatives",
+    "Attachment",
     "ChatDatabaseUnreadableError",
     "ChatImportError",
     "ChatStore",

@@ -24,6 +24,7 @@ from typing import Any
 
 from lmdesk.core.chats import database as db
 from lmdesk.core.chats import rows
+from lmdesk.core.chats.attachment_store import copy_attachments
 from lmdesk.core.chats.models import Conversation, Message
 
 _COLUMNS = (
@@ -126,7 +127,7 @@ class BranchStore:
             for m in db.fetch_messages(conn, source.id):
                 if m.position > message.position:
                     break
-                db.insert_message(
+                copy_id = db.insert_message(
                     conn,
                     new_id,
                     role=m.role,
@@ -136,6 +137,7 @@ class BranchStore:
                     stats_json=rows.dump_stats(m.stats),
                     reasoning=m.reasoning,
                 )
+                copy_attachments(conn, m.id, new_id, copy_id)
             return db.fetch_conversation(conn, new_id)
 
 

@@ -47,6 +47,11 @@ _LATER_TABLES: tuple[tuple[str, tuple[str, ...], str], ...] = (
         "id",
     ),
     ("presets", ("name", "system_prompt", "sampling_json", "updated_at"), "rowid"),
+    (
+        "attachments",
+        ("id", "conversation_id", "message_id", "position", "name", "data"),
+        "id",
+    ),
     ("model_preferences", ("model_path", "chat_template", "preset"), "rowid"),
 )
 """Tables of schema v4 and later: branches, presets, per-model preferences."""

@@ -125,6 +125,24 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX branches_by_parent ON branches (conversation_id, parent_id)",
         ),
     ),
+    Migration(
+        6,
+        "images attached to messages (kept with the conversation, in any branch)",
+        (
+            """
+            CREATE TABLE attachments (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                conversation_id INTEGER NOT NULL
+                    REFERENCES conversations(id) ON DELETE CASCADE,
+                message_id INTEGER NOT NULL,
+                position INTEGER NOT NULL,
+                name TEXT NOT NULL,
+                data BLOB NOT NULL
+            )
+            """,
+            "CREATE INDEX attachments_by_message ON attachments (message_id, position)",
+        ),
+    ),
 )
 
 CURRENT_VERSION = MIGRATIONS[-1].version

@@ -22,6 +22,7 @@ from typing import Any, Final
 
 from lmdesk.core.chats import database as db
 from lmdesk.core.chats import export, rows, search
+from lmdesk.core.chats.attachment_store import AttachmentStore
 from lmdesk.core.chats.branch_store import BranchStore
 from lmdesk.core.chats.errors import ConversationNotFoundError
 from lmdesk.core.chats.message_store import MessageStore
@@ -48,11 +49,12 @@ def default_database_path() -> Path:
     return data_dir() / DATABASE_FILENAME
 
 
-class ChatStore(MessageStore, BranchStore, PreferenceStore):
+class ChatStore(MessageStore, BranchStore, AttachmentStore, PreferenceStore):
     """Conversations and messages in one SQLite database; thread-safe.
 
     The message methods (``add_message``, ``begin_reply``, ...) come from
-    ``MessageStore``; branches from ``BranchStore``; presets and per-model preferences
+    ``MessageStore``; branches from ``BranchStore``; images from ``AttachmentStore``;
+    presets and per-model preferences
     from ``PreferenceStore``.
     """
 

@@ -7,6 +7,7 @@ Every failure is an `EngineError` whose text can be shown as is.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
@@ -34,7 +35,9 @@ from .templates import (
     Message,
     TemplateVariables,
 )
-from .vision import MARKER, Projector
+from .vision import MARKER, Projector, find_projector
+
+_log = logging.getLogger(__name__)
 
 
 def check_header(path: Path) -> None:
@@ -113,9 +116,14 @@ class Engine:
         try:
             templates = ModelTemplates.of(native)
             template = templates.resolve(chat_template)
-            if settings.mmproj:
-                threads = settings.n_threads or cpu_threads.threads_for(None).generation
+            threads = settings.n_threads or cpu_threads.threads_for(None).generation
+            if settings.mmproj:  # the person's choice: refused loudly when it does not fit
                 projector = Projector.open(settings.mmproj, native, n_threads=threads)
+            elif (beside := find_projector(path, native.n_embd())) is not None:
+                try:
+                    projector = Projector.open(beside, native, n_threads=threads)
+                except ModelFileError as exc:  # a guess: the model still loads, without it
+                    _log.warning("the projector beside the model was not loaded: %s", exc)
         except BaseException:
             native.close()
             host.release_freed_memory()
@@ -145,6 +153,7 @@ class Engine:
             bos_token=templates.bos_token,
             eos_token=templates.eos_token,
             thinking=thinking_switches(templates.gguf.source if templates.gguf else None),
+            projector=str(projector.path) if projector is not None else "",
             model_sampling=model_card_sampling(
                 {key: value for key in MODEL_CARD_KEYS if (value := native.metadata(key))}
             ),

@@ -46,6 +46,8 @@ class LoadReport:
     eos_token: str = ""
     thinking: ThinkingSwitches = field(default_factory=ThinkingSwitches)
     """The thinking switches the file's template reads (``enable_thinking``, ...)."""
+    projector: str = ""
+    """The vision projector loaded beside the model ('' for none): it reads images."""
     model_sampling: dict[str, float] = field(default_factory=dict)
     """The sampling the model's makers recommend in the file (`sampling.model_card_sampling`)."""
 

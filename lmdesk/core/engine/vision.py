@@ -41,6 +41,22 @@ def projector_width(path: Path) -> int | None:
     return int(width) if isinstance(width, int) else None
 
 
+def find_projector(model_path: Path, n_embd: int) -> Path | None:
+    """The vision projector beside a model file: the one ``*mmproj*.gguf`` in its folder
+    that makes ``n_embd``-wide embeddings (LM Studio's and Hugging Face's layout); None when
+    there is none, or more than one fits (the person then picks it)."""
+    try:
+        candidates = [
+            p
+            for p in model_path.parent.iterdir()
+            if p.suffix.lower() == ".gguf" and "mmproj" in p.name.lower() and p != model_path
+        ]
+    except OSError:
+        return None
+    fitting = [p for p in candidates if projector_width(p) == n_embd]
+    return fitting[0] if len(fitting) == 1 else None
+
+
 class Projector:
     def __init__(self, ctx: Any, path: Path) -> None:
         self._ctx = ctx

@@ -11,13 +11,13 @@ to read; scrolling back to the bottom sticks again.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from lmdesk.core.chats import Message
+from lmdesk.core.chats import Attachment, Message
 from lmdesk.ui.pages.chat.message_widget import STYLE as MESSAGE_STYLE
 from lmdesk.ui.pages.chat.message_widget import MessageWidget
 
@@ -154,6 +154,12 @@ class MessageView(QScrollArea):
         """‹ n/m › on each message with other versions (message id -> (n, m))."""
         for widget in self._widgets:
             widget.set_versions(*versions.get(widget.id, (1, 1)))
+
+    def set_attachments(self, pictures: Mapping[int, Sequence[Attachment]]) -> None:
+        """Thumbnails under the messages that have pictures."""
+        for widget in self._widgets:
+            found = pictures.get(widget.id, ())
+            widget.set_images([(a.name, a.data) for a in found])
 
     def set_busy(self, busy: bool) -> None:
         """Hide Regenerate/Continue/Edit while a reply is being written."""

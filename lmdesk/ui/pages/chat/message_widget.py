@@ -15,6 +15,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
 from lmdesk.core.chats import Message
+from lmdesk.ui.pages.chat.attachments_strip import AttachmentsStrip
 from lmdesk.ui.pages.chat.inline_editor import InlineEditor
 from lmdesk.ui.pages.chat.message_body import MessageBody
 from lmdesk.ui.pages.chat.message_footer import MessageFooter
@@ -67,12 +68,15 @@ class MessageWidget(QWidget):
         self.body = MessageBody(markdown=not is_user)
         self.body.copied.connect(self.copied)
         self.thinking = ThinkingBlock()
+        self.pictures = AttachmentsStrip(removable=False)
+        self._picture_count = 0
         self._inline: InlineEditor | None = None  # built on first Edit: most never are
         self._max_width = 16_777_215
         inner = QVBoxLayout(self.bubble)
         inner.setContentsMargins(16, 10, 16, 12) if is_user else inner.setContentsMargins(
             16, 14, 16, 14
         )
+        inner.addWidget(self.pictures)
         if not is_user:
             inner.addWidget(self.thinking)
         inner.addWidget(self.body)
@@ -133,6 +137,13 @@ class MessageWidget(QWidget):
             self.thinking.answer_started()
         self.body.append(text)
 
+    def set_images(self, images: list[tuple[str, bytes]]) -> None:
+        """Thumbnails of the message's pictures (drawn again only when they change)."""
+        if len(images) != self._picture_count:
+            self._picture_count = len(images)
+            self.pictures.set_images(images)
+            self.set_max_width(self._max_width)
+
     def append_reasoning(self, text: str) -> None:
         """More streamed thinking (shown in the Thinking block above the answer)."""
         self.thinking.append(text)
@@ -152,7 +163,8 @@ class MessageWidget(QWidget):
             self.bubble.setMinimumWidth(min(360, width))
             self.bubble.setMaximumWidth(width)
         elif self.message.role == "user":
-            wanted = self.body.prose_width(width - 32) + 32
+            pictures = self.pictures.sizeHint().width() if self._picture_count else 0
+            wanted = max(self.body.prose_width(width - 32), pictures) + 32
             self.bubble.setFixedWidth(max(120, min(width, wanted)))
         else:
             self.bubble.setMaximumWidth(width)

@@ -213,6 +213,7 @@ class ChatPage(QWidget):
         self.composer.send_requested.connect(self.send)
         self.composer.stop_requested.connect(s.stop)
         self.composer.draft_changed.connect(self.meter.set_draft)
+        self.composer.image_refused.connect(lambda text: self._show_notice("warning", text))
         self.messages.regenerate_requested.connect(lambda _id: s.regenerate())
         self.messages.continue_requested.connect(lambda _id: s.continue_reply())
         self.messages.edit_submitted.connect(self._on_edit_submitted)
@@ -253,7 +254,7 @@ class ChatPage(QWidget):
     def send(self, text: str) -> bool:
         """Send the composer's text; it is cleared once the message is committed."""
         self.system_prompt.flush()
-        if self.session.send(text):
+        if self.session.send(text, self.composer.images()):
             self.composer.clear()
             return True
         return False
@@ -262,6 +263,7 @@ class ChatPage(QWidget):
     def _on_conversation_opened(self, _conversation: object, messages: list[Message]) -> None:
         self.messages.set_messages(messages)
         self.messages.set_versions(self.session.versions())
+        self.messages.set_attachments(self.session.attachments())
         self.conversations.select(self.session.conversation_id)
         self._show_conversation_settings()
         self._refresh_state()
@@ -273,6 +275,8 @@ class ChatPage(QWidget):
 
     def _on_message_added(self, message: Message) -> None:
         self.messages.add_message(message)
+        if message.role == "user":
+            self.messages.set_attachments(self.session.attachments())
         if message.role == "assistant":  # a regenerated reply is a new version
             self.messages.set_versions(self.session.versions())
         if message.role == "user":
@@ -299,6 +303,7 @@ class ChatPage(QWidget):
         name = model_display_name(loaded.path)
         self.composer.set_placeholder(READY_PLACEHOLDER.format(name=name))
         self.sampling.set_switches(loaded.report.thinking)
+        self.composer.set_accepts_images(bool(loaded.report.projector))
         self.template_sync.model_ready(loaded)
         self.presets.refresh()
         self._refresh_state()
@@ -307,6 +312,7 @@ class ChatPage(QWidget):
     def _on_model_gone(self) -> None:
         self.composer.set_placeholder(NO_MODEL_PLACEHOLDER)
         self.sampling.set_switches(ThinkingSwitches())
+        self.composer.set_accepts_images(False)
         self.template_sync.model_gone()
         self.presets.refresh()
         self._refresh_state()
@@ -337,5 +343,6 @@ class ChatPage(QWidget):
         self.models.shutdown()
         self.session.shutdown()
         self.template.wait()
+        self.composer.wait()
         if self._owns_store:
             self.store.close()

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 
 from lmdesk.core.chats import (
     DEFAULT_TITLE,
+    Attachment,
     ChatStore,
     ChatStoreError,
     Conversation,
@@ -206,7 +207,16 @@ class ChatSession(QObject):
     def prompt_messages(self, draft: str = "") -> list[dict[str, str]]:
         """The open conversation as the engine would see it, plus ``draft`` as the next message."""
         system = "" if self._conversation is None else self._conversation.system_prompt
-        out = engine_messages(system, self.messages())
+        messages = self.messages()
+        out = engine_messages(system, messages)
+        pictures = self.attachments()
+        if pictures:  # each message's pictures go to the engine as files, one path a line
+            folder = self.store.path.parent / "chat-images"
+            by_turn = [m for m in messages if not (m.role == "assistant" and not m.content.strip())]
+            first = len(out) - len(by_turn)
+            for turn, message in zip(out[first:], by_turn, strict=True):
+                if message.id in pictures:
+                    turn["images"] = "\n".join(str(a.file_in(folder)) for a in pictures[message.id])
         if draft.strip():
             out.append({"role": "user", "content": draft})
         return out
@@ -222,31 +232,51 @@ class ChatSession(QObject):
             return "A reply is still being written. Stop it first."
         return None
 
-    def send(self, text: str) -> bool:
-        """Commit the user's message, then ask for a reply. False (with a notice) if not now.
+    def attachments(self) -> dict[int, list[Attachment]]:
+        """The open conversation's pictures by message id."""
+        if self._conversation is None:
+            return {}
+        try:
+            return self.store.attachments(self._conversation.id)
+        except ChatStoreError:
+            return {}
+
+    def send(self, text: str, images: Sequence[tuple[str, bytes]] = ()) -> bool:
+        """Commit the user's message (with its pictures), then ask for a reply. False (with a
+        notice) if not now.
 
         If the message cannot be saved (the disk is full) nothing is sent and the notice
         says why; the text stays in the composer.
         """
-        if not text.strip() or self._refused():
+        if not (text.strip() or images) or self._refused():
+            return False
+        loaded = self.controller.loaded_model
+        if images and loaded is not None and not loaded.report.projector:
+            self.notice.emit(
+                "warning",
+                "This model cannot see pictures: load one with its vision projector (mmproj).",
+            )
             return False
         try:
-            return self._send(text)
+            return self._send(text, images)
         except ChatStoreError as exc:
             self.notice.emit("error", f"Your message was not sent: {exc}.")
             return False
 
-    def _send(self, text: str) -> bool:
+    def _send(self, text: str, images: Sequence[tuple[str, bytes]] = ()) -> bool:
         if self._conversation is None:
             self._conversation = self.store.create_conversation(
                 DEFAULT_TITLE, system_prompt=self._system_prompt_default()
             )
             self.conversation_opened.emit(self._conversation, [])
         conversation = self._conversation
-        message = self.store.add_message(conversation.id, "user", text)
+        if images:
+            message = self.store.add_message_with_images(conversation.id, text, images)
+        else:
+            message = self.store.add_message(conversation.id, "user", text)
         changes: dict[str, Any] = {"model_path": str(self._model_path())}
         if conversation.title == DEFAULT_TITLE:
-            changes["title"] = title_from_message(text)
+            changes["title"] = title_from_message(text if text.strip() else "Picture")
         self._conversation = self.store.update_conversation(conversation.id, **changes)
         if not self._start_reply(continue_from=None, sent=message):
             self.message_added.emit(message)
