@@ -9,6 +9,8 @@ image's embeddings in the text model, then generate.
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -69,3 +71,22 @@ def write_mmproj(path: Path, *, text_embd: int, layers: int = 2, seed: int = 0) 
     writer.write_tensors_to_file()
     writer.close()
     return path
+
+
+def png(width: int, height: int, *, pixels: bool = True) -> bytes:
+    """A real PNG (RGB, a gradient); with ``pixels=False`` only its header (for size checks)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    head = b"\x89PNG\r\n\x1a\n" + chunk(
+        b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    )
+    if not pixels:
+        return head
+    raw = b"".join(
+        b"\x00" + b"".join(bytes((x * 7 % 256, y * 5 % 256, 128)) for x in range(width))
+        for y in range(height)
+    )
+    return head + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")

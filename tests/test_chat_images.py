@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from chat_helpers import SETTINGS, no_dangling_qthreads  # noqa: F401
-from mmproj_factory import write_mmproj
+from mmproj_factory import png, write_mmproj
 from pytestqt.qtbot import QtBot
-from test_vision import SMOLLM2_EMBD, png
+from test_vision import SMOLLM2_EMBD
 
 from lmdesk.core.chats import ChatStore
 from lmdesk.core.settings import Settings

@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mmproj_factory import write_mmproj
+from mmproj_factory import png, write_mmproj
 
 from lmdesk.core.engine import Engine, ReplyStats
 from lmdesk.core.engine.errors import GenerationError, ModelFileError
@@ -18,25 +16,6 @@ from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.sampling import SamplingSettings
 
 SMOLLM2_EMBD = 576
-
-
-def png(width: int, height: int, *, pixels: bool = True) -> bytes:
-    """A real PNG (RGB, a gradient); with ``pixels=False`` only its header (for size checks)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    head = b"\x89PNG\r\n\x1a\n" + chunk(
-        b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    )
-    if not pixels:
-        return head
-    raw = b"".join(
-        b"\x00" + b"".join(bytes((x * 7 % 256, y * 5 % 256, 128)) for x in range(width))
-        for y in range(height)
-    )
-    return head + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
 @pytest.fixture(scope="module")

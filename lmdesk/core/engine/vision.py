@@ -20,6 +20,7 @@ from llama_cpp import mtmd_cpp
 
 from ..gguf import GGUFError, read_header
 from ..images import ImageError, image_facts
+from . import llama_log
 from .errors import GenerationError, ModelFileError
 from .native import NativeModel
 
@@ -76,6 +77,7 @@ class Projector:
                 f"{path.name} belongs to another model: it makes {width}-wide embeddings and "
                 f"this model reads {n_embd}. Use the projector from this model's repository."
             )
+        llama_log.install_mtmd()
         params = mtmd_cpp.mtmd_context_params_default()
         params.use_gpu = False
         params.n_threads = n_threads
