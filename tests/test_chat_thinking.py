@@ -207,3 +207,11 @@ def test_a_template_that_loops_shows_an_error_in_the_preview_not_a_hang(
     with qtbot.waitSignal(page.session.notice, timeout=30_000) as notice:
         page.send("Hi")
     assert notice.args[0] == "error" and "was stopped" in notice.args[1]
+
+
+def test_the_template_tab_spells_the_engines_template_names() -> None:
+    from lmdesk.core.engine import templates
+    from lmdesk.ui.pages.chat import template_tab
+
+    assert template_tab.CUSTOM_TEMPLATE == templates.CUSTOM_TEMPLATE
+    assert template_tab.GGUF_TEMPLATE == templates.GGUF_TEMPLATE

@@ -3,6 +3,8 @@
 When a model loads, its kept override (chats database, `ModelPreferences`) is handed to
 the engine; the tab shows the template in use and previews the open conversation; a new
 override is checked by the engine (`template_changed` carries its refusal) and kept.
+`lmdesk.core.engine` is imported in the methods: importing it loads llama.cpp, which the
+inference worker does on its own thread first (the page is built without it).
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 from PySide6.QtCore import QObject
 
 from lmdesk.core.chats import ChatStore, ChatStoreError
-from lmdesk.core.engine.templates import COMPLETION, GGUF_TEMPLATE, custom_template_name
 from lmdesk.ui.pages.chat.session import ChatSession
 from lmdesk.ui.pages.chat.template_tab import TemplateTab
 from lmdesk.ui.services.inference import InferenceController
@@ -45,6 +46,8 @@ class ModelTemplateSync(QObject):
             override=override,
         )
         self._tab.set_template_in_use(report.chat_template)
+        from lmdesk.core.engine.templates import custom_template_name
+
         if override:
             self._controller.set_chat_template(custom_template_name(override))
         self.refresh_preview()
@@ -75,6 +78,8 @@ class ModelTemplateSync(QObject):
             self._tab.set_template_in_use(self._tab_name(), f"Not kept: {exc}.")
             return
         self._tab.set_override(source)
+        from lmdesk.core.engine.templates import COMPLETION, GGUF_TEMPLATE, custom_template_name
+
         if source:
             self._controller.set_chat_template(custom_template_name(source))
         else:

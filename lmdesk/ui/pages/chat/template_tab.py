@@ -5,6 +5,8 @@ model" checks the text (it must parse), keeps it for this model file and switche
 to it; "Back to the file's" forgets it. Below, the open conversation as the template renders
 it (thinking switches included), rendered off the GUI thread with the template sandbox's
 time limit, so a template that loops shows an error instead of freezing the window.
+`lmdesk.core.engine` is imported where it is used (it loads llama.cpp, which the inference
+worker imports on its own thread; building the page must not).
 """
 
 from __future__ import annotations
@@ -23,17 +25,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lmdesk.core.engine.errors import TemplateError
-from lmdesk.core.engine.templates import (
-    BUILTIN_TEMPLATES,
-    CUSTOM_TEMPLATE,
-    GGUF_TEMPLATE,
-    JinjaTemplate,
-)
 from lmdesk.ui.kit.widgets import muted
 from lmdesk.ui.services.background import BackgroundTask
 
 PREVIEW_DELAY_MS = 300
+CUSTOM_TEMPLATE = "custom"
+GGUF_TEMPLATE = "gguf"
+"""The engine's names (`core.engine.templates`), repeated so this module does not import it."""
 
 
 class TemplateTab(QWidget):
@@ -136,6 +134,9 @@ class TemplateTab(QWidget):
 
     # -- actions --------------------------------------------------------------------------------
     def _apply(self) -> None:
+        from lmdesk.core.engine.errors import TemplateError
+        from lmdesk.core.engine.templates import JinjaTemplate
+
         source = self.editor.toPlainText()
         try:
             JinjaTemplate(source, bos_token=self._tokens[0], eos_token=self._tokens[1])
@@ -159,6 +160,8 @@ class TemplateTab(QWidget):
         bos, eos = self._tokens
 
         def work(_progress: object) -> str:
+            from lmdesk.core.engine.templates import BUILTIN_TEMPLATES, JinjaTemplate
+
             if name in (CUSTOM_TEMPLATE, GGUF_TEMPLATE):
                 template = JinjaTemplate(source, bos_token=bos, eos_token=eos)
                 return template.render(messages, variables=variables)
