@@ -102,6 +102,11 @@ def test_a_picture_is_attached_answered_and_kept_across_a_restart(
     widget = again.messages.widget_for(question.id)
     assert widget is not None and len(widget.pictures.thumbnails) == 1
     assert not widget.pictures.isHidden()
+    # Deleting the chat deletes its pictures: the rows and the files the engine read.
+    files = tmp_path / "chat-images" / str(conversation_id)
+    assert any(files.iterdir())
+    again.session.delete(conversation_id)
+    assert not files.exists() and again.store.attachments(conversation_id) == {}
 
 
 def test_a_model_without_a_projector_offers_no_pictures(

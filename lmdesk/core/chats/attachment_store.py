@@ -10,6 +10,7 @@ transaction (`add_message_with_images`), so a crash never keeps one without the 
 from __future__ import annotations
 
 import hashlib
+import shutil
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,16 +23,19 @@ from lmdesk.core.chats.models import Message
 @dataclass(frozen=True, slots=True)
 class Attachment:
     id: int
+    conversation_id: int
     message_id: int
     name: str
     data: bytes
 
     def file_in(self, folder: Path) -> Path:
-        """The picture as a file in ``folder`` (written once; named by its content)."""
-        digest = hashlib.sha256(self.data).hexdigest()[:24]
-        path = folder / f"{digest}{Path(self.name).suffix.lower() or '.img'}"
+        """The picture as a file under ``folder``, for the engine (written once): in a folder
+        per conversation, which `remove_files` deletes with the conversation."""
+        digest = hashlib.sha256(self.data).hexdigest()[:12]
+        suffix = Path(self.name).suffix.lower() or ".img"
+        path = folder / str(self.conversation_id) / f"{self.id}-{digest}{suffix}"
         if not path.exists():
-            folder.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(path.name + ".part")
             partial.write_bytes(self.data)
             partial.replace(path)
@@ -71,17 +75,27 @@ class AttachmentStore:
         """The conversation's pictures by message id, in the order they were attached."""
         with self._db.read() as conn:
             found = conn.execute(
-                "SELECT id, message_id, name, data FROM attachments WHERE conversation_id = ?"
+                "SELECT id, conversation_id, message_id, name, data FROM attachments"
+                " WHERE conversation_id = ?"
                 " ORDER BY message_id, position",
                 (conversation_id,),
             ).fetchall()
         out: dict[int, list[Attachment]] = {}
         for row in found:
             attachment = Attachment(
-                int(row["id"]), int(row["message_id"]), str(row["name"]), bytes(row["data"])
+                int(row["id"]),
+                int(row["conversation_id"]),
+                int(row["message_id"]),
+                str(row["name"]),
+                bytes(row["data"]),
             )
             out.setdefault(attachment.message_id, []).append(attachment)
         return out
+
+
+def remove_files(folder: Path, conversation_id: int) -> None:
+    """Delete the files `Attachment.file_in` wrote for a conversation (it was deleted)."""
+    shutil.rmtree(folder / str(conversation_id), ignore_errors=True)
 
 
 def copy_attachments(

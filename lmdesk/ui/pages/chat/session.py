@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
@@ -25,6 +26,7 @@ from lmdesk.core.chats import (
     ConversationNotFoundError,
     Message,
 )
+from lmdesk.core.chats.attachment_store import remove_files
 from lmdesk.core.sampling import SamplingSettings
 from lmdesk.ui.pages.chat.formatting import title_from_message
 from lmdesk.ui.pages.chat.reply_stream import ReplyStream
@@ -181,6 +183,7 @@ class ChatSession(QObject):
         if reply is not None and reply.conversation_id == conversation_id:
             self.controller.stop()  # its writer then finds the row gone and saves nothing
         self.store.delete_conversation(conversation_id)
+        remove_files(self._images_folder(), conversation_id)
         self.conversations_changed.emit()
         if self.conversation_id == conversation_id:
             self.open_latest()
@@ -211,7 +214,7 @@ class ChatSession(QObject):
         out = engine_messages(system, messages)
         pictures = self.attachments()
         if pictures:  # each message's pictures go to the engine as files, one path a line
-            folder = self.store.path.parent / "chat-images"
+            folder = self._images_folder()
             by_turn = [m for m in messages if not (m.role == "assistant" and not m.content.strip())]
             first = len(out) - len(by_turn)
             for turn, message in zip(out[first:], by_turn, strict=True):
@@ -422,6 +425,10 @@ class ChatSession(QObject):
             self.notice.emit("warning", reason)
             return True
         return False
+
+    def _images_folder(self) -> Path:
+        """Where the engine reads the chats' pictures from (files written from the database)."""
+        return self.store.path.parent / "chat-images"
 
     def _reopen(self) -> None:
         self.open(self.conversation_id)
