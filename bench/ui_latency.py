@@ -10,7 +10,13 @@ Phases, one after the other in one run:
 - idle: nothing happening (the floor this machine gives a 10 ms timer);
 - warm-up: the worker imports llama.cpp (~0.5 s of Python imports);
 - load: the model loads without mmap (the weights are read into RAM);
-- stream: a 256-token greedy reply streams into the message view.
+- stream: a 256-token greedy reply streams into the message view;
+- thinking: under a template whose generation prompt opens ``<think>`` (as DeepSeek-R1's
+  does), a 256-token greedy reply streams as reasoning into the Thinking block, split
+  from the answer by `core.reasoning` on the GUI thread as it arrives;
+- image: the model reloaded with a small real projector (tests/mmproj_factory.py), a
+  640x480 PNG attached through the composer (checked and scaled off the GUI thread), and
+  a 64-token reply to it through libmtmd.
 
 The bar: the worst gap in every phase <= 50 ms (a stutter a person would
 notice). Printed per phase: ticks, p99 and worst gap, and worst/50 ms.
@@ -54,6 +60,10 @@ def main() -> int:
     from PySide6.QtCore import QEventLoop, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from mmproj_factory import png, write_mmproj
+
+    from lmdesk.core.engine.templates import custom_template_name
     from lmdesk.core.load_settings import LoadSettings
     from lmdesk.core.settings import Settings
     from lmdesk.ui.pages.chat.page import ChatPage
@@ -110,6 +120,34 @@ def main() -> int:
     page.session.reply_finished.connect(stats.append)
     try:
         results["stream"] = measure(lambda: page.send(PROMPT), page.session.reply_finished)
+        thinking = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n"
+        thinking += "{% endfor %}<|im_start|>assistant\n<think>\n"
+        results["template"] = measure(
+            lambda: controller.set_chat_template(custom_template_name(thinking)),
+            controller.template_changed,
+        )
+        page.new_chat()
+        page.session.set_sampling(values)
+        results["thinking"] = measure(lambda: page.send(PROMPT), page.session.reply_finished)
+        widget = page.messages.widgets()[-1]
+        thought = len(widget.thinking.text())
+        folder = Path(os.environ["LMDESK_HOME"])
+        mmproj = write_mmproj(folder / "mmproj.gguf", text_embd=576)
+        with_eyes = LoadSettings(
+            n_ctx=2048, n_threads=args.threads, use_mmap=False, mmproj=str(mmproj)
+        )
+        results["load+mm"] = measure(
+            lambda: controller.load(str(path), with_eyes), controller.loaded
+        )
+        picture = folder / "picture.png"
+        picture.write_bytes(png(640, 480))
+        results["attach"] = measure(
+            lambda: page.composer.add_files([str(picture)]), page.composer.images_changed
+        )
+        page.new_chat()
+        page.session.set_sampling(values.with_changes(max_tokens=64))
+        page.composer.edit.setPlainText("What is in this picture?")
+        results["image"] = measure(page.composer.send_button.click, page.session.reply_finished)
     finally:
         page.shutdown()
         controller.shutdown()
@@ -121,6 +159,16 @@ def main() -> int:
     print(
         f"stream: {reply.generated_tokens} tokens at {reply.tokens_per_s:.1f} tok/s "  # type: ignore[attr-defined]
         f"into the view, first token {reply.ttft_s:.2f} s"  # type: ignore[attr-defined]
+    )
+    think = stats[1]
+    print(
+        f"thinking: {think.reasoning_tokens} of {think.generated_tokens} tokens were "  # type: ignore[attr-defined]
+        f"thinking ({thought:,} characters in the Thinking block)"
+    )
+    seen = stats[2]
+    print(
+        f"image: {seen.prompt_tokens} prompt positions, {seen.generated_tokens} tokens "  # type: ignore[attr-defined]
+        "in reply"
     )
     print(f"{'phase':<8} {'ticks':>6} {'median':>8} {'p99':>8} {'worst':>8} {'worst/50ms':>11}")
     ok = True

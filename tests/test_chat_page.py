@@ -227,9 +227,14 @@ def test_a_model_without_a_template_says_so_and_offers_one(
     load(qtbot, page, path, n_ctx=256)
     banner = page.template_banner
     assert banner.isVisible() and "no chat template" in banner.label.text()
+    assert "plain completion" in banner.label.text()
     options = [banner.combo.itemText(i) for i in range(banner.combo.count())]
     assert "gemma" in options and "chatml" in options and "gguf" not in options
-    assert banner.combo.currentText() == "gemma"
+    # Raw completion until the person picks a format; the guess is suggested, not used.
+    assert banner.combo.currentText() == "completion" and "gemma" in banner.note.text()
+    use_sampling(page, temperature=0.0, max_tokens=4, seed=1)
+    stats = send_and_wait(qtbot, page, "Once upon a time")
+    assert stats.prompt_tokens > 0 and stats.generated_tokens <= 4  # it continued the text
     with qtbot.waitSignal(page.controller.template_changed, timeout=30_000) as blocker:
         banner.combo.activated.emit(options.index("chatml"))
     assert blocker.args == ["chatml", ""]
@@ -312,10 +317,12 @@ def test_stop_mid_stream_keeps_the_partial_reply(qtbot: QtBot, loaded_page: Chat
     assert page.composer.send_button.isVisible() and not page.composer.stop_button.isVisible()
 
 
-def test_regenerate_replaces_the_last_reply(qtbot: QtBot, loaded_page: ChatPage) -> None:
+def test_regenerate_keeps_the_earlier_reply_as_a_version(
+    qtbot: QtBot, loaded_page: ChatPage
+) -> None:
     page = loaded_page
     send_and_wait(qtbot, page, QUESTION)
-    first_id = last_widget(page).id
+    first_id, first_text = last_widget(page).id, last_widget(page).text()
     use_sampling(page, temperature=1.0, seed=7)
     with qtbot.waitSignal(page.session.reply_finished, timeout=REPLY_TIMEOUT_MS) as blocker:
         last_widget(page).regenerate_button.click()
@@ -323,14 +330,21 @@ def test_regenerate_replaces_the_last_reply(qtbot: QtBot, loaded_page: ChatPage)
     assert [m[0] for m in messages] == ["user", "assistant"]
     assert messages[-1][2] == blocker.args[0].text and last_widget(page).id != first_id
     assert page.store.messages(page.session.conversation_id)[-1].id == last_widget(page).id
+    widget = last_widget(page)
+    assert widget.versions.isVisible() and widget.versions.text() == "2/2"
+    widget.previous_button.click()  # ‹ : the first reply is back, nothing was lost
+    assert last_widget(page).id == first_id and last_widget(page).text() == first_text
+    assert last_widget(page).versions.text() == "1/2"
+    assert stored(page)[-1][2] == first_text
 
 
-def test_edit_and_resend_replaces_everything_after_the_edited_message(
+def test_edit_and_resend_forks_without_deleting_what_followed(
     qtbot: QtBot, loaded_page: ChatPage
 ) -> None:
     page = loaded_page
     send_and_wait(qtbot, page, "Name a colour.")
     send_and_wait(qtbot, page, "Name a fruit.")
+    before = stored(page)
     first = page.messages.widgets()[0]
     first.edit_button.click()
     assert first.editor.isVisible() and first.editor.toPlainText() == "Name a colour."
@@ -343,6 +357,16 @@ def test_edit_and_resend_replaces_everything_after_the_edited_message(
         ("assistant", "complete", blocker.args[0].text),
     ]
     assert [w.text() for w in page.messages.widgets()] == [m[2] for m in messages]
+    edited = page.messages.widgets()[0]
+    assert edited.versions.text() == "2/2"
+    edited.previous_button.click()  # the four messages before the edit are all there
+    assert stored(page) == before
+    # Fork chat from here: a new chat with the first two messages; the old one untouched.
+    old_id = page.session.conversation_id
+    page.messages.widgets()[1].fork_button.click()
+    assert page.session.conversation_id != old_id
+    assert stored(page) == before[:2]
+    assert page.session.conversation is not None and "(fork)" in page.session.conversation.title
 
 
 def test_continue_carries_on_the_last_reply(qtbot: QtBot, loaded_page: ChatPage) -> None:
@@ -625,6 +649,54 @@ def test_kill_9_mid_reply_loses_nothing_committed(
     final = page.store.get_message(messages[1].id)
     assert final.state == "complete" and final.content == partial + blocker.args[0].text
     assert not widget.badge.isVisible()
+
+
+def test_kill_9_during_a_regenerated_reply_keeps_both_versions(
+    qtbot: QtBot, make_page: Callable[..., ChatPage], database: Path, smollm2_path: Path
+) -> None:
+    child = Path(__file__).with_name("chat_crash_child.py")
+    errors = database.with_name("child-stderr.txt")
+    process = subprocess.Popen(
+        [sys.executable, str(child), str(database), str(smollm2_path), "regenerate"],
+        stdout=subprocess.PIPE,
+        stderr=errors.open("w"),
+        text=True,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True).start()
+    saved: list[int] = []
+    regenerating = False
+    try:
+        while len(saved) < 3:
+            line = lines.get(timeout=120)
+            assert not line.startswith(("FINISHED", "LOAD FAILED", "NOTICE", "EXITED")), (
+                f"{line}\n{errors.read_text()}"
+            )
+            regenerating = regenerating or line == "REGENERATING"
+            if regenerating and line.startswith("SAVED"):
+                saved.append(int(line.split()[2]))
+        os.kill(process.pid, signal.SIGKILL)
+        assert process.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    page = make_page()  # recovery runs on open
+    messages = page.store.messages(page.session.conversation_id)
+    assert [(m.role, m.state) for m in messages] == [
+        ("user", "complete"),
+        ("assistant", "interrupted"),
+    ]
+    assert len(messages[1].content) >= saved[-1] > 0
+    widget = last_widget(page)
+    assert widget.versions.text() == "2/2" and widget.text() == messages[1].content
+    page.grab().save(str(database.with_name("branches.png")))
+    widget.previous_button.click()  # the first, short reply is there too
+    first = page.store.messages(page.session.conversation_id)[1]
+    assert first.state == "complete" and first.content and first.id != messages[1].id
+    assert last_widget(page).versions.text() == "1/2"
 
 
 def test_a_conversation_exports_to_markdown_and_json(

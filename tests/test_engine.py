@@ -529,17 +529,25 @@ def test_the_engine_uses_the_file_template_and_can_switch(engine: Engine) -> Non
         engine.chat_template = "gguf"
 
 
-def test_a_model_without_a_template_gets_a_guessed_format(tmp_path: Path) -> None:
+def test_a_model_without_a_template_continues_text_and_is_offered_a_guess(
+    tmp_path: Path,
+) -> None:
     # A small real model (written with gguf's writer) with the gemma architecture and no template.
     path = write_model(tmp_path / "tiny-gemma.gguf", arch="gemma")
     engine = Engine()
     report = engine.load(path, LoadSettings(n_ctx=256, n_threads=1))
     try:
         assert not report.has_builtin_template and not engine.has_builtin_template
+        # Plain completion (a base model's only sensible use), never a silent chat format.
+        assert report.chat_template == engine.chat_template == "completion"
+        assert engine.render_prompt(CONVERSATION[:2]) == "Be brief.Hi"
+        _, stats = collect(engine.chat(CONVERSATION[:2], SamplingSettings(max_tokens=3)))
+        assert stats.generated_tokens <= 3 and stats.prompt_tokens > 0
+        # The guess is offered, and unsure.
         assert report.template_choice is not None
         assert report.template_choice.name == "gemma" and not report.template_choice.confident
-        assert engine.chat_template == "gemma"
         assert "gguf" not in engine.available_templates()
+        engine.chat_template = "gemma"
         prompt = engine.render_prompt(CONVERSATION[:2])
         assert prompt == "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\n"
         _, stats = collect(engine.chat(CONVERSATION, SamplingSettings(max_tokens=3)))

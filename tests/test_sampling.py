@@ -56,3 +56,17 @@ def test_openai_penalties_are_bounded_and_a_grammar_is_text() -> None:
     for name in ("presence_penalty", "frequency_penalty"):
         with pytest.raises(ValueError, match=name):
             SamplingSettings(**{name: 2.5})
+
+
+def test_thinking_switches_are_kept_per_chat_and_reach_the_template() -> None:
+    base = SamplingSettings()
+    assert "thinking" not in base.to_stored() and base.template_variables() == {}
+    chosen = base.with_changes(thinking=False, reasoning_effort="high")
+    stored = chosen.to_stored()
+    assert stored["thinking"] is False and stored["reasoning_effort"] == "high"
+    assert SamplingSettings.from_stored(stored, base) == chosen
+    assert chosen.template_variables() == {"enable_thinking": False, "reasoning_effort": "high"}
+    damaged = {"thinking": "yes", "reasoning_effort": "extreme"}
+    assert SamplingSettings.from_stored(damaged, base) == base  # unusable values: defaults kept
+    with pytest.raises(ValueError, match="reasoning effort"):
+        SamplingSettings(reasoning_effort="max")

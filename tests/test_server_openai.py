@@ -13,8 +13,8 @@ import openai
 import pytest
 from llama_cpp import Llama
 
+from lmdesk.core.reasoning import ReasoningSplitter, split_reasoning
 from lmdesk.core.server import ApiServer
-from lmdesk.core.server.reasoning import ReasoningSplitter, split_reasoning
 from tests.api_server import MODEL, live_server, post_raw
 
 SYSTEM = "You are a helpful assistant."
@@ -291,8 +291,8 @@ def test_a_reply_that_is_a_call_becomes_one_only_for_a_listed_tool() -> None:
 
 
 def test_completions_keep_think_tags_as_text() -> None:
-    from lmdesk.core.server.reasoning import ReasoningSplitter
+    from lmdesk.core.reasoning import ReasoningSplitter
 
-    plain = ReasoningSplitter(enabled=False)
+    plain = ReasoningSplitter(answer_only=True)
     assert plain.feed("<think>x</think>y") == ("", "<think>x</think>y")
     assert plain.finish() == ("", "")

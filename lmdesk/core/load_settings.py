@@ -81,6 +81,8 @@ class LoadSettings:
     """Full-size caches for sliding-window layers (llama.cpp's default)."""
     tensor_split: tuple[float, ...] | None = None
     """Share of the offloaded layers per GPU; None splits by free memory."""
+    mmproj: str | None = None
+    """A vision projector file to load beside the model (images in the chat), or None."""
 
     def __post_init__(self) -> None:
         problems = self.problems()

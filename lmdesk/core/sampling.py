@@ -18,7 +18,20 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 
-STORED_KEYS = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens", "seed")
+REASONING_EFFORTS = ("low", "medium", "high")
+"""gpt-oss's reasoning efforts (its template's ``reasoning_effort``)."""
+
+STORED_KEYS = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "repeat_penalty",
+    "max_tokens",
+    "seed",
+    "thinking",
+    "reasoning_effort",
+)
 """What a conversation keeps of its sampling (the Sampling tab's knobs)."""
 PRESET_KEYS = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty")
 """What a preset sets; the reply length and the seed stay as the person set them."""
@@ -37,6 +50,9 @@ class SamplingSettings:
     ``presence_penalty`` and ``frequency_penalty`` (OpenAI's, 0: off) lower the odds of
     tokens already in the last ``repeat_last_n``, once or per occurrence. ``grammar`` is
     llama.cpp GBNF text the reply must follow (JSON output, a forced tool call).
+    ``thinking`` and ``reasoning_effort`` are the chat template's thinking switches
+    (``enable_thinking`` for Qwen3, ``reasoning_effort`` for gpt-oss); None leaves the
+    template's default. They travel with the reply's other knobs (per chat, per request).
     """
 
     temperature: float = 0.7
@@ -51,6 +67,8 @@ class SamplingSettings:
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
     grammar: str | None = None
+    thinking: bool | None = None
+    reasoning_effort: str | None = None
 
     def __post_init__(self) -> None:
         # A list is accepted (it comes from JSON) but a tuple is stored: the settings are frozen.
@@ -84,6 +102,22 @@ class SamplingSettings:
                 out.append(f"{name} must be between -2 and 2, not {getattr(self, name)}")
         if any(not isinstance(s, str) for s in self.stop):
             out.append("stop strings must be text")
+        if self.thinking is not None and not isinstance(self.thinking, bool):
+            out.append(f"thinking must be on, off or unset, not {self.thinking!r}")
+        if self.reasoning_effort is not None and self.reasoning_effort not in REASONING_EFFORTS:
+            choices = ", ".join(REASONING_EFFORTS)
+            out.append(
+                f"the reasoning effort must be one of {choices}, not {self.reasoning_effort!r}"
+            )
+        return out
+
+    def template_variables(self) -> dict[str, Any]:
+        """The chat template's switches these settings set (none when left to the template)."""
+        out: dict[str, Any] = {}
+        if self.thinking is not None:
+            out["enable_thinking"] = self.thinking
+        if self.reasoning_effort is not None:
+            out["reasoning_effort"] = self.reasoning_effort
         return out
 
     @property
@@ -107,8 +141,12 @@ class SamplingSettings:
         )
 
     def to_stored(self) -> dict[str, Any]:
-        """The JSON a conversation keeps."""
-        return {key: getattr(self, key) for key in STORED_KEYS}
+        """The JSON a conversation keeps (template switches only when set)."""
+        out = {key: getattr(self, key) for key in STORED_KEYS}
+        for key in ("thinking", "reasoning_effort"):
+            if out[key] is None:
+                del out[key]
+        return out
 
     @classmethod
     def from_stored(
@@ -152,13 +190,46 @@ class SamplingSettings:
         return None
 
 
+MODEL_CARD_KEYS = {
+    "general.sampling.temp": "temperature",
+    "general.sampling.top_k": "top_k",
+    "general.sampling.top_p": "top_p",
+    "general.sampling.min_p": "min_p",
+    "general.sampling.penalty_repeat": "repeat_penalty",
+}
+"""The GGUF keys a model's makers set their recommended sampling in, and our knob for each."""
+
+
+def model_card_sampling(metadata: Mapping[str, str]) -> dict[str, float]:
+    """The recommended sampling a model file carries (``general.sampling.*``), as stored
+    values (`from_stored` applies them; an unusable one is left out there)."""
+    out: dict[str, float] = {}
+    for key, knob in MODEL_CARD_KEYS.items():
+        text = metadata.get(key)
+        if text is None:
+            continue
+        try:
+            out[knob] = float(text)
+        except ValueError:
+            _log.warning("the model file's %s is not a number: %r", key, text)
+    return out
+
+
 _WHOLE = {"top_k", "max_tokens", "seed"}
 
 
-def _stored_value(key: str, value: object) -> int | float | None:
+def _stored_value(key: str, value: object) -> int | float | str | bool | None:
     """A stored number as the field takes it (max_tokens 0 and a negative seed mean unset)."""
-    if value is None and key in ("max_tokens", "seed"):
+    if value is None and key in ("max_tokens", "seed", "thinking", "reasoning_effort"):
         return None
+    if key == "thinking":
+        if not isinstance(value, bool):
+            raise TypeError(f"{value!r} is not on or off")
+        return value
+    if key == "reasoning_effort":
+        if not isinstance(value, str):
+            raise TypeError(f"{value!r} is not a reasoning effort")
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"{value!r} is not a number")
     if (key == "max_tokens" and value == 0) or (key == "seed" and value < 0):

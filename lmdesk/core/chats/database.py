@@ -143,13 +143,14 @@ def insert_message(
     created_at: float,
     state: MessageState,
     stats_json: str | None,
+    reasoning: str = "",
 ) -> int:
     """Append a message after the conversation's last one; return its id."""
     cursor = conn.execute(
         "INSERT INTO messages (conversation_id, position, role, content, created_at, state,"
-        " stats_json) VALUES (?, (SELECT coalesce(max(position) + 1, 0) FROM messages"
-        " WHERE conversation_id = ?), ?, ?, ?, ?, ?)",
-        (conversation_id, conversation_id, role, content, created_at, state, stats_json),
+        " stats_json, reasoning) VALUES (?, (SELECT coalesce(max(position) + 1, 0) FROM messages"
+        " WHERE conversation_id = ?), ?, ?, ?, ?, ?, ?)",
+        (conversation_id, conversation_id, role, content, created_at, state, stats_json, reasoning),
     )
     return last_row_id(cursor)
 

@@ -35,6 +35,7 @@ class ImportedMessage:
     created_at: float
     state: MessageState
     stats: MessageStats | None
+    reasoning: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,11 @@ def to_markdown(conversation: Conversation, messages: Sequence[Message]) -> str:
     if conversation.system_prompt:
         lines += ["## System prompt", "", conversation.system_prompt, ""]
     for message in messages:
-        lines += [f"## {_ROLE_HEADINGS[message.role]}", "", message.content, ""]
+        lines += [f"## {_ROLE_HEADINGS[message.role]}", ""]
+        if message.reasoning:
+            thought = "\n".join(f"> {line}" for line in message.reasoning.strip().splitlines())
+            lines += ["> **Thinking**", ">", thought, ""]
+        lines += [message.content, ""]
         note = _footnote(message)
         if note:
             lines += [f"*{note}*", ""]
@@ -82,6 +87,7 @@ def to_json(conversation: Conversation, messages: Sequence[Message]) -> dict[str
                 "created_at": m.created_at,
                 "state": m.state,
                 "stats": None if m.stats is None else m.stats.to_dict(),
+                "reasoning": m.reasoning,
             }
             for m in messages
         ],
@@ -130,6 +136,7 @@ def _imported_message(item: dict[str, Any]) -> ImportedMessage:
         # A reply exported mid-stream is, in the copy, one that was cut off.
         state="interrupted" if state == "streaming" else state,
         stats=None if stats is None else MessageStats.from_dict(stats),
+        reasoning=str(item.get("reasoning") or ""),
     )
 
 

@@ -56,15 +56,18 @@ class MessageStore:
         *,
         state: MessageState = "complete",
         stats: MessageStats | None = None,
+        reasoning: str = "",
     ) -> Message:
-        """Append a message, committed before this returns.
+        """Append a message (a reply's thinking apart), committed before this returns.
 
         Streaming replies go through ``begin_reply`` instead, so that a
         ``"streaming"`` row always has a writer (or a crash) behind it.
         """
         if state not in FINAL_STATES:
             raise ValueError(f"cannot add a message in state {state!r}; use begin_reply()")
-        return self._append(conversation_id, role, content, state=state, stats=stats)
+        return self._append(
+            conversation_id, role, content, state=state, stats=stats, reasoning=reasoning
+        )
 
     def begin_reply(
         self, conversation_id: int, *, flush_interval_s: float | None = None
@@ -88,11 +91,12 @@ class MessageStore:
         interval = self._flush_interval_s if flush_interval_s is None else flush_interval_s
         return ReplyWriter(message, sink=self, flush_interval_s=interval, clock=self._clock)
 
-    def save_reply_progress(self, message_id: int, content: str) -> bool:
-        """Save a streaming reply's text so far (its ReplyWriter calls this)."""
+    def save_reply_progress(self, message_id: int, content: str, reasoning: str = "") -> bool:
+        """Save a streaming reply's text and thinking so far (its ReplyWriter calls this)."""
         with self._db.write() as conn:
             cursor = conn.execute(
-                "UPDATE messages SET content = ? WHERE id = ?", (content, message_id)
+                "UPDATE messages SET content = ?, reasoning = ? WHERE id = ?",
+                (content, reasoning, message_id),
             )
             return cursor.rowcount > 0
 
@@ -103,12 +107,15 @@ class MessageStore:
         *,
         state: MessageState,
         stats: MessageStats | None,
+        reasoning: str | None = None,
     ) -> Message | None:
-        """Save a reply's final text, state and stats; None if it was deleted meanwhile."""
+        """Save a reply's final text, state and stats (and thinking, unless None: kept);
+        None if it was deleted meanwhile."""
         with self._db.write() as conn:
             cursor = conn.execute(
-                "UPDATE messages SET content = ?, state = ?, stats_json = ? WHERE id = ?",
-                (content, state, rows.dump_stats(stats), message_id),
+                "UPDATE messages SET content = ?, state = ?, stats_json = ?,"
+                " reasoning = coalesce(?, reasoning) WHERE id = ?",
+                (content, state, rows.dump_stats(stats), reasoning, message_id),
             )
             if cursor.rowcount == 0:
                 return None
@@ -168,6 +175,7 @@ class MessageStore:
         *,
         state: MessageState,
         stats: MessageStats | None,
+        reasoning: str = "",
     ) -> Message:
         if not is_role(role):
             raise ValueError(f"unknown role {role!r}")
@@ -182,6 +190,7 @@ class MessageStore:
                 created_at=now,
                 state=state,
                 stats_json=rows.dump_stats(stats),
+                reasoning=reasoning,
             )
             db.touch(conn, conversation_id, now)
             return db.fetch_message(conn, message_id)

@@ -47,6 +47,18 @@ class MessageStats:
     ttft_s: float | None = None
     tokens_per_s: float | None = None
     stop_reason: str | None = None
+    reasoning_tokens: int | None = None
+    """Tokens spent thinking (not in ``generated_tokens``, which counts the answer)."""
+    reasoning_s: float | None = None
+    """Seconds spent thinking."""
+
+    def thinking_summary(self) -> str:
+        """ "Thought for 3.2 s · 120 tokens": the Thinking block's heading ('' without)."""
+        if not self.reasoning_tokens:
+            return ""
+        noun = "token" if self.reasoning_tokens == 1 else "tokens"
+        seconds = f"Thought for {self.reasoning_s:.1f} s · " if self.reasoning_s else ""
+        return f"{seconds}{self.reasoning_tokens:,} {noun}"
 
     def summary(self) -> str:
         """ "128 tokens · 24 tok/s · first token 0.31 s · stopped: end of text": the line
@@ -75,6 +87,8 @@ class MessageStats:
             ttft_s=_opt_float(data.get("ttft_s")),
             tokens_per_s=_opt_float(data.get("tokens_per_s")),
             stop_reason=None if data.get("stop_reason") is None else str(data["stop_reason"]),
+            reasoning_tokens=_opt_int(data.get("reasoning_tokens")),
+            reasoning_s=_opt_float(data.get("reasoning_s")),
         )
 
 
@@ -102,6 +116,8 @@ class Message:
     stats: MessageStats | None
     #: 0, 1, 2, ... within the conversation; messages are always listed in this order.
     position: int
+    #: A reply's thinking (`core.reasoning` split it from the answer); '' for none.
+    reasoning: str = ""
 
 
 @dataclass(frozen=True, slots=True)

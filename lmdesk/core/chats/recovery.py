@@ -40,7 +40,24 @@ _MESSAGE_COLUMNS = (
     "created_at",
     "state",
     "stats_json",
+    "reasoning",
 )
+
+_LATER_TABLES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    (
+        "branches",
+        ("id", "conversation_id", "parent_id", "first_id", "messages_json", "created_at"),
+        "id",
+    ),
+    ("presets", ("name", "system_prompt", "sampling_json", "updated_at"), "rowid"),
+    (
+        "attachments",
+        ("id", "conversation_id", "message_id", "position", "name", "data"),
+        "id",
+    ),
+    ("model_preferences", ("model_path", "chat_template", "preset"), "rowid"),
+)
+"""Tables of schema v4 and later: branches, presets, per-model preferences."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +100,8 @@ def recover_database(path: Path, *, now: float | None = None) -> Recovery:
         try:
             conversations = _copy_rows(damaged, fresh, "conversations", _CONVERSATION_COLUMNS)
             messages = _copy_rows(damaged, fresh, "messages", _MESSAGE_COLUMNS)
+            for table, columns, key in _LATER_TABLES:
+                _copy_rows(damaged, fresh, table, columns, key=key)
         finally:
             damaged.close()
     finally:
@@ -98,12 +117,25 @@ def recover_database(path: Path, *, now: float | None = None) -> Recovery:
 
 
 def _copy_rows(
-    source: sqlite3.Connection, target: sqlite3.Connection, table: str, columns: tuple[str, ...]
+    source: sqlite3.Connection,
+    target: sqlite3.Connection,
+    table: str,
+    columns: tuple[str, ...],
+    *,
+    key: str = "id",
 ) -> int:
-    """Copy rows by rowid, skipping those that cannot be read or do not fit the schema."""
+    """Copy rows by rowid, skipping those that cannot be read or do not fit the schema.
+
+    Only the columns the damaged file has are copied (an older schema lacks later ones,
+    which then take their defaults); a table it does not have at all copies nothing.
+    """
+    present = _columns(source, table)
+    columns = tuple(c for c in columns if c in present)
+    if not columns:
+        return 0
     try:
         ids: list[int] | range = [
-            int(row[0]) for row in source.execute(f"SELECT id FROM {table} ORDER BY id")
+            int(row[0]) for row in source.execute(f"SELECT {key} FROM {table} ORDER BY {key}")
         ]
     except sqlite3.DatabaseError as exc:  # a scan crosses the bad page: look rows up one by one
         log.warning("cannot list the %s of the damaged database: %s", table, exc)
@@ -114,7 +146,9 @@ def _copy_rows(
     target.execute("BEGIN IMMEDIATE")
     for row_id in ids:
         try:
-            row = source.execute(f"SELECT {names} FROM {table} WHERE id = ?", (row_id,)).fetchone()
+            row = source.execute(
+                f"SELECT {names} FROM {table} WHERE {key} = ?", (row_id,)
+            ).fetchone()
             if row is None:
                 continue
             target.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", tuple(row))
@@ -123,6 +157,13 @@ def _copy_rows(
             log.warning("skipped %s row %d of the damaged database: %s", table, row_id, exc)
     target.execute("COMMIT")
     return copied
+
+
+def _columns(source: sqlite3.Connection, table: str) -> set[str]:
+    try:
+        return {str(row[1]) for row in source.execute(f"PRAGMA table_info({table})")}
+    except sqlite3.DatabaseError:
+        return set()
 
 
 def _last_id(source: sqlite3.Connection, table: str) -> int:

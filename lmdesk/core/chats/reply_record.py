@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from lmdesk.core.chats.errors import ChatStoreError
 from lmdesk.core.chats.models import Message, MessageState, MessageStats
 from lmdesk.core.chats.reply_writer import ReplyWriter
+from lmdesk.core.reasoning import ReasoningSplitter
 
 if TYPE_CHECKING:
     from lmdesk.core.chats.store import ChatStore
@@ -26,12 +27,15 @@ _log = logging.getLogger(__name__)
 
 
 def message_stats(stats: ReplyStats) -> MessageStats:
+    """The stats line's numbers: the answer's alone; the thinking's apart."""
     return MessageStats(
         prompt_tokens=stats.prompt_tokens,
-        generated_tokens=stats.generated_tokens,
+        generated_tokens=stats.answer_tokens,
         ttft_s=stats.ttft_s,
-        tokens_per_s=stats.tokens_per_s,
+        tokens_per_s=stats.answer_tokens_per_s,
         stop_reason=stats.stop_reason,
+        reasoning_tokens=stats.reasoning_tokens or None,
+        reasoning_s=stats.reasoning_s if stats.reasoning_tokens else None,
     )
 
 
@@ -45,6 +49,10 @@ class ReplyRecord:
         self.writer = writer
         self.previous = previous
         """The message before Continue (restored if Continue adds nothing)."""
+        self.splitter = ReasoningSplitter(answer_only=previous is not None)
+        """Splits the streamed text into thinking and answer (Continue extends the answer)."""
+        self.raw = ""
+        """The text as the model streamed it, markers and all."""
 
     @classmethod
     def begin(
@@ -84,9 +92,24 @@ class ReplyRecord:
     def text(self) -> str:
         return self.writer.text
 
+    @property
+    def reasoning(self) -> str:
+        return self.writer.reasoning
+
+    def feed(self, text: str) -> tuple[str, str, bool]:
+        """Add streamed text: (thinking, answer) it released, and whether this saved."""
+        self.raw += text
+        reasoning, content = self.splitter.feed(text)
+        return reasoning, content, self.writer.append(content, reasoning)
+
     def append(self, text: str) -> bool:
         """Add streamed text; True when this saved to the database."""
-        return self.writer.append(text)
+        return self.feed(text)[2]
+
+    def _release_held_back(self) -> None:
+        reasoning, content = self.splitter.finish()
+        if (reasoning or content) and not self.writer.finished:
+            self.writer.append(content, reasoning)
 
     def flush_if_due(self) -> bool:
         return self.writer.flush_if_due()
@@ -117,12 +140,12 @@ class ReplyRecord:
         If the save fails the reply still ends: the message is returned as it will be
         saved, and `saved` stays False until `retry_save` succeeds.
         """
-        expected = (self.previous.content if self.previous else "") + stats.text
-        if self.writer.text != expected:  # never seen: chunks always add up to the text
-            if expected.startswith(self.writer.text):
-                self.writer.append(expected[len(self.writer.text) :])
+        if stats.text != self.raw:  # never seen: chunks always add up to the text
+            if stats.text.startswith(self.raw):
+                self.append(stats.text[len(self.raw) :])
             else:
                 _log.warning("the streamed text differs from the reply's; keeping what was shown")
+        self._release_held_back()
         state: MessageState = "stopped" if stats.stop_reason == "user_stop" else "complete"
         return self._end(state, message_stats(stats))
 
@@ -139,10 +162,11 @@ class ReplyRecord:
         Text already written is kept as "error"; a Continue that added nothing
         puts the message back as it was; an empty new reply is deleted.
         """
+        self._release_held_back()
         previous = self.previous
         if previous is not None and self.writer.text == previous.content:
             return self._end(previous.state, previous.stats), False
-        if not self.writer.text:
+        if not self.writer.text and not self.writer.reasoning:
             self._end("error")
             try:
                 store.delete_message(self.message_id)
@@ -153,4 +177,5 @@ class ReplyRecord:
 
     def interrupt(self) -> None:
         """The app is closing: save the text as it is, marked "interrupted"."""
+        self._release_held_back()
         self._end("interrupted")

@@ -36,7 +36,7 @@ MAX_RETRY_INTERVAL_S = 30.0
 class ReplySink(Protocol):
     """Where a writer saves; ``ChatStore`` is one."""
 
-    def save_reply_progress(self, message_id: int, content: str) -> bool: ...
+    def save_reply_progress(self, message_id: int, content: str, reasoning: str = "") -> bool: ...
 
     def save_reply_final(
         self,
@@ -45,6 +45,7 @@ class ReplySink(Protocol):
         *,
         state: MessageState,
         stats: MessageStats | None,
+        reasoning: str | None = None,
     ) -> Message | None: ...
 
 
@@ -70,6 +71,7 @@ class ReplyWriter:
         self._interval = flush_interval_s
         self._clock = clock
         self._parts: list[str] = [message.content]
+        self._reasoning: list[str] = [message.reasoning]
         self._dirty = False
         self._last_flush = clock()
         self._flushes = 0
@@ -96,6 +98,13 @@ class ReplyWriter:
         return self._parts[0]
 
     @property
+    def reasoning(self) -> str:
+        """The reply's thinking appended so far, saved or not."""
+        if len(self._reasoning) > 1:
+            self._reasoning = ["".join(self._reasoning)]
+        return self._reasoning[0]
+
+    @property
     def flush_count(self) -> int:
         """How many times text has been saved while streaming (not counting finish)."""
         return self._flushes
@@ -109,8 +118,8 @@ class ReplyWriter:
         """Everything appended, and the final state once finished, is in the database."""
         return not self._dirty and self._pending is None
 
-    def append(self, chunk: str) -> bool:
-        """Add a chunk; save the text so far if the flush interval has passed.
+    def append(self, chunk: str, reasoning: str = "") -> bool:
+        """Add a chunk of answer and of thinking; save both so far if the interval has passed.
 
         Returns True when this call saved to the database. A failed save keeps
         the text (see `flush_if_due`).
@@ -119,6 +128,9 @@ class ReplyWriter:
             raise ReplyFinishedError(f"reply {self.message_id} is already finished")
         if chunk:
             self._parts.append(chunk)
+            self._dirty = True
+        if reasoning:
+            self._reasoning.append(reasoning)
             self._dirty = True
         return self.flush_if_due()
 
@@ -146,7 +158,7 @@ class ReplyWriter:
         """Save the text so far now, whatever the interval; a failed save raises."""
         if self._finished or not self._dirty:
             return
-        self._sink.save_reply_progress(self.message_id, self.text)
+        self._sink.save_reply_progress(self.message_id, self.text, self.reasoning)
         self._dirty = False
         self._last_flush = self._clock()
         self._flushes += 1
@@ -181,7 +193,7 @@ class ReplyWriter:
         state, stats = self._pending
         try:
             self._final = self._sink.save_reply_final(
-                self.message_id, self.text, state=state, stats=stats
+                self.message_id, self.text, state=state, stats=stats, reasoning=self.reasoning
             )
         except ChatStoreError as exc:
             self.save_error = exc
@@ -194,7 +206,9 @@ class ReplyWriter:
     def unsaved_message(self) -> Message:
         """The reply as it would be saved: for showing while the save is pending."""
         state, stats = self._pending or ("streaming", None)
-        return replace(self._message, content=self.text, state=state, stats=stats)
+        return replace(
+            self._message, content=self.text, reasoning=self.reasoning, state=state, stats=stats
+        )
 
     def __enter__(self) -> ReplyWriter:
         return self

@@ -15,7 +15,9 @@ from lmdesk.core.chats.models import (
 )
 
 CONVERSATION_COLUMNS = "id, title, created_at, updated_at, system_prompt, model_path, sampling_json"
-MESSAGE_COLUMNS = "id, conversation_id, role, content, created_at, state, stats_json, position"
+MESSAGE_COLUMNS = (
+    "id, conversation_id, role, content, created_at, state, stats_json, position, reasoning"
+)
 
 
 def conversation(row: sqlite3.Row) -> Conversation:
@@ -46,6 +48,7 @@ def message(row: sqlite3.Row) -> Message:
         state=state,
         stats=MessageStats.from_dict(stats) if isinstance(stats, dict) else None,
         position=int(row["position"]),
+        reasoning=str(row["reasoning"] or ""),
     )
 
 

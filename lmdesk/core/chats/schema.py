@@ -81,6 +81,68 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX messages_streaming ON messages (state) WHERE state = 'streaming'",
         ),
     ),
+    Migration(
+        3,
+        "a reply's thinking, kept apart from its answer",
+        ("ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT ''",),
+    ),
+    Migration(
+        4,
+        "named presets (system prompt and sampling); per-model chat template and preset",
+        (
+            """
+            CREATE TABLE presets (
+                name TEXT PRIMARY KEY,
+                system_prompt TEXT NOT NULL DEFAULT '',
+                sampling_json TEXT NOT NULL,
+                updated_at REAL NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE model_preferences (
+                model_path TEXT PRIMARY KEY,
+                chat_template TEXT,
+                preset TEXT
+            )
+            """,
+        ),
+    ),
+    Migration(
+        5,
+        "branches: the other versions of a conversation from one message on",
+        (
+            """
+            CREATE TABLE branches (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                conversation_id INTEGER NOT NULL
+                    REFERENCES conversations(id) ON DELETE CASCADE,
+                parent_id INTEGER,
+                first_id INTEGER NOT NULL,
+                messages_json TEXT NOT NULL,
+                created_at REAL NOT NULL
+            )
+            """,
+            "CREATE INDEX branches_by_parent ON branches (conversation_id, parent_id)",
+        ),
+    ),
+    Migration(
+        6,
+        "images attached to messages (kept with the conversation, in any branch)",
+        (
+            """
+            CREATE TABLE attachments (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                conversation_id INTEGER NOT NULL
+                    REFERENCES conversations(id) ON DELETE CASCADE,
+                message_id INTEGER NOT NULL,
+                position INTEGER NOT NULL,
+                name TEXT NOT NULL,
+                data BLOB NOT NULL
+            )
+            """,
+            "CREATE INDEX attachments_by_message ON attachments (message_id, position)",
+        ),
+    ),
 )
 
 CURRENT_VERSION = MIGRATIONS[-1].version

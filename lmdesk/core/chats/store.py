@@ -22,9 +22,12 @@ from typing import Any, Final
 
 from lmdesk.core.chats import database as db
 from lmdesk.core.chats import export, rows, search
+from lmdesk.core.chats.attachment_store import AttachmentStore
+from lmdesk.core.chats.branch_store import BranchStore
 from lmdesk.core.chats.errors import ConversationNotFoundError
 from lmdesk.core.chats.message_store import MessageStore
 from lmdesk.core.chats.models import Conversation, SearchHit
+from lmdesk.core.chats.preference_store import PreferenceStore
 from lmdesk.core.chats.reply_writer import DEFAULT_FLUSH_INTERVAL_S
 from lmdesk.core.paths import data_dir
 
@@ -46,11 +49,13 @@ def default_database_path() -> Path:
     return data_dir() / DATABASE_FILENAME
 
 
-class ChatStore(MessageStore):
+class ChatStore(MessageStore, BranchStore, AttachmentStore, PreferenceStore):
     """Conversations and messages in one SQLite database; thread-safe.
 
     The message methods (``add_message``, ``begin_reply``, ...) come from
-    ``MessageStore``.
+    ``MessageStore``; branches from ``BranchStore``; images from ``AttachmentStore``;
+    presets and per-model preferences
+    from ``PreferenceStore``.
     """
 
     def __init__(
@@ -236,6 +241,7 @@ class ChatStore(MessageStore):
                     created_at=m.created_at,
                     state=m.state,
                     stats_json=rows.dump_stats(m.stats),
+                    reasoning=m.reasoning,
                 )
             return db.fetch_conversation(conn, conversation_id)
 

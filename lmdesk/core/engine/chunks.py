@@ -42,6 +42,23 @@ class ReplyStats:
     seed: int
     dropped_messages: int = 0
     """Oldest messages left out to make the conversation fit (policy "truncate_oldest")."""
+    reasoning_tokens: int = 0
+    """Of ``generated_tokens``, those spent thinking (markers included; `core.reasoning`)."""
+    reasoning_s: float = 0.0
+    """Seconds from the first token to the end of the thinking."""
+
+    @property
+    def answer_tokens(self) -> int:
+        """Tokens of the answer alone (the thinking not counted)."""
+        return self.generated_tokens - self.reasoning_tokens
+
+    @property
+    def answer_tokens_per_s(self) -> float:
+        """Generation speed of the answer alone (the same as `tokens_per_s` without thinking)."""
+        if not self.reasoning_tokens:
+            return self.tokens_per_s
+        seconds = self.total_s - self.ttft_s - self.reasoning_s
+        return self.answer_tokens / seconds if self.answer_tokens > 0 and seconds > 0 else 0.0
 
 
 ChatChunk: TypeAlias = TextChunk | ReplyStats

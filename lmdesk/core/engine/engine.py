@@ -7,20 +7,29 @@ Every failure is an `EngineError` whose text can be shown as is.
 
 from __future__ import annotations
 
+import logging
 import math
 import random
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 
 from .. import cpu_threads
 from ..gguf import GGUFError, describe, read_header
 from ..gguf.errors import MissingKeyError
 from ..load_settings import LoadSettings
-from ..sampling import SamplingSettings
+from ..reasoning import opened_in_prompt, thinking_switches
+from ..sampling import MODEL_CARD_KEYS, SamplingSettings, model_card_sampling
 from . import host, loader
 from .chunks import ChatChunk
 from .context import ContextPolicy, fit_conversation, reply_budget
-from .errors import CannotEmbed, ContextOverflow, EngineBusy, ModelFileError, NoModelLoaded
+from .errors import (
+    CannotEmbed,
+    ContextOverflow,
+    EngineBusy,
+    GenerationError,
+    ModelFileError,
+    NoModelLoaded,
+)
 from .generate import StopFlag, as_predicate, generate
 from .loader import ProgressCallback
 from .model_templates import ModelTemplates
@@ -32,7 +41,11 @@ from .templates import (
     COMPLETION,
     ChatTemplate,
     Message,
+    TemplateVariables,
 )
+from .vision import MARKER, Projector, find_projector
+
+_log = logging.getLogger(__name__)
 
 POOLING_NONE, POOLING_RANK = 0, 4
 """llama.cpp's pooling types that give no embedding (a text model; a reranker's score)."""
@@ -66,6 +79,7 @@ class Engine:
         self._report: LoadReport | None = None
         self._templates: ModelTemplates | None = None
         self._template: ChatTemplate = BUILTIN_TEMPLATES["chatml"]
+        self._projector: Projector | None = None
         self._busy = False
         self._load = cpu_threads.LoadSampler()
         """How busy other processes keep the CPU between replies (Auto's threads)."""
@@ -97,8 +111,8 @@ class Engine:
 
         ``on_progress`` gets 0.0..1.0 as the weights load; returning False
         cancels (`LoadCancelled`). ``chat_template`` overrides the format: a
-        built-in name, "gguf" or "completion"; None picks the file's own
-        template, else a guess from `template_for`.
+        built-in name, "gguf", "completion" or a custom template's name; None picks the
+        file's own template, else plain completion (the guess of `template_for` is offered).
         """
         self._ensure_idle()
         settings = settings or LoadSettings()
@@ -109,14 +123,24 @@ class Engine:
         rss_before = host.process_rss()
         result = loader.load_native(path, settings, on_progress=on_progress)
         native = result.native
+        projector: Projector | None = None
         try:
             templates = ModelTemplates.of(native)
             template = templates.resolve(chat_template)
+            threads = settings.n_threads or cpu_threads.threads_for(None).generation
+            if settings.mmproj:  # the person's choice: refused loudly when it does not fit
+                projector = Projector.open(settings.mmproj, native, n_threads=threads)
+            elif (beside := find_projector(path, native.n_embd())) is not None:
+                try:
+                    projector = Projector.open(beside, native, n_threads=threads)
+                except ModelFileError as exc:  # a guess: the model still loads, without it
+                    _log.warning("the projector beside the model was not loaded: %s", exc)
         except BaseException:
             native.close()
             host.release_freed_memory()
             raise
         self._native, self._templates, self._template = native, templates, template
+        self._projector = projector
         self._report = LoadReport(
             path=path,
             settings=settings,
@@ -136,6 +160,14 @@ class Engine:
             template_choice=templates.choice,
             allocations=tuple(result.log.matching("buffer size")),
             threads=native.threads(),
+            template_source=templates.gguf.source if templates.gguf is not None else "",
+            bos_token=templates.bos_token,
+            eos_token=templates.eos_token,
+            thinking=thinking_switches(templates.gguf.source if templates.gguf else None),
+            projector=str(projector.path) if projector is not None else "",
+            model_sampling=model_card_sampling(
+                {key: value for key in MODEL_CARD_KEYS if (value := native.metadata(key))}
+            ),
         )
         return self._report
 
@@ -143,6 +175,9 @@ class Engine:
         """Free the model and its context; report this process's memory before and after."""
         self._ensure_idle()
         rss_before = host.process_rss()
+        if self._projector is not None:
+            self._projector.close()
+            self._projector = None
         if self._native is not None:
             self._native.close()
             self._native = None
@@ -192,25 +227,45 @@ class Engine:
         """Tokens ``text`` takes (special tokens parsed, no BOS added)."""
         return len(self._require().tokenize(text, add_special=False))
 
-    def count_message_tokens(self, messages: Sequence[Message]) -> int:
+    def count_message_tokens(
+        self, messages: Sequence[Message], variables: TemplateVariables | None = None
+    ) -> int:
         """Tokens of the prompt these messages make, generation prompt and BOS included."""
-        return len(self._prompt_tokens(messages, continue_last=False))
+        return len(self._prompt_tokens(messages, continue_last=False, variables=variables))
 
-    def render_prompt(self, messages: Sequence[Message], *, continue_last: bool = False) -> str:
+    def render_prompt(
+        self,
+        messages: Sequence[Message],
+        *,
+        continue_last: bool = False,
+        variables: TemplateVariables | None = None,
+    ) -> str:
         """The prompt text the current template makes of ``messages`` (for "show prompt")."""
         self._require()
-        return self._prompt_text(messages, continue_last)
+        return self._prompt_text(messages, continue_last, variables)
 
-    def _prompt_text(self, messages: Sequence[Message], continue_last: bool) -> str:
+    def _prompt_text(
+        self,
+        messages: Sequence[Message],
+        continue_last: bool,
+        variables: TemplateVariables | None = None,
+    ) -> str:
+        render = self._template.render
         if continue_last:
             if not messages or messages[-1]["role"] != "assistant":
                 raise ValueError("continue_last needs an assistant message at the end")
-            head = self._template.render(messages[:-1], add_generation_prompt=True)
+            head = render(messages[:-1], add_generation_prompt=True, variables=variables)
             return head + str(messages[-1].get("content") or "")
-        return self._template.render(messages, add_generation_prompt=True)
+        return render(messages, add_generation_prompt=True, variables=variables)
 
-    def _prompt_tokens(self, messages: Sequence[Message], *, continue_last: bool) -> list[int]:
-        text = self._prompt_text(messages, continue_last)
+    def _prompt_tokens(
+        self,
+        messages: Sequence[Message],
+        *,
+        continue_last: bool,
+        variables: TemplateVariables | None = None,
+    ) -> list[int]:
+        text = self._prompt_text(messages, continue_last, variables)
         parse_special = self._template.name != COMPLETION
         return self._tokenize_prompt(text, add_bos=True, parse_special=parse_special)
 
@@ -239,20 +294,40 @@ class Engine:
 
         With ``continue_last`` the last message (the assistant's) is extended
         instead of answered ("Continue"). Checks that need no generation
-        (context fit, template) raise here, before the first chunk.
+        (context fit, template) raise here, before the first chunk. The sampling's thinking
+        switches go to the template; a ``<think>`` the template's generation prompt opened
+        starts the reply's text (`core.reasoning.opened_in_prompt`).
         """
         native = self._require()
         self._ensure_idle()
         sampling = sampling or SamplingSettings()
+        variables = sampling.template_variables()
+        messages, images = self._with_image_markers(messages)
+
+        def count(kept: Sequence[Message]) -> int:
+            return len(self._prompt_tokens(kept, continue_last=continue_last, variables=variables))
+
         fitted = fit_conversation(
             messages,
-            count_tokens=lambda kept: len(self._prompt_tokens(kept, continue_last=continue_last)),
+            count_tokens=count,
             n_ctx=native.n_ctx,
             reply_room=reply_budget(sampling.max_tokens, native.n_ctx),
             policy=context_policy,
         )
-        prompt = self._prompt_tokens(fitted.messages, continue_last=continue_last)
+        text = self._prompt_text(fitted.messages, continue_last, variables)
+        prompt = self._tokenize_prompt(
+            text, add_bos=True, parse_special=self._template.name != COMPLETION
+        )
         plain = self._template.name == COMPLETION
+        prefill = None
+        if images:
+            projector = self._projector
+            assert projector is not None
+            stop = as_predicate(stop_flag)
+
+            def prefill() -> int:
+                return projector.prefill(native, text, images, should_stop=stop)
+
         return self._run(
             prompt,
             sampling,
@@ -260,7 +335,38 @@ class Engine:
             stop_strings=self._template.stop_strings,
             strip_leading=not (continue_last or plain),
             dropped=fitted.dropped,
+            prefix="" if continue_last or plain else opened_in_prompt(text),
+            prefill=prefill,
         )
+
+    @property
+    def sees_images(self) -> bool:
+        """Whether a vision projector is loaded beside the model."""
+        return self._projector is not None
+
+    def _with_image_markers(self, messages: Sequence[Message]) -> tuple[list[Message], list[bytes]]:
+        """Messages with an ``"images"`` entry (file paths, one a line) get one image marker
+        per picture before their text; the pictures' bytes, in order."""
+        out: list[Message] = []
+        images: list[bytes] = []
+        for message in messages:
+            paths = [p for p in str(message.get("images") or "").splitlines() if p.strip()]
+            if not paths:
+                out.append(message)
+                continue
+            if self._projector is None:
+                raise GenerationError(
+                    "This model cannot see images: load it with its vision projector (mmproj)."
+                )
+            for path in paths:
+                try:
+                    images.append(Path(path).read_bytes())
+                except OSError as exc:
+                    raise GenerationError(f"The image {path} could not be read: {exc}") from exc
+            markers = "".join(f"{MARKER}\n" for _ in paths)
+            text = {k: v for k, v in message.items() if k != "images"}
+            out.append({**text, "content": markers + str(message.get("content") or "")})
+        return out, images
 
     def complete(
         self,
@@ -295,6 +401,8 @@ class Engine:
         stop_strings: Sequence[str],
         strip_leading: bool,
         dropped: int = 0,
+        prefix: str = "",
+        prefill: Callable[[], int] | None = None,
     ) -> Generator[ChatChunk, None, None]:
         native = self._require()
         self._ensure_idle()  # another reply started between chat() and this first step
@@ -312,6 +420,8 @@ class Engine:
                 stop_strings=stop_strings,
                 strip_leading=strip_leading,
                 dropped_messages=dropped,
+                prefix=prefix,
+                prefill=prefill,
             )
         finally:
             self._busy = False

@@ -86,6 +86,14 @@ class _LogSink:
                 self._callback = llama_cpp.llama_log_callback(self._on_log)
             llama_cpp.llama_log_set(self._callback, ctypes.c_void_p(0))
 
+    def install_mtmd(self) -> None:
+        """Route libmtmd's own log (the vision projector's) here too."""
+        from llama_cpp import mtmd_cpp
+
+        self.install()
+        mtmd_cpp.mtmd_log_set(self._callback, ctypes.c_void_p(0))
+        mtmd_cpp.mtmd_helper_log_set(self._callback, ctypes.c_void_p(0))
+
     def _on_log(self, level: int, text: bytes | None, _user_data: object) -> None:
         # Called from native code, possibly on llama.cpp's threads: never raise.
         try:
@@ -137,6 +145,11 @@ _SINK = _LogSink()
 def install() -> None:
     """Take over llama.cpp's log for this process (safe to call many times)."""
     _SINK.install()
+
+
+def install_mtmd() -> None:
+    """Take over libmtmd's log too (a projector is about to load)."""
+    _SINK.install_mtmd()
 
 
 def capture() -> AbstractContextManager[LogCapture]:

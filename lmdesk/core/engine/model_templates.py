@@ -9,6 +9,9 @@ from .native import NativeModel
 from .template_guess import MARKER_TOKENS, TemplateChoice, template_for
 from .templates import (
     BUILTIN_TEMPLATES,
+    COMPLETION,
+    CUSTOM_PREFIX,
+    CUSTOM_TEMPLATE,
     GGUF_TEMPLATE,
     ChatTemplate,
     JinjaTemplate,
@@ -21,7 +24,10 @@ class ModelTemplates:
     gguf: JinjaTemplate | None
     """The template from the file; None when it has none or it cannot be read."""
     choice: TemplateChoice | None
-    """The built-in picked when ``gguf`` is None, and why."""
+    """The built-in format suggested when ``gguf`` is None, and why (a guess: the model is
+    used as plain completion until the person picks it, since a base model has no format)."""
+    bos_token: str = ""
+    eos_token: str = ""
 
     @classmethod
     def of(cls, native: NativeModel) -> ModelTemplates:
@@ -31,7 +37,7 @@ class ModelTemplates:
             bos = native.token_text(native.bos) if native.bos >= 0 else ""
             eos = native.token_text(native.eos) if native.eos >= 0 else ""
             try:
-                return cls(JinjaTemplate(source, bos_token=bos, eos_token=eos), None)
+                return cls(JinjaTemplate(source, bos_token=bos, eos_token=eos), None, bos, eos)
             except TemplateError as exc:
                 unreadable = str(exc)
         markers = {marker for marker in MARKER_TOKENS if native.has_single_token(marker)}
@@ -42,14 +48,23 @@ class ModelTemplates:
         )
         if unreadable:
             choice = TemplateChoice(choice.name, f"{unreadable}; {choice.reason}", False)
-        return cls(None, choice)
+        bos = native.token_text(native.bos) if native.bos >= 0 else ""
+        eos = native.token_text(native.eos) if native.eos >= 0 else ""
+        return cls(None, choice, bos, eos)
 
     def resolve(self, name: str | None) -> ChatTemplate:
-        """The template called ``name``; None means the file's own, else the guess."""
+        """The template called ``name``; None means the file's own, else plain completion.
+
+        A name made by `templates.custom_template_name` is the person's own Jinja template
+        (a per-model override), checked here: one that cannot be read raises `TemplateError`.
+        """
         if name is None:
-            if self.gguf is not None:
-                return self.gguf
-            return builtin_template(self.choice.name if self.choice else "chatml")
+            return self.gguf if self.gguf is not None else builtin_template(COMPLETION)
+        if name.startswith(CUSTOM_PREFIX):
+            source = name[len(CUSTOM_PREFIX) :]
+            return JinjaTemplate(
+                source, bos_token=self.bos_token, eos_token=self.eos_token, name=CUSTOM_TEMPLATE
+            )
         if name == GGUF_TEMPLATE:
             if self.gguf is None:
                 raise TemplateError("this model file has no usable chat template of its own")

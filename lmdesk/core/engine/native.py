@@ -83,6 +83,9 @@ class NativeModel:
     def n_ctx_train(self) -> int:
         return int(llama_cpp.llama_model_n_ctx_train(self.model))
 
+    def n_embd(self) -> int:
+        return int(llama_cpp.llama_model_n_embd(self.model))
+
     def n_layer(self) -> int:
         return int(llama_cpp.llama_model_n_layer(self.model))
 

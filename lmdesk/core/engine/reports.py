@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..cpu_threads import ThreadCounts
 from ..load_settings import LoadSettings
+from ..reasoning import ThinkingSwitches
 from .template_guess import TemplateChoice
 
 
@@ -39,6 +40,16 @@ class LoadReport:
     threads: ThreadCounts
     """The CPU threads llama.cpp's context got at load (read back from it); on Auto the
     engine re-picks them before each reply (`cpu_threads.threads_now`)."""
+    template_source: str = ""
+    """The file's own Jinja chat template ('' when it has none): for the template preview."""
+    bos_token: str = ""
+    eos_token: str = ""
+    thinking: ThinkingSwitches = field(default_factory=ThinkingSwitches)
+    """The thinking switches the file's template reads (``enable_thinking``, ...)."""
+    projector: str = ""
+    """The vision projector loaded beside the model ('' for none): it reads images."""
+    model_sampling: dict[str, float] = field(default_factory=dict)
+    """The sampling the model's makers recommend in the file (`sampling.model_card_sampling`)."""
 
     @property
     def rss_growth(self) -> int:

@@ -4,32 +4,47 @@ A chat model only answers well when the conversation is laid out in the
 format it was trained on. Most GGUF files carry that format as a Jinja
 template (``tokenizer.chat_template``); some (Gemma-3-style base models) do
 not, and llama-cpp-python then silently uses a llama-2 prompt whose replies
-are garbage. lmdesk instead guesses the format from the vocabulary and the
-architecture (`template_guess.template_for`), says that it guessed, and lets the person pick
-another built-in format or plain completion. It never falls back to llama-2.
+are garbage. lmdesk instead uses such a model for plain completion (the text
+continues the prompt: right for a base model), says so, and offers the format it
+guesses from the vocabulary and the architecture (`template_guess.template_for`) and
+the other built-ins. It never falls back to llama-2. A person may also give a model
+their own Jinja template (`custom_template_name`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 import jinja2
 import jinja2.ext
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import TemplateError
+from .template_sandbox import TIME_LIMIT_S, TimedSandbox
 
 Message = Mapping[str, str]
-"""``{"role": "system" | "user" | "assistant", "content": "..."}``"""
+"""``{"role": "system" | "user" | "assistant", "content": "..."}``; an assistant message may
+carry ``"reasoning_content"`` (its thinking), which only templates that read it use."""
+
+TemplateVariables = Mapping[str, Any]
+"""Extra variables for a Jinja template: ``enable_thinking``, ``reasoning_effort``, ``tools``."""
 
 GGUF_TEMPLATE = "gguf"
 """Name of the template that comes with the model file."""
 COMPLETION = "completion"
 """Name of "no template": the messages' text is continued as one document."""
+CUSTOM_TEMPLATE = "custom"
+"""Name of the person's own Jinja template for a model (an override)."""
+CUSTOM_PREFIX = "custom:\n"
+
+
+def custom_template_name(source: str) -> str:
+    """How a custom Jinja template travels where a template's name is expected (the
+    inference controller's ``set_chat_template``): the engine builds and checks it."""
+    return CUSTOM_PREFIX + source
 
 
 class ChatTemplate(Protocol):
@@ -43,7 +58,13 @@ class ChatTemplate(Protocol):
         """Text that ends a turn in this format (in case the model writes it as plain text)."""
         ...
 
-    def render(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str: ...
+    def render(
+        self,
+        messages: Sequence[Message],
+        *,
+        add_generation_prompt: bool = True,
+        variables: TemplateVariables | None = None,
+    ) -> str: ...
 
 
 def _content(message: Message) -> str:
@@ -130,7 +151,14 @@ class BuiltinTemplate:
     renderer: Callable[[Sequence[Message], bool], str]
     stop_strings: tuple[str, ...] = ()
 
-    def render(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
+    def render(
+        self,
+        messages: Sequence[Message],
+        *,
+        add_generation_prompt: bool = True,
+        variables: TemplateVariables | None = None,
+    ) -> str:
+        del variables  # the built-in formats have no switches (and leave thinking out)
         return self.renderer(messages, add_generation_prompt)
 
 
@@ -180,51 +208,99 @@ def _tojson(
 
 
 def _raise_exception(message: str) -> None:
-    raise TemplateError(f"the model's chat template refused this conversation: {message}")
+    raise TemplateError(f"the chat template refused this conversation: {message}")
+
+
+def _strftime_now(fmt: str) -> str:
+    return datetime.now().strftime(fmt)
 
 
 class JinjaTemplate:
-    """The chat template stored in the model file, rendered like Transformers does."""
+    """A Jinja chat template (the model file's, or the person's override), rendered as
+    Transformers' ``apply_chat_template`` and llama.cpp's Jinja path do it.
 
-    def __init__(self, source: str, *, bos_token: str, eos_token: str) -> None:
-        environment = ImmutableSandboxedEnvironment(
+    Same sandbox (`ImmutableSandboxedEnvironment`, ``trim_blocks``, ``lstrip_blocks``), same
+    globals (``raise_exception``, ``strftime_now``, ``bos_token``, ``eos_token``,
+    ``add_generation_prompt``, ``tools``) and the same ``tojson``. A template that raises
+    gives a `TemplateError` with its message; one that runs past ``time_limit_s`` (a loop
+    that never ends in practice) or builds huge text is stopped with a `TemplateError`.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        bos_token: str,
+        eos_token: str,
+        name: str = GGUF_TEMPLATE,
+        time_limit_s: float = TIME_LIMIT_S,
+    ) -> None:
+        environment = TimedSandbox(
             loader=jinja2.BaseLoader(),
             trim_blocks=True,
             lstrip_blocks=True,
             extensions=[_IgnoreGenerationTags, jinja2.ext.loopcontrols],
         )
         environment.filters["tojson"] = _tojson
+        environment.globals["raise_exception"] = _raise_exception
+        environment.globals["strftime_now"] = _strftime_now
         try:
             self._template = environment.from_string(source)
         except jinja2.TemplateError as exc:
-            raise TemplateError(f"the model's chat template cannot be read: {exc}") from exc
+            raise TemplateError(f"the chat template cannot be read: {exc}") from exc
+        self._environment = environment
+        self._name = name
         self.source = source
         self.bos_token = bos_token
         self.eos_token = eos_token
+        self.time_limit_s = time_limit_s
+        self.reads_thinking = "thinking" in source and "reasoning_content" not in source
+        """gpt-oss's template reads a message's thinking as ``message.thinking``."""
 
     @property
     def name(self) -> str:
-        return GGUF_TEMPLATE
+        return self._name
 
     @property
     def stop_strings(self) -> tuple[str, ...]:
         return ()  # the end-of-turn token is an end-of-generation token in the vocabulary
 
-    def render(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
+    def render(
+        self,
+        messages: Sequence[Message],
+        *,
+        add_generation_prompt: bool = True,
+        variables: TemplateVariables | None = None,
+    ) -> str:
+        context: dict[str, Any] = {
+            "tools": None,
+            "documents": None,
+            **(variables or {}),
+            "messages": [self._message(m) for m in messages],
+            "bos_token": self.bos_token,
+            "eos_token": self.eos_token,
+            "add_generation_prompt": add_generation_prompt,
+        }
         try:
-            return self._template.render(
-                messages=[dict(m) for m in messages],
-                bos_token=self.bos_token,
-                eos_token=self.eos_token,
-                add_generation_prompt=add_generation_prompt,
-                raise_exception=_raise_exception,
-                strftime_now=lambda fmt: datetime.now().strftime(fmt),
-                tools=None,
-            )
+            with self._environment.time_limit(self.time_limit_s):
+                return "".join(self._pieces(context))
         except TemplateError:
             raise
+        except RecursionError as exc:
+            raise TemplateError("the chat template calls itself without end") from exc
         except Exception as exc:  # jinja2 errors and whatever the template's code raises
-            raise TemplateError(f"the model's chat template failed: {exc}") from exc
+            raise TemplateError(f"the chat template failed: {exc}") from exc
+
+    def _pieces(self, context: dict[str, Any]) -> Iterator[str]:
+        for piece in self._template.generate(context):
+            self._environment.check_time()
+            yield piece
+
+    def _message(self, message: Message) -> dict[str, Any]:
+        out = dict(message)
+        if self.reads_thinking and out.get("reasoning_content"):
+            out["thinking"] = out["reasoning_content"]
+        return out
 
 
 def builtin_template(name: str) -> BuiltinTemplate:

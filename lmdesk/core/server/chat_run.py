@@ -19,10 +19,10 @@ from starlette.requests import Request
 
 from ..engine import EngineError, ReplyStats, SamplingSettings
 from ..engine.templates import Message
+from ..reasoning import ReasoningSplitter
 from ..serving import ChatJob, CompleteJob
 from .bridge import JobStream
 from .errors import from_engine
-from .reasoning import ReasoningSplitter
 from .state import ServerState
 from .tools import ToolCall, ToolSpec, parse_call
 
@@ -103,7 +103,7 @@ class ChatRun:
     async def deltas(self) -> AsyncIterator[Delta]:
         """Reasoning and answer text as it comes; with tools, the answer once it is known
         not to be a tool call. Raises `ApiError` for a failure."""
-        splitter = ReasoningSplitter(enabled=self.plan.prompt is None)  # completions: as is
+        splitter = ReasoningSplitter(answer_only=self.plan.prompt is not None)  # completions: as is
         hold = bool(self.plan.tools)
         try:
             async for text in self.stream.chunks():

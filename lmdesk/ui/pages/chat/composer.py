@@ -1,10 +1,16 @@
-"""The message box: Enter sends, Shift+Enter adds a line, Esc stops; Send/Stop; context gauge."""
+"""The message box: Enter sends, Shift+Enter adds a line, Esc stops; Send/Stop; context gauge.
+
+Pictures come by the Image… button, by dropping files or images on the box, or by pasting;
+each is checked and made small off the GUI thread (`image_prep`), then waits as a
+thumbnail until the message is sent. One that cannot be used says why (`image_refused`).
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QKeyEvent
 from PySide6.QtWidgets import (
+    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -16,6 +22,9 @@ from PySide6.QtWidgets import (
 )
 
 from lmdesk.ui.kit.widgets import PRIMARY_STYLE
+from lmdesk.ui.pages.chat.attachments_strip import AttachmentsStrip
+from lmdesk.ui.pages.chat.image_prep import png_bytes, prepare_image, read_and_prepare
+from lmdesk.ui.services.background import BackgroundTask
 
 MAX_LINES = 8
 STOP_STYLE = """
@@ -29,6 +38,17 @@ GAUGE_COLORS = (("#22c55e", 0.8), ("#f59e0b", 1.0), ("#ef4444", float("inf")))
 class ComposerEdit(QPlainTextEdit):
     send_requested = Signal()
     stop_requested = Signal()
+    media_pasted = Signal(object)
+    """QMimeData with pictures (pasted or dropped on the text)."""
+
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:
+        return source.hasImage() or source.hasUrls() or super().canInsertFromMimeData(source)
+
+    def insertFromMimeData(self, source: QMimeData) -> None:
+        if source.hasImage() or source.hasUrls():
+            self.media_pasted.emit(source)
+            return
+        super().insertFromMimeData(source)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key, mods = event.key(), event.modifiers()
@@ -105,10 +125,22 @@ class Composer(QFrame):
     """The text to send (the box is cleared by the page once it is accepted)."""
     stop_requested = Signal()
     draft_changed = Signal(str)
+    image_refused = Signal(str)
+    """why a picture was not attached (a sentence for a person)."""
+    images_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("composer")
+        self.setAcceptDrops(True)
+        self._images: list[tuple[str, bytes]] = []
+        self._tasks: list[BackgroundTask] = []
+        self.strip = AttachmentsStrip(removable=True)
+        self.strip.removed.connect(self.remove_image)
+        self.attach_button = QPushButton("Image…")
+        self.attach_button.setToolTip("Attach a picture (or drop or paste one on the box)")
+        self.attach_button.clicked.connect(self._choose_files)
+        self._dialog: QFileDialog | None = None
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setStyleSheet(
             "#composer { background: palette(base); border: 1px solid palette(mid);"
@@ -122,6 +154,7 @@ class Composer(QFrame):
         self.edit.send_requested.connect(self._send)
         self.edit.stop_requested.connect(self.stop_requested)
         self.edit.textChanged.connect(self._on_text_changed)
+        self.edit.media_pasted.connect(self.add_mime)
         self.send_button = QPushButton("Send")
         self.send_button.setStyleSheet(PRIMARY_STYLE)
         self.send_button.setCursor(Qt.CursorShape.PointingHandCursor)
@@ -136,11 +169,13 @@ class Composer(QFrame):
         bottom = QHBoxLayout()
         bottom.setContentsMargins(0, 0, 0, 0)
         bottom.addWidget(self.gauge, 1)
+        bottom.addWidget(self.attach_button)
         bottom.addWidget(self.stop_button)
         bottom.addWidget(self.send_button)
         box = QVBoxLayout(self)
         box.setContentsMargins(14, 10, 10, 10)
         box.setSpacing(6)
+        box.addWidget(self.strip)
         box.addWidget(self.edit)
         box.addLayout(bottom)
         self._fit_height()
@@ -150,6 +185,80 @@ class Composer(QFrame):
 
     def clear(self) -> None:
         self.edit.clear()
+        self._images = []
+        self._show_images()
+
+    # -- pictures ---------------------------------------------------------------------------
+    def images(self) -> list[tuple[str, bytes]]:
+        """The pictures waiting to go with the next message: (name, PNG bytes)."""
+        return list(self._images)
+
+    def set_accepts_images(self, accepts: bool, reason: str = "") -> None:
+        """Offer the Image… button only when the loaded model can see pictures."""
+        self.attach_button.setVisible(accepts)
+        self.attach_button.setToolTip(reason or self.attach_button.toolTip())
+
+    def add_files(self, paths: list[str]) -> None:
+        for path in paths:
+            self._prepare(lambda p=path: read_and_prepare(p))
+
+    def add_image_bytes(self, name: str, data: bytes) -> None:
+        self._prepare(lambda: prepare_image(name, data))
+
+    def add_mime(self, mime: QMimeData) -> None:
+        if mime.hasUrls():
+            self.add_files([url.toLocalFile() for url in mime.urls() if url.isLocalFile()])
+        elif mime.hasImage():
+            image = QImage(mime.imageData())
+            if image.isNull():
+                self.image_refused.emit("The pasted picture could not be read.")
+            else:
+                self.add_image_bytes("pasted.png", png_bytes(image))
+
+    def remove_image(self, index: int) -> None:
+        if 0 <= index < len(self._images):
+            del self._images[index]
+            self._show_images()
+
+    def wait(self) -> None:
+        """Let pictures being prepared finish (shutdown, tests)."""
+        for task in list(self._tasks):
+            task.wait(10)
+
+    def _choose_files(self) -> None:
+        dialog = QFileDialog(self, "Attach pictures")
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFiles)
+        dialog.setNameFilter("Images (*.png *.jpg *.jpeg *.gif *.bmp *.webp)")
+        dialog.filesSelected.connect(self.add_files)
+        self._dialog = dialog
+        dialog.open()
+
+    def _prepare(self, work: object) -> None:
+        task = BackgroundTask(lambda _progress: work(), name="image", parent=self)  # type: ignore[operator]
+        task.sig_done.connect(self._on_prepared)
+        task.sig_failed.connect(lambda message, _tb: self._on_refused(message))
+        task.sig_finished.connect(lambda: self._tasks.remove(task))
+        self._tasks.append(task)
+        task.start()
+
+    def _on_prepared(self, prepared: tuple[str, bytes]) -> None:
+        self._images.append(prepared)
+        self._show_images()
+
+    def _on_refused(self, message: str) -> None:
+        self.image_refused.emit(message)
+
+    def _show_images(self) -> None:
+        self.strip.set_images(self._images)
+        self.images_changed.emit()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self.add_mime(event.mimeData())
+        event.acceptProposedAction()
 
     def set_placeholder(self, text: str) -> None:
         self.edit.setPlaceholderText(text)
@@ -169,7 +278,7 @@ class Composer(QFrame):
         if self._streaming:
             return
         text = self.text()
-        if text.strip():
+        if text.strip() or self._images:
             self.send_requested.emit(text)
 
     def _on_text_changed(self) -> None:

@@ -69,6 +69,7 @@ class ContextMeter(QObject):
         session.conversation_opened.connect(self._on_opened)
         session.message_added.connect(self._on_message_added)
         session.reply_text.connect(self._on_reply_text)
+        session.reply_reasoning.connect(self._on_reply_text)  # thinking fills the context too
         session.reply_finished.connect(self._on_reply_finished)
 
     @property

@@ -71,10 +71,17 @@ class MessageFooter(QHBoxLayout):
             "✎ Edit", "Edit and resend (later messages are replaced)" if is_user else "Edit"
         )
         self.copy_button = _action("Copy", "Copy the message")
+        self.fork_button = _action("Fork", "Fork chat from here: a new chat up to this message")
+        self.previous_button = _action("‹", "The previous version of this message")
+        self.next_button = _action("›", "The next version of this message")
+        self.versions = QLabel()
+        self.versions.setObjectName("stats")
         self.setContentsMargins(4, 0, 4, 0)
         self.setSpacing(6)
         if is_user:
             self.addStretch(1)
+        for widget in (self.previous_button, self.versions, self.next_button):
+            self.addWidget(widget)
         self.addWidget(self.badge)
         self.addWidget(self.stats)
         for button in (
@@ -82,6 +89,7 @@ class MessageFooter(QHBoxLayout):
             self.regenerate_button,
             self.edit_button,
             self.copy_button,
+            self.fork_button,
         ):
             self.addWidget(button)
         if not is_user:
@@ -116,3 +124,13 @@ class MessageFooter(QHBoxLayout):
         )
         self.edit_button.setVisible(idle)
         self.copy_button.setVisible(not streaming)
+        self.fork_button.setVisible(idle)
+
+    def show_versions(self, index: int, count: int, *, busy: bool) -> None:
+        """‹ index/count › when the message has other versions (count 1: hidden)."""
+        shown = count > 1
+        self.versions.setText(f"{index}/{count}")
+        for widget in (self.previous_button, self.versions, self.next_button):
+            widget.setVisible(shown)
+        self.previous_button.setEnabled(not busy)
+        self.next_button.setEnabled(not busy)

@@ -11,12 +11,13 @@ to read; scrolling back to the bottom sticks again.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from lmdesk.core.chats import Message
+from lmdesk.core.chats import Attachment, Message
 from lmdesk.ui.pages.chat.message_widget import STYLE as MESSAGE_STYLE
 from lmdesk.ui.pages.chat.message_widget import MessageWidget
 
@@ -37,6 +38,9 @@ class MessageView(QScrollArea):
     edit_submitted = Signal(int, str)
     """message id, new text."""
     copied = Signal(str)
+    version_requested = Signal(int, int)
+    """message id, step."""
+    fork_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -49,6 +53,7 @@ class MessageView(QScrollArea):
         self._busy = False
         self._stick = True
         self._pending: dict[int, list[str]] = {}
+        self._pending_reasoning: dict[int, list[str]] = {}
         self._last_render = 0.0
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
@@ -78,8 +83,10 @@ class MessageView(QScrollArea):
 
     def set_messages(self, messages: list[Message]) -> None:
         self._pending.clear()
+        self._pending_reasoning.clear()
         for widget in self._widgets:
             self._box.removeWidget(widget)
+            widget.hide()  # gone from the view now, not when the event loop deletes it
             widget.deleteLater()
         self._widgets = []
         for message in messages:
@@ -99,6 +106,7 @@ class MessageView(QScrollArea):
 
     def update_message(self, message: Message) -> None:
         self._pending.pop(message.id, None)  # the message's full text replaces it
+        self._pending_reasoning.pop(message.id, None)
         widget = self.widget_for(message.id)
         if widget is not None:
             widget.set_message(message)
@@ -107,6 +115,14 @@ class MessageView(QScrollArea):
     def append_text(self, message_id: int, text: str) -> None:
         """Streamed text for one message: only that widget changes, at most every 50 ms."""
         self._pending.setdefault(message_id, []).append(text)
+        self._schedule()
+
+    def append_reasoning(self, message_id: int, text: str) -> None:
+        """Streamed thinking for one message, drawn like `append_text`."""
+        self._pending_reasoning.setdefault(message_id, []).append(text)
+        self._schedule()
+
+    def _schedule(self) -> None:
         wait = self._last_render + RENDER_INTERVAL_S - time.monotonic()
         if wait <= 0:
             self.flush_text()
@@ -117,13 +133,33 @@ class MessageView(QScrollArea):
         """Draw the streamed text received so far."""
         self._render_timer.stop()
         self._last_render = time.monotonic()
+        thoughts, self._pending_reasoning = self._pending_reasoning, {}
+        for message_id, parts in thoughts.items():
+            widget = self._streaming_widget(message_id)
+            if widget is not None:
+                widget.append_reasoning("".join(parts))
         pending, self._pending = self._pending, {}
         for message_id, parts in pending.items():
-            widget = self._widgets[-1] if self._widgets else None
-            if widget is None or widget.id != message_id:
-                widget = self.widget_for(message_id)
+            widget = self._streaming_widget(message_id)
             if widget is not None:
                 widget.append_text("".join(parts))
+
+    def _streaming_widget(self, message_id: int) -> MessageWidget | None:
+        widget = self._widgets[-1] if self._widgets else None
+        if widget is None or widget.id != message_id:
+            widget = self.widget_for(message_id)
+        return widget
+
+    def set_versions(self, versions: Mapping[int, tuple[int, int]]) -> None:
+        """‹ n/m › on each message with other versions (message id -> (n, m))."""
+        for widget in self._widgets:
+            widget.set_versions(*versions.get(widget.id, (1, 1)))
+
+    def set_attachments(self, pictures: Mapping[int, Sequence[Attachment]]) -> None:
+        """Thumbnails under the messages that have pictures."""
+        for widget in self._widgets:
+            found = pictures.get(widget.id, ())
+            widget.set_images([(a.name, a.data) for a in found])
 
     def set_busy(self, busy: bool) -> None:
         """Hide Regenerate/Continue/Edit while a reply is being written."""
@@ -137,6 +173,8 @@ class MessageView(QScrollArea):
         widget.continue_requested.connect(self.continue_requested)
         widget.edit_submitted.connect(self.edit_submitted)
         widget.copied.connect(self.copied)
+        widget.version_requested.connect(self.version_requested)
+        widget.fork_requested.connect(self.fork_requested)
         widget.set_max_width(self._max_width())
         self._box.insertWidget(self._box.count() - 1, widget)
         self._widgets.append(widget)

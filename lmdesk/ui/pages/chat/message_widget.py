@@ -15,11 +15,15 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
 from lmdesk.core.chats import Message
+from lmdesk.ui.pages.chat.attachments_strip import AttachmentsStrip
 from lmdesk.ui.pages.chat.inline_editor import InlineEditor
 from lmdesk.ui.pages.chat.message_body import MessageBody
 from lmdesk.ui.pages.chat.message_footer import MessageFooter
+from lmdesk.ui.pages.chat.thinking_block import STYLE as THINKING_STYLE
+from lmdesk.ui.pages.chat.thinking_block import ThinkingBlock
 
-STYLE = """
+STYLE = (
+    """
 /* Set once on the message view's canvas (one style sheet for every message is much
    cheaper than one per message). */
 #userBubble { background: #e8effd; border-radius: 14px; }
@@ -35,6 +39,8 @@ QToolButton[action="true"] { color: palette(placeholder-text); border: none; pad
                              background: transparent; }
 QToolButton[action="true"]:hover { color: #2563eb; }
 """
+    + THINKING_STYLE
+)
 
 
 class MessageWidget(QWidget):
@@ -45,6 +51,10 @@ class MessageWidget(QWidget):
     edit_submitted = Signal(int, str)
     """message id, new text (a user message is then resent; a reply is only saved)."""
     copied = Signal(str)
+    version_requested = Signal(int, int)
+    """message id, step (-1: the previous version, +1: the next)."""
+    fork_requested = Signal(int)
+    """message id: a new chat up to this message."""
 
     def __init__(self, message: Message, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -57,12 +67,18 @@ class MessageWidget(QWidget):
         self.bubble.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.body = MessageBody(markdown=not is_user)
         self.body.copied.connect(self.copied)
+        self.thinking = ThinkingBlock()
+        self.pictures = AttachmentsStrip(removable=False)
+        self._picture_count = 0
         self._inline: InlineEditor | None = None  # built on first Edit: most never are
         self._max_width = 16_777_215
         inner = QVBoxLayout(self.bubble)
         inner.setContentsMargins(16, 10, 16, 12) if is_user else inner.setContentsMargins(
             16, 14, 16, 14
         )
+        inner.addWidget(self.pictures)
+        if not is_user:
+            inner.addWidget(self.thinking)
         inner.addWidget(self.body)
         self._inner = inner
 
@@ -78,6 +94,14 @@ class MessageWidget(QWidget):
         self.continue_button.clicked.connect(lambda: self.continue_requested.emit(self.id))
         self.edit_button.clicked.connect(self.start_edit)
         self.copy_button.clicked.connect(self.copy)
+        self.fork_button = footer.fork_button
+        self.previous_button = footer.previous_button
+        self.next_button = footer.next_button
+        self.versions = footer.versions
+        self._versions = (1, 1)
+        self.previous_button.clicked.connect(lambda: self.version_requested.emit(self.id, -1))
+        self.next_button.clicked.connect(lambda: self.version_requested.emit(self.id, 1))
+        self.fork_button.clicked.connect(lambda: self.fork_requested.emit(self.id))
         column = QVBoxLayout()
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(4)
@@ -103,12 +127,26 @@ class MessageWidget(QWidget):
     # -- content ------------------------------------------------------------------------------
     def set_message(self, message: Message) -> None:
         self.message = message
+        self.thinking.show_message(message, answering=bool(message.content))
         self.body.set_text(message.content, cursor=self.streaming)
         self._refresh_footer()
 
     def append_text(self, text: str) -> None:
         """More streamed text: only this message's last block is laid out again."""
+        if text:
+            self.thinking.answer_started()
         self.body.append(text)
+
+    def set_images(self, images: list[tuple[str, bytes]]) -> None:
+        """Thumbnails of the message's pictures (drawn again only when they change)."""
+        if len(images) != self._picture_count:
+            self._picture_count = len(images)
+            self.pictures.set_images(images)
+            self.set_max_width(self._max_width)
+
+    def append_reasoning(self, text: str) -> None:
+        """More streamed thinking (shown in the Thinking block above the answer)."""
+        self.thinking.append(text)
 
     def text(self) -> str:
         return self.body.text()
@@ -125,13 +163,20 @@ class MessageWidget(QWidget):
             self.bubble.setMinimumWidth(min(360, width))
             self.bubble.setMaximumWidth(width)
         elif self.message.role == "user":
-            wanted = self.body.prose_width(width - 32) + 32
+            pictures = self.pictures.sizeHint().width() if self._picture_count else 0
+            wanted = max(self.body.prose_width(width - 32), pictures) + 32
             self.bubble.setFixedWidth(max(120, min(width, wanted)))
         else:
             self.bubble.setMaximumWidth(width)
 
+    def set_versions(self, index: int, count: int) -> None:
+        """Where this message stands among its versions (‹ index/count ›)."""
+        self._versions = (index, count)
+        self._refresh_footer()
+
     def _refresh_footer(self) -> None:
         self._footer.show_state(self.message, is_last=self._is_last, busy=self._busy)
+        self._footer.show_versions(*self._versions, busy=self._busy)
 
     # -- actions ------------------------------------------------------------------------------
     def copy(self) -> None:

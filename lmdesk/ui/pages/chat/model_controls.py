@@ -179,7 +179,10 @@ class ModelControls(QObject):
         else:
             choice = loaded.report.template_choice
             why = choice.reason if choice is not None else ""
-            self.template_banner.offer(list(loaded.templates), loaded.report.chat_template, why)
+            suggested = choice.name if choice is not None else ""
+            self.template_banner.offer(
+                list(loaded.templates), loaded.report.chat_template, why, suggested
+            )
         self._context.signals.model_changed.emit(model_display_name(loaded.path))
         self.model_ready.emit(loaded)
 

@@ -23,9 +23,11 @@ from PySide6.QtWidgets import (
 from lmdesk.core.chats import ChatStore, Message
 from lmdesk.core.chats.recovery import carry_over
 from lmdesk.core.load_settings import LoadSettings
+from lmdesk.core.reasoning import ThinkingSwitches
 from lmdesk.core.sampling import SamplingSettings
 from lmdesk.ui.kit.offload import OffloadPanel
 from lmdesk.ui.kit.widgets import muted
+from lmdesk.ui.pages.chat.chat_presets import ChatPresets
 from lmdesk.ui.pages.chat.composer import Composer
 from lmdesk.ui.pages.chat.context_meter import ContextMeter
 from lmdesk.ui.pages.chat.conversation_list import ConversationList
@@ -35,6 +37,7 @@ from lmdesk.ui.pages.chat.formatting import model_display_name
 from lmdesk.ui.pages.chat.message_view import MessageView
 from lmdesk.ui.pages.chat.model_bar import ModelBar
 from lmdesk.ui.pages.chat.model_controls import ModelControls
+from lmdesk.ui.pages.chat.model_template import ModelTemplateSync
 from lmdesk.ui.pages.chat.sampling_tab import SamplingTab
 from lmdesk.ui.pages.chat.session import ChatSession
 from lmdesk.ui.pages.chat.side_tabs import SystemPromptTab, TemplateBanner
@@ -46,6 +49,7 @@ from lmdesk.ui.pages.chat.store_opening import (
     recover_chats,
     start_empty,
 )
+from lmdesk.ui.pages.chat.template_tab import TemplateTab
 from lmdesk.ui.services.context import AppContext
 from lmdesk.ui.services.errors import ErrorBanner, report_error
 from lmdesk.ui.services.inference import InferenceController, LoadedModel
@@ -96,11 +100,18 @@ class ChatPage(QWidget):
         self.controller = self.host.controller
         self._closed = False
         settings = context.settings
+        self.presets = ChatPresets(
+            self.store,
+            self.controller,
+            lambda: SamplingSettings.from_defaults(settings.settings.sampling),
+            parent=self,
+        )
         self.session = ChatSession(
             self.store,
             self.controller,
             policy=lambda: settings.settings.context_policy,
-            sampling_defaults=lambda: SamplingSettings.from_defaults(settings.settings.sampling),
+            sampling_defaults=self.presets.sampling,
+            system_prompt_default=self.presets.system_prompt,
             flush_interval_s=flush_interval_s,
             parent=self,
         )
@@ -171,6 +182,11 @@ class ChatPage(QWidget):
         self.tabs.addTab(self.models.panel, "Load")
         self.tabs.addTab(self.sampling, "Sampling")
         self.tabs.addTab(self.system_prompt, "System prompt")
+        self.template = TemplateTab()
+        self.tabs.addTab(self.template, "Template")
+        self.template_sync = ModelTemplateSync(
+            self.template, self.store, self.controller, self.session, parent=self
+        )
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setChildrenCollapsible(False)
@@ -212,6 +228,7 @@ class ChatPage(QWidget):
         s.message_added.connect(self._on_message_added)
         s.message_changed.connect(self.messages.update_message)
         s.reply_text.connect(self.messages.append_text)
+        s.reply_reasoning.connect(self.messages.append_reasoning)
         s.streaming_changed.connect(self._on_streaming_changed)
         s.streaming_changed.connect(self._answer_after_reply)
         s.reply_finished.connect(self._on_reply_finished)
@@ -225,9 +242,12 @@ class ChatPage(QWidget):
         self.composer.send_requested.connect(self.send)
         self.composer.stop_requested.connect(s.stop)
         self.composer.draft_changed.connect(self.meter.set_draft)
+        self.composer.image_refused.connect(lambda text: self._show_notice("warning", text))
         self.messages.regenerate_requested.connect(lambda _id: s.regenerate())
         self.messages.continue_requested.connect(lambda _id: s.continue_reply())
         self.messages.edit_submitted.connect(self._on_edit_submitted)
+        self.messages.version_requested.connect(s.switch_version)
+        self.messages.fork_requested.connect(s.fork)
         self.conversations.conversation_selected.connect(self.open_conversation)
         self.conversations.new_requested.connect(self.new_chat)
         self.conversations.rename_requested.connect(s.rename)
@@ -237,6 +257,10 @@ class ChatPage(QWidget):
         )
         self.conversations.export.failed.connect(lambda text: self._show_notice("error", text))
         self.sampling.changed.connect(s.set_sampling)
+        self.presets.connect_bar(self.sampling.presets, s)
+        self.presets.applied.connect(self._show_conversation_settings)
+        self.presets.notice.connect(self._show_notice)
+        self.sampling.changed.connect(lambda _values: self.template_sync.refresh_preview())
         self.system_prompt.changed.connect(s.set_system_prompt)
         self.empty.load_clicked.connect(m.show_picker)
         self.empty.library_clicked.connect(lambda: signals.navigate_requested.emit("library"))
@@ -259,7 +283,7 @@ class ChatPage(QWidget):
     def send(self, text: str) -> bool:
         """Send the composer's text; it is cleared once the message is committed."""
         self.system_prompt.flush()
-        if self.session.send(text):
+        if self.session.send(text, self.composer.images()):
             self.composer.clear()
             return True
         return False
@@ -267,14 +291,23 @@ class ChatPage(QWidget):
     # -- reactions ----------------------------------------------------------------------------
     def _on_conversation_opened(self, _conversation: object, messages: list[Message]) -> None:
         self.messages.set_messages(messages)
+        self.messages.set_versions(self.session.versions())
+        self.messages.set_attachments(self.session.attachments())
         self.conversations.select(self.session.conversation_id)
+        self._show_conversation_settings()
+        self._refresh_state()
+
+    def _show_conversation_settings(self) -> None:
         conversation = self.session.conversation
         self.system_prompt.set_text("" if conversation is None else conversation.system_prompt)
         self.sampling.set_values(self.session.sampling())
-        self._refresh_state()
 
     def _on_message_added(self, message: Message) -> None:
         self.messages.add_message(message)
+        if message.role == "user":
+            self.messages.set_attachments(self.session.attachments())
+        if message.role == "assistant":  # a regenerated reply is a new version
+            self.messages.set_versions(self.session.versions())
         if message.role == "user":
             self.messages.scroll_to_bottom()
         self._refresh_state()
@@ -298,11 +331,19 @@ class ChatPage(QWidget):
     def _on_model_ready(self, loaded: LoadedModel) -> None:
         name = model_display_name(loaded.path)
         self.composer.set_placeholder(READY_PLACEHOLDER.format(name=name))
+        self.sampling.set_switches(loaded.report.thinking)
+        self.composer.set_accepts_images(bool(loaded.report.projector))
+        self.template_sync.model_ready(loaded)
+        self.presets.refresh()
         self._refresh_state()
         self.composer.edit.setFocus()
 
     def _on_model_gone(self) -> None:
         self.composer.set_placeholder(NO_MODEL_PLACEHOLDER)
+        self.sampling.set_switches(ThinkingSwitches())
+        self.composer.set_accepts_images(False)
+        self.template_sync.model_gone()
+        self.presets.refresh()
         self._refresh_state()
 
     def _show_notice(self, level: str, text: str) -> None:
@@ -364,5 +405,7 @@ class ChatPage(QWidget):
         self.conversations.close_search()
         self.models.shutdown()
         self.session.shutdown()
+        self.template.wait()
+        self.composer.wait()
         if self._owns_store:
             self.store.close()

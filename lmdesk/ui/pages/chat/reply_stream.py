@@ -34,7 +34,9 @@ RETRY_MAX_MS = 30_000
 
 class ReplyStream(QObject):
     text_added = Signal(int, str)
-    """message id, text appended to the streaming reply."""
+    """message id, answer text appended to the streaming reply."""
+    reasoning_added = Signal(int, str)
+    """message id, thinking appended to the streaming reply (`core.reasoning` splits it)."""
     saved = Signal(int, int)
     """message id, characters of it now saved in the database (after each flush)."""
     finished = Signal(object, object)
@@ -131,8 +133,11 @@ class ReplyStream(QObject):
         record = self._current(request_id)
         if record is None:
             return
-        saved = record.append(text)
-        self.text_added.emit(record.message_id, text)
+        reasoning, answer, saved = record.feed(text)
+        if reasoning:
+            self.reasoning_added.emit(record.message_id, reasoning)
+        if answer:
+            self.text_added.emit(record.message_id, answer)
         self._after_save(record, saved)
 
     def _flush_if_due(self) -> None:

@@ -20,8 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lmdesk.core.sampling import PRESETS, SamplingSettings
+from lmdesk.core.reasoning import ThinkingSwitches
+from lmdesk.core.sampling import PRESETS, REASONING_EFFORTS, SamplingSettings
 from lmdesk.ui.kit.widgets import muted
+from lmdesk.ui.pages.chat.preset_bar import PresetBar
 
 CUSTOM = "Custom"
 HELP = {
@@ -32,7 +34,11 @@ HELP = {
     "repeat_penalty": "Discourage repeating recent tokens (1: off).",
     "max_tokens": "Longest reply, in tokens (0: until the model stops or the context is full).",
     "seed": "Random seed (-1: a new one each reply).",
+    "thinking": "Whether the model thinks before it answers (its chat template's switch).",
+    "reasoning_effort": "How long the model thinks before it answers (its chat template's switch).",
 }
+MODEL_DEFAULT = "Model's default"
+THINKING_CHOICES = {MODEL_DEFAULT: None, "On": True, "Off": False}
 
 
 def _double(low: float, high: float, step: float, decimals: int) -> QDoubleSpinBox:
@@ -76,7 +82,7 @@ class SamplingTab(QWidget):
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
         form.setVerticalSpacing(10)
-        form.addRow("Preset", self.preset)
+        form.addRow("Sampling preset", self.preset)
         labels = {
             "temperature": "Temperature",
             "top_p": "Top-p",
@@ -92,13 +98,40 @@ class SamplingTab(QWidget):
             label.setToolTip(HELP[key])
             form.addRow(label, box)
             box.valueChanged.connect(self._on_edit)  # type: ignore[attr-defined]
+        self.thinking = QComboBox()
+        self.thinking.addItems(list(THINKING_CHOICES))
+        self.reasoning_effort = QComboBox()
+        self.reasoning_effort.addItems([MODEL_DEFAULT, *REASONING_EFFORTS])
+        self._switch_labels: dict[str, QLabel] = {}
+        for key, combo, text in (
+            ("thinking", self.thinking, "Thinking"),
+            ("reasoning_effort", self.reasoning_effort, "Reasoning effort"),
+        ):
+            label = QLabel(text)
+            label.setToolTip(HELP[key])
+            combo.setToolTip(HELP[key])
+            form.addRow(label, combo)
+            combo.currentIndexChanged.connect(self._on_edit)
+            self._switch_labels[key] = label
+        self.set_switches(ThinkingSwitches())
         self.preset.currentTextChanged.connect(self._on_preset)
         column = QVBoxLayout(self)
         column.setContentsMargins(16, 16, 16, 16)
         column.setSpacing(12)
+        self.presets = PresetBar()
+        column.addWidget(self.presets)
         column.addLayout(form)
         column.addWidget(muted("Saved with this conversation. Hover a setting for what it does."))
         column.addStretch(1)
+
+    def set_switches(self, switches: ThinkingSwitches) -> None:
+        """Show the thinking switches the loaded model's chat template has (none: hidden)."""
+        for key, combo, shown in (
+            ("thinking", self.thinking, switches.enable_thinking),
+            ("reasoning_effort", self.reasoning_effort, switches.reasoning_effort),
+        ):
+            combo.setVisible(shown)
+            self._switch_labels[key].setVisible(shown)
 
     def _fill_presets(self) -> None:
         if self._presets_filled:
@@ -133,6 +166,9 @@ class SamplingTab(QWidget):
                 elif key == "seed":
                     value = -1 if value is None else value
                 box.setValue(value)  # type: ignore[attr-defined]
+            thinking = {v: k for k, v in THINKING_CHOICES.items()}[values.thinking]
+            self.thinking.setCurrentText(thinking)
+            self.reasoning_effort.setCurrentText(values.reasoning_effort or MODEL_DEFAULT)
             self.preset.setCurrentText(values.preset_name() or CUSTOM)
         finally:
             self._loading = False
@@ -142,7 +178,11 @@ class SamplingTab(QWidget):
         if self._pending is not None:
             return self._pending
         shown = {key: box.value() for key, box in self.fields.items()}  # type: ignore[attr-defined]
-        return SamplingSettings.from_stored(shown, SamplingSettings())
+        effort = self.reasoning_effort.currentText()
+        return SamplingSettings.from_stored(shown, SamplingSettings()).with_changes(
+            thinking=THINKING_CHOICES[self.thinking.currentText()],
+            reasoning_effort=None if effort == MODEL_DEFAULT else effort,
+        )
 
     def _on_edit(self) -> None:
         if self._loading:

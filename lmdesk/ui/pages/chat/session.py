@@ -12,18 +12,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
 from lmdesk.core.chats import (
     DEFAULT_TITLE,
+    Attachment,
     ChatStore,
     ChatStoreError,
     Conversation,
     ConversationNotFoundError,
     Message,
 )
+from lmdesk.core.chats.attachment_store import remove_files
 from lmdesk.core.sampling import SamplingSettings
 from lmdesk.ui.pages.chat.formatting import title_from_message
 from lmdesk.ui.pages.chat.reply_stream import ReplyStream
@@ -36,12 +39,19 @@ _log = logging.getLogger(__name__)
 
 
 def engine_messages(system_prompt: str, messages: Sequence[Message]) -> list[dict[str, str]]:
-    """What the model sees: the system prompt, then the turns (empty replies left out)."""
+    """What the model sees: the system prompt, then the turns (empty replies left out).
+
+    A reply's thinking goes as ``reasoning_content``; only a template that reads it (Qwen3
+    for the turns after the last question, gpt-oss as ``thinking``) puts it in the prompt.
+    """
     out = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
     for m in messages:
         if m.role == "assistant" and not m.content.strip():
             continue
-        out.append({"role": m.role, "content": m.content})
+        turn = {"role": m.role, "content": m.content}
+        if m.reasoning:
+            turn["reasoning_content"] = m.reasoning
+        out.append(turn)
     return out
 
 
@@ -53,7 +63,9 @@ class ChatSession(QObject):
     message_changed = Signal(object)
     """Message: new text, state or stats (a finished reply, an edit)."""
     reply_text = Signal(int, str)
-    """message id, text appended to the streaming reply."""
+    """message id, answer text appended to the streaming reply."""
+    reply_reasoning = Signal(int, str)
+    """message id, thinking appended to the streaming reply."""
     reply_saved = Signal(int, int)
     """message id, characters of it now saved in the database (after each flush)."""
     streaming_changed = Signal(bool)
@@ -71,6 +83,7 @@ class ChatSession(QObject):
         *,
         policy: Callable[[], str] = lambda: "truncate_oldest",
         sampling_defaults: Callable[[], SamplingSettings] | None = None,
+        system_prompt_default: Callable[[], str] = str,
         flush_interval_s: float | None = None,
         parent: QObject | None = None,
     ) -> None:
@@ -78,11 +91,14 @@ class ChatSession(QObject):
         self.store = store
         self.controller = controller
         self._sampling_defaults = sampling_defaults or SamplingSettings
+        self._system_prompt_default = system_prompt_default
+        """A new chat's system prompt (the loaded model's default preset's)."""
         self._conversation: Conversation | None = None
         self._stream = ReplyStream(
             store, controller, policy=policy, flush_interval_s=flush_interval_s, parent=self
         )
         self._stream.text_added.connect(self.reply_text)
+        self._stream.reasoning_added.connect(self.reply_reasoning)
         self._stream.saved.connect(self.reply_saved)
         self._stream.finished.connect(self._on_reply_finished)
         self._stream.failed.connect(self._on_reply_failed)
@@ -117,7 +133,10 @@ class ChatSession(QObject):
         reply = self._stream.record
         if reply is None:
             return listed
-        return [_with_content(m, reply.text) if m.id == reply.message_id else m for m in listed]
+        return [
+            _with_content(m, reply.text, reply.reasoning) if m.id == reply.message_id else m
+            for m in listed
+        ]
 
     def use_store(self, store: ChatStore, open_id: int | None) -> None:
         """Work on ``store`` from now on and open ``open_id`` there (no reply may stream)."""
@@ -154,7 +173,9 @@ class ChatSession(QObject):
         current = self._conversation
         if current is not None and not self.store.messages(current.id):
             return current
-        conversation = self.store.create_conversation(DEFAULT_TITLE)
+        conversation = self.store.create_conversation(
+            DEFAULT_TITLE, system_prompt=self._system_prompt_default()
+        )
         self.conversations_changed.emit()
         self.open(conversation.id)
         return conversation
@@ -173,6 +194,7 @@ class ChatSession(QObject):
         if reply is not None and reply.conversation_id == conversation_id:
             self.controller.stop()  # its writer then finds the row gone and saves nothing
         self.store.delete_conversation(conversation_id)
+        remove_files(self._images_folder(), conversation_id)
         self.conversations_changed.emit()
         if self.conversation_id == conversation_id:
             self.open_latest()
@@ -199,7 +221,16 @@ class ChatSession(QObject):
     def prompt_messages(self, draft: str = "") -> list[dict[str, str]]:
         """The open conversation as the engine would see it, plus ``draft`` as the next message."""
         system = "" if self._conversation is None else self._conversation.system_prompt
-        out = engine_messages(system, self.messages())
+        messages = self.messages()
+        out = engine_messages(system, messages)
+        pictures = self.attachments()
+        if pictures:  # each message's pictures go to the engine as files, one path a line
+            folder = self._images_folder()
+            by_turn = [m for m in messages if not (m.role == "assistant" and not m.content.strip())]
+            first = len(out) - len(by_turn)
+            for turn, message in zip(out[first:], by_turn, strict=True):
+                if message.id in pictures:
+                    turn["images"] = "\n".join(str(a.file_in(folder)) for a in pictures[message.id])
         if draft.strip():
             out.append({"role": "user", "content": draft})
         return out
@@ -215,29 +246,51 @@ class ChatSession(QObject):
             return "A reply is still being written. Stop it first."
         return None
 
-    def send(self, text: str) -> bool:
-        """Commit the user's message, then ask for a reply. False (with a notice) if not now.
+    def attachments(self) -> dict[int, list[Attachment]]:
+        """The open conversation's pictures by message id."""
+        if self._conversation is None:
+            return {}
+        try:
+            return self.store.attachments(self._conversation.id)
+        except ChatStoreError:
+            return {}
+
+    def send(self, text: str, images: Sequence[tuple[str, bytes]] = ()) -> bool:
+        """Commit the user's message (with its pictures), then ask for a reply. False (with a
+        notice) if not now.
 
         If the message cannot be saved (the disk is full) nothing is sent and the notice
         says why; the text stays in the composer.
         """
-        if not text.strip() or self._refused():
+        if not (text.strip() or images) or self._refused():
+            return False
+        loaded = self.controller.loaded_model
+        if images and loaded is not None and not loaded.report.projector:
+            self.notice.emit(
+                "warning",
+                "This model cannot see pictures: load one with its vision projector (mmproj).",
+            )
             return False
         try:
-            return self._send(text)
+            return self._send(text, images)
         except ChatStoreError as exc:
             self.notice.emit("error", f"Your message was not sent: {exc}.")
             return False
 
-    def _send(self, text: str) -> bool:
+    def _send(self, text: str, images: Sequence[tuple[str, bytes]] = ()) -> bool:
         if self._conversation is None:
-            self._conversation = self.store.create_conversation(DEFAULT_TITLE)
+            self._conversation = self.store.create_conversation(
+                DEFAULT_TITLE, system_prompt=self._system_prompt_default()
+            )
             self.conversation_opened.emit(self._conversation, [])
         conversation = self._conversation
-        message = self.store.add_message(conversation.id, "user", text)
+        if images:
+            message = self.store.add_message_with_images(conversation.id, text, images)
+        else:
+            message = self.store.add_message(conversation.id, "user", text)
         changes: dict[str, Any] = {"model_path": str(self._model_path())}
         if conversation.title == DEFAULT_TITLE:
-            changes["title"] = title_from_message(text)
+            changes["title"] = title_from_message(text if text.strip() else "Picture")
         self._conversation = self.store.update_conversation(conversation.id, **changes)
         if not self._start_reply(continue_from=None, sent=message):
             self.message_added.emit(message)
@@ -245,29 +298,69 @@ class ChatSession(QObject):
         return True
 
     def regenerate(self) -> bool:
-        """Delete the last reply and answer the last user message again."""
+        """Answer the last user message again; the earlier reply stays as a version (‹ 1/2 ›)."""
         if self._refused():
             return False
         messages = self.messages()
+        replies: list[Message] = []
         while messages and messages[-1].role == "assistant":
-            messages.pop()
+            replies.insert(0, messages.pop())
         if not messages or messages[-1].role != "user":
             return False
-        self.store.delete_messages_after(messages[-1].id)
+        try:
+            if replies:
+                self.store.branch_from(replies[0].id)
+        except ChatStoreError as exc:
+            self.notice.emit("error", f"The reply was not written again: {exc}.")
+            return False
         self._reopen()
         return self._start_reply(continue_from=None)
 
     def edit_and_resend(self, message_id: int, text: str) -> bool:
-        """Replace a user message's text, delete everything after it, and ask again."""
+        """Send an edited user message in its place: what followed the old one stays as the
+        other version (‹ 1/2 ›), nothing is deleted."""
         if not text.strip() or self._refused():
             return False
         message = self.store.get_message(message_id)
         if message.role != "user":
             raise ValueError("only the person's own messages are edited and resent")
-        self.store.replace_message_content(message_id, text)
-        self.store.delete_messages_after(message_id)
+        try:
+            self.store.branch_from(message_id)
+            self.store.add_message(message.conversation_id, "user", text)
+        except ChatStoreError as exc:
+            self.notice.emit("error", f"Your edit was not sent: {exc}.")
+            return False
         self._reopen()
         return self._start_reply(continue_from=None)
+
+    def switch_version(self, message_id: int, step: int) -> None:
+        """Show another version of the conversation from ``message_id`` on (‹ / ›)."""
+        if self.streaming:
+            return
+        try:
+            self.store.switch_alternative(message_id, step)
+        except ChatStoreError as exc:
+            self.notice.emit("error", f"Could not switch versions: {exc}.")
+            return
+        self._reopen()
+
+    def fork(self, message_id: int) -> Conversation | None:
+        """ "Fork chat from here": a new conversation up to ``message_id``, opened."""
+        try:
+            fork = self.store.fork_conversation(message_id)
+        except ChatStoreError as exc:
+            self.notice.emit("error", f"The chat was not forked: {exc}.")
+            return None
+        self.conversations_changed.emit()
+        self.open(fork.id)
+        return fork
+
+    def versions(self) -> dict[int, tuple[int, int]]:
+        """‹ n/m › of the open conversation's messages that have other versions."""
+        if self._conversation is None:
+            return {}
+        found = self.store.alternatives(self._conversation.id)
+        return {message_id: (a.index, a.count) for message_id, a in found.items()}
 
     def edit_message(self, message_id: int, text: str) -> None:
         """Change a message's text in place (a reply, before Continue); nothing is resent."""
@@ -344,6 +437,10 @@ class ChatSession(QObject):
             return True
         return False
 
+    def _images_folder(self) -> Path:
+        """Where the engine reads the chats' pictures from (files written from the database)."""
+        return self.store.path.parent / "chat-images"
+
     def _reopen(self) -> None:
         self.open(self.conversation_id)
 
@@ -356,5 +453,5 @@ class ChatSession(QObject):
         self._stream.interrupt()
 
 
-def _with_content(message: Message, content: str) -> Message:
-    return replace(message, content=content)
+def _with_content(message: Message, content: str, reasoning: str) -> Message:
+    return replace(message, content=content, reasoning=reasoning)

@@ -65,7 +65,10 @@ class TemplateBanner(QFrame):
     """Shown when the model file has no chat template: say so, and let the person pick one."""
 
     template_chosen = Signal(str)
-    MESSAGE = "This model has no chat template; replies may be poor. Choose one:"
+    MESSAGE = (
+        "This model file has no chat template (it may be a base model): your text is "
+        "continued as plain completion. If it is a chat model, choose its format:"
+    )
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -86,12 +89,12 @@ class TemplateBanner(QFrame):
         row.addWidget(self.note)
         self.hide()
 
-    def offer(self, templates: list[str], current: str, why: str = "") -> None:
+    def offer(self, templates: list[str], current: str, why: str = "", suggested: str = "") -> None:
         self.combo.clear()
         self.combo.addItems(templates)
         self.combo.setCurrentText(current)
-        self.note.setText("")
-        self.setToolTip(why)
+        self.note.setText(f"suggested: {suggested}" if suggested and suggested != current else "")
+        self.setToolTip(f"Suggested {suggested}: {why}" if suggested else why)
         self.show()
 
     def set_current(self, name: str, error: str = "") -> None:
