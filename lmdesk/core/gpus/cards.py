@@ -113,6 +113,7 @@ WHAT_IF_CARDS: tuple[GpuInfo, ...] = tuple(
 def published_spec(name: str) -> GpuInfo | None:
     """The what-if card whose model name a real card's NVML name carries (longest match),
     for its published FP16 throughput: ``NVIDIA GeForce RTX 4090`` -> the RTX 4090 24 GB."""
+
     def model(card: GpuInfo) -> str:
         return card.name.rsplit(" ", 2)[0]  # "GeForce RTX 4060 Ti 16 GB" -> "GeForce RTX 4060 Ti"
 

@@ -10,6 +10,7 @@ copied profile or a new llama.cpp measures again. `refresh=True` re-runs it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -101,10 +102,8 @@ def kernel_rates(ggml_type: int, threads: int, *, refresh: bool = False) -> Kern
             return KernelRates(ggml_type, threads, read, flops)
         measured = measure_kernels(ggml_type, threads)
         rates[key] = [measured.read_bytes_per_s, measured.flops]
-        try:
+        with contextlib.suppress(OSError):  # a read-only profile: measure again next time
             _write_cache(path, rates)
-        except OSError:
-            pass  # a read-only profile: measure again next time
         return measured
 
 
@@ -122,4 +121,6 @@ def cpu_speed(ggml_type: int, threads: ThreadCounts, *, refresh: bool = False) -
         if threads.batch == threads.generation
         else kernel_rates(ggml_type, threads.batch, refresh=refresh)
     )
-    return CpuSpeed(threads=threads, read_bytes_per_s=generation.read_bytes_per_s, flops=batch.flops)
+    return CpuSpeed(
+        threads=threads, read_bytes_per_s=generation.read_bytes_per_s, flops=batch.flops
+    )

@@ -15,6 +15,7 @@ of the peak llama.cpp reaches (the constants below, with their sources).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -153,7 +154,7 @@ def _placement(plan: MemoryPlan) -> dict[int, int]:
 def _boundaries(where: dict[int, int], n_layer: int) -> int:
     """Device changes along a token's way: input (CPU), the blocks, the output layer."""
     path = [-1] + [where.get(il, -1) for il in range(n_layer + 1)]
-    return sum(1 for a, b in zip(path, path[1:], strict=False) if a != b)
+    return sum(1 for a, b in itertools.pairwise(path) if a != b)
 
 
 def _generation_s(
