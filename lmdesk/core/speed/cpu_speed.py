@@ -26,6 +26,8 @@ CACHE_FILE = "cpu_speed.json"
 CACHE_VERSION = 1
 
 _LOCK = threading.Lock()
+_MEMO: dict[str, KernelRates] = {}
+"""This process's readings (the file is read once per key, not on every slider tick)."""
 
 
 @dataclass(frozen=True)
@@ -95,12 +97,15 @@ def kernel_rates(ggml_type: int, threads: int, *, refresh: bool = False) -> Kern
     """The rates for `ggml_type` on `threads` threads: kept, else measured and kept."""
     key = f"{ggml_type}/{threads}"
     with _LOCK:
+        if not refresh and key in _MEMO:
+            return _MEMO[key]
         path = cache_path()
         rates = _read_cache(path)
         if not refresh and key in rates:
             read, flops = rates[key]
-            return KernelRates(ggml_type, threads, read, flops)
-        measured = measure_kernels(ggml_type, threads)
+            _MEMO[key] = KernelRates(ggml_type, threads, read, flops)
+            return _MEMO[key]
+        measured = _MEMO[key] = measure_kernels(ggml_type, threads)
         rates[key] = [measured.read_bytes_per_s, measured.flops]
         with contextlib.suppress(OSError):  # a read-only profile: measure again next time
             _write_cache(path, rates)
@@ -109,8 +114,11 @@ def kernel_rates(ggml_type: int, threads: int, *, refresh: bool = False) -> Kern
 
 def is_measured(ggml_type: int, threads: ThreadCounts) -> bool:
     """Whether `cpu_speed` would answer without measuring (the UI shows "measuring" else)."""
+    keys = {f"{ggml_type}/{n}" for n in (threads.generation, threads.batch)}
+    if keys <= _MEMO.keys():
+        return True
     rates = _read_cache(cache_path())
-    return all(f"{ggml_type}/{n}" in rates for n in {threads.generation, threads.batch})
+    return keys <= rates.keys()
 
 
 def cpu_speed(ggml_type: int, threads: ThreadCounts, *, refresh: bool = False) -> CpuSpeed:
