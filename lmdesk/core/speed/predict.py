@@ -114,17 +114,19 @@ def predict(
     gpus: Sequence[GpuInfo] = (),
     *,
     depth: int | None = None,
+    prompt_tokens: int | None = None,
     n_cpu_moe: int | None = None,
 ) -> Prediction:
     """Tokens/s for `plan` (from `core.estimate.estimate`), `gpus` being its GPUs in order.
 
     ``depth`` is how many cached cells a generated token attends to (default: as
     `lmdesk bench` measures, `bench_depth`); ``n_cpu_moe`` keeps the experts of the first
-    that many layers on the CPU (default: the plan's settings say).
+    that many layers on the CPU (default: the plan's settings say); ``prompt_tokens`` is
+    the prompt's length for ``prompt_tps`` (default: `bench_prompt_tokens`).
     """
     settings = plan.settings
     depth = bench_depth(settings.n_ctx) if depth is None else max(0, depth)
-    prompt = bench_prompt_tokens(settings.n_ctx)
+    prompt = prompt_tokens or bench_prompt_tokens(settings.n_ctx)
     moe_on_cpu = _n_cpu_moe(plan, n_cpu_moe)
     where = _placement(plan)
     work = model_work(model)
