@@ -10,7 +10,10 @@ contexts and 1 and 2 threads: measure prompt and generation tokens/s with
 `core.speed.predict`'s figures for the same settings, prompt length and depth,
 with the ratio predicted / measured. Bar: within ±30 % (0.70..1.30).
 
-The CPU's kernel rates are measured afresh (``refresh=True``) just before each
+"CPU share" is the CPU time the process got over wall time x threads during the
+measurement: on a shared machine, well below 1 means others took the cores and the
+measurement is low for that reason (the probe keeps its fastest run, what the machine
+can do). The CPU's kernel rates are measured afresh (``refresh=True``) just before each
 model's runs, since other processes change them. The bigger files use shorter
 prompts and fewer generated tokens, so the whole run stays within minutes on 2
 cores; the prediction uses the same lengths.
@@ -27,7 +30,10 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -68,6 +74,7 @@ def cpu_check(
     points: dict[str, tuple[str | None, int, int, tuple[int, ...]]], reps: int
 ) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
+    process = psutil.Process()
     with tempfile.TemporaryDirectory() as folder:
         paths = model_paths(Path(folder))
         for name, (key, longest, generated, contexts) in points.items():
@@ -79,6 +86,7 @@ def cpu_check(
                 for ctx in contexts:
                     prompt = max(1, min(longest, ctx - generated))
                     settings = LoadSettings(n_ctx=ctx, n_threads=threads)
+                    wall, own = time.perf_counter(), process.cpu_times()
                     (measured,) = run_bench(
                         path,
                         settings,
@@ -87,6 +95,9 @@ def cpu_check(
                         prompt_tokens=prompt,
                         generated_tokens=generated,
                     )
+                    used = process.cpu_times()
+                    busy = used.user + used.system - own.user - own.system
+                    share = busy / ((time.perf_counter() - wall) * threads)
                     guess = predict(
                         model,
                         estimate(model, settings),
@@ -108,6 +119,7 @@ def cpu_check(
                         "prompt_ratio": ratio(guess.prompt_tps, measured.prompt_tps),
                         "cpu_read_gb_s": cpu.read_bytes_per_s / 1e9,
                         "cpu_gflops": cpu.flops / 1e9,
+                        "cpu_share": share,
                     }
                     rows.append(row)
                     print_row(row)
@@ -124,7 +136,7 @@ def print_row(row: dict[str, object]) -> None:
         f"gen {row['predicted_generation_tps']:8.2f} / {row['measured_generation_tps']:8.2f}"
         f" = {g:5.2f} {mark(g):4}  "
         f"prompt {row['predicted_prompt_tps']:8.1f} / {row['measured_prompt_tps']:8.1f}"
-        f" = {p:5.2f} {mark(p):4}",
+        f" = {p:5.2f} {mark(p):4}  CPU share {float(row.get('cpu_share', 1.0)):.2f}",  # type: ignore[arg-type]
         flush=True,
     )
 

@@ -76,6 +76,7 @@ class SpeedView(QWidget):
         self._bench: BackgroundTask | None = None
         self._bench_stop = threading.Event()
         self._results: SpeedResults | None = None
+        self._thread_counts: dict[int | None, ThreadCounts] = {}
         self._build()
         self.bench_button.clicked.connect(self.start_benchmark)
         self.cancel_button.clicked.connect(self.cancel_benchmark)
@@ -130,7 +131,12 @@ class SpeedView(QWidget):
 
     # -- the CPU's rates ----------------------------------------------------
     def _threads(self, plan: MemoryPlan) -> ThreadCounts:
-        return threads_for(plan.settings.n_threads)
+        """`core.cpu_threads`' counts for the setting, read once per value (psutil reads
+        /sys for the core count: ~0.3 ms, too much for every tick)."""
+        wanted = plan.settings.n_threads
+        if wanted not in self._thread_counts:
+            self._thread_counts[wanted] = threads_for(wanted)
+        return self._thread_counts[wanted]
 
     def _cpu_speed(self, model: ModelInfo, plan: MemoryPlan) -> CpuSpeed | None:
         kind, threads = model_work(model).main_type, self._threads(plan)
