@@ -2,7 +2,7 @@
 
 Non-modal (`show()`), so Discover and My Models stay usable beside it; it lives
 in the kit so both pages open the same dialog without importing each other.
-The CPU's rates may need measuring first (a worker thread, under a second);
+The CPU's rates may need measuring first (`kit.cpu_rates`, a worker thread);
 the table fills in when they are known. Exports: CSV and PNG.
 """
 
@@ -11,7 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QCoreApplication,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+)
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -26,11 +32,11 @@ from lmdesk.core.cpu_threads import threads_for
 from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.gpus import WHAT_IF_CARDS, GpuInfo
 from lmdesk.core.load_settings import LoadSettings
-from lmdesk.core.speed import CpuSpeed, cpu_speed, model_work
+from lmdesk.core.speed import CpuSpeed, model_work
 from lmdesk.core.speed.compare import HEADERS, CardRow, compare_cards, row_cells, to_csv
 from lmdesk.core.speed.words import rate
+from lmdesk.ui.kit.cpu_rates import cpu_rates
 from lmdesk.ui.kit.widgets import heading, muted, secondary_button
-from lmdesk.ui.services.background import BackgroundTask
 from lmdesk.ui.services.context import AppContext
 from lmdesk.ui.services.errors import show_error
 
@@ -119,13 +125,20 @@ class CompareCardsDialog(QDialog):
         self.png_button.clicked.connect(lambda: self._ask_path("PNG (*.png)", self.save_png))
         self.close_button.clicked.connect(self.close)
         self._set_exports_enabled(False)
-        kind, threads = model_work(model).main_type, threads_for(settings.n_threads)
-        self._task = BackgroundTask(lambda _p: cpu_speed(kind, threads), name="cpu-speed")
-        self._task.sig_done.connect(self._on_cpu)
-        self._task.sig_failed.connect(
-            lambda message, _d: self.summary.setText(f"Cannot measure this CPU: {message}")
-        )
-        self._task.start()
+        self._kind, self._threads = model_work(model).main_type, threads_for(settings.n_threads)
+        cpu_rates().sig_ready.connect(self._ask_rates)
+        cpu_rates().sig_failed.connect(self._on_probe_failed)
+        self._ask_rates()
+
+    def _ask_rates(self, *_args: object) -> None:
+        if self._cpu is None:
+            cpu = cpu_rates().get(self._kind, self._threads)
+            if cpu is not None:
+                self._on_cpu(cpu)
+
+    def _on_probe_failed(self, message: str) -> None:
+        if self._cpu is None:
+            self.summary.setText(f"Cannot measure this CPU: {message}")
 
     def _set_exports_enabled(self, enabled: bool) -> None:
         self.csv_button.setEnabled(enabled)
@@ -147,7 +160,10 @@ class CompareCardsDialog(QDialog):
         return self.table_model.rows()
 
     def wait_ready(self, timeout_s: float = 30.0) -> bool:
-        return self._task.wait(timeout_s)
+        """Wait for the CPU's rates (tests and scripts; the window never waits)."""
+        cpu_rates().wait(timeout_s)
+        QCoreApplication.processEvents()
+        return self._cpu is not None
 
     def export_csv(self, path: str | Path) -> Path:
         rows = self.rows()
@@ -178,10 +194,6 @@ class CompareCardsDialog(QDialog):
             save(path)
         except (OSError, RuntimeError) as exc:
             show_error(self, f"Could not save {path}: {exc}")
-
-    def closeEvent(self, event: Any) -> None:
-        self._task.wait(30)
-        super().closeEvent(event)
 
 
 def open_compare_cards(

@@ -30,10 +30,11 @@ from lmdesk.core.cpu_threads import ThreadCounts, threads_for
 from lmdesk.core.estimate import GpuTarget, MemoryPlan, estimate, fit
 from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.gpus import GpuInfo
-from lmdesk.core.speed import CpuSpeed, Prediction, cpu_speed, is_measured, model_work, predict
+from lmdesk.core.speed import CpuSpeed, Prediction, model_work, predict
 from lmdesk.core.speed.bench import BenchCancelled, run_bench, sweep_layers
 from lmdesk.core.speed.results import SpeedResults, hardware_key
 from lmdesk.core.speed.words import speed_line
+from lmdesk.ui.kit.cpu_rates import cpu_rates
 from lmdesk.ui.kit.offload.speed_chart import SpeedChart
 from lmdesk.ui.kit.theme import SPACING
 from lmdesk.ui.kit.widgets import muted, secondary_button
@@ -45,6 +46,9 @@ BENCH_TIP = (
     "Load the model and measure it like llama-bench: a 512-token prompt and 128 generated "
     "tokens, three times, the median. On a real GPU it sweeps the GPU layers."
 )
+
+
+_RUNNING: set[BackgroundTask] = set()
 
 
 class SpeedView(QWidget):
@@ -72,7 +76,6 @@ class SpeedView(QWidget):
         self._prediction: Prediction | None = None
         self._curve_key: tuple[Any, ...] = ()
         self._measured_key: tuple[Any, ...] = ()
-        self._probe: BackgroundTask | None = None
         self._bench: BackgroundTask | None = None
         self._bench_stop = threading.Event()
         self._results: SpeedResults | None = None
@@ -80,6 +83,8 @@ class SpeedView(QWidget):
         self._build()
         self.bench_button.clicked.connect(self.start_benchmark)
         self.cancel_button.clicked.connect(self.cancel_benchmark)
+        cpu_rates().sig_ready.connect(self._replot)
+        cpu_rates().sig_failed.connect(self._on_probe_failed)
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
@@ -139,21 +144,15 @@ class SpeedView(QWidget):
         return self._thread_counts[wanted]
 
     def _cpu_speed(self, model: ModelInfo, plan: MemoryPlan) -> CpuSpeed | None:
-        kind, threads = model_work(model).main_type, self._threads(plan)
-        if is_measured(kind, threads):
-            return cpu_speed(kind, threads)
-        if self._probe is None or not self._probe.running:
-            self._probe = BackgroundTask(
-                lambda _progress: cpu_speed(kind, threads), name="cpu-speed", parent=self
-            )
-            self._probe.sig_finished.connect(self._replot)
-            self._probe.start()
-        return None
+        return cpu_rates().get(model_work(model).main_type, self._threads(plan))
 
-    def _replot(self) -> None:
+    def _replot(self, *_args: object) -> None:
         self._curve_key = ()
         if self._model is not None and self._plan is not None:
             self.show_plan(self._model, self._path, self._plan, self._gpu, self._margin)
+
+    def _on_probe_failed(self, message: str) -> None:
+        self.line.setText(f"Speed unknown: this CPU could not be measured ({message})")
 
     # -- the curve and the measurements -------------------------------------
     def _refresh_curve(
@@ -230,7 +229,12 @@ class SpeedView(QWidget):
                 pass
             return stored
 
-        self._bench = BackgroundTask(work, name="benchmark", parent=self)
+        # No parent: if the panel goes mid-run, the task outlives it (kept in _RUNNING until it
+        # ends) and Qt drops the connections to the panel's slots, instead of a worker
+        # emitting into a deleted object.
+        self._bench = BackgroundTask(work, name="benchmark")
+        _RUNNING.add(self._bench)
+        self._bench.sig_finished.connect(lambda task=self._bench: _RUNNING.discard(task))
         self._bench.sig_progress.connect(self._on_bench_progress)
         self._bench.sig_done.connect(self._on_bench_done)
         self._bench.sig_failed.connect(self._on_bench_failed)
@@ -278,11 +282,10 @@ class SpeedView(QWidget):
         self.sig_bench_finished.emit(stored)
 
     def shutdown(self) -> None:
-        """Stop the benchmark and the CPU probe and wait for them (the app is closing)."""
+        """Stop the benchmark and wait for it (the app is closing, or the panel goes)."""
         self.cancel_benchmark()
-        for task in (self._bench, self._probe):
-            if task is not None:
-                task.wait(30)
+        if self._bench is not None:
+            self._bench.wait(30)
         if self._results is not None:
             self._results.close()
             self._results = None
