@@ -43,12 +43,12 @@ class SpeedChart(QWidget):
         self._limit: int | None = None
         self.paint_count = 0
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setMinimumHeight(110)
+        self.setMinimumHeight(90)
         self._small = QFont(self.font())
         self._small.setPointSizeF(self.font().pointSizeF() * 0.8)
 
     def sizeHint(self) -> QSize:
-        return QSize(320, 120)
+        return QSize(320, 100)
 
     # -- data ---------------------------------------------------------------
     def set_curve(self, predicted: list[float | None], limit: int | None) -> None:
