@@ -122,6 +122,7 @@ class SpeedView(QWidget):
         if cpu is None:
             self._prediction = None
             self.line.setText(MEASURING)
+            self.chart.hide()  # no curve to draw yet
             return
         self._prediction = predict(model, plan, cpu, [gpu] if gpu else [])
         self.line.setText(speed_line(self._prediction))
