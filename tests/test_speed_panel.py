@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -154,3 +155,53 @@ def test_compare_cards_shows_fits_layers_and_exports(
     picture = dialog.save_png(tmp_path / "cards.png")
     assert QImage(str(picture)).width() == dialog.width()
     dialog.close()
+
+
+def test_my_models_opens_compare_cards_with_the_real_gpu_first(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smollm2_path: Path
+) -> None:
+    from hub_server import isolate_hf_home
+    from shell_helpers import recorded_probe
+
+    from lmdesk.core.load_plan import default_load_settings
+    from lmdesk.core.settings import Settings
+    from lmdesk.ui.pages.library.page import LibraryPage
+    from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
+
+    isolate_hf_home(tmp_path, monkeypatch)
+    models = tmp_path / "models"
+    smol = models / "HuggingFaceTB" / "SmolLM2" / smollm2_path.name
+    smol.parent.mkdir(parents=True)
+    os.link(smollm2_path, smol)
+    store = SettingsStore(Settings(models_dir=str(models)))
+    context = AppContext(settings=store, signals=AppSignals())
+    context.latest_probe = recorded_probe()()  # NVML stand-in: an RTX 4060 with its bus
+    page = LibraryPage(context, scan_options={"lm_studio": []})
+    qtbot.addWidget(page)
+    page.show()
+    qtbot.waitUntil(lambda: page.scanner.scans >= 1 and not page.scanner.busy, timeout=15_000)
+    assert not page.compare_button.isEnabled()  # nothing selected
+    assert page.select_path(smol)
+    assert page.compare_button.isEnabled()
+    page.compare_button.click()
+    dialog = page.compare_dialog
+    assert dialog is not None and dialog.isVisible() and not dialog.isModal()
+    assert dialog.wait_ready()
+    qtbot.waitUntil(lambda: len(dialog.rows()) == 1 + len(WHAT_IF_CARDS), timeout=10_000)
+    real = dialog.rows()[0]
+    assert (
+        not real.card.is_what_if and real.card.memory_bandwidth == 128 / 8 * 8501e6 * 2
+    )  # bus x clock
+    model = read_model(smol)
+    settings = default_load_settings(store.settings.load, n_ctx_train=model.n_ctx_train)
+    expected = fit(
+        model,
+        settings,
+        gpu_free=real.card.usable_bytes,
+        margin=store.settings.gpu_safety_margin_bytes,
+        gpu_name=real.card.name,
+    )
+    assert real.gpu_layers == expected.n_gpu_layers
+    dialog.close()
+    page.shutdown()
+    assert page.wait(20)
