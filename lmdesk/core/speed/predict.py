@@ -34,8 +34,10 @@ GENERATED_TOKENS = 128
 TOKEN_OVERHEAD_S = 0.6e-3
 """Fixed cost per generated token outside the matrix kernels: building and scheduling the
 graph, the small ops (norms, RoPE, softmax), reading the logits and the Python around the
-decode call. Source: bench/speed_model.py on this project's 2-core machine (2026-12-01),
-the intercept of SmolLM2 and the 0.5B / 3B shapes' time per token against their bytes."""
+decode call. An assumption, not yet fitted: llama.cpp's own reports put graph building and
+scheduling of a ~30-layer model in the 0.2-1 ms range on desktop CPUs, and it matters only
+for tiny models (SmolLM2: ~3 % of its time per token). bench/speed_model.py is where to
+fit it on a quiet machine; on this project's shared 2-core machine others' load swamped it."""
 
 GPU_BANDWIDTH_EFFICIENCY = 0.6
 """Share of a card's peak memory bandwidth llama.cpp's CUDA backend reaches while generating.
