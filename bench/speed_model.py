@@ -141,7 +141,7 @@ def print_row(row: dict[str, object]) -> None:
     )
 
 
-def gpu_sweep(reps: int) -> list[dict[str, object]]:
+def gpu_sweep(repetitions: int) -> list[dict[str, object]]:
     from shaped_models import write_loadable
 
     from lmdesk.core.gpus import probe_gpus
@@ -158,7 +158,9 @@ def gpu_sweep(reps: int) -> list[dict[str, object]]:
             counts = ThreadCounts(1, 1)
             cpu = cpu_speed(model_work(model).main_type, counts, refresh=True)
             settings = LoadSettings(n_ctx=4096, n_threads=1)
-            for result in run_bench(path, settings, sweep_layers(model.n_layer), repetitions=reps):
+            for result in run_bench(
+                path, settings, sweep_layers(model.n_layer), repetitions=repetitions
+            ):
                 plan = estimate(
                     model,
                     settings.with_changes(n_gpu_layers=result.gpu_layers),
