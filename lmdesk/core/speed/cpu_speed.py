@@ -11,6 +11,7 @@ copied profile or a new llama.cpp measures again. `refresh=True` re-runs it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -40,6 +41,7 @@ class CpuSpeed:
     flops: float
 
 
+@functools.cache
 def machine_key() -> str:
     """What the measurements depend on: the CPU, how many CPUs, and the ggml build."""
     cpu = _cpu_model() or platform.processor() or platform.machine()
