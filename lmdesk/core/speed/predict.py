@@ -36,8 +36,9 @@ TOKEN_OVERHEAD_S = 0.6e-3
 graph, the small ops (norms, RoPE, softmax), reading the logits and the Python around the
 decode call. An assumption, not yet fitted: ggml builds and schedules some 10-20 nodes per
 layer per token at a few microseconds each (a 30-layer model: a few hundred nodes, about
-0.5 ms); it matters only for tiny models (SmolLM2: ~3 % of its time per token). bench/speed_model.py is where to
-fit it on a quiet machine; on this project's shared 2-core machine others' load swamped it."""
+0.5 ms); it matters only for tiny models (SmolLM2: ~3 % of its time per token).
+bench/speed_model.py is where to fit it on a quiet machine; on this project's shared
+2-core machine others' load swamped it."""
 
 GPU_BANDWIDTH_EFFICIENCY = 0.6
 """Share of a card's peak memory bandwidth llama.cpp's CUDA backend reaches while generating.
