@@ -8,7 +8,9 @@ Needs a CUDA build of llama-cpp-python (``python install.py --gpu cuda``, or
    probe's tests (tests/fixtures/nvml/);
 2. loads each model at several GPU-layer counts and contexts, and prints the
    estimator's GPU column beside the CUDA buffers llama.cpp reports and the change in
-   NVML's used memory (which also holds the CUDA context: the estimator's "overhead").
+   NVML's used memory (which also holds the CUDA context: the estimator's "overhead");
+3. runs bench/speed_model.py's GPU sweep: predicted against measured tokens/s per
+   GPU-layer count (``DIR/speed_model_gpu.json``).
 
 Without MODEL it uses files shaped like Llama 3.1 8B and Llama 3.2 3B
 (tests/shaped_models.py: real headers over zero weights in sparse files, which
@@ -122,6 +124,12 @@ def main() -> int:
         for path in paths:
             rows += check_model(path, probe.gpus[0].name)
             (out / "gpu_check.json").write_text(json.dumps(rows, indent=2, default=str))
+    # The speed model on this card: predicted vs measured tok/s over a GPU-layer sweep.
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from speed_model import gpu_sweep
+
+    speed = gpu_sweep(repetitions=2)
+    (out / "speed_model_gpu.json").write_text(json.dumps(speed, indent=2, default=str))
     return 0
 
 

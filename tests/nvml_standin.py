@@ -101,6 +101,21 @@ class NvmlStandIn:
             **self._device("nvmlDeviceGetUtilizationRates", handle)["utilization"]
         )
 
+    def _optional_field(self, call: str, handle: SimpleNamespace, key: str) -> int:
+        """A reading older fixtures lack: NotSupported, as drivers answer for it on WSL."""
+        value = self._device(call, handle).get(key)
+        if value is None:
+            raise pynvml.NVMLError_NotSupported()
+        return int(value)
+
+    def nvmlDeviceGetMemoryBusWidth(self, handle: SimpleNamespace) -> int:
+        return self._optional_field("nvmlDeviceGetMemoryBusWidth", handle, "memory_bus_width")
+
+    def nvmlDeviceGetMaxClockInfo(self, handle: SimpleNamespace, clock_type: int) -> int:
+        if clock_type != 2:  # NVML_CLOCK_MEM: the only clock lmdesk reads
+            raise pynvml.NVMLError_InvalidArgument()
+        return self._optional_field("nvmlDeviceGetMaxClockInfo", handle, "max_memory_clock_mhz")
+
     def _processes(self, call: str, key: str, handle: SimpleNamespace) -> list[SimpleNamespace]:
         return [SimpleNamespace(**p) for p in self._device(call, handle)[key]]
 

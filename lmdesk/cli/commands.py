@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
-from ..core.estimate import GpuTarget, estimate, fit, judge
+from ..core.cpu_threads import threads_for
+from ..core.estimate import GpuTarget, MemoryPlan, estimate, fit, judge
 from ..core.gguf import ModelInfo, read_model
+from ..core.gpus import WHAT_IF_CARDS, GpuInfo, find_what_if
 from ..core.load_plan import default_load_settings
 from ..core.load_settings import KV_CACHE_TYPES, LoadSettings
 from ..core.settings import Settings, load_settings
+from ..core.speed import Prediction, cpu_speed, model_work, predict
+from ..core.speed.words import speed_line
 from ..core.units import format_size
 from .tables import layer_span, plan_table, table
 
@@ -33,6 +38,8 @@ def _settings(args: argparse.Namespace, model: ModelInfo, n_gpu_layers: int) -> 
         changes["flash_attn"] = True
     if args.no_mmap:
         changes["use_mmap"] = False
+    if getattr(args, "threads", None) is not None:
+        changes["n_threads"] = args.threads
     return base.with_changes(**changes)
 
 
@@ -90,20 +97,110 @@ def _human(key: str, value: Any) -> str:
     return str(value)
 
 
+def _card(args: argparse.Namespace) -> GpuInfo | None:
+    if not getattr(args, "card", None):
+        return None
+    card = find_what_if(args.card)
+    if card is None:
+        names = ", ".join(c.name for c in WHAT_IF_CARDS)
+        raise ValueError(f"no what-if card called {args.card!r} (choose one of {names})")
+    return card
+
+
 def estimate_cmd(args: argparse.Namespace) -> dict[str, Any] | str:
     model = read_model(args.model)
     settings = _settings(args, model, args.gpu_layers)
-    plan = estimate(model, settings, [GpuTarget(_gpu_name(args.vram))])
-    verdict = judge(plan, gpu_free=args.vram, margin=_margin(args))
+    card = _card(args)
+    vram = args.vram if args.vram is not None else card.usable_bytes if card else None
+    name = card.name if card and args.vram is None else _gpu_name(vram)
+    plan = estimate(model, settings, [GpuTarget(name)])
+    verdict = judge(plan, gpu_free=vram, margin=_margin(args))
+    predicted = _predicted(model, plan, card)
     if args.json:
         return {
             **_header(model, plan.n_gpu_layers),
             "settings": _settings_dict(settings),
             "devices": [d.as_dict() for d in plan.devices],
             "verdict": verdict.as_dict(),
+            "predicted": predicted.as_dict(),
         }
     title = f"{model.name} · {model.quantization} · ctx {settings.n_ctx} · {settings.type_k} KV"
-    return f"{title}\n\n{plan_table(plan)}\n\n{verdict.headline}: {verdict.detail}"
+    return (
+        f"{title}\n\n{plan_table(plan)}\n\n{verdict.headline}: {verdict.detail}"
+        f"\n{speed_line(predicted)}"
+    )
+
+
+def _predicted(model: ModelInfo, plan: MemoryPlan, card: GpuInfo | None) -> Prediction:
+    """The speed model for the plan; without a card, the GPU's speed is unknown (None) unless
+    nothing is on it."""
+    threads = threads_for(plan.settings.n_threads)
+    cpu = cpu_speed(model_work(model).main_type, threads)
+    if card is None and plan.n_gpu_layers == 0:
+        plan = estimate(model, plan.settings)  # nothing on a GPU: a CPU-only plan
+    return predict(model, plan, cpu, [card] if card else [])
+
+
+def bench_cmd(args: argparse.Namespace) -> list[dict[str, Any]] | str:
+    from ..core.engine.errors import EngineError
+    from ..core.speed.bench import BenchCancelled, run_bench
+    from ..core.speed.results import SpeedResults, hardware_key
+
+    model = read_model(args.model)
+    layers = _layer_list(args.gpu_layers, model.n_layer)
+    base = default_load_settings(_app_settings().load, n_ctx_train=model.n_ctx_train)
+    settings = base.with_changes(n_ctx=args.ctx, n_threads=args.threads)
+    results = SpeedResults()
+    path = Path(args.model)
+    hardware = hardware_key()
+    out = []
+
+    def progress(done: int, total: int, text: str) -> None:
+        print(f"[{done}/{total}] {text}", file=sys.stderr, flush=True)
+
+    try:
+        for result in run_bench(
+            path, settings, layers, repetitions=args.repetitions, progress=progress
+        ):
+            results.add(path, hardware, result)
+            out.append(result)
+    except EngineError as exc:
+        raise ValueError(str(exc)) from exc
+    except (KeyboardInterrupt, BenchCancelled):
+        print("lmdesk: the benchmark was cancelled; finished settings are kept", file=sys.stderr)
+    finally:
+        results.close()
+    if args.json:
+        return [r.as_dict() for r in out]
+    rows = [
+        [str(r.gpu_layers), str(r.threads), str(r.ctx), *_rates(r.prompt_tps, r.generation_tps)]
+        for r in out
+    ]
+    return table(["GPU layers", "Threads", "Context", "Prompt tok/s", "Generation tok/s"], rows)
+
+
+def _rates(*values: float) -> list[str]:
+    return [f"{v:.1f}" for v in values]
+
+
+def _layer_list(text: str, n_layer: int) -> list[int]:
+    """``--gpu-layers``: ``sweep``, or comma-separated counts within 0..n_layer+1."""
+    from ..core.speed.bench import sweep_layers
+
+    if text.strip() == "sweep":
+        return sweep_layers(n_layer)
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(
+            f"--gpu-layers takes numbers like 0,8,16 or 'sweep', not {text!r}"
+        ) from None
+    bad = [v for v in values if not 0 <= v <= n_layer + 1]
+    if not values or bad:
+        raise ValueError(
+            f"--gpu-layers must be between 0 and {n_layer + 1} for this model, not {text!r}"
+        )
+    return values
 
 
 def fit_cmd(args: argparse.Namespace) -> dict[str, Any] | str:
@@ -176,4 +273,10 @@ def starter(args: argparse.Namespace) -> str:
     return str(path)
 
 
-COMMANDS = {"inspect": inspect, "estimate": estimate_cmd, "fit": fit_cmd, "starter": starter}
+COMMANDS = {
+    "inspect": inspect,
+    "estimate": estimate_cmd,
+    "fit": fit_cmd,
+    "bench": bench_cmd,
+    "starter": starter,
+}

@@ -54,6 +54,16 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _threads(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lmdesk", description=__doc__)
     parser.add_argument(
@@ -82,6 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
                 help="layers on the GPU, 0..n_layer+1 (default: all)",
             )
         cmd.add_argument("--vram", type=_size, help="GPU memory free, e.g. 8GiB")
+        if name == "estimate":
+            cmd.add_argument(
+                "--card",
+                help="a what-if card by name, e.g. 'GeForce RTX 4060 8 GB' (its memory and "
+                "speed; --vram overrides the memory)",
+            )
+            cmd.add_argument(
+                "--threads",
+                type=_threads,
+                metavar="N",
+                help="CPU threads llama.cpp uses (default: the app's rule, core.cpu_threads)",
+            )
         # Unset options take the app's own load defaults (Settings > Load), the context capped
         # at what the model was trained for: the rule of core.load_plan, as in the app.
         cmd.add_argument("--ctx", type=int, help="context length (default: the app's)")
@@ -104,6 +126,23 @@ def build_parser() -> argparse.ArgumentParser:
     from .serve import add_parser as add_serve
 
     add_serve(sub)
+
+    bench = sub.add_parser(
+        "bench", help="measure prompt and generation tokens/s (pp512 / tg128, medians)"
+    )
+    bench.add_argument("model")
+    bench.add_argument(
+        "--gpu-layers",
+        default="0",
+        metavar="0,8,16|sweep",
+        help="GPU layer counts to measure, comma-separated, or 'sweep' (0 to all in 6 steps)",
+    )
+    bench.add_argument("--ctx", type=int, default=4096, help="context length (default 4096)")
+    bench.add_argument("--threads", type=_threads, metavar="N", help="CPU threads (default: Auto)")
+    bench.add_argument(
+        "--repetitions", type=_threads, default=3, metavar="N", help="runs per setting (3)"
+    )
+    bench.add_argument("--json", action="store_true", help="print one JSON object per setting")
 
     starter = sub.add_parser("starter", help="put the starter model into the models folder")
     starter.add_argument("--models-dir", help="where to put it (default: lmdesk's folder)")
@@ -135,4 +174,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
     except (ArithmeticError, RecursionError, MemoryError) as exc:  # never a traceback
         return _fail(f"cannot read {getattr(args, 'model', 'the file')}: {exc!r}")
+    if isinstance(result, list):  # one JSON object per line (bench --json)
+        return _print("\n".join(json.dumps(item) for item in result))
     return _print(json.dumps(result, indent=2) if isinstance(result, dict) else result)

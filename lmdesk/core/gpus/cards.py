@@ -40,6 +40,10 @@ class GpuInfo:
     cuda_version: str
     uuid: str
     is_what_if: bool = False
+    memory_bandwidth: float | None = None
+    """Peak memory bandwidth in bytes/s (published spec, or NVML's bus width x memory clock)."""
+    fp16_flops: float | None = None
+    """Peak dense FP16 tensor throughput in FLOP/s (published spec); None when unknown."""
 
     @property
     def usable_bytes(self) -> int:
@@ -53,7 +57,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def _what_if(model: str, vram_gib: int) -> GpuInfo:
+def _what_if(model: str, vram_gib: int, spec: tuple[float, float]) -> GpuInfo:
     total = vram_gib * GiB
     reserved = min(WHAT_IF_RESERVED_BYTES, total)
     name = f"{model} {vram_gib} GB"
@@ -69,33 +73,52 @@ def _what_if(model: str, vram_gib: int) -> GpuInfo:
         cuda_version="",
         uuid=WHAT_IF_PREFIX + _slug(name),
         is_what_if=True,
+        memory_bandwidth=spec[0] * 1e9,
+        fp16_flops=spec[1] * 1e12,
     )
 
 
-#: Common NVIDIA cards with their VRAM as marketed (GiB), smallest model first.
+#: Common NVIDIA cards: VRAM as marketed (GiB), peak memory bandwidth (GB/s) and peak
+#: dense FP16 tensor throughput (TFLOPS, FP16 accumulate), smallest model first.
+#: Sources: NVIDIA's product pages and architecture whitepapers (Ampere GA102 whitepaper
+#: appendix for the RTX 30 cards, "NVIDIA Ada GPU Architecture" appendix for the RTX 40
+#: cards, "NVIDIA RTX Blackwell GPU Architecture" for the RTX 50 cards, the A100 and H100
+#: datasheets: A100 80 GB is the SXM4 part (2,039 GB/s), H100 the SXM5 part). TechPowerUp's
+#: GPU database lists the same bandwidths. Tensor figures are dense (no sparsity).
 WHAT_IF_CARDS: tuple[GpuInfo, ...] = tuple(
-    _what_if(model, gib)
-    for model, gib in (
-        ("GeForce RTX 3060", 12),
-        ("GeForce RTX 3070", 8),
-        ("GeForce RTX 3080", 10),
-        ("GeForce RTX 3090", 24),
-        ("GeForce RTX 4060", 8),
-        ("GeForce RTX 4060 Ti", 8),
-        ("GeForce RTX 4060 Ti", 16),
-        ("GeForce RTX 4070", 12),
-        ("GeForce RTX 4070 Ti Super", 16),
-        ("GeForce RTX 4080", 16),
-        ("GeForce RTX 4090", 24),
-        ("GeForce RTX 5060 Ti", 16),
-        ("GeForce RTX 5070", 12),
-        ("GeForce RTX 5080", 16),
-        ("GeForce RTX 5090", 32),
-        ("A100", 40),
-        ("A100", 80),
-        ("H100", 80),
+    _what_if(model, gib, (bandwidth, tflops))
+    for model, gib, bandwidth, tflops in (
+        ("GeForce RTX 3060", 12, 360, 51.2),
+        ("GeForce RTX 3070", 8, 448, 81.3),
+        ("GeForce RTX 3080", 10, 760, 119.0),
+        ("GeForce RTX 3090", 24, 936, 142.0),
+        ("GeForce RTX 4060", 8, 272, 60.5),
+        ("GeForce RTX 4060 Ti", 8, 288, 88.4),
+        ("GeForce RTX 4060 Ti", 16, 288, 88.4),
+        ("GeForce RTX 4070", 12, 504, 116.8),
+        ("GeForce RTX 4070 Ti Super", 16, 672, 176.4),
+        ("GeForce RTX 4080", 16, 717, 194.9),
+        ("GeForce RTX 4090", 24, 1008, 330.3),
+        ("GeForce RTX 5060 Ti", 16, 448, 94.9),
+        ("GeForce RTX 5070", 12, 672, 123.5),
+        ("GeForce RTX 5080", 16, 960, 225.1),
+        ("GeForce RTX 5090", 32, 1792, 419.0),
+        ("A100", 40, 1555, 312.0),
+        ("A100", 80, 2039, 312.0),
+        ("H100", 80, 3350, 989.0),
     )
 )
+
+
+def published_spec(name: str) -> GpuInfo | None:
+    """The what-if card whose model name a real card's NVML name carries (longest match),
+    for its published FP16 throughput: ``NVIDIA GeForce RTX 4090`` -> the RTX 4090 24 GB."""
+
+    def model(card: GpuInfo) -> str:
+        return card.name.rsplit(" ", 2)[0]  # "GeForce RTX 4060 Ti 16 GB" -> "GeForce RTX 4060 Ti"
+
+    matches = [card for card in WHAT_IF_CARDS if model(card).lower() in name.lower()]
+    return max(matches, key=lambda c: len(model(c)), default=None)
 
 
 def custom_card(total_bytes: int, name: str | None = None) -> GpuInfo:

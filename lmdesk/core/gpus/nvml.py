@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from lmdesk.core.gpus.cards import GpuInfo
+from lmdesk.core.gpus.cards import GpuInfo, published_spec
 
 NO_DRIVER = "no NVIDIA driver"
 NO_GPU = "no NVIDIA GPU"
@@ -79,14 +79,34 @@ def _memory_of_pid(nvml: Any, handle: Any, pid: int) -> int:
     return total
 
 
+#: ``NVML_CLOCK_MEM`` in nvml.h (``nvmlClockType_t``).
+_CLOCK_MEM = 2
+
+
+def memory_bandwidth(nvml: Any, handle: Any) -> float | None:
+    """Peak memory bandwidth in bytes/s: bus width (bits) / 8 x the maximum memory clock x 2.
+
+    NVML reports GDDR and HBM clocks at half the data rate (an RTX 4090: 384 bits,
+    10,501 MHz -> 1,008 GB/s; an A100 80 GB: 5,120 bits, 1,593 MHz -> 2,039 GB/s, as
+    their datasheets say), hence the 2. None when the driver cannot tell.
+    """
+    bus_bits = _optional(nvml, "nvmlDeviceGetMemoryBusWidth", handle)
+    clock_mhz = _optional(nvml, "nvmlDeviceGetMaxClockInfo", handle, _CLOCK_MEM)
+    if not bus_bits or not clock_mhz:
+        return None
+    return int(bus_bits) / 8 * int(clock_mhz) * 1e6 * 2
+
+
 def _read_device(nvml: Any, index: int, driver: str, cuda: str, own_pid: int) -> GpuInfo:
     handle = nvml.nvmlDeviceGetHandleByIndex(index)
     memory = nvml.nvmlDeviceGetMemoryInfo(handle)
     used = int(memory.used)
     utilization = _optional(nvml, "nvmlDeviceGetUtilizationRates", handle)
+    name = _text(nvml.nvmlDeviceGetName(handle))
+    spec = published_spec(name)  # NVML cannot tell tensor throughput: the published figure
     return GpuInfo(
         index=index,
-        name=_text(nvml.nvmlDeviceGetName(handle)),
+        name=name,
         total_bytes=int(memory.total),
         free_bytes=int(memory.free),
         used_bytes=used,
@@ -97,6 +117,8 @@ def _read_device(nvml: Any, index: int, driver: str, cuda: str, own_pid: int) ->
         driver_version=driver,
         cuda_version=cuda,
         uuid=_text(nvml.nvmlDeviceGetUUID(handle)),
+        memory_bandwidth=memory_bandwidth(nvml, handle),
+        fp16_flops=spec.fp16_flops if spec else None,
     )
 
 

@@ -53,6 +53,8 @@ def _device(nvml: Any, index: int) -> dict[str, Any]:
         lambda u: {"gpu": int(u.gpu), "memory": int(u.memory)},
         handle,
     )
+    device["memory_bus_width"] = read("nvmlDeviceGetMemoryBusWidth", int, handle)
+    device["max_memory_clock_mhz"] = read("nvmlDeviceGetMaxClockInfo", int, handle, 2)  # MEM
     for key, call in _PROCESS_CALLS.items():
         device[key] = read(
             call,

@@ -31,6 +31,7 @@ from lmdesk.core.load_settings import LoadSettings
 from lmdesk.ui.kit.offload.controls import OffloadControls
 from lmdesk.ui.kit.offload.remember import RememberedSettings
 from lmdesk.ui.kit.offload.segments import gpu_segments, ram_segments
+from lmdesk.ui.kit.offload.speed_view import SpeedView
 from lmdesk.ui.kit.offload.suggestion import suggestion_html
 from lmdesk.ui.kit.offload.view import OffloadView
 from lmdesk.ui.kit.theme import SPACING
@@ -73,6 +74,7 @@ class OffloadPanel(QWidget):
         self._loaded: tuple[str, LoadSettings] | None = None
         self.controls = OffloadControls()
         self.view = OffloadView()
+        self.speed = SpeedView()
         self._caption = ""
         self.caption = muted("", wrap=False)
         self.load_button = primary_button(LOAD)
@@ -98,6 +100,7 @@ class OffloadPanel(QWidget):
         layout.addWidget(self.caption)
         layout.addWidget(self.controls)
         layout.addWidget(self.view)
+        layout.addWidget(self.speed)
         layout.addStretch(1)
         layout.addWidget(self.load_button)
         return page
@@ -303,3 +306,4 @@ class OffloadPanel(QWidget):
                 f"No NVIDIA GPU found ({reason}) — choose a what-if card to plan."
             )
         self.view.show_ram(self._memory.total_bytes, ram_segments(plan.cpu, self._memory))
+        self.speed.show_plan(self._model, self._path, plan, gpu, self._margin)

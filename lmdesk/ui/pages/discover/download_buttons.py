@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QPushButton, QTableView,
 from lmdesk.core.downloads import JobSnapshot, JobState
 from lmdesk.core.downloads.errors import DownloadError
 from lmdesk.core.hub import HubError, RemoteModel
+from lmdesk.ui.kit.compare_cards import CompareCardsDialog, open_compare_cards
 from lmdesk.ui.pages.discover.files_model import ACTION, FilesModel
 from lmdesk.ui.services.context import AppContext
 from lmdesk.ui.services.downloads import DownloadService
@@ -29,6 +30,7 @@ QPushButton:pressed { background: #bfdbfe; }
 QPushButton:disabled { background: transparent; color: #059669; border-color: transparent; }
 """
 WIDEST = "Downloading 100%"  # the longest text a button shows: its width never jumps
+COMPARE = "Compare cards"
 MOVING = (JobState.QUEUED, JobState.RUNNING, JobState.RETRYING, JobState.VERIFYING)
 
 
@@ -71,8 +73,11 @@ class DownloadButtons(QObject):
         super().__init__(view)
         self._view, self._files, self._service, self._context = view, files, service, context
         self.buttons: dict[str, QPushButton] = {}  # model name -> button
+        self.compare_buttons: dict[str, QPushButton] = {}  # model name -> Compare cards
+        self.compare_dialog: CompareCardsDialog | None = None
         self._actions: dict[str, str] = {}
         files.modelReset.connect(self.rebuild)
+        files.dataChanged.connect(lambda *_: self._refresh_compare())
         service.sig_snapshot.connect(self._on_snapshot)
 
     def rebuild(self) -> None:
@@ -85,13 +90,21 @@ class DownloadButtons(QObject):
             button.setObjectName(f"download-{file_row.model.name}")
             button.clicked.connect(lambda _=False, name=file_row.model.name: self.click(name))
             self.buttons[file_row.model.name] = button
+            compare = QPushButton(COMPARE)
+            compare.setToolTip("This model on every card: layers that fit, predicted speed")
+            compare.setObjectName(f"compare-{file_row.model.name}")
+            compare.clicked.connect(lambda _=False, name=file_row.model.name: self.compare(name))
+            self.compare_buttons[file_row.model.name] = compare
             cell = QWidget()
             box = QHBoxLayout(cell)
             box.setContentsMargins(4, 5, 14, 5)
             box.addWidget(button)
+            box.addWidget(compare)
             self._view.setIndexWidget(self._files.index(row, ACTION), cell)
             self._refresh(file_row.model)
+        self._refresh_compare()
         width = self._view.fontMetrics().horizontalAdvance(WIDEST) + 36 + 18
+        width += self._view.fontMetrics().horizontalAdvance(COMPARE) + 36
         self._view.horizontalHeader().setSectionResizeMode(ACTION, QHeaderView.ResizeMode.Fixed)
         self._view.horizontalHeader().resizeSection(ACTION, width)
 
@@ -110,6 +123,24 @@ class DownloadButtons(QObject):
         except (DownloadError, HubError, RuntimeError) as exc:
             show_error(self._view, f"Could not download {model.name}: {exc}")
         self._refresh(model)
+
+    def compare(self, name: str) -> CompareCardsDialog | None:
+        """Open Compare cards for the model `name` once its header is read (non-modal)."""
+        info = next((r.info for r in self._files.rows() if r.model.name == name), None)
+        if info is None:
+            return None
+        if self.compare_dialog is not None:
+            self.compare_dialog.close()
+        self.compare_dialog = open_compare_cards(info, self._context, self._view)
+        return self.compare_dialog
+
+    def _refresh_compare(self) -> None:
+        """A Compare button works once the model's header has been read."""
+        for file_row in self._files.rows():
+            button = self.compare_buttons.get(file_row.model.name)
+            if button is not None:
+                button.setEnabled(file_row.info is not None)
+                button.setVisible(file_row.kind == "model")
 
     def _model(self, name: str) -> RemoteModel | None:
         return next((r.model for r in self._files.rows() if r.model.name == name), None)

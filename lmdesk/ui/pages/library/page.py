@@ -26,6 +26,7 @@ from lmdesk.core import paths
 from lmdesk.core.estimate import FitWords
 from lmdesk.core.library import LibraryEntry
 from lmdesk.core.units import format_size
+from lmdesk.ui.kit.compare_cards import CompareCardsDialog, open_compare_cards
 from lmdesk.ui.kit.fit_target import FitTarget
 from lmdesk.ui.kit.folder_choice import CHOOSE_MODELS_FOLDER, choose_models_folder
 from lmdesk.ui.kit.tables import style_table
@@ -80,6 +81,9 @@ class LibraryPage(QWidget):
         self.load_button = primary_button("Load")
         self.reveal_button = secondary_button("Show in folder")
         self.delete_button = secondary_button("Delete…")
+        self.compare_button = secondary_button("Compare cards…")
+        self.compare_button.setToolTip("This model on every card: layers that fit, predicted speed")
+        self.compare_dialog: CompareCardsDialog | None = None
         self.status = muted("", wrap=False)
         self.details = ModelDetails()
         self.table = self._make_table()
@@ -129,6 +133,7 @@ class LibraryPage(QWidget):
         actions.addWidget(self.load_button)
         actions.addWidget(self.reveal_button)
         actions.addWidget(self.delete_button)
+        actions.addWidget(self.compare_button)
         actions.addStretch(1)
         actions.addWidget(self.status)
         layout = QVBoxLayout(self)
@@ -150,6 +155,7 @@ class LibraryPage(QWidget):
         self.load_button.clicked.connect(self.load_selected)
         self.reveal_button.clicked.connect(self.reveal_selected)
         self.delete_button.clicked.connect(self.delete_selected)
+        self.compare_button.clicked.connect(self.compare_selected)
         self.table.doubleClicked.connect(lambda _index: self.load_selected())
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.target.changed.connect(self.scanner.rejudge)
@@ -218,8 +224,19 @@ class LibraryPage(QWidget):
         if entry is not None:
             self.deleter.start(entry)
 
+    def compare_selected(self) -> CompareCardsDialog | None:
+        """Open Compare cards for the selected model (non-modal; one at a time)."""
+        entry = self.selected()
+        if entry is None or entry.model is None:
+            return None
+        if self.compare_dialog is not None:
+            self.compare_dialog.close()
+        self.compare_dialog = open_compare_cards(entry.model, self._context, self)
+        return self.compare_dialog
+
     def _selection_changed(self, *_args: object) -> None:
         entry = self.selected()
+        self.compare_button.setEnabled(entry is not None and entry.model is not None)
         self.load_button.setEnabled(entry is not None and entry.is_ok)
         self.reveal_button.setEnabled(entry is not None)
         self.delete_button.setEnabled(entry is not None)

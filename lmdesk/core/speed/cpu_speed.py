@@ -1,0 +1,136 @@
+"""This machine's CPU as the speed model sees it: measured once, kept per machine.
+
+`cpu_speed` returns the rates of llama.cpp's kernels (`ggml_probe`) for a weight
+type and the thread counts llama.cpp will use (`core.cpu_threads`), from a small
+JSON file in lmdesk's data folder; what is not there yet is measured (about
+0.3 s per thread count: never call it on the GUI thread) and added. The file is
+keyed by the machine (CPU model, logical CPUs, the llama.cpp library), so a
+copied profile or a new llama.cpp measures again. `refresh=True` re-runs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import platform
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..cpu_threads import ThreadCounts
+from ..paths import data_dir
+from .ggml_probe import KernelRates, measure_kernels
+
+CACHE_FILE = "cpu_speed.json"
+CACHE_VERSION = 1
+
+_LOCK = threading.Lock()
+_MEMO: dict[str, KernelRates] = {}
+"""This process's readings (the file is read once per key, not on every slider tick)."""
+
+
+@dataclass(frozen=True)
+class CpuSpeed:
+    """The CPU's rates for one weight type: reading weights while generating (at
+    ``threads.generation``) and arithmetic while processing a prompt (at ``threads.batch``)."""
+
+    threads: ThreadCounts
+    read_bytes_per_s: float
+    flops: float
+
+
+@functools.cache
+def machine_key() -> str:
+    """What the measurements depend on: the CPU, how many CPUs, and the ggml build."""
+    cpu = _cpu_model() or platform.processor() or platform.machine()
+    try:
+        import llama_cpp
+
+        build = getattr(llama_cpp, "__version__", "")
+    except ImportError:  # pragma: no cover - a dependency of lmdesk
+        build = ""
+    return f"{cpu} | {os.cpu_count()} CPUs | llama-cpp-python {build}"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def cache_path() -> Path:
+    return data_dir() / CACHE_FILE
+
+
+def _read_cache(path: Path) -> dict[str, list[float]]:
+    """The measurements kept for this machine: ``"type/threads" -> [read B/s, FLOP/s]``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
+        return {}
+    if data.get("machine") != machine_key():
+        return {}
+    rates = data.get("rates")
+    if not isinstance(rates, dict):
+        return {}
+    return {
+        k: [float(x) for x in v]
+        for k, v in rates.items()
+        if isinstance(v, list) and len(v) == 2 and all(isinstance(x, int | float) for x in v)
+    }
+
+
+def _write_cache(path: Path, rates: dict[str, list[float]]) -> None:
+    data = {"version": CACHE_VERSION, "machine": machine_key(), "rates": rates}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def kernel_rates(ggml_type: int, threads: int, *, refresh: bool = False) -> KernelRates:
+    """The rates for `ggml_type` on `threads` threads: kept, else measured and kept."""
+    key = f"{ggml_type}/{threads}"
+    with _LOCK:
+        if not refresh and key in _MEMO:
+            return _MEMO[key]
+        path = cache_path()
+        rates = _read_cache(path)
+        if not refresh and key in rates:
+            read, flops = rates[key]
+            _MEMO[key] = KernelRates(ggml_type, threads, read, flops)
+            return _MEMO[key]
+        measured = _MEMO[key] = measure_kernels(ggml_type, threads)
+        rates[key] = [measured.read_bytes_per_s, measured.flops]
+        with contextlib.suppress(OSError):  # a read-only profile: measure again next time
+            _write_cache(path, rates)
+        return measured
+
+
+def is_measured(ggml_type: int, threads: ThreadCounts) -> bool:
+    """Whether `cpu_speed` would answer without measuring (the UI shows "measuring" else)."""
+    keys = {f"{ggml_type}/{n}" for n in (threads.generation, threads.batch)}
+    if keys <= _MEMO.keys():
+        return True
+    rates = _read_cache(cache_path())
+    return keys <= rates.keys()
+
+
+def cpu_speed(ggml_type: int, threads: ThreadCounts, *, refresh: bool = False) -> CpuSpeed:
+    """The CPU's rates for `ggml_type` weights with llama.cpp's `threads` (may measure)."""
+    generation = kernel_rates(ggml_type, threads.generation, refresh=refresh)
+    batch = (
+        generation
+        if threads.batch == threads.generation
+        else kernel_rates(ggml_type, threads.batch, refresh=refresh)
+    )
+    return CpuSpeed(
+        threads=threads, read_bytes_per_s=generation.read_bytes_per_s, flops=batch.flops
+    )

@@ -1,0 +1,69 @@
+"""The CPU's measured rates for the speed model, shared by every widget that predicts.
+
+`core.speed.cpu_speed` measures once per machine (about 0.3 s per thread count)
+and keeps the result; this app-wide object runs that measurement on a worker
+thread and tells whoever asked when it is ready. It has no parent and is never
+deleted, so a Load panel or a dialog closed mid-measurement cannot leave a
+worker emitting into a deleted object; widgets connect to `sig_ready` (Qt drops
+the connection when they go) and ask again.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QCoreApplication, QObject, Signal
+
+from lmdesk.core.cpu_threads import ThreadCounts
+from lmdesk.core.speed import CpuSpeed, cpu_speed, is_measured
+from lmdesk.ui.services.background import BackgroundTask
+
+
+class CpuRates(QObject):
+    """Measures on request, one (weight type, threads) at a time; answers at once when known."""
+
+    sig_ready = Signal(object)
+    """A `CpuSpeed` just measured."""
+    sig_failed = Signal(str)
+    """The measurement failed: why, in words."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self._tasks: dict[tuple[int, ThreadCounts], BackgroundTask] = {}
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.wait)
+
+    def get(self, ggml_type: int, threads: ThreadCounts) -> CpuSpeed | None:
+        """The rates if known (no measuring); else starts measuring and returns None."""
+        if is_measured(ggml_type, threads):
+            return cpu_speed(ggml_type, threads)
+        key = (ggml_type, threads)
+        if key not in self._tasks:
+            task = BackgroundTask(
+                lambda _progress: cpu_speed(ggml_type, threads), name="cpu-speed", parent=self
+            )
+            task.sig_done.connect(self.sig_ready)
+            task.sig_failed.connect(lambda message, _details: self.sig_failed.emit(message))
+            task.sig_finished.connect(lambda: self._forget(key))
+            self._tasks[key] = task
+            task.start()
+        return None
+
+    def _forget(self, key: tuple[int, ThreadCounts]) -> None:
+        task = self._tasks.pop(key, None)
+        if task is not None:
+            task.deleteLater()
+
+    def wait(self, timeout_s: float = 30.0) -> bool:
+        """Join running measurements (at shutdown, and in tests)."""
+        return all(task.wait(timeout_s) for task in list(self._tasks.values()))
+
+
+_SHARED: CpuRates | None = None
+
+
+def cpu_rates() -> CpuRates:
+    """The app's one `CpuRates` (made on first use, on the GUI thread)."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = CpuRates()
+    return _SHARED

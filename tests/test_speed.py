@@ -1,0 +1,331 @@
+"""The speed model (issue 12 §2-3): llama.cpp's CPU kernels timed and cached, the
+prediction's arithmetic, GPU specs from the card table and NVML, the compare table,
+`lmdesk estimate`'s prediction, and `lmdesk bench` storing whole rows only."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import threading
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+from gguf import GGMLQuantizationType as Q
+from gguf_bytes import header, kv_str, kv_u32, tensor_info
+from nvml_standin import NvmlStandIn
+
+from lmdesk.cli.main import main
+from lmdesk.core.cpu_threads import ThreadCounts, threads_for
+from lmdesk.core.estimate import GpuTarget, estimate, fit
+from lmdesk.core.estimate.kv import padded_ctx
+from lmdesk.core.gguf import ModelInfo, read_model
+from lmdesk.core.gpus import WHAT_IF_CARDS, custom_card, probe_gpus
+from lmdesk.core.load_settings import LoadSettings
+from lmdesk.core.speed.bench import BenchCancelled, run_bench, sweep_layers
+from lmdesk.core.speed.compare import compare_cards, to_csv
+from lmdesk.core.speed.cpu_speed import CpuSpeed, cache_path, cpu_speed, machine_key
+from lmdesk.core.speed.ggml_probe import measure_kernels
+from lmdesk.core.speed.predict import TOKEN_OVERHEAD_S, predict
+from lmdesk.core.speed.results import SpeedResults, hardware_key
+from lmdesk.core.speed.words import speed_line
+from lmdesk.core.speed.work import model_work
+
+# The package exports functions named like their modules: reach the modules themselves.
+cpu_speed_module = importlib.import_module("lmdesk.core.speed.cpu_speed")
+predict_module = importlib.import_module("lmdesk.core.speed.predict")
+RTX_4060 = next(c for c in WHAT_IF_CARDS if c.name == "GeForce RTX 4060 8 GB")
+RTX_4090 = next(c for c in WHAT_IF_CARDS if c.name == "GeForce RTX 4090 24 GB")
+CPU = CpuSpeed(threads=ThreadCounts(1, 1), read_bytes_per_s=5e9, flops=50e9)
+"""Fixed CPU rates: the arithmetic is checked exactly, whatever this machine measures."""
+
+
+@pytest.fixture(scope="module")
+def smol(smollm2_path: Path) -> ModelInfo:
+    return read_model(smollm2_path)
+
+
+@pytest.fixture
+def fresh_memo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forget this process's readings, so the data folder's file is what counts."""
+    monkeypatch.setattr(cpu_speed_module, "_MEMO", {})
+
+
+# -- the CPU probe ------------------------------------------------------------------
+
+
+def test_the_probe_times_llama_cpps_own_kernels() -> None:
+    rates = measure_kernels(int(Q.Q4_1), 1)
+    # Any CPU that runs llama.cpp reads more than 100 MB/s and does more than 0.1 GFLOP/s,
+    # and none reads a matrix-vector product faster than 1 TB/s on one thread.
+    assert 1e8 < rates.read_bytes_per_s < 1e12
+    assert 1e8 < rates.flops < 1e13
+
+
+def test_cpu_rates_are_kept_per_machine_in_the_data_folder(fresh_memo: None) -> None:
+    threads = ThreadCounts(1, 1)
+    measured = cpu_speed(int(Q.Q8_0), threads)
+    data = json.loads(cache_path().read_text(encoding="utf-8"))
+    assert data["machine"] == machine_key()
+    assert data["rates"][f"{int(Q.Q8_0)}/1"] == [measured.read_bytes_per_s, measured.flops]
+    # What the file says is used (no new measurement): change it and read it back.
+    data["rates"][f"{int(Q.Q8_0)}/1"] = [1.5e9, 2.5e10]
+    cache_path().write_text(json.dumps(data), encoding="utf-8")
+    cpu_speed_module._MEMO.clear()
+    kept = cpu_speed(int(Q.Q8_0), threads)
+    assert (kept.read_bytes_per_s, kept.flops) == (1.5e9, 2.5e10)
+    # Re-run on demand measures again; another machine's file is not used.
+    cpu_speed_module._MEMO.clear()
+    assert cpu_speed(int(Q.Q8_0), threads, refresh=True).read_bytes_per_s != 1.5e9
+    data["machine"] = "another CPU | 64 CPUs"
+    data["rates"][f"{int(Q.Q8_0)}/1"] = [1.5e9, 2.5e10]
+    cache_path().write_text(json.dumps(data), encoding="utf-8")
+    cpu_speed_module._MEMO.clear()
+    assert cpu_speed(int(Q.Q8_0), threads).read_bytes_per_s != 1.5e9
+
+
+# -- the prediction -----------------------------------------------------------------
+
+
+def test_cpu_only_generation_is_bytes_over_the_cpus_rate(smol: ModelInfo) -> None:
+    settings = LoadSettings(n_ctx=2048)
+    plan = estimate(smol, settings)
+    got = predict(smol, plan, CPU, depth=1000)
+    # Every block's tensors and the output layer (tied: token_embd, read whole), once.
+    blocks = sum(t.n_bytes for t in smol.tensors if t.name.startswith("blk."))
+    output = sum(t.n_bytes for t in smol.tensors if t.name.startswith("output"))
+    weights = blocks + output + smol.token_embd.n_bytes  # type: ignore[union-attr]
+    kv = 30 * (192 + 192) * 2 * padded_ctx(1000)  # SmolLM2: 30 layers, f16 K and V rows
+    expected = 1 / ((weights + kv) / CPU.read_bytes_per_s + TOKEN_OVERHEAD_S)
+    assert got.generation_tps == pytest.approx(expected, rel=1e-9)
+    assert got.cpu_only_generation_tps == pytest.approx(expected, rel=1e-9)
+    assert speed_line(got) == f"≈ {expected:.0f} tok/s (CPU only)"
+
+
+def test_more_gpu_layers_on_a_faster_card_are_faster(smol: ModelInfo) -> None:
+    settings = LoadSettings(n_ctx=4096)
+    curve = [
+        predict(
+            smol,
+            estimate(smol, settings.with_changes(n_gpu_layers=n), [GpuTarget(RTX_4060.name)]),
+            CPU,
+            [RTX_4060],
+        )
+        for n in range(smol.n_layer + 2)
+    ]
+    rates = [p.generation_tps for p in curve]
+    assert all(r is not None for r in rates)
+    assert rates == sorted(rates)  # type: ignore[type-var]
+    assert rates[0] == pytest.approx(curve[0].cpu_only_generation_tps)
+    full = estimate(smol, settings.with_changes(n_gpu_layers=-1), [GpuTarget(RTX_4090.name)])
+    on_4090 = predict(smol, full, CPU, [RTX_4090]).generation_tps
+    assert on_4090 is not None and rates[-1] is not None and on_4090 > rates[-1]
+    # All on the GPU: the GPU's bytes over its bandwidth (x efficiency), plus the two
+    # boundaries (into the first block and back for sampling is not counted: input only).
+    assert "CPU only: ≈" in speed_line(curve[-1])
+
+
+def test_a_card_without_a_known_bandwidth_says_unknown(smol: ModelInfo) -> None:
+    card = custom_card(12 * 1024**3)
+    plan = estimate(smol, LoadSettings(n_gpu_layers=10), [GpuTarget(card.name)])
+    got = predict(smol, plan, CPU, [card])
+    assert got.generation_tps is None and got.prompt_tps is None
+    assert speed_line(got).startswith("Speed on this GPU unknown")
+
+
+def _moe_model(tmp_path: Path) -> ModelInfo:
+    """A header-only MoE: 2 layers, 8 experts, 2 used per token."""
+    n_embd, n_ff, n_expert, n_vocab = 256, 512, 8, 1000
+    tensors = [("token_embd.weight", (n_embd, n_vocab))]
+    for il in range(2):
+        p = f"blk.{il}."
+        tensors += [
+            (p + "attn_q.weight", (n_embd, n_embd)),
+            (p + "attn_k.weight", (n_embd, n_embd)),
+            (p + "attn_v.weight", (n_embd, n_embd)),
+            (p + "attn_output.weight", (n_embd, n_embd)),
+            (p + "ffn_gate_inp.weight", (n_embd, n_expert)),
+            (p + "ffn_up_exps.weight", (n_embd, n_ff, n_expert)),
+            (p + "ffn_gate_exps.weight", (n_embd, n_ff, n_expert)),
+            (p + "ffn_down_exps.weight", (n_ff, n_embd, n_expert)),
+        ]
+    tensors.append(("output.weight", (n_embd, n_vocab)))
+    infos, offset = [], 0
+    for name, dims in tensors:
+        infos.append(tensor_info(name, dims, int(Q.F16), offset))
+        size = 2
+        for d in dims:
+            size *= d
+        offset += size
+    kvs = [
+        kv_str("general.architecture", "llama"),
+        kv_u32("llama.block_count", 2),
+        kv_u32("llama.context_length", 4096),
+        kv_u32("llama.embedding_length", n_embd),
+        kv_u32("llama.feed_forward_length", n_ff),
+        kv_u32("llama.attention.head_count", 4),
+        kv_u32("llama.attention.head_count_kv", 4),
+        kv_u32("llama.expert_count", n_expert),
+        kv_u32("llama.expert_used_count", 2),
+        kv_u32("llama.vocab_size", n_vocab),
+    ]
+    path = tmp_path / "moe.gguf"
+    data = header(kvs, infos)
+    path.write_bytes(data)
+    with path.open("r+b") as f:
+        f.truncate(len(data) + offset)
+    return read_model(path)
+
+
+def test_moe_reads_only_the_active_experts(tmp_path: Path) -> None:
+    model = _moe_model(tmp_path)
+    work = model_work(model)
+    experts = 3 * 256 * 512 * 8 * 2  # three expert tensors, f16
+    assert work.layers[0].expert_bytes == pytest.approx(experts * 2 / 8)
+    assert work.layers[0].dense_bytes == (4 * 256 * 256 + 256 * 8) * 2
+    assert work.layers[0].expert_macs == pytest.approx(3 * 256 * 512 * 8 * 2 / 8)
+    # Experts kept on the CPU (n_cpu_moe) are read there: slower than all on the card.
+    plan = estimate(model, LoadSettings(n_ctx=512, n_gpu_layers=-1), [GpuTarget(RTX_4090.name)])
+    on_gpu = predict(model, plan, CPU, [RTX_4090]).generation_tps
+    experts_on_cpu = predict(model, plan, CPU, [RTX_4090], n_cpu_moe=2).generation_tps
+    assert on_gpu is not None and experts_on_cpu is not None
+    assert experts_on_cpu < on_gpu
+
+
+# -- GPU specs -------------------------------------------------------------------
+
+
+def test_what_if_cards_carry_their_published_specs() -> None:
+    assert RTX_4090.memory_bandwidth == 1008e9
+    assert RTX_4060.memory_bandwidth == 272e9
+    assert all(c.memory_bandwidth and c.fp16_flops for c in WHAT_IF_CARDS)
+
+
+def test_nvml_gives_a_real_cards_bandwidth_from_bus_width_and_memory_clock() -> None:
+    probe = probe_gpus(NvmlStandIn.from_fixture("one_gpu_rtx4060"))
+    gpu = probe.gpus[0]
+    assert gpu.memory_bandwidth == 128 / 8 * 8501e6 * 2  # 272.0 GB/s, as NVIDIA says
+    assert gpu.fp16_flops == RTX_4060.fp16_flops  # the published figure, by name
+    older = probe_gpus(NvmlStandIn.from_fixture("one_gpu_wsl_rtx4070")).gpus[0]
+    assert older.memory_bandwidth is None  # NVML did not say: unknown, not guessed
+
+
+# -- compare cards ---------------------------------------------------------------
+
+
+def test_compare_rows_use_fits_layer_counts(smol: ModelInfo) -> None:
+    settings = LoadSettings(n_ctx=8192)
+    cards = (*WHAT_IF_CARDS, custom_card(1024**3))
+    rows = compare_cards(smol, settings, CPU, cards, margin=512 * 1024**2)
+    for row, card in zip(rows, cards, strict=True):
+        expected = fit(
+            smol, settings, gpu_free=card.usable_bytes, margin=512 * 1024**2, gpu_name=card.name
+        )
+        assert row.gpu_layers == expected.n_gpu_layers
+    assert rows[-1].gpu_layers < smol.n_layer + 1  # 1 GiB less the margin: not all of it
+    text = to_csv(rows, cpu_only_tps=rows[0].prediction.cpu_only_generation_tps)
+    lines = text.splitlines()
+    assert lines[0].startswith("card,memory_bytes,gpu_layers")
+    assert lines[1].startswith("CPU only,")
+    assert lines[2].split(",")[2] == str(rows[0].gpu_layers)
+
+
+# -- the CLI ---------------------------------------------------------------------
+
+
+def _run(args: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = main(args)
+    return code, out.getvalue()
+
+
+def test_estimate_json_carries_the_prediction_for_the_threads_given(
+    smollm2_path: Path, smol: ModelInfo
+) -> None:
+    code, text = _run(
+        ["estimate", str(smollm2_path), "--json", "--threads", "1", "--gpu-layers", "0"]
+    )
+    assert code == 0
+    predicted = json.loads(text)["predicted"]
+    assert set(predicted) == {"generation_tps", "prompt_tps", "cpu_only_generation_tps"}
+    cpu = cpu_speed(model_work(smol).main_type, ThreadCounts(1, 1))
+    plan = estimate(smol, LoadSettings(n_ctx=json.loads(text)["settings"]["n_ctx"]))
+    assert predicted["cpu_only_generation_tps"] == round(
+        predict(smol, plan, cpu).cpu_only_generation_tps, 2
+    )
+    code, text = _run(
+        ["estimate", str(smollm2_path), "--json", "--card", RTX_4060.name, "--gpu-layers", "31"]
+    )
+    on_card = json.loads(text)["predicted"]
+    assert on_card["generation_tps"] > on_card["cpu_only_generation_tps"]
+
+
+def test_bench_command_stores_one_row_per_setting(smollm2_path: Path) -> None:
+    code, text = _run(
+        [
+            "bench",
+            str(smollm2_path),
+            "--gpu-layers",
+            "0,31",
+            "--ctx",
+            "256",
+            "--threads",
+            "1",
+            "--repetitions",
+            "1",
+            "--json",
+        ]
+    )
+    assert code == 0
+    rows = [json.loads(line) for line in text.splitlines()]
+    assert [r["gpu_layers"] for r in rows] == [0, 31]
+    for r in rows:
+        assert set(r) == {
+            "gpu_layers",
+            "n_cpu_moe",
+            "threads",
+            "ctx",
+            "prompt_tps",
+            "generation_tps",
+        }
+        assert (r["threads"], r["ctx"], r["n_cpu_moe"]) == (1, 256, 0)
+        assert r["prompt_tps"] > 0 and r["generation_tps"] > 0
+    results = SpeedResults()
+    stored = results.for_model(smollm2_path, hardware_key(), ctx=256)
+    results.close()
+    assert [s.result.as_dict() for s in stored] == rows
+
+
+def test_bad_gpu_layers_are_refused_in_words(
+    smollm2_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bench", str(smollm2_path), "--gpu-layers", "0,99"]) == 2
+    assert "between 0 and 31" in capsys.readouterr().err
+    assert sweep_layers(30) == [0, 6, 12, 19, 25, 31]
+
+
+def test_a_cancelled_benchmark_leaves_no_half_row(smollm2_path: Path) -> None:
+    cancel = threading.Event()
+    results = SpeedResults()
+    seen: list[str] = []
+
+    def progress(done: int, total: int, text: str) -> None:
+        seen.append(text)
+        if text.startswith("31 GPU layers: generating"):
+            cancel.set()  # mid-way through the second setting
+
+    settings = LoadSettings(n_ctx=256, n_threads=1)
+    stored = 0
+    with pytest.raises(BenchCancelled):
+        for result in run_bench(
+            smollm2_path, settings, [0, 31], repetitions=1, progress=progress, cancel=cancel
+        ):
+            results.add(smollm2_path, "test", result)
+            stored += 1
+    assert stored == 1 and results.count() == 1
+    assert [s.result.gpu_layers for s in results.for_model(smollm2_path, "test")] == [0]
+    results.close()
+    assert threads_for(1).generation == 1
+    assert predict_module.GENERATED_TOKENS == 128
