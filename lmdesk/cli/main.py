@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .serve import add_parser as add_serve
 
     add_serve(sub)
+    from .worker import add_parser as add_worker
+
+    add_worker(sub)
 
     bench = sub.add_parser(
         "bench", help="measure prompt and generation tokens/s (pp512 / tg128, medians)"
@@ -161,6 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ..ui.app import run_app
 
             return run_app()
+        if args.command == "worker":
+            from .worker import worker
+
+            return worker(args, _fail)
         if args.command == "serve":
             from .serve import serve
 

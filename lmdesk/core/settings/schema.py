@@ -162,6 +162,10 @@ class Settings(Validated):
     extra_model_dirs: tuple[str, ...] = field(
         default=(), metadata=meta("More folders searched for GGUF files, used in place.")
     )
+    rpc_workers: tuple[str, ...] = field(
+        default=(),
+        metadata=meta("llama.cpp RPC workers (host:port) whose devices lmdesk may use."),
+    )
     hf_endpoint: str = field(
         default="",
         metadata=meta(

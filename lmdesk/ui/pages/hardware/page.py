@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from lmdesk.ui.kit.widgets import Card, heading, muted
 from lmdesk.ui.pages.hardware.cards import BuildCard, GpuCard, NoGpuCard, RamCard
 from lmdesk.ui.pages.hardware.what_if_model import WhatIfModel
+from lmdesk.ui.pages.hardware.workers import WorkersCard
 from lmdesk.ui.services.context import AppContext
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ class HardwarePage(QScrollArea):
         )
         what_if_card.box.addWidget(self.table)
         grid.addWidget(what_if_card, 2, 0, 1, 2)
+        self.workers = WorkersCard(context.settings)
+        grid.addWidget(self.workers, 3, 0, 1, 2)
 
         column = QVBoxLayout(body)
         column.setContentsMargins(28, 22, 28, 22)
@@ -143,6 +146,10 @@ class HardwarePage(QScrollArea):
         from lmdesk.core.gpus import system_memory
 
         self.ram_card.update_memory(system_memory())
+
+    def shutdown(self) -> None:
+        """Let a worker still being asked answer (its probe ends within its own timeout)."""
+        self.workers.wait()
 
     def _settings_changed(self, settings: Settings) -> None:
         self.what_if.set_margin(settings.gpu_safety_margin_bytes)
