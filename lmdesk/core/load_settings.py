@@ -80,6 +80,8 @@ class LoadSettings:
     """Full-size caches for sliding-window layers (llama.cpp's default)."""
     tensor_split: tuple[float, ...] | None = None
     """Share of the offloaded layers per GPU; None splits by free memory."""
+    n_cpu_moe: int = 0
+    """The experts of the first N layers stay in system RAM (llama.cpp's ``--n-cpu-moe``)."""
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -109,6 +111,16 @@ class LoadSettings:
             out.append(
                 f"a quantized V cache ({self.type_v}) needs flash attention: "
                 "turn flash attention on or Auto, or keep the V cache at f16"
+            )
+        if self.n_cpu_moe < 0:
+            out.append(f"the layers with experts on the CPU cannot be negative ({self.n_cpu_moe})")
+        if self.tensor_split is not None and (
+            not self.tensor_split
+            or any(not 0 <= share < float("inf") for share in self.tensor_split)
+        ):
+            shown = ",".join(f"{share:g}" for share in self.tensor_split)
+            out.append(
+                f"a tensor split needs one share of 0 or more per GPU, not {shown or 'none'}"
             )
         if self.n_threads is not None and self.n_threads < 1:
             out.append(f"n_threads must be at least 1, not {self.n_threads}")
