@@ -135,7 +135,8 @@ def _moe_layer(s: Shape, p: str, main: Q, strong: Q) -> list[tuple[str, tuple[in
     ]
     if s.arch == "gpt-oss":
         q_width, kv_width = s.n_head * s.n_rot, s.n_head_kv * s.n_rot
-        return out + [
+        return [
+            *out,
             (p + "post_attention_norm.weight", (embd,), Q.F32),
             (p + "attn_sinks.weight", (s.n_head,), Q.F32),
             (p + "attn_q.bias", (q_width,), Q.F32),
@@ -147,7 +148,8 @@ def _moe_layer(s: Shape, p: str, main: Q, strong: Q) -> list[tuple[str, tuple[in
             (p + "ffn_up_exps.bias", (ff, e), Q.F32),
             (p + "ffn_down_exps.bias", (embd, e), Q.F32),
         ]
-    return out + [
+    return [
+        *out,
         (p + "ffn_norm.weight", (embd,), Q.F32),
         (p + "attn_q_norm.weight", (s.n_rot,), Q.F32),
         (p + "attn_k_norm.weight", (s.n_rot,), Q.F32),
@@ -168,7 +170,8 @@ def _metadata(s: Shape, file_type: int) -> list[bytes]:
         kv_u32(f"{a}.attention.head_count", s.n_head),
         kv_u32(f"{a}.attention.head_count_kv", s.n_head_kv),
         kv_u32(f"{a}.vocab_size", s.n_vocab),
-    ] + _expert_metadata(s)
+        *_expert_metadata(s),
+    ]
 
 
 def _expert_metadata(s: Shape) -> list[bytes]:

@@ -15,7 +15,7 @@ _EXPERT_TENSOR = re.compile(rf"^blk\.(\d+)\.{EXPERTS}")
 
 
 def expert_layer(tensor_name: str) -> int | None:
-    """The layer whose experts ``tensor_name`` holds, else None (``blk.3.ffn_up_exps.weight`` -> 3)."""
+    """The layer whose experts ``tensor_name`` holds (``blk.3.ffn_up_exps.weight``: 3), or None."""
     match = _EXPERT_TENSOR.match(tensor_name)
     return int(match.group(1)) if match else None
 

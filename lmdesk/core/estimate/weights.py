@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from ..expert_tensors import expert_layer
 from ..gguf.header import TensorInfo
 from ..gguf.model import OUTPUT_TENSORS, ModelInfo, block_index
-from ..expert_tensors import expert_layer
 from .cpu_buffers import CpuFeatures
 
 INPUT = -2  # pseudo layer index of token_embd and other input tensors
