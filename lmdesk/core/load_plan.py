@@ -60,6 +60,7 @@ def from_remembered(saved: ModelLoadSettings, base: LoadSettings) -> LoadSetting
             type_k=saved.kv_type,
             type_v=saved.kv_type,
             flash_attn=_flash(saved.flash_attn, saved.kv_type),
+            n_cpu_moe=saved.n_cpu_moe,
         )
     except ValueError:
         return base
@@ -73,6 +74,7 @@ def to_remembered(settings: LoadSettings, *, gpu: str | None) -> ModelLoadSettin
         kv_type=cast(KvType, settings.type_v),  # a name LoadSettings has checked
         flash_attn="auto" if settings.flash_attn is None else settings.flash_attn,
         gpu=gpu,
+        n_cpu_moe=settings.n_cpu_moe,
     )
 
 
@@ -100,8 +102,8 @@ def settings_for(
         margin=settings.gpu_safety_margin_bytes,
         gpu_name=gpu.name,
     )
-    _log.info("fitted %s to %s: %d GPU layers", Path(path).name, gpu.name, result.n_gpu_layers)
-    return base.with_changes(n_gpu_layers=result.n_gpu_layers)
+    _log.info("fitted %s to %s: %s", Path(path).name, gpu.name, result.choice())
+    return base.with_changes(n_gpu_layers=result.n_gpu_layers, n_cpu_moe=result.n_cpu_moe)
 
 
 def usable_gpu(gpu: GpuInfo | None, build: LlamaBuild | None) -> GpuInfo | None:

@@ -76,13 +76,13 @@ def estimate(
 
     cpu_layers = [layers[INPUT]] if INPUT in layers else []
     gpu_weights = [0] * len(gpus)
-    experts_on_cpu = False  # experts of a GPU layer kept in RAM: the CPU runs them
+    moved = []  # experts of GPU layers kept in RAM: the CPU runs them
     for layer, device in enumerate(where):
         parts = [layers[layer]] if layer in layers else []
         if layer in experts:
             if device >= 0 and layer < n_cpu_moe:
                 cpu_layers.append(experts[layer])
-                experts_on_cpu = True
+                moved.append(experts[layer])
             else:
                 parts.append(experts[layer])
         for part in parts:
@@ -110,7 +110,7 @@ def estimate(
         cpu_compute = peaks.cpu_with_full_offload
     else:
         cpu_compute = peaks.cpu_with_partial_offload
-    if experts_on_cpu:
+    if moved:
         cpu_compute = max(cpu_compute, peaks.experts)
     cpu_plan = DevicePlan(
         name=CPU,
@@ -138,4 +138,10 @@ def estimate(
         )
         for i, gpu in enumerate(gpus)
     )
-    return MemoryPlan(settings=settings, n_layer=n_layer, devices=(cpu_plan, *gpu_plans))
+    return MemoryPlan(
+        settings=settings,
+        n_layer=n_layer,
+        devices=(cpu_plan, *gpu_plans),
+        experts_on_cpu=len(moved),
+        expert_bytes_on_cpu=sum(part.cpu + part.repack for part in moved),
+    )

@@ -74,6 +74,15 @@ class FitInputs:
         if result.full_offload:
             detail = f"All {total} layers on the {self.gpu.name}: {on_gpu} {ctx}."
             return FitWords(Fit.FITS.value, "Full offload", detail)
+        if result.plan.experts_on_cpu:
+            experts = result.plan.experts_on_cpu
+            where = "All" if result.all_layers else f"{layers} of"
+            detail = (
+                f"{where} {total} layers on the {self.gpu.name} ({on_gpu}) with the experts of "
+                f"{experts} layers in system RAM ({format_size(ram)}) {ctx}."
+            )
+            text = f"Partial: {result.choice()}"
+            return FitWords(Fit.PARTIAL.value, text, detail)
         if layers == 0:
             detail = (
                 f"Not one layer fits in the {self.gpu.name}'s free memory while keeping "

@@ -107,6 +107,10 @@ class ModelLoadSettings(Validated):
     gpu: str | None = field(
         default=None, metadata=meta("GPU uuid or name, or a what-if card id; empty: the CPU.")
     )
+    n_cpu_moe: int = field(
+        default=0,
+        metadata=meta("Layers whose experts stay in system RAM (MoE models).", min=0, max=10_000),
+    )
 
 
 @dataclass(frozen=True)
