@@ -73,6 +73,10 @@ QWEN3_30B_A3B = Shape(
     "qwen3moe", "Qwen3 30B A3B", "30B-A3B", 48, 2048, 6144, 32, 4, 151936, 40960,
     head_dim=128, n_expert=128, n_expert_used=8, n_ff_exp=768,
 )  # fmt: skip
+TINY_MOE = Shape(
+    "qwen3moe", "Tiny MoE", "tiny", 4, 256, 512, 4, 2, 1000, 4096,
+    head_dim=64, n_expert=8, n_expert_used=2, n_ff_exp=256,
+)  # fmt: skip
 GPT_OSS_20B = Shape(
     "gpt-oss", "Gpt Oss 20b", "20B", 24, 2880, 2880, 64, 8, 201088, 131072,
     head_dim=64, n_expert=32, n_expert_used=4, n_ff_exp=2880, n_swa=128,
