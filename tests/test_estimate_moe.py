@@ -121,7 +121,7 @@ def test_the_load_rule_and_the_verdict_say_experts_on_the_cpu(qwen: ModelInfo) -
     verdict = judge(
         estimate(qwen, chosen, [GpuTarget(card.name)]), gpu_free=card.usable_bytes, margin=0
     )
-    assert f"(the experts of {chosen.n_cpu_moe} in system RAM)" in verdict.detail
+    assert f"(the experts of {chosen.n_cpu_moe} layers in system RAM)" in verdict.detail
 
 
 def test_expert_layers_are_remembered_per_model() -> None:

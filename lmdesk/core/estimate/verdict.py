@@ -46,7 +46,7 @@ def judge(plan: MemoryPlan, *, gpu_free: int | None, margin: int) -> Verdict:
     """Judge ``plan``'s GPU share against ``gpu_free`` bytes, keeping ``margin`` in reserve."""
     layers = f"{plan.n_gpu_layers} of {plan.n_layer + 1} layers on the GPU"
     if plan.experts_on_cpu:
-        layers += f" (the experts of {plan.experts_on_cpu} in system RAM)"
+        layers += f" (the experts of {plan.experts_on_cpu} layers in system RAM)"
     if gpu_free is None or not plan.gpus or plan.n_gpu_layers == 0:
         return Verdict(
             Fit.CPU_ONLY,
