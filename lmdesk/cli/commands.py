@@ -4,15 +4,51 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from typing import Any
 
-from ..core.estimate import GpuTarget, estimate, fit, judge
+from ..core.estimate import GpuTarget, MemoryPlan, estimate, fit, judge
 from ..core.gguf import ModelInfo, read_model
 from ..core.load_plan import default_load_settings
 from ..core.load_settings import KV_CACHE_TYPES, LoadSettings
 from ..core.settings import Settings, load_settings
 from ..core.units import format_size
 from .tables import layer_span, plan_table, table
+
+
+@dataclass(frozen=True)
+class Gpus:
+    """The GPUs to plan for: from ``--vram``, else NVML's; none means the CPU alone."""
+
+    names: tuple[str, ...]
+    free: tuple[int, ...]
+    none_reason: str = ""
+
+    def targets(self) -> list[GpuTarget]:
+        return [GpuTarget(n, weight=float(f)) for n, f in zip(self.names, self.free, strict=True)]
+
+
+def _gpus(args: argparse.Namespace) -> Gpus:
+    if args.vram:
+        names = tuple(f"GPU {i} ({format_size(size)})" for i, size in enumerate(args.vram))
+        gpus = Gpus(names, tuple(args.vram))
+    else:
+        from ..core.gpus import probe_gpus
+
+        probe = probe_gpus()
+        gpus = Gpus(
+            tuple(g.name for g in probe.gpus),
+            tuple(g.usable_bytes for g in probe.gpus),
+            "" if probe.gpus else f"no GPU given with --vram, and NVML found none ({probe.reason})",
+        )
+    split = args.tensor_split
+    if split is not None and len(split) != len(gpus.free):
+        raise ValueError(
+            f"--tensor-split names {len(split)} GPUs, but there "
+            + {0: "is none", 1: "is 1"}.get(len(gpus.free), f"are {len(gpus.free)}")
+            + (" (one --vram size per GPU)" if args.vram else " on this machine")
+        )
+    return gpus
 
 
 def _settings(args: argparse.Namespace, model: ModelInfo, n_gpu_layers: int) -> LoadSettings:
@@ -33,6 +69,10 @@ def _settings(args: argparse.Namespace, model: ModelInfo, n_gpu_layers: int) -> 
         changes["flash_attn"] = True
     if args.no_mmap:
         changes["use_mmap"] = False
+    if args.n_cpu_moe is not None:
+        changes["n_cpu_moe"] = args.n_cpu_moe
+    if args.tensor_split is not None:
+        changes["tensor_split"] = args.tensor_split
     return base.with_changes(**changes)
 
 
@@ -42,10 +82,6 @@ def _app_settings() -> Settings:
 
 def _margin(args: argparse.Namespace) -> int:
     return int(args.margin if args.margin is not None else _app_settings().gpu_safety_margin_bytes)
-
-
-def _gpu_name(vram: int | None) -> str:
-    return f"GPU 0 ({format_size(vram)})" if vram else "GPU 0"
 
 
 def inspect(args: argparse.Namespace) -> dict[str, Any] | str:
@@ -92,49 +128,75 @@ def _human(key: str, value: Any) -> str:
 
 def estimate_cmd(args: argparse.Namespace) -> dict[str, Any] | str:
     model = read_model(args.model)
-    settings = _settings(args, model, args.gpu_layers)
-    plan = estimate(model, settings, [GpuTarget(_gpu_name(args.vram))])
-    verdict = judge(plan, gpu_free=args.vram, margin=_margin(args))
+    settings = _settings(args, model, -1 if args.gpu_layers is None else args.gpu_layers)
+    gpus = _gpus(args)
+    plan = estimate(model, settings, gpus.targets())
+    verdict = judge(plan, gpu_free=gpus.free or None, margin=_margin(args))
     if args.json:
         return {
-            **_header(model, plan.n_gpu_layers),
+            **_header(model, plan),
             "settings": _settings_dict(settings),
+            **_cpu_only(gpus),
             "devices": [d.as_dict() for d in plan.devices],
             "verdict": verdict.as_dict(),
         }
     title = f"{model.name} · {model.quantization} · ctx {settings.n_ctx} · {settings.type_k} KV"
-    return f"{title}\n\n{plan_table(plan)}\n\n{verdict.headline}: {verdict.detail}"
+    return (
+        f"{title}\n{_no_gpu_line(gpus, args.gpu_layers)}\n{plan_table(plan)}\n\n"
+        f"{verdict.headline}: {verdict.detail}"
+    )
 
 
 def fit_cmd(args: argparse.Namespace) -> dict[str, Any] | str:
     model = read_model(args.model)
     settings = _settings(args, model, 0)
+    gpus = _gpus(args)
+    if not gpus.free:
+        plan = estimate(model, settings)
+        if args.json:
+            return {**_header(model, plan), "settings": _settings_dict(settings),
+                    **_cpu_only(gpus), "max_full_offload_ctx": 0,
+                    "devices": [d.as_dict() for d in plan.devices]}  # fmt: skip
+        return f"Runs on the CPU: {gpus.none_reason}.\n\n{plan_table(plan)}"
     result = fit(
         model,
         settings,
-        gpu_free=args.vram,
+        gpu_free=gpus.free,
         margin=_margin(args),
-        gpu_name=_gpu_name(args.vram),
+        gpu_name=gpus.names,
+        move_experts=args.n_cpu_moe is None,
     )
     plan = result.plan
     if args.json:
         return {
-            **_header(model, result.n_gpu_layers),
-            "settings": _settings_dict(settings),
+            **_header(model, plan),
+            "settings": _settings_dict(plan.settings),
             "max_full_offload_ctx": result.max_full_offload_ctx,
             "devices": [d.as_dict() for d in plan.devices],
         }
-    gpu_layers = layer_span(plan.gpus[0].layers, model.n_layer)
+    gpu_layers = "; ".join(f"{d.name}: {layer_span(d.layers, model.n_layer)}" for d in plan.gpus)
     longest = (
         f"full offload up to a context of {result.max_full_offload_ctx:,}"
         if result.max_full_offload_ctx
         else "no context allows full offload"
     )
+    where = " + ".join(format_size(f) for f in gpus.free)
     return (
-        f"{result.n_gpu_layers} of {model.n_layer + 1} layers fit in {format_size(args.vram)}"
+        f"{result.choice()} fit in {where}"
         f" with a {format_size(_margin(args))} margin (GPU layers: {gpu_layers}); {longest}."
         f"\n\n{plan_table(plan)}"
     )
+
+
+def _cpu_only(gpus: Gpus) -> dict[str, Any]:
+    return {"cpu_only": gpus.none_reason} if not gpus.free else {}
+
+
+def _no_gpu_line(gpus: Gpus, gpu_layers: int | None) -> str:
+    if gpus.free:
+        return ""
+    ignored = f" (--gpu-layers {gpu_layers} has no GPU to go to)" if gpu_layers else ""
+    return f"Planned for the CPU alone: {gpus.none_reason}{ignored}.\n"
 
 
 def _settings_dict(settings: LoadSettings) -> dict[str, Any]:
@@ -146,11 +208,20 @@ def _settings_dict(settings: LoadSettings) -> dict[str, Any]:
         "type_k": settings.type_k,
         "type_v": settings.type_v,
         "flash_attn": "auto" if settings.flash_attn is None else settings.flash_attn,
+        "n_cpu_moe": settings.n_cpu_moe,
+        "tensor_split": list(settings.tensor_split) if settings.tensor_split else None,
     }
 
 
-def _header(model: ModelInfo, n_gpu_layers: int) -> dict[str, Any]:
-    return {"model": model.name, "n_layer": model.n_layer, "n_gpu_layers": n_gpu_layers}
+def _header(model: ModelInfo, plan: MemoryPlan) -> dict[str, Any]:
+    return {
+        "model": model.name,
+        "n_layer": model.n_layer,
+        "n_gpu_layers": plan.n_gpu_layers,
+        "n_expert": model.n_expert,
+        "experts_on_cpu": plan.experts_on_cpu,  # GPU layers whose experts stay in RAM
+        "expert_bytes_on_cpu": plan.expert_bytes_on_cpu,
+    }
 
 
 def starter(args: argparse.Namespace) -> str:

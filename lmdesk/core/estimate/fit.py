@@ -54,6 +54,7 @@ def fit(
     margin: int = DEFAULT_MARGIN,
     gpu_name: str | Sequence[str] = "GPU 0",
     overhead: int = CUDA_OVERHEAD,
+    move_experts: bool = True,
 ) -> FitResult:
     """Most of the model whose plan leaves ``margin`` bytes of each GPU's free memory unused.
 
@@ -62,7 +63,8 @@ def fit(
     model is fitted in llama.cpp's order: dense weights, KV cache and the output layer on the
     GPU first, then the experts layer by layer, and only then fewer whole layers (with all
     their experts in RAM). Every total is monotonic in what it varies, so each step is a
-    bisection: a handful of estimates, each well under a millisecond.
+    bisection: a handful of estimates, each well under a millisecond. ``move_experts``
+    False keeps ``settings.n_cpu_moe`` as it is and fits the layers alone.
     """
     frees = [gpu_free] if isinstance(gpu_free, int) else list(gpu_free)
     names = [gpu_name] if isinstance(gpu_name, str) else list(gpu_name)
@@ -79,13 +81,14 @@ def fit(
 
     top = model.n_layer + 1
     n_cpu_moe = settings.n_cpu_moe
-    if model.n_expert and fits(settings.with_changes(n_gpu_layers=top, n_cpu_moe=model.n_layer)):
+    moe = model.n_expert > 0 and move_experts
+    if moe and fits(settings.with_changes(n_gpu_layers=top, n_cpu_moe=model.n_layer)):
         n_gpu_layers = top  # all layers; now as few experts in RAM as fit
         n_cpu_moe = _bisect(
             0, model.n_layer, lambda n: fits(settings.with_changes(n_gpu_layers=top, n_cpu_moe=n))
         )
     else:
-        if model.n_expert:
+        if moe:
             n_cpu_moe = model.n_layer  # whole layers go first; their experts stay in RAM
         base = settings.with_changes(n_cpu_moe=n_cpu_moe)
         n_gpu_layers = _bisect_most(top, lambda n: fits(base.with_changes(n_gpu_layers=n)))

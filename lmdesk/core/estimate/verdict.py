@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -42,8 +43,12 @@ class Verdict:
         }
 
 
-def judge(plan: MemoryPlan, *, gpu_free: int | None, margin: int) -> Verdict:
-    """Judge ``plan``'s GPU share against ``gpu_free`` bytes, keeping ``margin`` in reserve."""
+def judge(plan: MemoryPlan, *, gpu_free: int | Sequence[int] | None, margin: int) -> Verdict:
+    """Judge ``plan``'s GPU share against ``gpu_free`` bytes, keeping ``margin`` in reserve.
+
+    With several GPUs, ``gpu_free`` holds each one's free bytes in the plan's order, and the
+    tightest GPU decides.
+    """
     layers = f"{plan.n_gpu_layers} of {plan.n_layer + 1} layers on the GPU"
     if plan.experts_on_cpu:
         layers += f" (the experts of {plan.experts_on_cpu} layers in system RAM)"
@@ -54,7 +59,10 @@ def judge(plan: MemoryPlan, *, gpu_free: int | None, margin: int) -> Verdict:
             "Runs on the CPU",
             "No layers on the GPU: everything stays in system RAM.",
         )
-    spare = gpu_free - plan.gpu_total
+    if isinstance(gpu_free, int):
+        spare = gpu_free - plan.gpu_total
+    else:
+        spare = min(free - d.total for d, free in zip(plan.gpus, gpu_free, strict=True))
     rest = "" if plan.full_offload else ", the rest on the CPU"
     if spare < 0:
         return Verdict(
