@@ -89,7 +89,7 @@ def test_fit_chooses_experts_on_the_cpu_and_says_so(qwen3: Path) -> None:
     [
         ("--vram", "8GiB", "--tensor-split", "1,2"),  # a split of the wrong length
         ("--tensor-split", "1,2,3"),  # names GPUs that do not exist
-        ("--vram", "12GiB,8GiB", "--tensor-split", "-1,2"),
+        ("--vram", "12GiB,8GiB", "--tensor-split=-1,2"),
         ("--vram", "0GiB"),
         ("--n-cpu-moe", "-1"),
         ("--gpu-layers", "-2"),

@@ -14,7 +14,8 @@ this llama.cpp with models of many shapes, see tests/test_estimate_accuracy.py):
   experts' matrix products for the batch, a phase of its own whatever the context.
   Calibrated, not derived: 4/3 of the gate and down rows of the used experts plus six
   activation rows (without flash attention; one row less with it) matches llama.cpp's CPU
-  compute buffer on Qwen3-30B-A3B and gpt-oss-20b shapes to about 1 % and 3 %.
+  compute buffer on Qwen3-30B-A3B and gpt-oss-20b shapes to about 1 % and 3 %; a
+  CPU that runs whole MoE blocks (partial offload) needs 2.5 activation rows more.
 """
 
 from __future__ import annotations
@@ -66,6 +67,11 @@ class GraphPeaks:
         """The CPU's layers still run attention and feed-forward; the logits are elsewhere."""
         feed_forward = self.feed_forward - self.embd if self.flash else self.feed_forward
         return max(self.attention, feed_forward)
+
+    @property
+    def experts_with_router(self) -> int:
+        """A MoE block run whole on the CPU, router and norms included (calibrated likewise)."""
+        return self.experts + 5 * self.embd // 2 if self.experts else 0
 
     @property
     def cpu_with_full_offload(self) -> int:

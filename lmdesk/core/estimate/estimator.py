@@ -108,8 +108,8 @@ def estimate(
         cpu_compute = peaks.cpu_only
     elif all(d >= 0 for d in where):
         cpu_compute = peaks.cpu_with_full_offload
-    else:
-        cpu_compute = peaks.cpu_with_partial_offload
+    else:  # the CPU's own layers: with experts, their whole MoE block runs there too
+        cpu_compute = max(peaks.cpu_with_partial_offload, peaks.experts_with_router)
     if moved:
         cpu_compute = max(cpu_compute, peaks.experts)
     cpu_plan = DevicePlan(
