@@ -15,7 +15,12 @@ from lmdesk.core.estimate.weights import padded
 from lmdesk.core.expert_tensors import cpu_experts_pattern, expert_layer
 from lmdesk.core.gguf import ModelInfo, read_model
 from lmdesk.core.gpus import custom_card
-from lmdesk.core.load_plan import from_remembered, settings_for, to_remembered
+from lmdesk.core.load_plan import (
+    from_remembered,
+    lighter_settings,
+    settings_for,
+    to_remembered,
+)
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.settings import LoadDefaults, Settings
 
@@ -142,3 +147,14 @@ def test_two_gpus_each_keep_their_margin(qwen: ModelInfo) -> None:
         and result.n_cpu_moe
         < fit(qwen, LoadSettings(n_ctx=4096), gpu_free=8 * GiB, margin=margin).n_cpu_moe
     )
+
+
+def test_after_running_out_of_memory_more_experts_go_to_ram_before_layers() -> None:
+    settings = LoadSettings(n_gpu_layers=49, n_cpu_moe=30)
+    label, lighter = lighter_settings(settings, n_layer=48, n_ctx_train=40960, n_expert=128)  # type: ignore[misc]
+    assert label == "Try with the experts of 42 layers on the CPU"
+    assert lighter == settings.with_changes(n_cpu_moe=42)
+    label, fewer = lighter_settings(  # type: ignore[misc]
+        settings.with_changes(n_cpu_moe=48), n_layer=48, n_ctx_train=40960, n_expert=128
+    )
+    assert fewer.n_gpu_layers < 49 and label.startswith("Try with ")
