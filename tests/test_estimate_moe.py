@@ -7,9 +7,17 @@ really allocates for them is checked in test_moe_llama.py and bench/estimate_acc
 from __future__ import annotations
 
 import pytest
+from gguf import GGMLQuantizationType
 from shaped_models import GPT_OSS_20B, QWEN3_30B_A3B, write_shaped
 
-from lmdesk.core.estimate import GpuTarget, estimate, fit, judge
+from lmdesk.core.estimate import (
+    NO_EXTRA_BUFFERS,
+    CpuFeatures,
+    GpuTarget,
+    estimate,
+    fit,
+    judge,
+)
 from lmdesk.core.estimate.model_verdict import FitInputs
 from lmdesk.core.estimate.weights import padded
 from lmdesk.core.expert_tensors import cpu_experts_pattern, expert_layer
@@ -73,11 +81,28 @@ def test_experts_of_the_first_layers_move_from_the_gpu_to_ram(
     assert after.gpus[0].kv_cache == before.gpus[0].kv_cache
 
 
-def test_experts_of_cpu_layers_change_nothing(qwen: ModelInfo) -> None:
+def test_experts_of_cpu_layers_stay_where_they_were(qwen: ModelInfo) -> None:
     cpu_only = LoadSettings(n_ctx=4096, n_gpu_layers=0)
-    plan = estimate(qwen, cpu_only.with_changes(n_cpu_moe=48), GPU)
-    assert plan.devices == estimate(qwen, cpu_only, GPU).devices
+    plan = estimate(qwen, cpu_only.with_changes(n_cpu_moe=48), GPU, cpu=NO_EXTRA_BUFFERS)
+    assert plan.devices == estimate(qwen, cpu_only, GPU, cpu=NO_EXTRA_BUFFERS).devices
     assert plan.experts_on_cpu == 0 and plan.gpus[0].weights == 0
+
+
+def test_overridden_experts_are_never_repacked(qwen: ModelInfo) -> None:
+    """llama.cpp puts experts matched by the override in the plain CPU buffer (measured)."""
+    avx2 = CpuFeatures(repack_types=frozenset({int(GGMLQuantizationType.Q4_K)}))
+    cpu_only = LoadSettings(n_ctx=4096, n_gpu_layers=0)
+    before = estimate(qwen, cpu_only, GPU, cpu=avx2).cpu
+    after = estimate(qwen, cpu_only.with_changes(n_cpu_moe=24), GPU, cpu=avx2).cpu
+    q4k_experts = sum(
+        t.n_bytes
+        for t in qwen.tensors
+        if (expert_layer(t.name) or 0) < 24
+        and expert_layer(t.name) is not None
+        and t.ggml_type == GGMLQuantizationType.Q4_K
+    )
+    assert q4k_experts > 0 and before.repack - after.repack == q4k_experts
+    assert after.weights == before.weights  # still inside the one mapped window
 
 
 def test_negative_expert_layers_are_refused() -> None:

@@ -64,16 +64,23 @@ def _check(rows: list[Row]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("shape", "n_gpu_layers", "n_cpu_moe", "moved", "flash"),
+    ("shape", "n_gpu_layers", "n_cpu_moe", "moved", "flash", "extra"),
     [
-        ("gpt-oss-20b", 25, 23, 23, False),  # the last layer's experts on the device
-        ("gpt-oss-20b", 25, 24, 24, True),  # all experts in RAM
-        ("gpt-oss-20b", 12, 24, 11, True),  # 12 GPU layers: the output + 11 blocks
+        ("gpt-oss-20b", 25, 23, 23, False, False),  # the last layer's experts on the device
+        ("gpt-oss-20b", 25, 24, 24, True, False),  # all experts in RAM
+        ("gpt-oss-20b", 12, 24, 11, True, False),  # 12 GPU layers: the output + 11 blocks
+        ("gpt-oss-20b", 0, 12, 0, False, True),  # overridden experts are never repacked
     ],
-    ids=["one-layers-experts-on-gpu", "all-experts-in-ram", "half-the-layers"],
+    ids=["one-layers-experts-on-gpu", "all-experts-in-ram", "half-the-layers", "no-repack"],
 )
 def test_experts_in_ram_match_llama_cpp_over_rpc(
-    shapes: dict[str, Path], shape: str, n_gpu_layers: int, n_cpu_moe: int, moved: int, flash: bool
+    shapes: dict[str, Path],
+    shape: str,
+    n_gpu_layers: int,
+    n_cpu_moe: int,
+    moved: int,
+    flash: bool,
+    extra: bool,
 ) -> None:
     path = shapes[shape]
     model = read_model(path)
@@ -81,9 +88,11 @@ def test_experts_in_ram_match_llama_cpp_over_rpc(
         n_ctx=4096, n_gpu_layers=n_gpu_layers, n_cpu_moe=n_cpu_moe, flash_attn=flash
     )
     with RpcServer() as server:
-        plan, rows = compare(model, path, settings, device=server.device, extra_buffers=False)
+        plan, rows = compare(model, path, settings, device=server.device, extra_buffers=extra)
     _check(rows)
     gpu = {r.component: r.actual for r in rows if r.device == "GPU"}
     cpu = {r.component: r.actual for r in rows if r.device == "CPU"}
     assert gpu["weights"] < 2 * 1024**3  # the experts (10-17 GiB) did not go to the device
     assert cpu["compute"] > 0 and plan.experts_on_cpu == moved
+    if extra and plan.cpu.repack:  # a CPU with repack kernels: half the experts kept theirs
+        assert cpu["repack"] == pytest.approx(plan.cpu.repack, rel=0.005)

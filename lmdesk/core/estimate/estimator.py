@@ -80,9 +80,10 @@ def estimate(
     for layer, device in enumerate(where):
         parts = [layers[layer]] if layer in layers else []
         if layer in experts:
-            if device >= 0 and layer < n_cpu_moe:
-                cpu_layers.append(experts[layer])
-                moved.append(experts[layer])
+            if layer < n_cpu_moe:  # overridden to the CPU buffer type, whatever the device
+                cpu_layers.append(index.overridden[layer])
+                if device >= 0:
+                    moved.append(index.overridden[layer])
             else:
                 parts.append(experts[layer])
         for part in parts:

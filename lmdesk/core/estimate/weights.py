@@ -45,6 +45,9 @@ class WeightsIndex:
 
     layers: dict[int, LayerWeights]
     experts: dict[int, LayerWeights]
+    overridden: dict[int, LayerWeights]
+    """The experts as an override to the CPU buffer type places them: in the plain (mapped)
+    CPU buffer, never repacked (measured on this llama.cpp, whatever the layer's device)."""
 
 
 def layer_weights(
@@ -59,10 +62,15 @@ def layer_weights(
     for tensor in model_weights(model):
         key = (tensor_layer(tensor, model.n_layer), expert_layer(tensor.name) is not None)
         groups.setdefault(key, []).append(tensor)
-    index = WeightsIndex({}, {})
+    index = WeightsIndex({}, {}, {})
     for (layer, experts), tensors in groups.items():
         target = index.experts if experts else index.layers
         target[layer] = _weights_of(model, tensors, cpu, gpu_alignment, cpu_alignment)
+        if experts:
+            plain = CpuFeatures()  # no extra buffer types
+            index.overridden[layer] = _weights_of(
+                model, tensors, plain, gpu_alignment, cpu_alignment
+            )
     return index
 
 
