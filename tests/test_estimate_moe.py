@@ -6,6 +6,9 @@ really allocates for them is checked in test_moe_llama.py and bench/estimate_acc
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 from gguf import GGMLQuantizationType
 from shaped_models import GPT_OSS_20B, QWEN3_30B_A3B, write_shaped
@@ -183,3 +186,21 @@ def test_after_running_out_of_memory_more_experts_go_to_ram_before_layers() -> N
         settings.with_changes(n_cpu_moe=48), n_layer=48, n_ctx_train=40960, n_expert=128
     )
     assert fewer.n_gpu_layers < 49 and label.startswith("Try with ")
+
+
+def test_architectures_not_modelled_exactly_say_approximate(
+    tmp_path: Path, qwen: ModelInfo
+) -> None:
+    mla = replace(QWEN3_30B_A3B, arch="deepseek2", name="DeepSeek V2 Lite shape")
+    model = read_model(write_shaped(tmp_path / "mla.gguf", mla, "Q4_K_M")[0])
+    plan = estimate(model, LoadSettings(n_ctx=4096, n_gpu_layers=10), GPU)
+    assert plan.approximate == "approximate for this architecture (deepseek2: MLA attention)"
+    verdict = judge(plan, gpu_free=64 * GiB, margin=GiB)
+    assert verdict.headline.startswith("≈ Fits")
+    assert verdict.detail.endswith("Approximate for this architecture (deepseek2: MLA attention).")
+    card = custom_card(8 * GiB)
+    words = FitInputs(card, LoadDefaults(), GiB, 64 * GiB).words(model)
+    assert words.text.endswith("(≈)") and "Approximate for this architecture" in words.detail
+    assert estimate(qwen, LoadSettings(), GPU).approximate == ""
+    exact = judge(estimate(qwen, LoadSettings(), GPU), gpu_free=None, margin=0)
+    assert exact.headline == "Runs on the CPU"

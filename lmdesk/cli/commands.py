@@ -221,6 +221,7 @@ def _header(model: ModelInfo, plan: MemoryPlan) -> dict[str, Any]:
         "n_expert": model.n_expert,
         "experts_on_cpu": plan.experts_on_cpu,  # GPU layers whose experts stay in RAM
         "expert_bytes_on_cpu": plan.expert_bytes_on_cpu,
+        "approximate": plan.approximate or None,
     }
 
 

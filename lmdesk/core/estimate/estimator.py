@@ -12,6 +12,7 @@ from weakref import WeakKeyDictionary
 
 from ..gguf.model import ModelInfo
 from ..load_settings import LoadSettings
+from .architectures import approximate_for
 from .compute import graph_peaks
 from .cpu_buffers import CpuFeatures, engine_cpu_features
 from .kv import kv_bytes_per_layer
@@ -145,4 +146,5 @@ def estimate(
         devices=(cpu_plan, *gpu_plans),
         experts_on_cpu=len(moved),
         expert_bytes_on_cpu=sum(part.cpu + part.repack for part in moved),
+        approximate=approximate_for(model),
     )

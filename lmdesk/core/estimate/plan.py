@@ -53,7 +53,8 @@ class MemoryPlan:
     n_layer: int
     devices: tuple[DevicePlan, ...]
     experts_on_cpu: int = 0  # GPU layers whose experts stay in system RAM (n_cpu_moe)
-    expert_bytes_on_cpu: int = 0  # those experts' bytes (their repacked copies included)
+    expert_bytes_on_cpu: int = 0  # those experts' bytes
+    approximate: str = ""  # why the numbers are only approximate for this architecture
 
     @property
     def cpu(self) -> DevicePlan:
