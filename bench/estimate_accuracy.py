@@ -1,6 +1,6 @@
 """How close lmdesk's memory estimate is to what llama.cpp really allocates.
 
-    python bench/estimate_accuracy.py [MODEL.gguf | --shapes | --moe] [--split] [--json]
+    python bench/estimate_accuracy.py [MODEL.gguf | --shapes | --moe | --swa] [--split] [--json]
                                       [--no-extra-buffers] [--max-device-gib N]
 
 For each grid point the model is loaded with llama-cpp-python and the buffer
@@ -9,7 +9,9 @@ to a loopback RPC server standing in for a GPU and checks the GPU column.
 ``--shapes`` runs the grid on files shaped like Llama 3.1 8B, Llama 3.2 3B and
 Qwen2.5 0.5B (tests/shaped_models.py: real headers, all-zero weights in sparse
 files, which llama.cpp loads and allocates for exactly as for the real models).
-``--moe`` runs files shaped like Qwen3-30B-A3B and gpt-oss-20b (mixture of experts) at
+``--swa`` runs Gemma 2 27B and Gemma 3 12B shapes (interleaved sliding-window layers) at
+contexts 2048 and 8192 with full or window-sized caches. ``--moe`` runs files shaped
+like Qwen3-30B-A3B and gpt-oss-20b (mixture of experts) at
 0, 24 and all GPU layers with 0, half and all layers' experts kept on the CPU
 (``n_cpu_moe``), on the CPU alone and (with ``--split``) over the RPC device; there every
 device has the CPU's bars. The RPC server really holds what is offloaded (zeros, but
@@ -83,6 +85,19 @@ def moe_grid(n_layer: int, split: bool) -> list[LoadSettings]:
     ]
 
 
+def swa_grid(n_layer: int, split: bool) -> list[LoadSettings]:
+    """Sliding-window models: contexts 2048 / 8192, full or window-sized SWA caches."""
+    return [
+        LoadSettings(
+            n_ctx=n_ctx, n_gpu_layers=layers, swa_full=full, flash_attn=flash, type_k=kv, type_v=kv
+        )
+        for layers in ((0, 8, n_layer + 1) if split else (0,))
+        for n_ctx in (2048, 8192)
+        for full in (True, False)
+        for flash, kv in ((False, "f16"), (True, "q8_0"))
+    ]
+
+
 def available_ram() -> int:
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemAvailable:"):
@@ -103,15 +118,17 @@ def misses(rows: list[Row], bars: dict[str, float], device: str | None = None) -
 def label(s: LoadSettings) -> str:
     kv = f"{s.type_k}{'+FA' if s.flash_attn else ''}"
     experts = f" cpu-moe {s.n_cpu_moe:2}" if s.n_cpu_moe else ""
-    return f"ctx {s.n_ctx:5} ub {s.n_ubatch:3} {kv:8} ngl {s.n_gpu_layers:2}{experts}"
+    window = "" if s.swa_full else " swa-cache"
+    return f"ctx {s.n_ctx:5} ub {s.n_ubatch:3} {kv:8} ngl {s.n_gpu_layers:2}{experts}{window}"
 
 
-def shaped_models(folder: Path, moe: bool = False) -> list[Path]:
+def shaped_models(folder: Path, kind: str = "") -> list[Path]:
     """Loadable files shaped like real models, written (sparse) into ``folder``."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from shaped_models import LOADABLE, MOE_LOADABLE, write_loadable
+    from shaped_models import LOADABLE, MOE_LOADABLE, SWA_LOADABLE, write_loadable
 
-    return list(write_loadable(folder, MOE_LOADABLE if moe else LOADABLE).values())
+    keys = {"moe": MOE_LOADABLE, "swa": SWA_LOADABLE}.get(kind, LOADABLE)
+    return list(write_loadable(folder, keys).values())
 
 
 def run_grid(
@@ -119,14 +136,16 @@ def run_grid(
     device: int | None,
     no_extra_buffers: bool,
     quiet: bool,
-    moe: bool = False,
+    kind: str = "",
     max_device: int = 0,
 ) -> tuple[list[dict[str, object]], list[Row], float]:
     """Estimate and measure every grid point of one model: (rows, misses, seconds measuring)."""
     model = read_model(path)
     split = device is not None
-    if moe:
-        points, bars = moe_grid(model.n_layer, split), BARS
+    moe = bool(kind)  # the MoE and SWA grids: every device has the CPU's bars
+    if kind:
+        points = (moe_grid if kind == "moe" else swa_grid)(model.n_layer, split)
+        bars = BARS
     else:
         points = split_grid(model.n_layer) if split else grid()
         bars = SPLIT_BARS if split else BARS
@@ -166,6 +185,7 @@ def main() -> int:
     parser.add_argument("model", nargs="?", help="a GGUF file (default: the starter model)")
     parser.add_argument("--shapes", action="store_true", help="8B, 3B and 0.5B-shaped files")
     parser.add_argument("--moe", action="store_true", help="Qwen3-30B-A3B and gpt-oss-20b shapes")
+    parser.add_argument("--swa", action="store_true", help="Gemma 2 27B and Gemma 3 12B shapes")
     parser.add_argument("--split", action="store_true", help="check the GPU column over RPC")
     parser.add_argument(
         "--max-device-gib",
@@ -180,8 +200,9 @@ def main() -> int:
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lmdesk-shapes-") as folder:
-        if args.shapes or args.moe:
-            paths = shaped_models(Path(folder), moe=args.moe)
+        kind = "moe" if args.moe else "swa" if args.swa else ""
+        if args.shapes or kind:
+            paths = shaped_models(Path(folder), kind)
         else:
             paths = [given_or_starter_model(args.model)]
         max_device = int((args.max_device_gib or available_ram() / 3 / 2**30) * 2**30)
@@ -196,7 +217,7 @@ def main() -> int:
                     server.device if server else None,
                     args.no_extra_buffers,
                     args.json,
-                    moe=args.moe,
+                    kind=kind,
                     max_device=max_device,
                 )
                 out += grid_out

@@ -50,7 +50,7 @@ class Shape:
     n_expert: int = 0
     n_expert_used: int = 0
     n_ff_exp: int = 0  # rows of one expert
-    n_swa: int = 0  # sliding window (every other layer, as gpt-oss)
+    n_swa: int = 0  # sliding window (which layers use it: llama.cpp's pattern per arch)
 
     @property
     def n_rot(self) -> int:
@@ -72,6 +72,14 @@ NEMO_12B = Shape(
 QWEN3_30B_A3B = Shape(
     "qwen3moe", "Qwen3 30B A3B", "30B-A3B", 48, 2048, 6144, 32, 4, 151936, 40960,
     head_dim=128, n_expert=128, n_expert_used=8, n_ff_exp=768,
+)  # fmt: skip
+GEMMA2_27B = Shape(
+    "gemma2", "Gemma 2 27b It", "27B", 46, 4608, 36864, 32, 16, 256000, 8192, True,
+    head_dim=128, n_swa=4096,
+)  # fmt: skip
+GEMMA3_12B = Shape(
+    "gemma3", "Gemma 3 12b It", "12B", 48, 3840, 15360, 16, 8, 262208, 131072, True,
+    head_dim=256, n_swa=1024,
 )  # fmt: skip
 TINY_MOE = Shape(
     "qwen3moe", "Tiny MoE", "tiny", 4, 256, 512, 4, 2, 1000, 4096,
@@ -109,6 +117,16 @@ def _tensors(
         if s.n_expert:
             out += _moe_layer(s, p, main, strong)
             continue
+        if s.arch.startswith("gemma"):
+            out += [
+                (p + "post_attention_norm.weight", (s.n_embd,), Q.F32),
+                (p + "post_ffw_norm.weight", (s.n_embd,), Q.F32),
+            ]
+        if s.arch == "gemma3":
+            out += [
+                (p + "attn_q_norm.weight", (s.n_rot,), Q.F32),
+                (p + "attn_k_norm.weight", (s.n_rot,), Q.F32),
+            ]
         out += [
             (p + "ffn_norm.weight", (s.n_embd,), Q.F32),
             (p + "ffn_gate.weight", (s.n_embd, s.n_ff), main),
@@ -272,12 +290,18 @@ MOE_LOADABLE: dict[str, tuple[Shape, str]] = {
 }
 """Mixture-of-experts shapes (experts on the CPU: `LoadSettings.n_cpu_moe`)."""
 
+SWA_LOADABLE: dict[str, tuple[Shape, str]] = {
+    "gemma-2-27b": (GEMMA2_27B, "Q4_K_M"),
+    "gemma-3-12b": (GEMMA3_12B, "Q4_K_M"),
+}
+"""Sliding-window shapes (interleaved local and global attention layers)."""
+
 
 def write_loadable(folder: Path, keys: Iterable[str] = LOADABLE) -> dict[str, Path]:
     """Write the named `LOADABLE` shapes into ``folder`` as files llama.cpp loads."""
     written = {}
     for key in keys:
-        shape, quant = {**LOADABLE, **MOE_LOADABLE}[key]
+        shape, quant = {**LOADABLE, **MOE_LOADABLE, **SWA_LOADABLE}[key]
         path = folder / f"{key}-{quant}.gguf"
         written[key] = write_shaped(path, shape, quant, loadable=True)[0]
     return written
