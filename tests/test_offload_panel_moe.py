@@ -110,4 +110,8 @@ def test_no_gpu_disables_the_experts_control(
     panel.set_model(model, str(path), LoadSettings(n_ctx=4096, n_cpu_moe=12))
     assert panel.controls.gpu.current() is None
     assert not panel.controls.experts.isEnabled()
-    assert panel.current_plan().experts_on_cpu == 0  # nothing on a GPU: nothing to move
+    assert panel.settings().n_cpu_moe == 0  # nothing on a GPU: no override to load with
+    assert panel.current_plan().experts_on_cpu == 0
+    assert panel.controls.gpu.select(RTX_4060.uuid)
+    panel.controls.gpu.target_changed.emit()
+    assert panel.controls.experts.isEnabled() and panel.settings().n_cpu_moe == 12

@@ -175,7 +175,9 @@ class OffloadControls(QWidget):
             type_k=self.kv.currentText(),
             type_v=self.kv.currentText(),
             flash_attn=flash,
-            n_cpu_moe=self.experts.value() if self._expert_layers else 0,
+            n_cpu_moe=self.experts.value()
+            if self._expert_layers and self.experts.isEnabled()
+            else 0,
         )
 
     def n_ctx(self) -> int:
