@@ -204,3 +204,9 @@ def test_architectures_not_modelled_exactly_say_approximate(
     assert estimate(qwen, LoadSettings(), GPU).approximate == ""
     exact = judge(estimate(qwen, LoadSettings(), GPU), gpu_free=None, margin=0)
     assert exact.headline == "Runs on the CPU"
+
+
+def test_the_high_level_llama_keywords_refuse_experts_on_the_cpu() -> None:
+    assert "n_gpu_layers" in LoadSettings().to_llama_kwargs()
+    with pytest.raises(ValueError, match="cannot keep experts on the CPU"):
+        LoadSettings(n_cpu_moe=4).to_llama_kwargs()

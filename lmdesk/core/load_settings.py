@@ -155,8 +155,15 @@ class LoadSettings:
 
         The high-level ``Llama`` class only knows flash attention on or off,
         so Auto (``None``) becomes off here; lmdesk's engine builds the native
-        parameters itself (`core.engine.loader`) and keeps Auto.
+        parameters itself (`core.engine.loader`) and keeps Auto. ``Llama`` has no way to
+        keep experts on the CPU either: settings with ``n_cpu_moe`` are refused here rather
+        than silently loaded differently.
         """
+        if self.n_cpu_moe:
+            raise ValueError(
+                "llama_cpp.Llama cannot keep experts on the CPU (n_cpu_moe); "
+                "load with lmdesk's engine instead"
+            )
         kwargs: dict[str, Any] = {
             "n_gpu_layers": self.n_gpu_layers,
             "n_ctx": self.n_ctx,
