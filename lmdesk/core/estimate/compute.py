@@ -28,6 +28,9 @@ from .kv import padded_ctx
 
 F32 = 4
 F16 = 2
+# Blocks with norms after attention and after the feed-forward (measured on the CPU side of
+# a partial offload of Gemma 2 27B / Gemma 3 12B shapes: two activation rows more).
+_POST_NORM_ARCHS = frozenset({"gemma2", "gemma3"})
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class GraphPeaks:
     kv_rows: int  # the new K and V rows of the batch
     flash: bool
     experts: int = 0  # the CPU's phase when it runs a GPU layer's experts (MoE only)
+    post_norm_rows: int = 0  # Gemma's post-attention / post-FFN norms keep two rows more
 
     @property
     def cpu_only(self) -> int:
@@ -66,7 +70,7 @@ class GraphPeaks:
     def cpu_with_partial_offload(self) -> int:
         """The CPU's layers still run attention and feed-forward; the logits are elsewhere."""
         feed_forward = self.feed_forward - self.embd if self.flash else self.feed_forward
-        return max(self.attention, feed_forward)
+        return max(self.attention, feed_forward) + self.post_norm_rows
 
     @property
     def experts_with_router(self) -> int:
@@ -106,4 +110,7 @@ def graph_peaks(model: ModelInfo, settings: LoadSettings) -> GraphPeaks:
         rows = model.n_ff * n * F32 + model.n_embd * used * n * F32  # gate rows + down rows
         experts = (4 * rows + 18 * embd) // 3 - (embd if flash else 0)
     logits = model.n_vocab * n * F32
-    return GraphPeaks(attention, feed_forward, logits, embd, mask, kv_rows, flash, experts)
+    post_norms = 2 * embd if model.architecture in _POST_NORM_ARCHS else 0
+    return GraphPeaks(
+        attention, feed_forward, logits, embd, mask, kv_rows, flash, experts, post_norms
+    )
