@@ -1,7 +1,7 @@
 """How close lmdesk's memory estimate is to what llama.cpp really allocates.
 
-    python bench/estimate_accuracy.py [MODEL.gguf | --shapes] [--split] [--json]
-                                      [--no-extra-buffers]
+    python bench/estimate_accuracy.py [MODEL.gguf | --shapes | --moe | --swa] [--split] [--json]
+                                      [--no-extra-buffers] [--max-device-gib N]
 
 For each grid point the model is loaded with llama-cpp-python and the buffer
 sizes llama.cpp logs are set beside the estimate. ``--split`` offloads layers
@@ -9,6 +9,14 @@ to a loopback RPC server standing in for a GPU and checks the GPU column.
 ``--shapes`` runs the grid on files shaped like Llama 3.1 8B, Llama 3.2 3B and
 Qwen2.5 0.5B (tests/shaped_models.py: real headers, all-zero weights in sparse
 files, which llama.cpp loads and allocates for exactly as for the real models).
+``--swa`` runs Gemma 2 27B and Gemma 3 12B shapes (interleaved sliding-window layers) at
+contexts 2048 and 8192 with full or window-sized caches. ``--moe`` runs files shaped
+like Qwen3-30B-A3B and gpt-oss-20b (mixture of experts) at
+0, 24 and all GPU layers with 0, half and all layers' experts kept on the CPU
+(``n_cpu_moe``), on the CPU alone and (with ``--split``) over the RPC device; there every
+device has the CPU's bars. The RPC server really holds what is offloaded (zeros, but
+resident), so points whose device share exceeds ``--max-device-gib`` (default: a third of
+the available RAM) are skipped and listed.
 Bars: weights and KV within 0.5 %, compute within 5 %, total within 2 %; GPU
 weights and KV within 1 %. Exit status 1 when a bar is missed.
 """
@@ -65,6 +73,38 @@ def split_grid(n_layer: int) -> list[LoadSettings]:
     ]
 
 
+def moe_grid(n_layer: int, split: bool) -> list[LoadSettings]:
+    """Layers 0 / 24 / all, experts of 0 / half / all layers on the CPU, flash off and on."""
+    layer_counts = (0, 24, n_layer + 1) if split else (0,)
+    return [
+        LoadSettings(n_ctx=4096, n_gpu_layers=layers, n_cpu_moe=experts, flash_attn=flash)
+        for layers in layer_counts
+        for experts in (0, n_layer // 2, n_layer)
+        for flash in (False, True)
+        if split or experts == 0
+    ]
+
+
+def swa_grid(n_layer: int, split: bool) -> list[LoadSettings]:
+    """Sliding-window models: contexts 2048 / 8192, full or window-sized SWA caches."""
+    return [
+        LoadSettings(
+            n_ctx=n_ctx, n_gpu_layers=layers, swa_full=full, flash_attn=flash, type_k=kv, type_v=kv
+        )
+        for layers in ((0, 8, n_layer + 1) if split else (0,))
+        for n_ctx in (2048, 8192)
+        for full in (True, False)
+        for flash, kv in ((False, "f16"), (True, "q8_0"))
+    ]
+
+
+def available_ram() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return 8 * 1024**3
+
+
 def misses(rows: list[Row], bars: dict[str, float], device: str | None = None) -> list[Row]:
     return [
         r
@@ -77,33 +117,55 @@ def misses(rows: list[Row], bars: dict[str, float], device: str | None = None) -
 
 def label(s: LoadSettings) -> str:
     kv = f"{s.type_k}{'+FA' if s.flash_attn else ''}"
-    return f"ctx {s.n_ctx:5} ub {s.n_ubatch:3} {kv:8} ngl {s.n_gpu_layers:2}"
+    experts = f" cpu-moe {s.n_cpu_moe:2}" if s.n_cpu_moe else ""
+    window = "" if s.swa_full else " swa-cache"
+    return f"ctx {s.n_ctx:5} ub {s.n_ubatch:3} {kv:8} ngl {s.n_gpu_layers:2}{experts}{window}"
 
 
-def shaped_models(folder: Path) -> list[Path]:
-    """Loadable files shaped like three real models, written (sparse) into ``folder``."""
+def shaped_models(folder: Path, kind: str = "") -> list[Path]:
+    """Loadable files shaped like real models, written (sparse) into ``folder``."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from shaped_models import write_loadable
+    from shaped_models import LOADABLE, MOE_LOADABLE, SWA_LOADABLE, write_loadable
 
-    return list(write_loadable(folder).values())
+    keys = {"moe": MOE_LOADABLE, "swa": SWA_LOADABLE}.get(kind, LOADABLE)
+    return list(write_loadable(folder, keys).values())
 
 
 def run_grid(
-    path: Path, device: int | None, no_extra_buffers: bool, quiet: bool
+    path: Path,
+    device: int | None,
+    no_extra_buffers: bool,
+    quiet: bool,
+    kind: str = "",
+    max_device: int = 0,
 ) -> tuple[list[dict[str, object]], list[Row], float]:
     """Estimate and measure every grid point of one model: (rows, misses, seconds measuring)."""
     model = read_model(path)
     split = device is not None
-    points = split_grid(model.n_layer) if split else grid()
-    bars = SPLIT_BARS if split else BARS
+    moe = bool(kind)  # the MoE and SWA grids: every device has the CPU's bars
+    if kind:
+        points = (moe_grid if kind == "moe" else swa_grid)(model.n_layer, split)
+        bars = BARS
+    else:
+        points = split_grid(model.n_layer) if split else grid()
+        bars = SPLIT_BARS if split else BARS
     out: list[dict[str, object]] = []
     failed: list[Row] = []
     t_measure = 0.0
     for settings in points:
+        if split and max_device:
+            on_device = estimate(model, settings, [GpuTarget("GPU 0", overhead=0)]).gpu_total
+            if on_device > max_device:
+                out.append({"model": path.name, "settings": label(settings), "skipped": on_device})
+                if not quiet:
+                    print(
+                        f"\n{label(settings)}   skipped: {on_device / 2**30:.1f} GiB on the device"
+                    )
+                continue
         started = time.perf_counter()
         _, rows = compare(model, path, settings, device=device, extra_buffers=not no_extra_buffers)
         t_measure += time.perf_counter() - started
-        bad = misses(rows, bars, "GPU" if split else None)
+        bad = misses(rows, bars, None if moe or not split else "GPU")
         failed += bad
         out.append(
             {"model": path.name, "settings": label(settings), "rows": [r.as_dict() for r in rows]}
@@ -122,7 +184,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?", help="a GGUF file (default: the starter model)")
     parser.add_argument("--shapes", action="store_true", help="8B, 3B and 0.5B-shaped files")
+    parser.add_argument("--moe", action="store_true", help="Qwen3-30B-A3B and gpt-oss-20b shapes")
+    parser.add_argument("--swa", action="store_true", help="Gemma 2 27B and Gemma 3 12B shapes")
     parser.add_argument("--split", action="store_true", help="check the GPU column over RPC")
+    parser.add_argument(
+        "--max-device-gib",
+        type=float,
+        help="skip points that put more than this on the RPC device (default: RAM / 3)",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
         "--no-extra-buffers",
@@ -131,19 +200,31 @@ def main() -> int:
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lmdesk-shapes-") as folder:
-        paths = shaped_models(Path(folder)) if args.shapes else [given_or_starter_model(args.model)]
+        kind = "moe" if args.moe else "swa" if args.swa else ""
+        if args.shapes or kind:
+            paths = shaped_models(Path(folder), kind)
+        else:
+            paths = [given_or_starter_model(args.model)]
+        max_device = int((args.max_device_gib or available_ram() / 3 / 2**30) * 2**30)
         out, failed, t_measure, n_points = [], [], 0.0, 0
+        skipped: list[str] = []
         with RpcServer() if args.split else nullcontext() as server:
             for path in paths:
                 if not args.json:
                     print(f"\n== {path.name}")
                 grid_out, grid_failed, seconds = run_grid(
-                    path, server.device if server else None, args.no_extra_buffers, args.json
+                    path,
+                    server.device if server else None,
+                    args.no_extra_buffers,
+                    args.json,
+                    kind=kind,
+                    max_device=max_device,
                 )
                 out += grid_out
                 failed += grid_failed
                 t_measure += seconds
-                n_points += len(grid_out)
+                n_points += sum("rows" in point for point in grid_out)
+                skipped += [f"{p['model']} {p['settings']}" for p in grid_out if "skipped" in p]
         model, points = read_model(paths[0]), grid()
     started = time.perf_counter()
     n_estimates = 1000
@@ -155,6 +236,7 @@ def main() -> int:
     summary = {
         "points": n_points,
         "missed": len(failed),
+        "skipped": skipped,
         "estimate_ms": t_estimate * 1000,
         "llama_load_ms": per_measure * 1000,
         "speedup": per_measure / t_estimate,
@@ -163,6 +245,9 @@ def main() -> int:
         print(json.dumps({"grid": out, "summary": summary}, indent=2))
     else:
         print(f"\n{n_points} settings, {len(failed)} components outside the bars.")
+        if skipped:
+            print(f"{len(skipped)} skipped (too much for the RPC device's RAM here):")
+            print("\n".join(f"  {name}" for name in skipped))
         print(
             f"estimate: {t_estimate * 1e6:.0f} µs per setting; llama.cpp load + context: "
             f"{per_measure * 1000:.0f} ms per setting; ratio {summary['speedup']:.0f}x"

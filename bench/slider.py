@@ -1,6 +1,6 @@
 """How long one GPU-layer slider tick takes in the Load panel, up to the finished repaint.
 
-    python bench/slider.py [MODEL.gguf]    (default: the starter model, SmolLM2)
+    python bench/slider.py [MODEL.gguf | --moe]    (default: the starter model, SmolLM2)
 
 Offscreen Qt, the real panel at 360x720, a what-if RTX 4060 as the target.
 1,000 moves sweep the slider up and down its whole range (0..n_layer+1). Each
@@ -10,6 +10,10 @@ requests, label updates and the backing-store flush included). The bar is
 one frame at 60 Hz: p99 <= 16 ms. The estimate alone is timed too. The predicted
 speed line and its chart follow each tick as well; the one-time measurement of the
 CPU they need (`kit.cpu_rates`) is let finish before timing starts.
+
+``--moe`` uses a file shaped like Qwen3-30B-A3B (48 layers, 128 experts; a sparse header
+written to a temporary folder) and moves both controls: every other tick is the GPU layer
+slider, the others the "Experts on CPU" slider.
 """
 
 from __future__ import annotations
@@ -43,10 +47,19 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> int:
     from lmdesk.core.starter import given_or_starter_model
 
-    path = given_or_starter_model(sys.argv[1] if len(sys.argv) > 1 else None)
+    moe = "--moe" in sys.argv[1:]
+    given = [a for a in sys.argv[1:] if a != "--moe"]
     os.environ["LMDESK_HOME"] = tempfile.mkdtemp(prefix="lmdesk-bench-")  # remembered settings
+    if moe:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from shaped_models import QWEN3_30B_A3B, write_shaped
 
-    from PySide6.QtWidgets import QApplication
+        folder = Path(os.environ["LMDESK_HOME"])
+        path = write_shaped(folder / "qwen3-30b-a3b-Q4_K_M.gguf", QWEN3_30B_A3B, "Q4_K_M")[0]
+    else:
+        path = given_or_starter_model(given[0] if given else None)
+
+    from PySide6.QtWidgets import QApplication, QSlider
 
     from lmdesk.core.estimate import GpuTarget, engine_cpu_features, estimate
     from lmdesk.core.gguf import read_model
@@ -69,29 +82,50 @@ def main() -> int:
     from lmdesk.ui.kit.cpu_rates import cpu_rates
 
     cpu_rates().wait()
+    experts = panel.controls.experts
     for _ in range(5):
         app.processEvents()
 
-    def tick(value: int) -> float:
+    def tick(control: QSlider, value: int) -> float:
         before = [bar.paint_count for bar in bars]
         started = time.perf_counter()
-        slider.setValue(value)
+        control.setValue(value)
         while any(bar.paint_count == count for bar, count in zip(bars, before, strict=True)):
             app.processEvents()
+            if time.perf_counter() - started > 5:
+                raise RuntimeError(f"the bars did not repaint after {control.objectName()} moved")
         return (time.perf_counter() - started) * 1000
 
-    values = sweep(slider.maximum(), MOVES + WARMUP)
-    times = [tick(v) for v in values][WARMUP:]
+    moves = [(slider, v) for v in sweep(slider.maximum(), MOVES + WARMUP)]
+    if moe:  # half the ticks on each control, every tick a real change of the plan
+        half = (MOVES + WARMUP) // 2
+        experts.setValue(model.n_layer // 2)
+        moves = moves[:half]
+        moves += [(experts, v) for v in sweep(experts.maximum(), MOVES + WARMUP - half)]
+    times = []
+    for control, value in moves:
+        if control is experts and slider.value() != slider.maximum():
+            slider.setValue(slider.maximum())  # experts matter for the layers on the GPU
+            app.processEvents()
+        times.append(tick(control, value))
+    times = times[WARMUP:]
     settings, cpu = LoadSettings(n_ctx=8192), engine_cpu_features()
     started = time.perf_counter()
-    for v in values:  # as the panel calls it: CPU features read once
-        estimate(model, settings.with_changes(n_gpu_layers=v), [GpuTarget(card.name)], cpu=cpu)
-    estimate_ms = (time.perf_counter() - started) * 1000 / len(values)
+    for control, value in moves:  # as the panel calls it: CPU features read once
+        if control is experts:
+            changed = settings.with_changes(n_gpu_layers=-1, n_cpu_moe=value)
+        else:
+            changed = settings.with_changes(
+                n_gpu_layers=value, n_cpu_moe=model.n_layer // 2 if moe else 0
+            )
+        estimate(model, changed, [GpuTarget(card.name)], cpu=cpu)
+    estimate_ms = (time.perf_counter() - started) * 1000 / len(moves)
     panel.save_now()
 
     p50, p99, worst = statistics.median(times), percentile(times, 0.99), max(times)
     print(f"model: {path.name} ({model.n_layer} layers), target: {card.name} (what-if)")
-    print(f"{len(times)} slider moves over 0..{slider.maximum()}, setValue -> bars repainted")
+    controls = "GPU layers, then experts on CPU" if moe else "GPU layers"
+    print(f"{len(times)} moves ({controls}) over 0..{slider.maximum()}, setValue -> bars repainted")
     print(f"p50 {p50:.2f} ms   p99 {p99:.2f} ms   max {worst:.2f} ms")
     print(f"estimate alone: {estimate_ms:.3f} ms per tick")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())

@@ -46,6 +46,15 @@ class Shape:
     n_vocab: int
     n_ctx_train: int
     tied: bool = False
+    head_dim: int = 0  # 0: n_embd // n_head
+    n_expert: int = 0
+    n_expert_used: int = 0
+    n_ff_exp: int = 0  # rows of one expert
+    n_swa: int = 0  # sliding window (which layers use it: llama.cpp's pattern per arch)
+
+    @property
+    def n_rot(self) -> int:
+        return self.head_dim or self.n_embd // self.n_head
 
 
 LLAMA_31_8B = Shape(
@@ -60,6 +69,26 @@ QWEN25_05B = Shape(
 NEMO_12B = Shape(
     "llama", "Mistral Nemo Instruct 2407", "12B", 40, 5120, 14336, 32, 8, 131072, 1024000
 )
+QWEN3_30B_A3B = Shape(
+    "qwen3moe", "Qwen3 30B A3B", "30B-A3B", 48, 2048, 6144, 32, 4, 151936, 40960,
+    head_dim=128, n_expert=128, n_expert_used=8, n_ff_exp=768,
+)  # fmt: skip
+GEMMA2_27B = Shape(
+    "gemma2", "Gemma 2 27b It", "27B", 46, 4608, 36864, 32, 16, 256000, 8192, True,
+    head_dim=128, n_swa=4096,
+)  # fmt: skip
+GEMMA3_12B = Shape(
+    "gemma3", "Gemma 3 12b It", "12B", 48, 3840, 15360, 16, 8, 262208, 131072, True,
+    head_dim=256, n_swa=1024,
+)  # fmt: skip
+TINY_MOE = Shape(
+    "qwen3moe", "Tiny MoE", "tiny", 4, 256, 512, 4, 2, 1000, 4096,
+    head_dim=64, n_expert=8, n_expert_used=2, n_ff_exp=256,
+)  # fmt: skip
+GPT_OSS_20B = Shape(
+    "gpt-oss", "Gpt Oss 20b", "20B", 24, 2880, 2880, 64, 8, 201088, 131072,
+    head_dim=64, n_expert=32, n_expert_used=4, n_ff_exp=2880, n_swa=128,
+)  # fmt: skip
 
 
 def _n_bytes(shape: tuple[int, ...], qtype: Q) -> int:
@@ -73,7 +102,7 @@ def _n_bytes(shape: tuple[int, ...], qtype: Q) -> int:
 def _tensors(
     s: Shape, main: Q, strong: Q, *, biases: bool = False
 ) -> list[tuple[str, tuple[int, ...], Q]]:
-    head_dim = s.n_embd // s.n_head
+    head_dim = s.n_rot
     q_width, kv_width = s.n_head * head_dim, s.n_head_kv * head_dim
     out: list[tuple[str, tuple[int, ...], Q]] = [("token_embd.weight", (s.n_embd, s.n_vocab), main)]
     for il in range(s.n_layer):
@@ -84,6 +113,21 @@ def _tensors(
             (p + "attn_k.weight", (s.n_embd, kv_width), main),
             (p + "attn_v.weight", (s.n_embd, kv_width), strong),
             (p + "attn_output.weight", (q_width, s.n_embd), main),
+        ]
+        if s.n_expert:
+            out += _moe_layer(s, p, main, strong)
+            continue
+        if s.arch.startswith("gemma"):
+            out += [
+                (p + "post_attention_norm.weight", (s.n_embd,), Q.F32),
+                (p + "post_ffw_norm.weight", (s.n_embd,), Q.F32),
+            ]
+        if s.arch == "gemma3":
+            out += [
+                (p + "attn_q_norm.weight", (s.n_rot,), Q.F32),
+                (p + "attn_k_norm.weight", (s.n_rot,), Q.F32),
+            ]
+        out += [
             (p + "ffn_norm.weight", (s.n_embd,), Q.F32),
             (p + "ffn_gate.weight", (s.n_embd, s.n_ff), main),
             (p + "ffn_up.weight", (s.n_embd, s.n_ff), main),
@@ -101,6 +145,39 @@ def _tensors(
     return out
 
 
+def _moe_layer(s: Shape, p: str, main: Q, strong: Q) -> list[tuple[str, tuple[int, ...], Q]]:
+    """A mixture-of-experts block: the router and the stacked experts (and gpt-oss's extras)."""
+    e, ff, embd = s.n_expert, s.n_ff_exp, s.n_embd
+    experts = Q.MXFP4 if s.arch == "gpt-oss" else None
+    out: list[tuple[str, tuple[int, ...], Q]] = [
+        (p + "ffn_gate_inp.weight", (embd, e), Q.F32),
+        (p + "ffn_gate_exps.weight", (embd, ff, e), experts or main),
+        (p + "ffn_up_exps.weight", (embd, ff, e), experts or main),
+        (p + "ffn_down_exps.weight", (ff, embd, e), experts or strong),
+    ]
+    if s.arch == "gpt-oss":
+        q_width, kv_width = s.n_head * s.n_rot, s.n_head_kv * s.n_rot
+        return [
+            *out,
+            (p + "post_attention_norm.weight", (embd,), Q.F32),
+            (p + "attn_sinks.weight", (s.n_head,), Q.F32),
+            (p + "attn_q.bias", (q_width,), Q.F32),
+            (p + "attn_k.bias", (kv_width,), Q.F32),
+            (p + "attn_v.bias", (kv_width,), Q.F32),
+            (p + "attn_output.bias", (embd,), Q.F32),
+            (p + "ffn_gate_inp.bias", (e,), Q.F32),
+            (p + "ffn_gate_exps.bias", (ff, e), Q.F32),
+            (p + "ffn_up_exps.bias", (ff, e), Q.F32),
+            (p + "ffn_down_exps.bias", (embd, e), Q.F32),
+        ]
+    return [
+        *out,
+        (p + "ffn_norm.weight", (embd,), Q.F32),
+        (p + "attn_q_norm.weight", (s.n_rot,), Q.F32),
+        (p + "attn_k_norm.weight", (s.n_rot,), Q.F32),
+    ]
+
+
 def _metadata(s: Shape, file_type: int) -> list[bytes]:
     a = s.arch
     return [
@@ -115,7 +192,25 @@ def _metadata(s: Shape, file_type: int) -> list[bytes]:
         kv_u32(f"{a}.attention.head_count", s.n_head),
         kv_u32(f"{a}.attention.head_count_kv", s.n_head_kv),
         kv_u32(f"{a}.vocab_size", s.n_vocab),
+        *_expert_metadata(s),
     ]
+
+
+def _expert_metadata(s: Shape) -> list[bytes]:
+    a = s.arch
+    out = []
+    if s.head_dim:
+        out += [kv_u32(f"{a}.attention.key_length", s.head_dim)]
+        out += [kv_u32(f"{a}.attention.value_length", s.head_dim)]
+    if s.n_expert:
+        out += [
+            kv_u32(f"{a}.expert_count", s.n_expert),
+            kv_u32(f"{a}.expert_used_count", s.n_expert_used),
+            kv_u32(f"{a}.expert_feed_forward_length", s.n_ff_exp),
+        ]
+    if s.n_swa:
+        out += [kv_u32(f"{a}.attention.sliding_window", s.n_swa)]
+    return out
 
 
 def _write(
@@ -138,7 +233,7 @@ def _loader_metadata(s: Shape) -> list[bytes]:
     tokens, scores, types = spm_vocab(s.n_vocab)
     return [
         kv_f32(f"{s.arch}.attention.layer_norm_rms_epsilon", 1e-5),
-        kv_u32(f"{s.arch}.rope.dimension_count", s.n_embd // s.n_head),
+        kv_u32(f"{s.arch}.rope.dimension_count", s.n_rot),
         kv_str("tokenizer.ggml.model", "llama"),
         kv_array("tokenizer.ggml.tokens", "str", tokens),
         kv_array("tokenizer.ggml.scores", "f32", scores),
@@ -189,12 +284,24 @@ LOADABLE: dict[str, tuple[Shape, str]] = {
 }
 """The shapes the accuracy checks load in llama.cpp, by key, with their quantization."""
 
+MOE_LOADABLE: dict[str, tuple[Shape, str]] = {
+    "qwen3-30b-a3b": (QWEN3_30B_A3B, "Q4_K_M"),
+    "gpt-oss-20b": (GPT_OSS_20B, "Q8_0"),  # its experts are MXFP4, as in the real file
+}
+"""Mixture-of-experts shapes (experts on the CPU: `LoadSettings.n_cpu_moe`)."""
+
+SWA_LOADABLE: dict[str, tuple[Shape, str]] = {
+    "gemma-2-27b": (GEMMA2_27B, "Q4_K_M"),
+    "gemma-3-12b": (GEMMA3_12B, "Q4_K_M"),
+}
+"""Sliding-window shapes (interleaved local and global attention layers)."""
+
 
 def write_loadable(folder: Path, keys: Iterable[str] = LOADABLE) -> dict[str, Path]:
     """Write the named `LOADABLE` shapes into ``folder`` as files llama.cpp loads."""
     written = {}
     for key in keys:
-        shape, quant = LOADABLE[key]
+        shape, quant = {**LOADABLE, **MOE_LOADABLE, **SWA_LOADABLE}[key]
         path = folder / f"{key}-{quant}.gguf"
         written[key] = write_shaped(path, shape, quant, loadable=True)[0]
     return written

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,48 @@ from ..core.speed import Prediction, cpu_speed, model_work, predict
 from ..core.speed.words import speed_line
 from ..core.units import format_size
 from .tables import layer_span, plan_table, table
+
+
+@dataclass(frozen=True)
+class Gpus:
+    """The GPUs to plan for: from ``--vram``, else NVML's; none means the CPU alone."""
+
+    names: tuple[str, ...]
+    free: tuple[int, ...]
+    none_reason: str = ""
+    cards: tuple[GpuInfo, ...] = ()
+    """The cards' specs when known (a what-if card, NVML's): the speed model needs them."""
+
+    def targets(self) -> list[GpuTarget]:
+        return [GpuTarget(n, weight=float(f)) for n, f in zip(self.names, self.free, strict=True)]
+
+
+def _gpus(args: argparse.Namespace) -> Gpus:
+    card = _card(args)
+    if args.vram:
+        names = tuple(f"GPU {i} ({format_size(size)})" for i, size in enumerate(args.vram))
+        specs = (card,) if card is not None and len(args.vram) == 1 else ()
+        gpus = Gpus(names, tuple(args.vram), cards=specs)
+    elif card is not None:
+        gpus = Gpus((card.name,), (card.usable_bytes,), cards=(card,))
+    else:
+        from ..core.gpus import probe_gpus
+
+        probe = probe_gpus()
+        gpus = Gpus(
+            tuple(g.name for g in probe.gpus),
+            tuple(g.usable_bytes for g in probe.gpus),
+            "" if probe.gpus else f"no GPU given with --vram, and NVML found none ({probe.reason})",
+            cards=tuple(probe.gpus),
+        )
+    split = args.tensor_split
+    if split is not None and len(split) != len(gpus.free):
+        raise ValueError(
+            f"--tensor-split names {len(split)} GPUs, but there "
+            + {0: "is none", 1: "is 1"}.get(len(gpus.free), f"are {len(gpus.free)}")
+            + (" (one --vram size per GPU)" if args.vram else " on this machine")
+        )
+    return gpus
 
 
 def _settings(args: argparse.Namespace, model: ModelInfo, n_gpu_layers: int) -> LoadSettings:
@@ -40,6 +83,10 @@ def _settings(args: argparse.Namespace, model: ModelInfo, n_gpu_layers: int) -> 
         changes["use_mmap"] = False
     if getattr(args, "threads", None) is not None:
         changes["n_threads"] = args.threads
+    if args.n_cpu_moe is not None:
+        changes["n_cpu_moe"] = args.n_cpu_moe
+    if args.tensor_split is not None:
+        changes["tensor_split"] = args.tensor_split
     return base.with_changes(**changes)
 
 
@@ -49,10 +96,6 @@ def _app_settings() -> Settings:
 
 def _margin(args: argparse.Namespace) -> int:
     return int(args.margin if args.margin is not None else _app_settings().gpu_safety_margin_bytes)
-
-
-def _gpu_name(vram: int | None) -> str:
-    return f"GPU 0 ({format_size(vram)})" if vram else "GPU 0"
 
 
 def inspect(args: argparse.Namespace) -> dict[str, Any] | str:
@@ -109,36 +152,35 @@ def _card(args: argparse.Namespace) -> GpuInfo | None:
 
 def estimate_cmd(args: argparse.Namespace) -> dict[str, Any] | str:
     model = read_model(args.model)
-    settings = _settings(args, model, args.gpu_layers)
-    card = _card(args)
-    vram = args.vram if args.vram is not None else card.usable_bytes if card else None
-    name = card.name if card and args.vram is None else _gpu_name(vram)
-    plan = estimate(model, settings, [GpuTarget(name)])
-    verdict = judge(plan, gpu_free=vram, margin=_margin(args))
-    predicted = _predicted(model, plan, card)
+    settings = _settings(args, model, -1 if args.gpu_layers is None else args.gpu_layers)
+    gpus = _gpus(args)
+    plan = estimate(model, settings, gpus.targets())
+    verdict = judge(plan, gpu_free=gpus.free or None, margin=_margin(args))
+    predicted = _predicted(model, plan, gpus.cards)
     if args.json:
         return {
-            **_header(model, plan.n_gpu_layers),
+            **_header(model, plan),
             "settings": _settings_dict(settings),
+            **_cpu_only(gpus),
             "devices": [d.as_dict() for d in plan.devices],
             "verdict": verdict.as_dict(),
             "predicted": predicted.as_dict(),
         }
     title = f"{model.name} · {model.quantization} · ctx {settings.n_ctx} · {settings.type_k} KV"
     return (
-        f"{title}\n\n{plan_table(plan)}\n\n{verdict.headline}: {verdict.detail}"
-        f"\n{speed_line(predicted)}"
+        f"{title}\n{_no_gpu_line(gpus, args.gpu_layers)}\n{plan_table(plan)}\n\n"
+        f"{verdict.headline}: {verdict.detail}\n{speed_line(predicted)}"
     )
 
 
-def _predicted(model: ModelInfo, plan: MemoryPlan, card: GpuInfo | None) -> Prediction:
-    """The speed model for the plan; without a card, the GPU's speed is unknown (None) unless
-    nothing is on it."""
+def _predicted(model: ModelInfo, plan: MemoryPlan, cards: tuple[GpuInfo, ...]) -> Prediction:
+    """The speed model for the plan; without the cards' specs (sizes from --vram alone) the
+    GPU's speed is unknown (None) unless nothing is on it."""
     threads = threads_for(plan.settings.n_threads)
     cpu = cpu_speed(model_work(model).main_type, threads)
-    if card is None and plan.n_gpu_layers == 0:
+    if not cards and plan.n_gpu_layers == 0:
         plan = estimate(model, plan.settings)  # nothing on a GPU: a CPU-only plan
-    return predict(model, plan, cpu, [card] if card else [])
+    return predict(model, plan, cpu, list(cards))
 
 
 def bench_cmd(args: argparse.Namespace) -> list[dict[str, Any]] | str:
@@ -206,32 +248,53 @@ def _layer_list(text: str, n_layer: int) -> list[int]:
 def fit_cmd(args: argparse.Namespace) -> dict[str, Any] | str:
     model = read_model(args.model)
     settings = _settings(args, model, 0)
+    gpus = _gpus(args)
+    if not gpus.free:
+        plan = estimate(model, settings)
+        if args.json:
+            return {**_header(model, plan), "settings": _settings_dict(settings),
+                    **_cpu_only(gpus), "max_full_offload_ctx": 0,
+                    "devices": [d.as_dict() for d in plan.devices]}  # fmt: skip
+        return f"Runs on the CPU: {gpus.none_reason}.\n\n{plan_table(plan)}"
     result = fit(
         model,
         settings,
-        gpu_free=args.vram,
+        gpu_free=gpus.free,
         margin=_margin(args),
-        gpu_name=_gpu_name(args.vram),
+        gpu_name=gpus.names,
+        move_experts=args.n_cpu_moe is None,
     )
     plan = result.plan
     if args.json:
         return {
-            **_header(model, result.n_gpu_layers),
-            "settings": _settings_dict(settings),
+            **_header(model, plan),
+            "settings": _settings_dict(plan.settings),
             "max_full_offload_ctx": result.max_full_offload_ctx,
             "devices": [d.as_dict() for d in plan.devices],
         }
-    gpu_layers = layer_span(plan.gpus[0].layers, model.n_layer)
+    gpu_layers = "; ".join(f"{d.name}: {layer_span(d.layers, model.n_layer)}" for d in plan.gpus)
     longest = (
         f"full offload up to a context of {result.max_full_offload_ctx:,}"
         if result.max_full_offload_ctx
         else "no context allows full offload"
     )
+    where = " + ".join(format_size(f) for f in gpus.free)
     return (
-        f"{result.n_gpu_layers} of {model.n_layer + 1} layers fit in {format_size(args.vram)}"
+        f"{result.choice()} fit in {where}"
         f" with a {format_size(_margin(args))} margin (GPU layers: {gpu_layers}); {longest}."
         f"\n\n{plan_table(plan)}"
     )
+
+
+def _cpu_only(gpus: Gpus) -> dict[str, Any]:
+    return {"cpu_only": gpus.none_reason} if not gpus.free else {}
+
+
+def _no_gpu_line(gpus: Gpus, gpu_layers: int | None) -> str:
+    if gpus.free:
+        return ""
+    ignored = f" (--gpu-layers {gpu_layers} has no GPU to go to)" if gpu_layers else ""
+    return f"Planned for the CPU alone: {gpus.none_reason}{ignored}.\n"
 
 
 def _settings_dict(settings: LoadSettings) -> dict[str, Any]:
@@ -243,11 +306,21 @@ def _settings_dict(settings: LoadSettings) -> dict[str, Any]:
         "type_k": settings.type_k,
         "type_v": settings.type_v,
         "flash_attn": "auto" if settings.flash_attn is None else settings.flash_attn,
+        "n_cpu_moe": settings.n_cpu_moe,
+        "tensor_split": list(settings.tensor_split) if settings.tensor_split else None,
     }
 
 
-def _header(model: ModelInfo, n_gpu_layers: int) -> dict[str, Any]:
-    return {"model": model.name, "n_layer": model.n_layer, "n_gpu_layers": n_gpu_layers}
+def _header(model: ModelInfo, plan: MemoryPlan) -> dict[str, Any]:
+    return {
+        "model": model.name,
+        "n_layer": model.n_layer,
+        "n_gpu_layers": plan.n_gpu_layers,
+        "n_expert": model.n_expert,
+        "experts_on_cpu": plan.experts_on_cpu,  # GPU layers whose experts stay in RAM
+        "expert_bytes_on_cpu": plan.expert_bytes_on_cpu,
+        "approximate": plan.approximate or None,
+    }
 
 
 def starter(args: argparse.Namespace) -> str:

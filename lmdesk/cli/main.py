@@ -54,11 +54,37 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _threads(text: str) -> int:
+def _sizes(text: str) -> list[int]:
+    """``12GiB,8GiB``: one free-memory size per GPU, in order."""
+    sizes = [_size(part.strip()) for part in text.split(",")]
+    if any(size <= 0 for size in sizes):
+        raise argparse.ArgumentTypeError(f"each GPU needs some memory: {text!r}")
+    return sizes
+
+
+def _shares(text: str) -> tuple[float, ...]:
+    """``2,1``: llama.cpp's tensor split, one share of the layers per GPU."""
+    try:
+        shares = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from None
+    if any(not 0 <= share < float("inf") for share in shares) or not any(shares):
+        raise argparse.ArgumentTypeError(f"shares must be 0 or more, not all 0: {text!r}")
+    return shares
+
+
+def _count(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"cannot be negative: {value}")
+    return value
+
+
+def _threads(text: str) -> int:
+    value = _count(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
@@ -87,11 +113,30 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument(
                 "--gpu-layers",
                 type=int,
-                default=-1,
                 metavar="N",
-                help="layers on the GPU, 0..n_layer+1 (default: all)",
+                help="layers on the GPUs, 0..n_layer+1 (default: all)",
             )
-        cmd.add_argument("--vram", type=_size, help="GPU memory free, e.g. 8GiB")
+        cmd.add_argument(
+            "--vram",
+            type=_sizes,
+            metavar="SIZE[,SIZE...]",
+            help="free memory of each GPU, e.g. 8GiB or 12GiB,8GiB (default: the GPUs NVML "
+            "finds; none: the CPU alone)",
+        )
+        cmd.add_argument(
+            "--tensor-split",
+            type=_shares,
+            metavar="SHARE,SHARE...",
+            help="share of the layers per GPU, e.g. 2,1 (default: by free memory)",
+        )
+        cmd.add_argument(
+            "--n-cpu-moe",
+            type=_count,
+            metavar="N",
+            help="keep the experts of the first N layers in system RAM (MoE models; "
+            + ("default 0" if name == "estimate" else "default: as Auto chooses")
+            + ")",
+        )
         if name == "estimate":
             cmd.add_argument(
                 "--card",
@@ -120,8 +165,6 @@ def build_parser() -> argparse.ArgumentParser:
             "--margin", type=_size, help="GPU memory kept free (default: the app's safety margin)"
         )
         cmd.add_argument("--json", action="store_true", help="print one JSON object")
-    if "fit" in sub.choices:
-        sub.choices["fit"].set_defaults(vram=None)
 
     from .serve import add_parser as add_serve
 
@@ -172,8 +215,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .serve import serve
 
             return serve(args, _fail)
-        if args.command == "fit" and args.vram is None:
-            return _fail("fit needs --vram, the GPU memory to fit into (e.g. --vram 8GiB)")
         from . import commands
 
         result = commands.COMMANDS[args.command](args)

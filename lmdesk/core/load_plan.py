@@ -61,6 +61,7 @@ def from_remembered(saved: ModelLoadSettings, base: LoadSettings) -> LoadSetting
             type_v=saved.kv_type,
             flash_attn=_flash(saved.flash_attn, saved.kv_type),
             n_threads=saved.n_threads if saved.n_threads is not None else base.n_threads,
+            n_cpu_moe=saved.n_cpu_moe,
         )
     except ValueError:
         return base
@@ -75,6 +76,7 @@ def to_remembered(settings: LoadSettings, *, gpu: str | None) -> ModelLoadSettin
         flash_attn="auto" if settings.flash_attn is None else settings.flash_attn,
         gpu=gpu,
         n_threads=settings.n_threads,
+        n_cpu_moe=settings.n_cpu_moe,
     )
 
 
@@ -102,8 +104,8 @@ def settings_for(
         margin=settings.gpu_safety_margin_bytes,
         gpu_name=gpu.name,
     )
-    _log.info("fitted %s to %s: %d GPU layers", Path(path).name, gpu.name, result.n_gpu_layers)
-    return base.with_changes(n_gpu_layers=result.n_gpu_layers)
+    _log.info("fitted %s to %s: %s", Path(path).name, gpu.name, result.choice())
+    return base.with_changes(n_gpu_layers=result.n_gpu_layers, n_cpu_moe=result.n_cpu_moe)
 
 
 def usable_gpu(gpu: GpuInfo | None, build: LlamaBuild | None) -> GpuInfo | None:
@@ -146,15 +148,21 @@ def model_to_load_at_start(last: str | None, models_dir: Path) -> str | None:
 
 
 def lighter_settings(
-    settings: LoadSettings, *, n_layer: int, n_ctx_train: int
+    settings: LoadSettings, *, n_layer: int, n_ctx_train: int, n_expert: int = 0
 ) -> tuple[str, LoadSettings] | None:
     """After an out-of-memory load: a setting that needs less, and its words for a button.
 
-    Fewer GPU layers first (a quarter fewer, at least one), as the memory that ran out is
-    most often the card's; with nothing on the GPU, a shorter context (the trained length
-    when the context was longer, else half). None when there is nothing left to give up.
+    For a mixture-of-experts model (``n_expert`` > 0), the experts of more layers in RAM
+    first (a quarter of the layers more), as Auto does; then fewer GPU layers (a quarter
+    fewer, at least one), as the memory that ran out is most often the card's; with nothing
+    on the GPU, a shorter context (the trained length when the context was longer, else
+    half). None when there is nothing left to give up.
     """
     on_gpu = settings.gpu_layers_for(n_layer)
+    if on_gpu > 0 and n_expert and settings.n_cpu_moe < n_layer:
+        more = min(n_layer, settings.n_cpu_moe + max(1, n_layer // 4))
+        label = f"Try with the experts of {more} layers on the CPU"
+        return label, settings.with_changes(n_cpu_moe=more)
     if on_gpu > 0:
         fewer = max(0, on_gpu - max(1, on_gpu // 4))
         return f"Try with {fewer} GPU layers", settings.with_changes(n_gpu_layers=fewer)

@@ -83,6 +83,8 @@ class LoadSettings:
     """Share of the offloaded layers per GPU; None splits by free memory."""
     mmproj: str | None = None
     """A vision projector file to load beside the model (images in the chat), or None."""
+    n_cpu_moe: int = 0
+    """The experts of the first N layers stay in system RAM (llama.cpp's ``--n-cpu-moe``)."""
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -112,6 +114,16 @@ class LoadSettings:
             out.append(
                 f"a quantized V cache ({self.type_v}) needs flash attention: "
                 "turn flash attention on or Auto, or keep the V cache at f16"
+            )
+        if self.n_cpu_moe < 0:
+            out.append(f"the layers with experts on the CPU cannot be negative ({self.n_cpu_moe})")
+        if self.tensor_split is not None and (
+            not self.tensor_split
+            or any(not 0 <= share < float("inf") for share in self.tensor_split)
+        ):
+            shown = ",".join(f"{share:g}" for share in self.tensor_split)
+            out.append(
+                f"a tensor split needs one share of 0 or more per GPU, not {shown or 'none'}"
             )
         if self.n_threads is not None and self.n_threads < 1:
             out.append(f"n_threads must be at least 1, not {self.n_threads}")
@@ -146,8 +158,15 @@ class LoadSettings:
 
         The high-level ``Llama`` class only knows flash attention on or off,
         so Auto (``None``) becomes off here; lmdesk's engine builds the native
-        parameters itself (`core.engine.loader`) and keeps Auto.
+        parameters itself (`core.engine.loader`) and keeps Auto. ``Llama`` has no way to
+        keep experts on the CPU either: settings with ``n_cpu_moe`` are refused here rather
+        than silently loaded differently.
         """
+        if self.n_cpu_moe:
+            raise ValueError(
+                "llama_cpp.Llama cannot keep experts on the CPU (n_cpu_moe); "
+                "load with lmdesk's engine instead"
+            )
         kwargs: dict[str, Any] = {
             "n_gpu_layers": self.n_gpu_layers,
             "n_ctx": self.n_ctx,

@@ -23,6 +23,7 @@ from . import llama_log
 from .errors import EngineError, LoadCancelled, ModelFileError
 from .load_failures import classify_context_failure, classify_load_failure
 from .native import NativeModel, ensure_backend
+from .overrides import ExpertOverrides
 
 ProgressCallback = Callable[[float], bool]
 """Called with 0.0..1.0 while the weights load; returning False cancels the load."""
@@ -31,10 +32,10 @@ GGUF_MAGIC = b"GGUF"
 
 
 def model_params(settings: LoadSettings) -> tuple[Any, Any]:
-    """The native model parameters, and an object to keep alive while they are in use."""
+    """The native model parameters, and an object to keep alive while the model lives."""
     params = llama_cpp.llama_model_default_params()
     params.use_extra_bufts = extra_buffers_allowed()
-    keep_alive: Any = None
+    split_array: Any = None
     split = getattr(settings, "tensor_split", None)
     if split:
         n_devices = int(llama_cpp.llama_max_devices())
@@ -43,8 +44,11 @@ def model_params(settings: LoadSettings) -> tuple[Any, Any]:
                 f"The tensor split names {len(split)} GPUs; this llama.cpp build supports "
                 f"{n_devices}."
             )
-        keep_alive = (ctypes.c_float * n_devices)(*split)
-        params.tensor_split = keep_alive
+        split_array = (ctypes.c_float * n_devices)(*split)
+        params.tensor_split = split_array
+    overrides = ExpertOverrides(settings.n_cpu_moe)  # experts of the first N layers in RAM
+    overrides.apply(params)
+    keep_alive = (split_array, overrides)
     params.n_gpu_layers = (
         0x7FFFFFFF if settings.n_gpu_layers == ALL_LAYERS else settings.n_gpu_layers
     )
@@ -146,5 +150,7 @@ def load_native(
         if ctx is None:
             llama_cpp.llama_model_free(model)
             raise classify_context_failure(settings, log)
-    del c_progress, keep_alive
-    return NativeLoad(NativeModel(model, ctx), log, time.perf_counter() - started)
+    del c_progress
+    native = NativeModel(model, ctx)
+    native.params_memory = keep_alive  # llama.cpp keeps pointers into it (override patterns)
+    return NativeLoad(native, log, time.perf_counter() - started)

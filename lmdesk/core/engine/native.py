@@ -57,6 +57,8 @@ class NativeModel:
         self.adds_bos = bool(llama_cpp.llama_vocab_get_add_bos(self.vocab))
         self.kv_tokens: list[int] = []
         """The tokens whose keys and values are in the cache, in order (sequence 0)."""
+        self.params_memory: Any = None
+        """ctypes memory the model's parameters point into; freed with the model."""
 
     # --- facts about the model -------------------------------------------------
 
@@ -237,6 +239,7 @@ class NativeModel:
         if self.model is not None:
             llama_cpp.llama_model_free(self.model)
             self.model = None
+        self.params_memory = None
         self.kv_tokens = []
 
 

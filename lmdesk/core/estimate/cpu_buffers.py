@@ -41,9 +41,16 @@ class CpuFeatures:
     repack_types: frozenset[int] = frozenset()
 
     def extra_bytes(self, tensor: TensorInfo) -> int:
-        """Bytes of the tensor's copy in an AMX or CPU_REPACK buffer; 0 when it stays mapped."""
+        """Bytes of the tensor's copy in an AMX or CPU_REPACK buffer; 0 when it stays mapped.
+
+        Matrices (2-D) may go to either; stacked experts (3-D, multiplied by MUL_MAT_ID)
+        only to CPU_REPACK, which AMX does not run.
+        """
+        if len(tensor.shape) == 3 and tensor.name != "token_embd.weight":
+            n = tensor.shape[1]
+            return tensor.n_bytes if tensor.ggml_type in self.repack_types and n % 8 == 0 else 0
         if len(tensor.shape) != 2 or tensor.name == "token_embd.weight":
-            return 0  # only 2-D matrix multiplications; token_embd is read by row lookup
+            return 0  # only matrix multiplications; token_embd is read by row lookup
         k, n = tensor.shape
         qtype = T(tensor.ggml_type)
         if (

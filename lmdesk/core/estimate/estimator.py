@@ -12,12 +12,13 @@ from weakref import WeakKeyDictionary
 
 from ..gguf.model import ModelInfo
 from ..load_settings import LoadSettings
+from .architectures import approximate_for
 from .compute import graph_peaks
 from .cpu_buffers import CpuFeatures, engine_cpu_features
 from .kv import kv_bytes_per_layer
 from .placement import layer_devices
 from .plan import CPU, DevicePlan, MemoryPlan
-from .weights import INPUT, LayerWeights, layer_weights, mapped_bytes
+from .weights import INPUT, WeightsIndex, layer_weights, mapped_bytes
 
 CUDA_OVERHEAD = 320 * 1024**2  # CUDA context + cuBLAS workspace, per GPU
 GPU_ALIGNMENT = 256
@@ -37,12 +38,10 @@ class GpuTarget:
     overhead: int = CUDA_OVERHEAD
 
 
-_INDEX: WeakKeyDictionary[ModelInfo, dict[CpuFeatures, dict[int, LayerWeights]]] = (
-    WeakKeyDictionary()
-)
+_INDEX: WeakKeyDictionary[ModelInfo, dict[CpuFeatures, WeightsIndex]] = WeakKeyDictionary()
 
 
-def _weights_index(model: ModelInfo, cpu: CpuFeatures) -> dict[int, LayerWeights]:
+def _weights_index(model: ModelInfo, cpu: CpuFeatures) -> WeightsIndex:
     per_model = _INDEX.setdefault(model, {})
     if cpu not in per_model:
         per_model[cpu] = layer_weights(model, cpu, GPU_ALIGNMENT, CPU_ALIGNMENT)
@@ -73,16 +72,26 @@ def estimate(
         raise EstimateError(f"the tensor split names {len(split)} GPUs, {len(gpus)} are given")
     where = layer_devices(n_layer, n_gpu_layers, split)
     index = _weights_index(model, engine_cpu_features() if cpu is None else cpu)
+    layers, experts = index.layers, index.experts
+    n_cpu_moe = min(settings.n_cpu_moe, n_layer)
 
-    cpu_layers = [index[INPUT]] if INPUT in index else []
+    cpu_layers = [layers[INPUT]] if INPUT in layers else []
     gpu_weights = [0] * len(gpus)
+    moved = []  # experts of GPU layers kept in RAM: the CPU runs them
     for layer, device in enumerate(where):
-        if layer not in index:
-            continue
-        if device >= 0:
-            gpu_weights[device] += index[layer].gpu
-        else:
-            cpu_layers.append(index[layer])
+        parts = [layers[layer]] if layer in layers else []
+        if layer in experts:
+            if layer < n_cpu_moe:  # overridden to the CPU buffer type, whatever the device
+                cpu_layers.append(index.overridden[layer])
+                if device >= 0:
+                    moved.append(index.overridden[layer])
+            else:
+                parts.append(experts[layer])
+        for part in parts:
+            if device >= 0:
+                gpu_weights[device] += part.gpu
+            else:
+                cpu_layers.append(part)
     if settings.use_mmap:
         cpu_weights = mapped_bytes(cpu_layers)
     else:
@@ -101,8 +110,10 @@ def estimate(
         cpu_compute = peaks.cpu_only
     elif all(d >= 0 for d in where):
         cpu_compute = peaks.cpu_with_full_offload
-    else:
-        cpu_compute = peaks.cpu_with_partial_offload
+    else:  # the CPU's own layers: with experts, their whole MoE block runs there too
+        cpu_compute = max(peaks.cpu_with_partial_offload, peaks.experts_with_router)
+    if moved:
+        cpu_compute = max(cpu_compute, peaks.experts)
     cpu_plan = DevicePlan(
         name=CPU,
         weights=cpu_weights,
@@ -129,4 +140,11 @@ def estimate(
         )
         for i, gpu in enumerate(gpus)
     )
-    return MemoryPlan(settings=settings, n_layer=n_layer, devices=(cpu_plan, *gpu_plans))
+    return MemoryPlan(
+        settings=settings,
+        n_layer=n_layer,
+        devices=(cpu_plan, *gpu_plans),
+        experts_on_cpu=len(moved),
+        expert_bytes_on_cpu=sum(part.cpu + part.repack for part in moved),
+        approximate=approximate_for(model),
+    )

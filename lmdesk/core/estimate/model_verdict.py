@@ -8,7 +8,7 @@ file size alone and says so ("≈ from file size").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..gguf.model import ModelInfo
 from ..gpus.cards import GpuInfo
@@ -16,6 +16,7 @@ from ..load_plan import default_load_settings
 from ..load_settings import LoadSettings
 from ..settings import LoadDefaults
 from ..units import MiB, format_size
+from .architectures import approximate_for
 from .estimator import CUDA_OVERHEAD, estimate
 from .fit import fit
 from .verdict import Fit
@@ -54,7 +55,17 @@ class FitInputs:
         return default_load_settings(self.defaults, n_ctx_train=model.n_ctx_train)
 
     def words(self, model: ModelInfo) -> FitWords:
-        """The verdict computed from the header: exact, as the Load panel computes it."""
+        """The verdict computed from the header, as the Load panel computes it; marked
+        approximate for an architecture the estimate does not model exactly."""
+        words = self._words(model)
+        reason = approximate_for(model)
+        if not reason:
+            return words
+        note = f"{reason[0].upper()}{reason[1:]}."
+        # not `approximate=True`: that means "from the file size, the header is on its way"
+        return replace(words, text=f"{words.text} (≈)", detail=f"{words.detail} {note}")
+
+    def _words(self, model: ModelInfo) -> FitWords:
         load = self.load_for(model)
         ctx = f"at {load.n_ctx:,} tokens of context"
         if self.gpu is None:
@@ -74,6 +85,15 @@ class FitInputs:
         if result.full_offload:
             detail = f"All {total} layers on the {self.gpu.name}: {on_gpu} {ctx}."
             return FitWords(Fit.FITS.value, "Full offload", detail)
+        if result.plan.experts_on_cpu:
+            experts = result.plan.experts_on_cpu
+            where = "All" if result.all_layers else f"{layers} of"
+            detail = (
+                f"{where} {total} layers on the {self.gpu.name} ({on_gpu}) with the experts of "
+                f"{experts} layers in system RAM ({format_size(ram)}) {ctx}."
+            )
+            text = f"Partial: {result.choice()}"
+            return FitWords(Fit.PARTIAL.value, text, detail)
         if layers == 0:
             detail = (
                 f"Not one layer fits in the {self.gpu.name}'s free memory while keeping "

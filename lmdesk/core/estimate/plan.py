@@ -52,6 +52,9 @@ class MemoryPlan:
     settings: LoadSettings
     n_layer: int
     devices: tuple[DevicePlan, ...]
+    experts_on_cpu: int = 0  # GPU layers whose experts stay in system RAM (n_cpu_moe)
+    expert_bytes_on_cpu: int = 0  # those experts' bytes
+    approximate: str = ""  # why the numbers are only approximate for this architecture
 
     @property
     def cpu(self) -> DevicePlan:

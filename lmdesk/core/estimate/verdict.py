@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from ..units import format_size
@@ -42,9 +43,10 @@ class Verdict:
         }
 
 
-def judge(plan: MemoryPlan, *, gpu_free: int | None, margin: int) -> Verdict:
-    """Judge ``plan``'s GPU share against ``gpu_free`` bytes, keeping ``margin`` in reserve."""
+def _judge(plan: MemoryPlan, *, gpu_free: int | Sequence[int] | None, margin: int) -> Verdict:
     layers = f"{plan.n_gpu_layers} of {plan.n_layer + 1} layers on the GPU"
+    if plan.experts_on_cpu:
+        layers += f" (the experts of {plan.experts_on_cpu} layers in system RAM)"
     if gpu_free is None or not plan.gpus or plan.n_gpu_layers == 0:
         return Verdict(
             Fit.CPU_ONLY,
@@ -52,7 +54,10 @@ def judge(plan: MemoryPlan, *, gpu_free: int | None, margin: int) -> Verdict:
             "Runs on the CPU",
             "No layers on the GPU: everything stays in system RAM.",
         )
-    spare = gpu_free - plan.gpu_total
+    if isinstance(gpu_free, int):
+        spare = gpu_free - plan.gpu_total
+    else:
+        spare = min(free - d.total for d, free in zip(plan.gpus, gpu_free, strict=True))
     rest = "" if plan.full_offload else ", the rest on the CPU"
     if spare < 0:
         return Verdict(
@@ -71,3 +76,17 @@ def judge(plan: MemoryPlan, *, gpu_free: int | None, margin: int) -> Verdict:
             "left; other programs may push it out of memory.",
         )
     return Verdict(Fit.FITS, spare, f"Fits · {format_size(spare)} to spare", f"{layers}{rest}.")
+
+
+def judge(plan: MemoryPlan, *, gpu_free: int | Sequence[int] | None, margin: int) -> Verdict:
+    """Judge ``plan``'s GPU share against ``gpu_free`` bytes, keeping ``margin`` in reserve.
+
+    With several GPUs, ``gpu_free`` holds each one's free bytes in the plan's order, and the
+    tightest GPU decides. For an architecture the estimate does not model exactly, the
+    headline starts with "≈" and the detail says so.
+    """
+    verdict = _judge(plan, gpu_free=gpu_free, margin=margin)
+    if not plan.approximate:
+        return verdict
+    note = f"{plan.approximate[0].upper()}{plan.approximate[1:]}."
+    return replace(verdict, headline=f"≈ {verdict.headline}", detail=f"{verdict.detail} {note}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from ..expert_tensors import expert_layer
 from ..gguf.header import TensorInfo
 from ..gguf.model import OUTPUT_TENSORS, ModelInfo, block_index
 from .cpu_buffers import CpuFeatures
@@ -34,35 +35,67 @@ class LayerWeights:
     windows: dict[int, tuple[int, int]]  # per split file: mmap window (first, last)
 
 
-def layer_weights(
-    model: ModelInfo, cpu: CpuFeatures, gpu_alignment: int, cpu_alignment: int
-) -> dict[int, LayerWeights]:
+@dataclass(frozen=True)
+class WeightsIndex:
     """Per layer index (INPUT, 0..n_layer-1, n_layer = output): the weights each device holds.
 
-    Computed once per model and cached by the caller; estimates then add up
-    n_layer + 2 entries instead of walking every tensor.
+    ``layers`` holds everything but the experts; ``experts`` a MoE layer's expert tensors,
+    which may stay in system RAM while the rest of their layer is on a GPU (``n_cpu_moe``).
     """
-    groups: dict[int, list[TensorInfo]] = {}
+
+    layers: dict[int, LayerWeights]
+    experts: dict[int, LayerWeights]
+    overridden: dict[int, LayerWeights]
+    """The experts as an override to the CPU buffer type places them: in the plain (mapped)
+    CPU buffer, never repacked (measured on this llama.cpp, whatever the layer's device)."""
+
+
+def layer_weights(
+    model: ModelInfo, cpu: CpuFeatures, gpu_alignment: int, cpu_alignment: int
+) -> WeightsIndex:
+    """The weights of each layer, apart and with its experts apart.
+
+    Computed once per model and cached by the caller; estimates then add up
+    about n_layer + 2 entries instead of walking every tensor.
+    """
+    groups: dict[tuple[int, bool], list[TensorInfo]] = {}
     for tensor in model_weights(model):
-        groups.setdefault(tensor_layer(tensor, model.n_layer), []).append(tensor)
-    out: dict[int, LayerWeights] = {}
-    for layer, tensors in groups.items():
-        windows: dict[int, tuple[int, int]] = {}
-        repack = plain = 0
-        for tensor in tensors:
-            extra = cpu.extra_bytes(tensor)
-            if extra:
-                repack += extra
-            elif not is_tied_copy(tensor, model):  # a tied output reads token_embd in place
-                plain += padded(tensor.n_bytes, cpu_alignment)
-                merge_window(windows, tensor.split, tensor.offset, tensor.offset + tensor.n_bytes)
-        out[layer] = LayerWeights(
-            gpu=sum(padded(t.n_bytes, gpu_alignment) for t in tensors),
-            repack=repack,
-            cpu=plain,
-            windows=windows,
-        )
-    return out
+        key = (tensor_layer(tensor, model.n_layer), expert_layer(tensor.name) is not None)
+        groups.setdefault(key, []).append(tensor)
+    index = WeightsIndex({}, {}, {})
+    for (layer, experts), tensors in groups.items():
+        target = index.experts if experts else index.layers
+        target[layer] = _weights_of(model, tensors, cpu, gpu_alignment, cpu_alignment)
+        if experts:
+            plain = CpuFeatures()  # no extra buffer types
+            index.overridden[layer] = _weights_of(
+                model, tensors, plain, gpu_alignment, cpu_alignment
+            )
+    return index
+
+
+def _weights_of(
+    model: ModelInfo,
+    tensors: list[TensorInfo],
+    cpu: CpuFeatures,
+    gpu_alignment: int,
+    cpu_alignment: int,
+) -> LayerWeights:
+    windows: dict[int, tuple[int, int]] = {}
+    repack = plain = 0
+    for tensor in tensors:
+        extra = cpu.extra_bytes(tensor)
+        if extra:
+            repack += extra
+        elif not is_tied_copy(tensor, model):  # a tied output reads token_embd in place
+            plain += padded(tensor.n_bytes, cpu_alignment)
+            merge_window(windows, tensor.split, tensor.offset, tensor.offset + tensor.n_bytes)
+    return LayerWeights(
+        gpu=sum(padded(t.n_bytes, gpu_alignment) for t in tensors),
+        repack=repack,
+        cpu=plain,
+        windows=windows,
+    )
 
 
 def merge_window(windows: dict[int, tuple[int, int]], split: int, first: int, last: int) -> None:

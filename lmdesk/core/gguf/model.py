@@ -46,6 +46,7 @@ _SWA_PATTERNS: dict[str, tuple[int, bool]] = {
     "cohere2": (4, False),
     "exaone4": (4, False),
     "afmoe": (4, False),
+    "gpt-oss": (2, False),
 }
 
 

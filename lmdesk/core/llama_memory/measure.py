@@ -29,6 +29,7 @@ def measure(
     import llama_cpp
 
     from ..engine.llama_log import capture
+    from ..engine.overrides import ExpertOverrides
     from ..estimate.cpu_buffers import extra_buffers_allowed
 
     model_params = llama_cpp.llama_model_default_params()
@@ -37,6 +38,8 @@ def measure(
     )
     model_params.n_gpu_layers = settings.n_gpu_layers
     model_params.use_mmap = settings.use_mmap
+    overrides = ExpertOverrides(settings.n_cpu_moe)
+    overrides.apply(model_params)
     devices = None
     if device is not None:
         devices = (ctypes.c_void_p * 2)(device, None)
@@ -69,5 +72,5 @@ def measure(
                 llama_cpp.llama_free(ctx)
         finally:
             llama_cpp.llama_model_free(model)
-    del devices
+    del devices, overrides
     return parse_buffer_log(log.text())

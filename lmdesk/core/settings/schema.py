@@ -112,6 +112,10 @@ class ModelLoadSettings(Validated):
         default=None,
         metadata=meta("CPU threads; empty: lmdesk's default for this machine.", min=1, max=1024),
     )
+    n_cpu_moe: int = field(
+        default=0,
+        metadata=meta("Layers whose experts stay in system RAM (MoE models).", min=0, max=10_000),
+    )
 
 
 def _port(value: int) -> str | None:

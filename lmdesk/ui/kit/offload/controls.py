@@ -1,4 +1,5 @@
-"""The Load panel's inputs: target GPU, GPU layers (with Auto), context, KV cache, CPU threads.
+"""The Load panel's inputs: target GPU, GPU layers (with Auto), experts on the CPU (for a
+mixture-of-experts model), context, KV cache type, CPU threads.
 
 Only translates between widgets and `LoadSettings`; the numbers come from
 `core.estimate`, called by the panel. One rule lives here because it is about
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSlider,
     QSpinBox,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -35,6 +37,11 @@ FALLBACK_MAX_CTX = 32_768  # for a model whose header does not say its trained l
 KV_HELP = (
     "Precision of the KV cache, the memory that holds the context. q8_0 halves it "
     "with little loss; a quantized cache needs flash attention."
+)
+EXPERTS_HELP = (
+    "Keep the experts of the first layers in system RAM (llama.cpp's --n-cpu-moe): the "
+    "rest of each layer stays on the GPU. A mixture-of-experts model fits a small card "
+    "this way much faster than with fewer GPU layers."
 )
 FLASH_HELP = (
     "Flash attention saves compute memory. Partly checked: Auto (llama.cpp turns it on "
@@ -79,6 +86,14 @@ class OffloadControls(QWidget):
         self.auto.setToolTip(
             "The most layers that fit the chosen GPU with the safety margin left free"
         )
+        self.experts = QSlider(Qt.Orientation.Horizontal)
+        self.experts.setPageStep(4)
+        self.experts.setToolTip(EXPERTS_HELP)
+        self.experts_label = QLabel()
+        self.experts_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.experts_title = QLabel("Experts on CPU")
+        self.experts_title.setToolTip(EXPERTS_HELP)
+        self._expert_layers = 0
         self.suggestion = _hidden_note()
         self.suggestion.setTextFormat(Qt.TextFormat.RichText)
         self.ctx = QSlider(Qt.Orientation.Horizontal)
@@ -95,6 +110,7 @@ class OffloadControls(QWidget):
         self.note = _hidden_note()
         self._build_layout()
         self.layers.valueChanged.connect(self._on_layers)
+        self.experts.valueChanged.connect(self._on_layers)
         self.ctx.valueChanged.connect(self._on_ctx)
         self.kv.currentTextChanged.connect(self._on_kv)
         self.flash.checkStateChanged.connect(self._on_flash)
@@ -115,7 +131,16 @@ class OffloadControls(QWidget):
         grid.addWidget(self.layers_label, 1, 1, 1, 2)
         grid.addWidget(self.layers, 2, 0, 1, 2)
         grid.addWidget(self.auto, 2, 2)
-        grid.addWidget(self.suggestion, 3, 0, 1, 3)
+        under_layers = QVBoxLayout()  # the experts' row (a MoE model only), Auto's line
+        under_layers.setSpacing(6)
+        experts_row = QHBoxLayout()
+        experts_row.addWidget(self.experts_title)
+        experts_row.addWidget(self.experts, 1)
+        experts_row.addWidget(self.experts_label)
+        under_layers.addLayout(experts_row)
+        under_layers.addWidget(self.suggestion)
+        grid.addLayout(under_layers, 3, 0, 1, 3)
+        self._show_experts(False)
         grid.addWidget(QLabel("Context length"), 4, 0)
         grid.addWidget(self.ctx_label, 4, 1, 1, 2)
         grid.addWidget(self.ctx, 5, 0, 1, 3)
@@ -134,21 +159,26 @@ class OffloadControls(QWidget):
         grid.addWidget(self.note, 8, 0, 1, 3)
 
     # -- model and settings -------------------------------------------------
-    def set_model(self, *, n_layer: int, n_ctx_train: int) -> None:
-        """Ranges for a model: 0..n_layer+1 GPU layers, contexts up to the trained length."""
+    def set_model(self, *, n_layer: int, n_ctx_train: int, experts: bool = False) -> None:
+        """Ranges for a model: 0..n_layer+1 GPU layers, contexts up to the trained length, and
+        for a model with experts 0..n_layer layers whose experts stay on the CPU."""
         self._n_layer = n_layer
         self._max_ctx = n_ctx_train if n_ctx_train > 0 else FALLBACK_MAX_CTX
-        with _Quiet(self.layers, self.ctx):
+        self._expert_layers = n_layer if experts else 0
+        with _Quiet(self.layers, self.ctx, self.experts):
             self.layers.setRange(0, n_layer + 1)
             self.ctx.setRange(1, max(1, self._max_ctx // CTX_STEP))
+            self.experts.setRange(0, self._expert_layers)
+        self._show_experts(experts)
         self.show_suggestion(None)
         self.note.hide()
 
     def set_settings(self, settings: LoadSettings) -> None:
         """Show `settings` without emitting `changed`."""
         self._layers_kept = settings.gpu_layers_for(self._n_layer)
-        with _Quiet(self.layers, self.ctx, self.kv, self.flash, self.threads):
+        with _Quiet(self.layers, self.ctx, self.kv, self.flash, self.threads, self.experts):
             self.layers.setValue(self._layers_kept if self.layers.isEnabled() else 0)
+            self.experts.setValue(min(settings.n_cpu_moe, self._expert_layers))
             self.ctx.setValue(round(min(settings.n_ctx, self._max_ctx) / CTX_STEP))
             self.kv.setCurrentText(settings.type_v)
             self.flash.setCheckState(_FLASH_STATES[settings.flash_attn])
@@ -165,6 +195,9 @@ class OffloadControls(QWidget):
             type_v=self.kv.currentText(),
             flash_attn=flash,
             n_threads=self.threads.value() or None,
+            n_cpu_moe=self.experts.value()
+            if self._expert_layers and self.experts.isEnabled()
+            else 0,
         )
 
     def n_ctx(self) -> int:
@@ -180,6 +213,7 @@ class OffloadControls(QWidget):
                     self._layers_kept = self.layers.value()
                     self.layers.setValue(0)
             self.layers.setEnabled(available)
+            self.experts.setEnabled(available)
             self.auto.setEnabled(available)
             self._refresh_labels()
 
@@ -193,6 +227,7 @@ class OffloadControls(QWidget):
         auto = self.flash.checkState() == Qt.CheckState.PartiallyChecked
         self.flash.setText("Flash attention (auto)" if auto else "Flash attention")
         self.layers_label.setText(f"{self.layers.value()} of {self._n_layer + 1} layers")
+        self.experts_label.setText(f"{self.experts.value()} of {self._expert_layers} layers")
         self.ctx_label.setText(f"{self.n_ctx():,} (max {self._max_ctx:,})")
 
     def _on_layers(self, _value: int) -> None:
@@ -220,6 +255,10 @@ class OffloadControls(QWidget):
             self._say(f"KV cache back to f16: without flash attention it cannot be {old}.")
         self._refresh_labels()
         self.changed.emit()
+
+    def _show_experts(self, visible: bool) -> None:
+        for widget in (self.experts_title, self.experts, self.experts_label):
+            widget.setVisible(visible)
 
     def _say(self, text: str) -> None:
         self.note.setText(text)

@@ -123,7 +123,9 @@ class OffloadPanel(QWidget):
         self._model, self._path = model, path
         self._fit = None
         self._memory = system_memory()
-        self.controls.set_model(n_layer=model.n_layer, n_ctx_train=model.n_ctx_train)
+        self.controls.set_model(
+            n_layer=model.n_layer, n_ctx_train=model.n_ctx_train, experts=model.n_expert > 0
+        )
         self._caption = f"{Path(path).name} · {model.quantization} · {model.n_layer} layers"
         self._elide_caption()
         saved = self._remembered.recall(path) if settings is None else None
@@ -203,7 +205,11 @@ class OffloadPanel(QWidget):
             gpu_name=gpu.name,
         )
         self._fit, self._fit_key = result, self._suggestion_key()
-        self.controls.set_settings(self.settings().with_changes(n_gpu_layers=result.n_gpu_layers))
+        self.controls.set_settings(
+            self.settings().with_changes(
+                n_gpu_layers=result.n_gpu_layers, n_cpu_moe=result.n_cpu_moe
+            )
+        )
         self._recompute()
         if announce:
             self._changed()
@@ -215,7 +221,9 @@ class OffloadPanel(QWidget):
             return
         self.controls.set_settings(
             self.settings().with_changes(
-                n_gpu_layers=self._fit.n_layer + 1, n_ctx=self._fit.max_full_offload_ctx
+                n_gpu_layers=self._fit.n_layer + 1,
+                n_ctx=self._fit.max_full_offload_ctx,
+                n_cpu_moe=0,
             )
         )
         self._recompute()
@@ -274,6 +282,7 @@ class OffloadPanel(QWidget):
                 n_ctx=settings.n_ctx,
                 n_gpu_layers=settings.gpu_layers_for(model.n_layer),
                 n_ctx_train=model.n_ctx_train,
+                n_cpu_moe=settings.n_cpu_moe,
             )
         )
 

@@ -199,7 +199,9 @@ class ModelControls(QObject):
         if not isinstance(error, OutOfMemory) or model is None or attempt is None:
             return None
         path, settings = attempt
-        lighter = lighter_settings(settings, n_layer=model.n_layer, n_ctx_train=model.n_ctx_train)
+        lighter = lighter_settings(
+            settings, n_layer=model.n_layer, n_ctx_train=model.n_ctx_train, n_expert=model.n_expert
+        )
         if lighter is None or path != self._panel_path:
             return None
         label, retry = lighter
