@@ -128,11 +128,14 @@ class Engine:
             templates = ModelTemplates.of(native)
             template = templates.resolve(chat_template)
             threads = settings.n_threads or cpu_threads.threads_for(None).generation
+            on_gpu = settings.n_gpu_layers != 0  # as llama-server: with the model's layers
             if settings.mmproj:  # the person's choice: refused loudly when it does not fit
-                projector = Projector.open(settings.mmproj, native, n_threads=threads)
+                projector = Projector.open(
+                    settings.mmproj, native, n_threads=threads, use_gpu=on_gpu
+                )
             elif (beside := find_projector(path, native.n_embd())) is not None:
                 try:
-                    projector = Projector.open(beside, native, n_threads=threads)
+                    projector = Projector.open(beside, native, n_threads=threads, use_gpu=on_gpu)
                 except ModelFileError as exc:  # a guess: the model still loads, without it
                     _log.warning("the projector beside the model was not loaded: %s", exc)
         except BaseException:

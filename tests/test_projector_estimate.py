@@ -1,0 +1,137 @@
+"""The estimate counts the vision projector, checked against what libmtmd logs when the real
+projector (tests/mmproj_factory.py) loads beside the real SmolLM2, and the load rule pairs a
+projector found beside the model."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from mmproj_factory import write_mmproj
+from shell_helpers import recorded_probe
+
+from lmdesk.core.engine import Engine
+from lmdesk.core.estimate import GpuTarget, estimate
+from lmdesk.core.estimate.projector import (
+    ProjectorError,
+    read_projector,
+    with_projector,
+)
+from lmdesk.core.gguf import read_model
+from lmdesk.core.gguf.projector import find_projector
+from lmdesk.core.load_plan import settings_for
+from lmdesk.core.load_settings import LoadSettings
+from lmdesk.core.settings import Settings
+from lmdesk.core.units import MiB
+
+SMOLLM2_EMBD = 576
+_SIZE = re.compile(r"model size:\s+([\d.]+) MiB|CPU compute buffer size =\s+([\d.]+) MiB")
+
+
+def _libmtmd_buffers(
+    smollm2_path: Path, projector: Path, caplog: pytest.LogCaptureFixture
+) -> tuple[float, float]:
+    """(weights, compute) in MiB, as libmtmd logs them while loading ``projector``."""
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="lmdesk.llama"):
+        engine = Engine()
+        engine.load(smollm2_path, LoadSettings(n_ctx=256, n_threads=1, mmproj=str(projector)))
+        engine.unload()
+    lines = [r.getMessage() for r in caplog.records if r.name == "lmdesk.llama"]
+    start = next(i for i, line in enumerate(lines) if "clip_model_loader" in line)
+    found = [m for line in lines[start:] if (m := _SIZE.search(line))]
+    weights = next(float(m.group(1)) for m in found if m.group(1))
+    compute = next(float(m.group(2)) for m in found if m.group(2))
+    return weights, compute
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {},  # the chat tests' projector: 2 layers, 32x32 images
+        {"hidden": 384, "ff": 1536, "image": 336, "patch": 14, "heads": 6, "layers": 4},
+        {"hidden": 64, "ff": 256, "image": 448, "patch": 14, "layers": 3},
+    ],
+    ids=["tiny", "vit-336", "vit-448"],
+)
+def test_the_projector_estimate_matches_what_libmtmd_allocates(
+    smollm2_path: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    shape: dict[str, int],
+) -> None:
+    path = write_mmproj(tmp_path / "mmproj.gguf", text_embd=SMOLLM2_EMBD, **shape)
+    logged_weights, logged_compute = _libmtmd_buffers(smollm2_path, path, caplog)
+    info = read_projector(path)
+    assert info.file_bytes / MiB == pytest.approx(logged_weights, rel=0.01, abs=0.005)
+    # libmtmd logs two decimals: the tiny projector's 0.02 MiB is 0.015..0.025
+    assert info.compute() / MiB == pytest.approx(logged_compute, rel=0.05, abs=0.005)
+    if shape:
+        assert info.compute() / MiB == pytest.approx(logged_compute, rel=0.01)
+
+
+def test_the_projector_goes_where_libmtmd_puts_it(smollm2_path: Path, tmp_path: Path) -> None:
+    model = read_model(smollm2_path)
+    path = write_mmproj(tmp_path / "mmproj.gguf", text_embd=SMOLLM2_EMBD, hidden=256, ff=1024)
+    info = read_projector(path)
+    on_cpu = LoadSettings(n_ctx=1024, n_gpu_layers=0)
+    plain = estimate(model, on_cpu, [GpuTarget("GPU 0")])
+    seeing = with_projector(plain, info)
+    # No layer offloaded: the CPU holds it (this CPU build always does).
+    assert seeing.cpu.weights - plain.cpu.weights == info.weights(32) >= info.file_bytes
+    assert seeing.cpu.compute - plain.cpu.compute == info.compute(32) > 0
+    assert seeing.gpus == plain.gpus
+    # Layers offloaded: libmtmd's use_gpu puts weights and compute on the first GPU.
+    offloaded = LoadSettings(n_ctx=1024, n_gpu_layers=10)
+    plain = estimate(model, offloaded, [GpuTarget("GPU 0"), GpuTarget("GPU 1")])
+    seeing = with_projector(plain, info)
+    assert seeing.cpu == plain.cpu and seeing.gpus[1] == plain.gpus[1]
+    grown = seeing.gpus[0].total - plain.gpus[0].total
+    assert grown == info.weights(256) + info.compute(256)
+    assert with_projector(plain, None) is plain
+
+
+def test_a_file_that_is_no_projector_is_refused_with_a_sentence(smollm2_path: Path) -> None:
+    with pytest.raises(ProjectorError, match="is not a vision projector"):
+        read_projector(smollm2_path)
+
+
+def test_the_load_rule_pairs_the_projector_beside_the_model(
+    smollm2_path: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "HuggingFaceTB" / "SmolLM2"
+    folder.mkdir(parents=True)
+    model_path = folder / smollm2_path.name
+    model_path.symlink_to(smollm2_path)
+    model = read_model(model_path)
+    settings = Settings()
+    assert settings_for(model, model_path, settings, gpu=None).mmproj is None
+    # Another model's projector (2048-wide) beside it is not paired.
+    write_mmproj(folder / "mmproj-other-f16.gguf", text_embd=2048)
+    assert find_projector(model_path, SMOLLM2_EMBD) is None
+    assert settings_for(model, model_path, settings, gpu=None).mmproj is None
+    own = write_mmproj(folder / "SmolLM2-mmproj-f16.gguf", text_embd=SMOLLM2_EMBD, hidden=512)
+    assert settings_for(model, model_path, settings, gpu=None).mmproj == str(own)
+
+    # On a card with room for every layer but not for the projector too, the rule keeps
+    # layers back so that the projector fits.
+    card = recorded_probe("one_gpu_rtx4060")().gpus[0]
+    plan = estimate(model, settings_for(model, model_path, settings, gpu=None), [GpuTarget("x")])
+    needed_all = estimate(
+        model, plan.settings.with_changes(n_gpu_layers=model.n_layer + 1), [GpuTarget("x")]
+    ).gpu_total
+    tight = replace(
+        card,
+        total_bytes=needed_all + settings.gpu_safety_margin_bytes + 2 * MiB,
+        used_by_others_bytes=0,
+    )
+    fitted = settings_for(model, model_path, settings, gpu=tight)
+    assert fitted.n_gpu_layers < model.n_layer + 1
+    seeing = with_projector(estimate(model, fitted, [GpuTarget("x")]), read_projector(own))
+    assert seeing.gpu_total <= tight.usable_bytes - settings.gpu_safety_margin_bytes
+    own.unlink()
+    without = settings_for(model, model_path, settings, gpu=tight)
+    assert without.mmproj is None and without.n_gpu_layers == model.n_layer + 1
