@@ -5,12 +5,14 @@ projector found beside the model."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from mmproj_factory import write_mmproj
+from pytestqt.qtbot import QtBot
 from shell_helpers import recorded_probe
 
 from lmdesk.core.engine import Engine
@@ -26,6 +28,8 @@ from lmdesk.core.load_plan import settings_for
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.settings import Settings
 from lmdesk.core.units import MiB
+from lmdesk.ui.kit.offload import OffloadPanel
+from lmdesk.ui.services.context import SettingsStore
 
 SMOLLM2_EMBD = 576
 _SIZE = re.compile(r"model size:\s+([\d.]+) MiB|CPU compute buffer size =\s+([\d.]+) MiB")
@@ -135,3 +139,31 @@ def test_the_load_rule_pairs_the_projector_beside_the_model(
     own.unlink()
     without = settings_for(model, model_path, settings, gpu=tight)
     assert without.mmproj is None and without.n_gpu_layers == model.n_layer + 1
+
+
+def test_the_load_panel_names_the_projector_and_counts_it_in_the_bars(
+    qtbot: QtBot, smollm2_path: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    model_path = folder / smollm2_path.name
+    model_path.symlink_to(smollm2_path)
+    own = write_mmproj(folder / "mmproj-SmolLM2-f16.gguf", text_embd=SMOLLM2_EMBD, hidden=512)
+    model = read_model(model_path)
+    panel = OffloadPanel(SettingsStore(Settings()))
+    qtbot.addWidget(panel)
+    panel.set_model(model, str(model_path))
+    info = read_projector(own)
+    assert panel.settings().mmproj == str(own)
+    assert not panel.vision.isHidden()
+    assert panel.vision.text() == f"Vision: projector {own.name} (13 MB)"
+    text_only = estimate(model, panel.settings(), [])
+    plan = panel.current_plan()
+    assert plan.cpu.weights == text_only.cpu.weights + info.weights(32)
+    assert plan.cpu.compute == text_only.cpu.compute + info.compute()
+    panel.resize(420, 640)
+    if (shots := os.environ.get("LMDESK_SHOTS")) is not None:
+        panel.grab().save(str(Path(shots) / "load_panel_vision.png"))
+    # A text-only model: no line, nothing added.
+    panel.set_model(read_model(smollm2_path), str(smollm2_path))
+    assert panel.vision.isHidden() and panel.projector() is None
