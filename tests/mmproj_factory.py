@@ -40,7 +40,7 @@ def write_mmproj(
     one gives compute buffers big enough to compare with libmtmd's log)."""
     rng = np.random.default_rng(seed)
     n_pos = (image // patch) ** 2 + 1  # the patches and the class embedding
-    HIDDEN, FF, PATCH = hidden, ff, patch  # noqa: N806 - the module's defaults, overridden
+    HIDDEN, FF, PATCH = hidden, ff, patch
 
     def weights(*shape: int) -> np.ndarray:
         return (rng.standard_normal(shape) * 0.02).astype(np.float32)

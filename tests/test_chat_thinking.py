@@ -11,7 +11,7 @@ from chat_helpers import SETTINGS, no_dangling_qthreads  # noqa: F401
 from pytestqt.qtbot import QtBot
 
 from lmdesk.core.chats import ChatStore
-from lmdesk.core.engine.templates import custom_template_name
+from lmdesk.core.engine.templates import CustomTemplate
 from lmdesk.core.reasoning import ThinkingSwitches
 from lmdesk.core.settings import Settings
 from lmdesk.ui.pages.chat.page import ChatPage
@@ -61,7 +61,7 @@ def _thinking_model(qtbot: QtBot, page: ChatPage, model: Path) -> None:
     with qtbot.waitSignal(page.controller.loaded, timeout=60_000):
         page.load_model(str(model), SETTINGS)
     with qtbot.waitSignal(page.controller.template_changed, timeout=10_000) as changed:
-        page.controller.set_chat_template(custom_template_name(THINKING_TEMPLATE))
+        page.controller.set_chat_template(CustomTemplate(THINKING_TEMPLATE))
     assert changed.args == ["custom", ""]
 
 
