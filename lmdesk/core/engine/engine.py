@@ -17,7 +17,7 @@ from .. import cpu_threads
 from ..gguf import GGUFError, describe, read_header
 from ..gguf.errors import MissingKeyError
 from ..load_settings import LoadSettings
-from ..reasoning import opened_in_prompt, thinking_switches
+from ..reasoning import opened_in_prompt, reply_so_far, thinking_switches
 from ..sampling import MODEL_CARD_KEYS, SamplingSettings, model_card_sampling
 from . import host, loader
 from .chunks import ChatChunk
@@ -258,7 +258,9 @@ class Engine:
             if not messages or messages[-1]["role"] != "assistant":
                 raise ValueError("continue_last needs an assistant message at the end")
             head = render(messages[:-1], add_generation_prompt=True, variables=variables)
-            return head + str(messages[-1].get("content") or "")
+            last = messages[-1]
+            content, reasoning = last.get("content"), last.get("reasoning_content")
+            return head + reply_so_far(head, str(content or ""), str(reasoning or ""))
         return render(messages, add_generation_prompt=True, variables=variables)
 
     def _prompt_tokens(
