@@ -6,9 +6,9 @@ writes chat.png (1280x800: the page bar, conversations, messages with their
 stats lines and a reply's Thinking block opened, the composer with its context gauge,
 the Load panel, the status bar) to docs/screenshots/ by default. The thinking is real:
 SmolLM2 under a DeepSeek-R1-style template (the prompt opens ``<think>``), shown two
-earlier turns that think briefly, then answer. The model is the real SmolLM2-135M-Instruct (the test cache's copy,
-fetched if missing); replies are greedy, so the picture is repeatable on a
-given llama.cpp build. The profile is a throwaway folder.
+earlier turns that think briefly, then answer. The model is the real
+SmolLM2-135M-Instruct (the test cache's copy, fetched if missing); replies are
+greedy, so the picture is repeatable on a given llama.cpp build. The profile is a throwaway folder.
 """
 
 from __future__ import annotations
