@@ -88,11 +88,13 @@ def test_the_projector_goes_where_libmtmd_puts_it(smollm2_path: Path, tmp_path: 
     assert seeing.cpu.weights - plain.cpu.weights == info.weights(32) >= info.file_bytes
     assert seeing.cpu.compute - plain.cpu.compute == info.compute(32) > 0
     assert seeing.gpus == plain.gpus
-    # Layers offloaded: libmtmd's use_gpu puts weights and compute on the first GPU.
+    # Layers offloaded: libmtmd's use_gpu puts weights and compute on the first GPU; the
+    # CPU keeps the image's inputs.
     offloaded = LoadSettings(n_ctx=1024, n_gpu_layers=10)
     plain = estimate(model, offloaded, [GpuTarget("GPU 0"), GpuTarget("GPU 1")])
     seeing = with_projector(plain, info)
-    assert seeing.cpu == plain.cpu and seeing.gpus[1] == plain.gpus[1]
+    assert seeing.gpus[1] == plain.gpus[1] and seeing.cpu.weights == plain.cpu.weights
+    assert seeing.cpu.compute - plain.cpu.compute == info.inputs() == 12_288 + 32 + 32
     grown = seeing.gpus[0].total - plain.gpus[0].total
     assert grown == info.weights(256) + info.compute(256)
     assert with_projector(plain, None) is plain
@@ -167,3 +169,50 @@ def test_the_load_panel_names_the_projector_and_counts_it_in_the_bars(
     # A text-only model: no line, nothing added.
     panel.set_model(read_model(smollm2_path), str(smollm2_path))
     assert panel.vision.isHidden() and panel.projector() is None
+
+
+def test_on_a_gpu_the_projector_goes_where_libmtmd_puts_it(
+    smollm2_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The loopback RPC device stands in for a GPU (DESIGN.md): libmtmd given it as its
+    device logs a compute buffer there and one for the inputs on the CPU."""
+    import ctypes
+
+    from llama_cpp import mtmd_cpp
+
+    from lmdesk.core.engine import llama_log
+    from lmdesk.core.llama_memory.rpc import RpcServer
+
+    path = write_mmproj(
+        tmp_path / "mmproj.gguf", text_embd=SMOLLM2_EMBD, hidden=384, ff=1536, image=336, patch=14
+    )
+    info = read_projector(path)
+    engine = Engine()
+    engine.load(smollm2_path, LoadSettings(n_ctx=256, n_threads=1))
+    try:
+        with RpcServer() as server, caplog.at_level(logging.DEBUG, logger="lmdesk.llama"):
+            llama_log.install_mtmd()
+            params = mtmd_cpp.mtmd_context_params_default()
+            params.use_gpu, params.device = True, ctypes.c_void_p(server.device)
+            params.n_threads, params.print_timings = 1, False
+            native = engine._native  # the loaded model libmtmd pairs with
+            assert native is not None
+            ctx = mtmd_cpp.mtmd_init_from_file(str(path).encode(), native.model, params)
+            assert ctx
+            mtmd_cpp.mtmd_free(ctx)
+    finally:
+        engine.unload()
+    logged = {
+        m.group(1): float(m.group(2))
+        for r in caplog.records
+        if (m := re.search(r"(\S+) compute buffer size =\s+([\d.]+) MiB", r.getMessage()))
+        and "reserve_compute_meta" in r.getMessage()
+    }
+    gpu_name = next(name for name in logged if name.startswith("RPC"))
+    model = read_model(smollm2_path)
+    plain = estimate(model, LoadSettings(n_ctx=256, n_gpu_layers=1), [GpuTarget("GPU 0")])
+    seeing = with_projector(plain, info)
+    gpu_compute = (seeing.gpus[0].compute - plain.gpus[0].compute) / MiB
+    cpu_compute = (seeing.cpu.compute - plain.cpu.compute) / MiB
+    assert gpu_compute == pytest.approx(logged[gpu_name], rel=0.01)
+    assert cpu_compute == pytest.approx(logged["CPU"], rel=0.01)

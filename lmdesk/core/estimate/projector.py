@@ -60,6 +60,14 @@ class ProjectorInfo:
             alignment,
         )
 
+    def inputs(self, alignment: int = CPU_ALIGNMENT) -> int:
+        """Bytes the CPU keeps for the graph's inputs when the tower runs on a GPU (ggml's
+        scheduler puts inputs on the CPU and copies them over): the warm-up image, its
+        positions and patch indices."""
+        side = self.image_size // self.patch_size
+        sizes = (self.image_size * self.image_size * 3 * 4, (side * side + 1) * 4, side * side * 4)
+        return sum(-(-n // alignment) * alignment for n in sizes)
+
 
 @lru_cache(maxsize=64)
 def _compute(
@@ -145,11 +153,12 @@ def gpu_bytes(projector: ProjectorInfo | None, *, alignment: int = GPU_ALIGNMENT
     """What the projector takes on a GPU it is offloaded to (for fit()'s budget)."""
     if projector is None:
         return 0
-    return projector.weights(alignment) + projector.compute(alignment)
+    return projector.weights(alignment) + projector.compute(alignment)  # inputs: on the CPU
 
 
 def with_projector(plan: MemoryPlan, projector: ProjectorInfo | None) -> MemoryPlan:
-    """``plan`` with the projector's weights and compute buffer on the device libmtmd uses."""
+    """``plan`` with the projector's weights and compute buffer on the device libmtmd uses
+    (on a GPU, the CPU also holds the graph's inputs: `ProjectorInfo.inputs`)."""
     if projector is None:
         return plan
     index = 1 if projector_on_gpu(plan) else 0
@@ -160,5 +169,8 @@ def with_projector(plan: MemoryPlan, projector: ProjectorInfo | None) -> MemoryP
         weights=device.weights + projector.weights(alignment),
         compute=device.compute + projector.compute(alignment),
     )
-    devices = (*plan.devices[:index], grown, *plan.devices[index + 1 :])
-    return replace(plan, devices=devices)
+    devices = [*plan.devices[:index], grown, *plan.devices[index + 1 :]]
+    if device.is_gpu:  # the inputs stay on the CPU, copied to the GPU for each image
+        cpu = devices[0]
+        devices[0] = replace(cpu, compute=cpu.compute + projector.inputs(CPU_ALIGNMENT))
+    return replace(plan, devices=tuple(devices))
