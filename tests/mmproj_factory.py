@@ -33,6 +33,7 @@ def write_mmproj(
     image: int = IMAGE,
     patch: int = PATCH,
     heads: int = 2,
+    projector_type: str = "mlp",
 ) -> Path:
     """Write a projector whose output width is ``text_embd`` (the text model's n_embd).
 
@@ -47,7 +48,7 @@ def write_mmproj(
 
     writer = GGUFWriter(path, "clip")
     writer.add_string("general.name", "test projector")
-    writer.add_string("clip.projector_type", "mlp")
+    writer.add_string("clip.projector_type", projector_type)
     writer.add_bool("clip.has_vision_encoder", True)
     writer.add_bool("clip.use_gelu", True)
     writer.add_uint32("clip.vision.embedding_length", HIDDEN)

@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 from shell_helpers import recorded_probe
 
 from lmdesk.core.engine import Engine
+from lmdesk.core.engine.errors import ModelFileError
 from lmdesk.core.estimate import GpuTarget, estimate
 from lmdesk.core.estimate.projector import (
     ProjectorError,
@@ -216,3 +217,27 @@ def test_on_a_gpu_the_projector_goes_where_libmtmd_puts_it(
     cpu_compute = (seeing.cpu.compute - plain.cpu.compute) / MiB
     assert gpu_compute == pytest.approx(logged[gpu_name], rel=0.01)
     assert cpu_compute == pytest.approx(logged["CPU"], rel=0.01)
+
+
+def test_a_paired_projector_libmtmd_cannot_load_leaves_the_model_loading_without_it(
+    smollm2_path: Path, tmp_path: Path
+) -> None:
+    model_path = tmp_path / smollm2_path.name
+    model_path.symlink_to(smollm2_path)
+    beside = write_mmproj(
+        tmp_path / "mmproj-new-kind.gguf", text_embd=SMOLLM2_EMBD, projector_type="from_2030"
+    )
+    settings = settings_for(read_model(model_path), model_path, Settings(), gpu=None)
+    assert settings.mmproj == str(beside)  # paired by its width; its type is for libmtmd
+    engine = Engine()
+    engine.load(model_path, settings.with_changes(n_ctx=256, n_threads=1))
+    try:
+        assert engine.loaded and not engine.sees_images
+    finally:
+        engine.unload()
+    # Chosen by hand from elsewhere, the same file is refused with a sentence.
+    elsewhere = tmp_path / "other" / "mine.gguf"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(beside.read_bytes())
+    with pytest.raises(ModelFileError, match="could not load the projector"):
+        engine.load(model_path, LoadSettings(n_ctx=256, n_threads=1, mmproj=str(elsewhere)))

@@ -130,9 +130,15 @@ class Engine:
             threads = settings.n_threads or cpu_threads.threads_for(None).generation
             on_gpu = settings.n_gpu_layers != 0  # as llama-server: with the model's layers
             if settings.mmproj:  # the person's choice: refused loudly when it does not fit
-                projector = Projector.open(
-                    settings.mmproj, native, n_threads=threads, use_gpu=on_gpu
-                )
+                try:
+                    projector = Projector.open(
+                        settings.mmproj, native, n_threads=threads, use_gpu=on_gpu
+                    )
+                except ModelFileError as exc:
+                    # The load rule's pairing (the one beside it) is a guess, as below.
+                    if Path(settings.mmproj) != find_projector(path, native.n_embd()):
+                        raise
+                    _log.warning("the projector beside the model was not loaded: %s", exc)
             elif (beside := find_projector(path, native.n_embd())) is not None:
                 try:
                     projector = Projector.open(beside, native, n_threads=threads, use_gpu=on_gpu)
