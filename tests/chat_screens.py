@@ -3,11 +3,12 @@
     QT_QPA_PLATFORM=offscreen python tests/chat_screens.py [out_dir]
 
 writes chat.png (1280x800: the page bar, conversations, messages with their
-stats lines, the composer with its context gauge, the Load panel, the status
-bar) to docs/screenshots/ by
-default. The model is the real SmolLM2-135M-Instruct (the test cache's copy,
-fetched if missing); replies are greedy, so the picture is repeatable on a
-given llama.cpp build. The profile is a throwaway folder.
+stats lines and a reply's Thinking block opened, the composer with its context gauge,
+the Load panel, the status bar) to docs/screenshots/ by default. The thinking is real:
+SmolLM2 under a DeepSeek-R1-style template (the prompt opens ``<think>``), shown two
+earlier turns that think briefly, then answer. The model is the real
+SmolLM2-135M-Instruct (the test cache's copy, fetched if missing); replies are
+greedy, so the picture is repeatable on a given llama.cpp build. The profile is a throwaway folder.
 """
 
 from __future__ import annotations
@@ -22,10 +23,17 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 SIZE = (1280, 800)
-QUESTIONS = (
-    "Give me three tips for staying focused.",
-    "Write a short Python function that reverses a string, in a code block.",
+THINKING_TEMPLATE = (  # earlier turns show their thinking, as a reasoning model's would
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n"
+    "{% if m.reasoning_content is defined %}<think>\n{{ m.reasoning_content }}\n</think>\n\n"
+    "{% endif %}{{ m.content }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n<think>\n{% endif %}"
 )
+SHOTS = (  # (question, thinking, answer): stored turns that teach the format
+    ("What is 1 + 1?", "One plus one is two.", "2"),
+    ("What is 3 + 3?", "Three plus three is six.", "6"),
+)
+QUESTIONS = ("What is 2 + 2?",)
 OLDER = (  # (days ago, title, question): earlier conversations for the list
     (1, "Poem about GPUs", "Write a short poem about GPUs."),
     (3, "Trip to Lisbon", "What should I see in Lisbon in two days?"),
@@ -76,17 +84,27 @@ def main() -> int:
         QTimer.singleShot(int(timeout_s * 1000), loop.quit)
         loop.exec()
 
+    from lmdesk.core.engine.templates import CustomTemplate
+
     page.load_model(str(model), LoadSettings(n_ctx=4096, n_threads=2))
     wait_for(page.controller.loaded)
-    page.new_chat()
-    values = page.session.sampling().with_changes(temperature=0.0, max_tokens=200, seed=1)
+    page.controller.set_chat_template(CustomTemplate(THINKING_TEMPLATE))
+    wait_for(page.controller.template_changed)
+    conversation = page.store.create_conversation("Sums, thought through")
+    for question, thought, answer in SHOTS:
+        page.store.add_message(conversation.id, "user", question)
+        page.store.add_message(conversation.id, "assistant", answer, reasoning=thought)
+    page.conversations.refresh(select=conversation.id)
+    page.session.open(conversation.id)
+    values = page.session.sampling().with_changes(temperature=0.0, max_tokens=60, seed=1)
     page.session.set_sampling(values)
     page.sampling.set_values(values)
     for question in QUESTIONS:
         page.composer.edit.setPlainText(question)
         page.send(question)
         wait_for(page.session.reply_finished)
-    page.composer.edit.setPlainText("Thanks! Can it handle Unicode?")
+    page.messages.widgets()[-1].thinking.toggle.click()  # open the last reply's thinking
+    page.composer.edit.setPlainText("And 5 + 5?")
     deadline = time.monotonic() + 10
     while not page.composer.gauge.exact and time.monotonic() < deadline:
         app.processEvents()  # the gauge's exact count arrives from the worker

@@ -22,26 +22,42 @@ IMAGE = 32
 PATCH = 16
 
 
-def write_mmproj(path: Path, *, text_embd: int, layers: int = 2, seed: int = 0) -> Path:
-    """Write a projector whose output width is ``text_embd`` (the text model's n_embd)."""
+def write_mmproj(
+    path: Path,
+    *,
+    text_embd: int,
+    layers: int = 2,
+    seed: int = 0,
+    hidden: int = HIDDEN,
+    ff: int = FF,
+    image: int = IMAGE,
+    patch: int = PATCH,
+    heads: int = 2,
+    projector_type: str = "mlp",
+) -> Path:
+    """Write a projector whose output width is ``text_embd`` (the text model's n_embd).
+
+    ``hidden``, ``ff``, ``image``, ``patch`` and ``heads`` shape the vision tower (a larger
+    one gives compute buffers big enough to compare with libmtmd's log)."""
     rng = np.random.default_rng(seed)
-    n_pos = (IMAGE // PATCH) ** 2 + 1  # the patches and the class embedding
+    n_pos = (image // patch) ** 2 + 1  # the patches and the class embedding
+    HIDDEN, FF, PATCH = hidden, ff, patch
 
     def weights(*shape: int) -> np.ndarray:
         return (rng.standard_normal(shape) * 0.02).astype(np.float32)
 
     writer = GGUFWriter(path, "clip")
     writer.add_string("general.name", "test projector")
-    writer.add_string("clip.projector_type", "mlp")
+    writer.add_string("clip.projector_type", projector_type)
     writer.add_bool("clip.has_vision_encoder", True)
     writer.add_bool("clip.use_gelu", True)
     writer.add_uint32("clip.vision.embedding_length", HIDDEN)
     writer.add_uint32("clip.vision.feed_forward_length", FF)
     writer.add_uint32("clip.vision.block_count", layers)
     writer.add_uint32("clip.vision.projection_dim", text_embd)
-    writer.add_uint32("clip.vision.attention.head_count", 2)
+    writer.add_uint32("clip.vision.attention.head_count", heads)
     writer.add_float32("clip.vision.attention.layer_norm_epsilon", 1e-6)
-    writer.add_uint32("clip.vision.image_size", IMAGE)
+    writer.add_uint32("clip.vision.image_size", image)
     writer.add_uint32("clip.vision.patch_size", PATCH)
     writer.add_array("clip.vision.image_mean", [0.5, 0.5, 0.5])
     writer.add_array("clip.vision.image_std", [0.5, 0.5, 0.5])

@@ -11,7 +11,8 @@ from chat_helpers import SETTINGS, no_dangling_qthreads  # noqa: F401
 from pytestqt.qtbot import QtBot
 
 from lmdesk.core.chats import ChatStore
-from lmdesk.core.engine.templates import custom_template_name
+from lmdesk.core.engine import Engine
+from lmdesk.core.engine.templates import CustomTemplate
 from lmdesk.core.reasoning import ThinkingSwitches
 from lmdesk.core.settings import Settings
 from lmdesk.ui.pages.chat.page import ChatPage
@@ -61,7 +62,7 @@ def _thinking_model(qtbot: QtBot, page: ChatPage, model: Path) -> None:
     with qtbot.waitSignal(page.controller.loaded, timeout=60_000):
         page.load_model(str(model), SETTINGS)
     with qtbot.waitSignal(page.controller.template_changed, timeout=10_000) as changed:
-        page.controller.set_chat_template(custom_template_name(THINKING_TEMPLATE))
+        page.controller.set_chat_template(CustomTemplate(THINKING_TEMPLATE))
     assert changed.args == ["custom", ""]
 
 
@@ -126,6 +127,41 @@ def test_thinking_streams_into_its_own_block_and_survives_a_restart(
     block = again.messages.widgets()[-1].thinking
     assert not block.isHidden() and not block.expanded and block.text() == reply.reasoning
     assert again.messages.widgets()[-1].text() == "4"
+
+
+def test_a_reply_cut_off_while_thinking_can_be_continued_with_its_thinking(
+    qtbot: QtBot, make_page: Callable[[], ChatPage], smollm2_path: Path
+) -> None:
+    page = make_page()
+    _thinking_model(qtbot, page, smollm2_path)
+    conversation_id = _conversation_with_shots(page)
+    page.session.set_sampling(page.session.sampling().with_changes(max_tokens=3))
+    with qtbot.waitSignal(page.session.reply_finished, timeout=REPLY_TIMEOUT_MS):
+        page.send("What is 2 + 2?")
+    cut = page.store.messages(conversation_id)[-1]
+    assert cut.content == "" and cut.reasoning.startswith("Two plus")  # 3 tokens of thinking
+    assert cut.stats is not None and cut.stats.stop_reason == "max_tokens"
+    widget = page.messages.widgets()[-1]
+    assert widget.continue_button.isVisible()  # offered, though there is no answer yet
+
+    # Continue's prompt ends inside the thinking the reply had written.
+    turns = page.session.prompt_messages(continuing=True)
+    assert turns[-1] == {"role": "assistant", "content": "", "reasoning_content": cut.reasoning}
+    engine = Engine()  # the same model and template, to read the prompt the reply runs on
+    engine.load(smollm2_path, SETTINGS, chat_template=CustomTemplate(THINKING_TEMPLATE))
+    try:
+        prompt = engine.render_prompt(turns, continue_last=True)
+    finally:
+        engine.unload()
+    assert prompt.endswith("<|im_start|>assistant\n<think>\n" + cut.reasoning)
+
+    page.session.set_sampling(page.session.sampling().with_changes(max_tokens=40))
+    with qtbot.waitSignal(page.session.reply_finished, timeout=REPLY_TIMEOUT_MS):
+        widget.continue_button.click()
+    done = page.store.messages(conversation_id)[-1]
+    assert done.id == cut.id and done.state == "complete"
+    assert done.reasoning.startswith(cut.reasoning) and "four" in done.reasoning
+    assert "</think>" not in done.reasoning and done.content == "4"
 
 
 def test_the_thinking_switch_shows_for_a_template_that_has_one_and_is_kept_per_chat(

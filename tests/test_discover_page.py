@@ -327,7 +327,8 @@ def test_incomplete_splits_and_files_that_are_not_models_get_no_verdict(
     assert fit_text["Big-Q8_0"] == "Incomplete: parts missing on the hub"
     assert fit_text["calibration"] == "Importance matrix (for quantizing, not a model)"
     assert fit_text["Vision-7B-mmproj-model-f16"] == "Vision projector (used with a model)"
-    assert fit_text[SMOL_FILE.removesuffix(".gguf")] == "CPU only"
+    # the repository has a projector: the model's row says it comes with it
+    assert fit_text[SMOL_FILE.removesuffix(".gguf")] == "CPU only  · + vision projector (32 B)"
     names = [r.model.name for r in files.rows()]
     assert names.index("Big-Q8_0") > names.index(SMOL_FILE.removesuffix(".gguf"))
     big = names.index("Big-Q8_0")

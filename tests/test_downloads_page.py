@@ -7,6 +7,7 @@ faults (a stall, a cut connection, a wrong sha256) are injected by the hub.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from model_pages import (
     hub_fixture,  # noqa: F401 - the `hub` fixture
     keeper_fixture,  # noqa: F401 - the `keeper` fixture
 )
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from lmdesk.core.downloads import JobSnapshot, JobState
@@ -311,3 +313,60 @@ def test_retry_of_a_job_from_an_earlier_queue_adds_it_again(
     hub.clear_faults()
     page.row(BLOB_ID).buttons["retry"].click()
     qtbot.waitUntil(lambda: state_of(page, BLOB_ID) is JobState.DONE, timeout=15_000)
+
+
+def test_a_model_with_a_projector_is_downloaded_with_it_and_my_models_says_it_sees(
+    qtbot: QtBot, hub: HubServer, keeper: PageKeeper, smollm2_path: Path, tmp_path: Path
+) -> None:
+    from mmproj_factory import write_mmproj
+
+    from lmdesk.ui.pages.discover.files_model import FIT as FIT_COLUMN
+    from lmdesk.ui.pages.discover.files_model import NAME
+    from lmdesk.ui.pages.library.library_model import NAME as LIBRARY_NAME
+
+    repo = "tester/SmolVLM-GGUF"
+    own = write_mmproj(tmp_path / "own.gguf", text_embd=576)
+    hub.add_repo(
+        repo,
+        {
+            SMOL_FILE: smollm2_path,
+            "mmproj-SmolVLM-f16.gguf": own,
+            "mmproj-SmolVLM-bf16.gguf": write_mmproj(tmp_path / "b.gguf", text_embd=576),
+        },
+        tags=["gguf"],
+    )
+    context = keeper.context
+    discover = keeper.add(DiscoverPage(context))
+    library = keeper.add(LibraryPage(context, scan_options={"lm_studio": []}))
+    for page in (discover, library):
+        qtbot.addWidget(page)
+    qtbot.waitUntil(lambda: library.scanner.scans == 1 and not library.scanner.busy)
+    qtbot.waitUntil(lambda: repo in discover.results.repo_ids(), timeout=15_000)
+    discover.list.setCurrentIndex(
+        discover.results.index(discover.results.repo_ids().index(repo), 0)
+    )
+    files = discover.repo_view.files
+    qtbot.waitUntil(lambda: files.rowCount() == 3, timeout=15_000)
+    model_row = next(i for i, r in enumerate(files.rows()) if r.model.filename == SMOL_FILE)
+    size = own.stat().st_size / MiB
+    qtbot.waitUntil(lambda: files.rows()[model_row].info is not None, timeout=15_000)
+    assert files.data(files.index(model_row, FIT_COLUMN)) == (
+        f"CPU only  · + vision projector ({size:.1f} MiB)"
+    )
+    tip = files.data(files.index(model_row, NAME), Qt.ItemDataRole.ToolTipRole)
+    assert "mmproj-SmolVLM-f16.gguf: the pair is needed" in tip
+    if (shots := os.environ.get("LMDESK_SHOTS")) is not None:
+        discover.resize(1200, 700)
+        discover.grab().save(str(Path(shots) / "discover_pair.png"))
+
+    with qtbot.waitSignal(context.signals.models_changed, timeout=30_000):
+        discover.repo_view.buttons.buttons["SmolLM2-135M-Instruct.Q4_1"].click()
+    folder = context.settings.models_dir() / repo
+    qtbot.waitUntil(lambda: (folder / "mmproj-SmolVLM-f16.gguf").is_file(), timeout=30_000)
+    assert not (folder / "mmproj-SmolVLM-bf16.gguf").exists()  # one projector is enough
+    qtbot.waitUntil(lambda: library.model.rowCount() == 1, timeout=15_000)
+    qtbot.waitUntil(lambda: library.model.entry(0).sees_images, timeout=15_000)
+    entry = library.model.entry(0)
+    assert entry.projector == folder / "mmproj-SmolVLM-f16.gguf"
+    name = library.model.data(library.model.index(0, LIBRARY_NAME))
+    assert name == f"{entry.name}  · vision"

@@ -122,3 +122,25 @@ def test_template_switches_are_read_from_the_template() -> None:
     )
     assert thinking_switches(gpt_oss).reasoning_effort
     assert not thinking_switches(None).any
+
+
+def test_continue_puts_the_thinking_back_where_the_model_left_it() -> None:
+    from lmdesk.core.reasoning import reply_so_far
+
+    opened = "<|im_start|>assistant\n<think>\n"  # the template opened the thinking
+    assert reply_so_far(opened, "", "Two plus") == "Two plus"
+    assert reply_so_far(opened, "4", "Two plus two.\n") == "Two plus two.\n</think>\n\n4"
+    plain = "<|im_start|>assistant\n"  # the model opened it itself
+    assert reply_so_far(plain, "", "\nTwo plus") == "<think>\nTwo plus"
+    assert reply_so_far(plain, "4", "") == "4"
+
+
+def test_a_splitter_can_start_inside_the_thinking_of_a_reply_cut_off_while_thinking() -> None:
+    splitter = ReasoningSplitter(answer_only=True, inside="<think>")
+    assert splitter.thinking and splitter.format == "tags"
+    for chunk in (" two is", " four.</th", "ink>\n\n4"):
+        splitter.feed(chunk)
+    splitter.finish()
+    assert (splitter.reasoning, splitter.content) == (" two is four.", "4")
+    with pytest.raises(ValueError, match="not a thinking tag"):
+        ReasoningSplitter(inside="<ponder>")

@@ -9,7 +9,7 @@ import pytest
 
 from lmdesk.core.engine import Engine, ReplyStats, TextChunk
 from lmdesk.core.engine.errors import TemplateError
-from lmdesk.core.engine.templates import custom_template_name
+from lmdesk.core.engine.templates import CustomTemplate
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.reasoning import split_reasoning
 from lmdesk.core.sampling import SamplingSettings
@@ -31,7 +31,7 @@ QUESTION = [{"role": "user", "content": "What is 2 + 2?"}]
 def engine(smollm2_path: Path) -> Iterator[Engine]:
     engine = Engine()
     engine.load(smollm2_path, LoadSettings(n_ctx=512, n_batch=256, n_ubatch=256, n_threads=1))
-    engine.chat_template = custom_template_name(THINKING_CHATML)
+    engine.chat_template = CustomTemplate(THINKING_CHATML)
     yield engine
     engine.unload()
 
@@ -79,12 +79,24 @@ def test_thinking_reaches_only_templates_that_read_it(engine: Engine) -> None:
         prompt = engine.render_prompt(turns)
         assert "two and two" not in prompt and "<|im_start|>assistant\n4<|im_end|>" in prompt
     finally:
-        engine.chat_template = custom_template_name(THINKING_CHATML)
+        engine.chat_template = CustomTemplate(THINKING_CHATML)
 
 
 def test_a_custom_template_that_cannot_be_read_is_refused_and_the_old_one_kept(
     engine: Engine,
 ) -> None:
     with pytest.raises(TemplateError, match="cannot be read"):
-        engine.chat_template = custom_template_name("{% for m in messages %}")
+        engine.chat_template = CustomTemplate("{% for m in messages %}")
     assert engine.chat_template == "custom"
+
+
+def test_a_custom_template_is_told_from_a_name_by_its_type_not_its_text(engine: Engine) -> None:
+    # The old "custom:\n" + source string is no template any more: only the typed value is.
+    with pytest.raises(TemplateError):
+        engine.chat_template = "custom:\n" + THINKING_CHATML
+    assert engine.chat_template == "custom"
+    engine.chat_template = "chatml"
+    engine.chat_template = CustomTemplate(THINKING_CHATML)
+    assert engine.chat_template == "custom" and "<think>" in engine.render_prompt(QUESTION)
+    with pytest.raises(ValueError, match="needs its Jinja source"):
+        CustomTemplate("  ")

@@ -4,7 +4,9 @@
 defaults (the context capped at what the model was trained for) with as many GPU layers
 as `fit` finds for the card. The Load panel, My Models, the model loaded at start, the
 chat's model picker and `lmdesk estimate/fit` all call it, so the same model with the same
-defaults is loaded the same way whichever door it comes in by.
+defaults is loaded the same way whichever door it comes in by. A vision projector beside the
+model (`core.gguf.projector`) is loaded with it (``LoadSettings.mmproj``), and its memory is
+counted when the layers are fitted to the card.
 """
 
 from __future__ import annotations
@@ -90,8 +92,10 @@ def settings_for(
     numbers the Load panel and the verdicts use.
     """
     from lmdesk.core.estimate import fit
+    from lmdesk.core.estimate.projector import gpu_bytes, projector_or_none
 
     base = default_load_settings(settings.load, n_ctx_train=model.n_ctx_train)
+    base = base.with_changes(mmproj=projector_for(path, model))
     remembered = settings.remembered(str(path))
     if remembered is not None:
         return from_remembered(remembered, base)
@@ -100,12 +104,21 @@ def settings_for(
     result = fit(
         model,
         base,
-        gpu_free=gpu.usable_bytes,
+        gpu_free=gpu.usable_bytes - gpu_bytes(projector_or_none(base.mmproj)),
         margin=settings.gpu_safety_margin_bytes,
         gpu_name=gpu.name,
     )
     _log.info("fitted %s to %s: %s", Path(path).name, gpu.name, result.choice())
     return base.with_changes(n_gpu_layers=result.n_gpu_layers, n_cpu_moe=result.n_cpu_moe)
+
+
+def projector_for(path: Path | str, model: ModelInfo) -> str | None:
+    """The vision projector to load with the model at `path`: the one beside it that makes
+    embeddings as wide as the model's (None: no projector, or several that fit)."""
+    from lmdesk.core.gguf.projector import find_projector
+
+    found = find_projector(path, model.n_embd)
+    return str(found) if found is not None else None
 
 
 def usable_gpu(gpu: GpuInfo | None, build: LlamaBuild | None) -> GpuInfo | None:

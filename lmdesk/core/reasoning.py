@@ -82,6 +82,25 @@ def opened_in_prompt(prompt: str) -> str:
     return ""
 
 
+CONTINUE_TAG = TAG_PAIRS[0][0]
+"""The tag a continued reply's thinking is put back in (the reply does not keep its own)."""
+
+
+def reply_so_far(prompt: str, content: str, reasoning: str) -> str:
+    """A reply's text as the model wrote it, to continue it after ``prompt`` (which ends with
+    the generation prompt): its thinking back in tags (the open tag left out when the prompt
+    opened it), then its answer. A reply cut off while thinking ends inside the thinking, so
+    the model carries on thinking, then answers."""
+    if not reasoning:
+        return content
+    opened = opened_in_prompt(prompt)
+    open_tag = opened or CONTINUE_TAG
+    text = ("" if opened else open_tag) + reasoning
+    if content:
+        text += dict(TAG_PAIRS)[open_tag] + "\n\n" + content
+    return text
+
+
 class ReasoningSplitter:
     """Feed streamed text; get back ``(reasoning, answer)`` text that is safe to show now.
 
@@ -91,15 +110,20 @@ class ReasoningSplitter:
     ``content``).
     """
 
-    def __init__(self, *, answer_only: bool = False) -> None:
-        """``answer_only``: the text continues an answer (Continue), so nothing is thinking."""
+    def __init__(self, *, answer_only: bool = False, inside: str = "") -> None:
+        """``answer_only``: the text continues an answer (Continue), so nothing is thinking.
+        ``inside``: the open tag of a thinking block the text continues (Continue of a reply
+        cut off while thinking): thinking until its close tag, then the answer."""
+        close = dict(TAG_PAIRS).get(inside, "")
+        if inside and not close:
+            raise ValueError(f"{inside!r} is not a thinking tag")
         self._buffer = ""
-        self._mode: Mode = "answer" if answer_only else "start"
-        self._close = ""
+        self._mode: Mode = "think" if close else "answer" if answer_only else "start"
+        self._close = close
         self._strip_answer = False
         self.reasoning = ""
         self.content = ""
-        self.format = ""
+        self.format = "tags" if close else ""
         """"tags" or "channels" once recognised; "" for a reply with no thinking (so far)."""
 
     @property

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from lmdesk.core.chats.errors import ChatStoreError
 from lmdesk.core.chats.models import Message, MessageState, MessageStats
 from lmdesk.core.chats.reply_writer import ReplyWriter
-from lmdesk.core.reasoning import ReasoningSplitter
+from lmdesk.core.reasoning import CONTINUE_TAG, ReasoningSplitter
 
 if TYPE_CHECKING:
     from lmdesk.core.chats.store import ChatStore
@@ -49,8 +49,14 @@ class ReplyRecord:
         self.writer = writer
         self.previous = previous
         """The message before Continue (restored if Continue adds nothing)."""
-        self.splitter = ReasoningSplitter(answer_only=previous is not None)
-        """Splits the streamed text into thinking and answer (Continue extends the answer)."""
+        cut_while_thinking = (
+            previous is not None and bool(previous.reasoning) and not previous.content.strip()
+        )
+        self.splitter = ReasoningSplitter(
+            answer_only=previous is not None, inside=CONTINUE_TAG if cut_while_thinking else ""
+        )
+        """Splits the streamed text into thinking and answer (Continue extends the answer, or
+        the thinking of a reply cut off while thinking)."""
         self.raw = ""
         """The text as the model streamed it, markers and all."""
 

@@ -17,7 +17,7 @@ from .. import cpu_threads
 from ..gguf import GGUFError, describe, read_header
 from ..gguf.errors import MissingKeyError
 from ..load_settings import LoadSettings
-from ..reasoning import opened_in_prompt, thinking_switches
+from ..reasoning import opened_in_prompt, reply_so_far, thinking_switches
 from ..sampling import MODEL_CARD_KEYS, SamplingSettings, model_card_sampling
 from . import host, loader
 from .chunks import ChatChunk
@@ -128,11 +128,20 @@ class Engine:
             templates = ModelTemplates.of(native)
             template = templates.resolve(chat_template)
             threads = settings.n_threads or cpu_threads.threads_for(None).generation
+            on_gpu = settings.n_gpu_layers != 0  # as llama-server: with the model's layers
             if settings.mmproj:  # the person's choice: refused loudly when it does not fit
-                projector = Projector.open(settings.mmproj, native, n_threads=threads)
+                try:
+                    projector = Projector.open(
+                        settings.mmproj, native, n_threads=threads, use_gpu=on_gpu
+                    )
+                except ModelFileError as exc:
+                    # The load rule's pairing (the one beside it) is a guess, as below.
+                    if Path(settings.mmproj) != find_projector(path, native.n_embd()):
+                        raise
+                    _log.warning("the projector beside the model was not loaded: %s", exc)
             elif (beside := find_projector(path, native.n_embd())) is not None:
                 try:
-                    projector = Projector.open(beside, native, n_threads=threads)
+                    projector = Projector.open(beside, native, n_threads=threads, use_gpu=on_gpu)
                 except ModelFileError as exc:  # a guess: the model still loads, without it
                     _log.warning("the projector beside the model was not loaded: %s", exc)
         except BaseException:
@@ -255,7 +264,9 @@ class Engine:
             if not messages or messages[-1]["role"] != "assistant":
                 raise ValueError("continue_last needs an assistant message at the end")
             head = render(messages[:-1], add_generation_prompt=True, variables=variables)
-            return head + str(messages[-1].get("content") or "")
+            last = messages[-1]
+            content, reasoning = last.get("content"), last.get("reasoning_content")
+            return head + reply_so_far(head, str(content or ""), str(reasoning or ""))
         return render(messages, add_generation_prompt=True, variables=variables)
 
     def _prompt_tokens(

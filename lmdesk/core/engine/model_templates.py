@@ -10,10 +10,10 @@ from .template_guess import MARKER_TOKENS, TemplateChoice, template_for
 from .templates import (
     BUILTIN_TEMPLATES,
     COMPLETION,
-    CUSTOM_PREFIX,
     CUSTOM_TEMPLATE,
     GGUF_TEMPLATE,
     ChatTemplate,
+    CustomTemplate,
     JinjaTemplate,
     builtin_template,
 )
@@ -55,15 +55,17 @@ class ModelTemplates:
     def resolve(self, name: str | None) -> ChatTemplate:
         """The template called ``name``; None means the file's own, else plain completion.
 
-        A name made by `templates.custom_template_name` is the person's own Jinja template
-        (a per-model override), checked here: one that cannot be read raises `TemplateError`.
+        A `CustomTemplate` is the person's own Jinja template (a per-model override), checked
+        here: one that cannot be read raises `TemplateError`.
         """
         if name is None:
             return self.gguf if self.gguf is not None else builtin_template(COMPLETION)
-        if name.startswith(CUSTOM_PREFIX):
-            source = name[len(CUSTOM_PREFIX) :]
+        if isinstance(name, CustomTemplate):
             return JinjaTemplate(
-                source, bos_token=self.bos_token, eos_token=self.eos_token, name=CUSTOM_TEMPLATE
+                name.source,
+                bos_token=self.bos_token,
+                eos_token=self.eos_token,
+                name=CUSTOM_TEMPLATE,
             )
         if name == GGUF_TEMPLATE:
             if self.gguf is None:

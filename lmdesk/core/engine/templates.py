@@ -8,7 +8,7 @@ are garbage. lmdesk instead uses such a model for plain completion (the text
 continues the prompt: right for a base model), says so, and offers the format it
 guesses from the vocabulary and the architecture (`template_guess.template_for`) and
 the other built-ins. It never falls back to llama-2. A person may also give a model
-their own Jinja template (`custom_template_name`).
+their own Jinja template (`CustomTemplate`).
 """
 
 from __future__ import annotations
@@ -38,13 +38,30 @@ COMPLETION = "completion"
 """Name of "no template": the messages' text is continued as one document."""
 CUSTOM_TEMPLATE = "custom"
 """Name of the person's own Jinja template for a model (an override)."""
-CUSTOM_PREFIX = "custom:\n"
 
 
-def custom_template_name(source: str) -> str:
-    """How a custom Jinja template travels where a template's name is expected (the
-    inference controller's ``set_chat_template``): the engine builds and checks it."""
-    return CUSTOM_PREFIX + source
+class CustomTemplate(str):
+    """A person's own Jinja chat template for a model (a per-model override), typed.
+
+    The value is the template's source. The engine tells it from a template's name by its
+    type, never by its text; being a `str`, it travels unchanged wherever a template's name
+    is carried (``InferenceController.set_chat_template``, the model queue's jobs). The engine
+    builds and checks it when it is chosen (`TemplateError` if it cannot be read).
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, source: str) -> CustomTemplate:
+        if not isinstance(source, str) or not source.strip():
+            raise ValueError("a custom chat template needs its Jinja source")
+        return super().__new__(cls, source)
+
+    @property
+    def source(self) -> str:
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"CustomTemplate(<{len(self)} characters>)"
 
 
 class ChatTemplate(Protocol):

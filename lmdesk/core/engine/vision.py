@@ -18,44 +18,16 @@ from typing import Any
 import llama_cpp
 from llama_cpp import mtmd_cpp
 
-from ..gguf import GGUFError, read_header
+from ..gguf.projector import find_projector, projector_width
 from ..images import ImageError, image_facts
 from . import llama_log
 from .errors import GenerationError, ModelFileError
 from .native import NativeModel
 
+__all__ = ["MARKER", "Projector", "find_projector", "projector_width"]
+
 MARKER = "<__media__>"
 """Where an image goes in the prompt text (libmtmd's default marker)."""
-
-
-def projector_width(path: Path) -> int | None:
-    """The width of the embeddings a projector file makes (None: not a vision projector)."""
-    try:
-        metadata = read_header(path).metadata
-    except GGUFError:
-        return None
-    if str(metadata.get("general.architecture", "")) != "clip":
-        return None
-    if not metadata.get("clip.has_vision_encoder", False):
-        return None
-    width = metadata.get("clip.vision.projection_dim")
-    return int(width) if isinstance(width, int) else None
-
-
-def find_projector(model_path: Path, n_embd: int) -> Path | None:
-    """The vision projector beside a model file: the one ``*mmproj*.gguf`` in its folder
-    that makes ``n_embd``-wide embeddings (LM Studio's and Hugging Face's layout); None when
-    there is none, or more than one fits (the person then picks it)."""
-    try:
-        candidates = [
-            p
-            for p in model_path.parent.iterdir()
-            if p.suffix.lower() == ".gguf" and "mmproj" in p.name.lower() and p != model_path
-        ]
-    except OSError:
-        return None
-    fitting = [p for p in candidates if projector_width(p) == n_embd]
-    return fitting[0] if len(fitting) == 1 else None
 
 
 class Projector:
@@ -64,7 +36,11 @@ class Projector:
         self.path = path
 
     @classmethod
-    def open(cls, path: str | Path, native: NativeModel, *, n_threads: int) -> Projector:
+    def open(
+        cls, path: str | Path, native: NativeModel, *, n_threads: int, use_gpu: bool = False
+    ) -> Projector:
+        """Load the projector for ``native``. ``use_gpu``: on the first GPU backend, if the
+        build has one (libmtmd's rule; `core.estimate.projector` plans it the same way)."""
         path = Path(path)
         if not path.is_file():
             raise ModelFileError(f"The projector {path.name} was not found at {path.parent}.")
@@ -79,7 +55,7 @@ class Projector:
             )
         llama_log.install_mtmd()
         params = mtmd_cpp.mtmd_context_params_default()
-        params.use_gpu = False
+        params.use_gpu = use_gpu
         params.n_threads = n_threads
         params.print_timings = False
         ctx = mtmd_cpp.mtmd_init_from_file(str(path).encode(), native.model, params)

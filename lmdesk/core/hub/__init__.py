@@ -26,6 +26,7 @@ from .files import (
     list_gguf_files,
     list_gguf_models,
     model_card,
+    repo_projector,
 )
 from .header_cache import read_remote_header
 from .names import quantization_label, split_name
@@ -62,6 +63,7 @@ __all__ = [
     "model_card",
     "quantization_label",
     "read_remote_header",
+    "repo_projector",
     "retry_after_s",
     "search_models",
     "search_page",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from huggingface_hub import HfApi, ModelInfo, hf_hub_url
@@ -129,6 +130,18 @@ def group_models(files: list[RemoteModelFile]) -> list[RemoteModel]:
         name = base.rsplit("/", 1)[-1]
         singles.append(RemoteModel(repo_id, name, ordered[0].quantization, ordered, count))
     return sorted(singles, key=_listing_order)
+
+
+def repo_projector(models: Sequence[RemoteModel]) -> RemoteModel | None:
+    """The vision projector to download with a repository's models (its ``mmproj``): the
+    f16 one when there are several precisions (llama.cpp's usual pick), else the smallest.
+    None when the repository has no projector. A repository holds one model's files, so
+    its projector is that model's; the engine still checks the widths when it loads."""
+    projectors = [m for m in models if m.kind == "projector" and m.complete]
+    if not projectors:
+        return None
+    f16 = [m for m in projectors if "f16" in m.name.lower() and "bf16" not in m.name.lower()]
+    return min(f16 or projectors, key=lambda m: (m.total_size, m.name))
 
 
 def _listing_order(model: RemoteModel) -> tuple[bool, bool, int, str]:

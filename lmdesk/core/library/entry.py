@@ -26,6 +26,12 @@ class LibraryEntry:
     size: int  # bytes on disk, all parts
     model: ModelInfo | None  # None when the file cannot be read
     error: str | None = None  # why it cannot be read, for a person
+    projector: Path | None = None  # its vision projector beside it (core.gguf.projector)
+
+    @property
+    def sees_images(self) -> bool:
+        """A vision projector for this model sits beside it: the chat can send it pictures."""
+        return self.projector is not None
 
     @property
     def name(self) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..gguf.file_kind import kind_from_name
+from ..gguf.projector import find_projector
 from ..gguf.split import SPLIT_RE, split_parts
 from .describe_cache import DescribeCache
 from .entry import LibraryEntry, Source
@@ -69,7 +70,9 @@ def _entry(
     if described.kind != "model":  # its header says projector, imatrix or adapter
         return None
     size = sum(p.stat().st_size for p in parts if p.exists())
-    return LibraryEntry(path, parts, source, size, described.model, described.error)
+    model = described.model
+    projector = find_projector(path, model.n_embd) if model is not None else None
+    return LibraryEntry(path, parts, source, size, model, described.error, projector)
 
 
 def _gguf_files(root: Path) -> Iterator[Path]:

@@ -24,6 +24,12 @@ from lmdesk.core.estimate import (
     fit,
     judge,
 )
+from lmdesk.core.estimate.projector import (
+    ProjectorInfo,
+    gpu_bytes,
+    projector_or_none,
+    with_projector,
+)
 from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.gpus import GpuProbe, LlamaBuild, SystemMemory, cuda_install_hint, system_memory
 from lmdesk.core.load_plan import settings_for, to_remembered
@@ -72,11 +78,15 @@ class OffloadPanel(QWidget):
         self._plan: MemoryPlan | None = None
         self._verdict: Verdict | None = None
         self._loaded: tuple[str, LoadSettings] | None = None
+        self._projector: ProjectorInfo | None = None
         self.controls = OffloadControls()
         self.view = OffloadView()
         self.speed = SpeedView()
         self._caption = ""
         self.caption = muted("", wrap=False)
+        self.vision = muted("", wrap=False)
+        self.vision.setObjectName("vision-projector")
+        self.vision.hide()
         self.load_button = primary_button(LOAD)
         self.load_button.setDefault(True)
         self.empty = muted(EMPTY_TEXT)
@@ -98,6 +108,7 @@ class OffloadPanel(QWidget):
         layout.setContentsMargins(12, 12, 12, 12)
         layout.setSpacing(SPACING * 2)
         layout.addWidget(self.caption)
+        layout.addWidget(self.vision)
         layout.addWidget(self.controls)
         layout.addWidget(self.view)
         layout.addWidget(self.speed)
@@ -139,11 +150,29 @@ class OffloadPanel(QWidget):
         if saved is not None:
             self._wanted_gpu = saved.gpu
             self.controls.gpu.select(saved.gpu)
+        self._show_projector(projector_or_none(self._base.mmproj))
         self.controls.set_settings(self._base)
         self._stack.setCurrentIndex(1)
         self._recompute()
         if settings is None and saved is None and self.controls.gpu.current() is not None:
             self.auto_fit(announce=False)
+
+    def _show_projector(self, projector: ProjectorInfo | None) -> None:
+        """The vision projector loaded with the model: a line above the settings, and its
+        memory in the bars (read once here, from the header; never per tick)."""
+        self._projector = projector
+        self.vision.setVisible(projector is not None)
+        if projector is not None:
+            size = (projector.weights(32) + projector.compute()) / 1e6
+            self.vision.setText(f"Vision: projector {projector.name} ({size:,.0f} MB)")
+            self.vision.setToolTip(
+                "Loaded with the model so the chat can read pictures: its weights and the "
+                "buffer for one image are counted in the bars below."
+            )
+
+    def projector(self) -> ProjectorInfo | None:
+        """The vision projector the plan counts (None: a text-only load)."""
+        return self._projector
 
     def set_gpus(self, probe: GpuProbe) -> None:
         """New GPU readings (from `GpuFeed`): refresh the bars, keep the person's choice."""
@@ -200,7 +229,7 @@ class OffloadPanel(QWidget):
         result = fit(
             self._model,
             self.settings(),
-            gpu_free=gpu.usable_bytes,
+            gpu_free=gpu.usable_bytes - gpu_bytes(self._projector),
             margin=self._margin,
             gpu_name=gpu.name,
         )
@@ -301,7 +330,8 @@ class OffloadPanel(QWidget):
         settings = self.settings()
         self._refresh_suggestion(self._model, settings)
         targets = [GpuTarget(gpu.name)] if gpu else []
-        self._plan = plan = estimate(self._model, settings, targets)
+        plan = with_projector(estimate(self._model, settings, targets), self._projector)
+        self._plan = plan
         free = gpu.usable_bytes if gpu else None
         self._verdict = judge(plan, gpu_free=free, margin=self._margin)
         self.view.show_verdict(self._verdict)

@@ -120,7 +120,7 @@ class MessageFooter(QHBoxLayout):
         can_continue = m.state in CONTINUABLE_STATES or stop_reason in CONTINUABLE_STOPS
         self.regenerate_button.setVisible(is_reply and is_last and idle)
         self.continue_button.setVisible(
-            is_reply and is_last and idle and can_continue and bool(m.content)
+            is_reply and is_last and idle and can_continue and bool(m.content or m.reasoning)
         )
         self.edit_button.setVisible(idle)
         self.copy_button.setVisible(not streaming)

@@ -46,10 +46,10 @@ class ModelTemplateSync(QObject):
             override=override,
         )
         self._tab.set_template_in_use(report.chat_template)
-        from lmdesk.core.engine.templates import custom_template_name
+        from lmdesk.core.engine.templates import CustomTemplate
 
         if override:
-            self._controller.set_chat_template(custom_template_name(override))
+            self._controller.set_chat_template(CustomTemplate(override))
         self.refresh_preview()
 
     def model_gone(self) -> None:
@@ -78,10 +78,10 @@ class ModelTemplateSync(QObject):
             self._tab.set_template_in_use(self._tab_name(), f"Not kept: {exc}.")
             return
         self._tab.set_override(source)
-        from lmdesk.core.engine.templates import COMPLETION, GGUF_TEMPLATE, custom_template_name
+        from lmdesk.core.engine.templates import COMPLETION, GGUF_TEMPLATE, CustomTemplate
 
         if source:
-            self._controller.set_chat_template(custom_template_name(source))
+            self._controller.set_chat_template(CustomTemplate(source))
         else:
             self._tab.set_model(
                 loaded.report.template_source,

@@ -38,21 +38,32 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 
 
-def engine_messages(system_prompt: str, messages: Sequence[Message]) -> list[dict[str, str]]:
+def engine_messages(
+    system_prompt: str, messages: Sequence[Message], *, continuing: bool = False
+) -> list[dict[str, str]]:
     """What the model sees: the system prompt, then the turns (empty replies left out).
 
     A reply's thinking goes as ``reasoning_content``; only a template that reads it (Qwen3
     for the turns after the last question, gpt-oss as ``thinking``) puts it in the prompt.
+    ``continuing``: the last reply is being continued, so it stays even when it has no
+    answer yet (cut off while thinking); the engine then writes its thinking back.
     """
     out = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
     for m in messages:
-        if m.role == "assistant" and not m.content.strip():
+        if _left_out(m, continued=continuing and m is messages[-1]):
             continue
         turn = {"role": m.role, "content": m.content}
         if m.reasoning:
             turn["reasoning_content"] = m.reasoning
         out.append(turn)
     return out
+
+
+def _left_out(message: Message, *, continued: bool = False) -> bool:
+    """An empty reply is not sent; one being continued is, if it has thinking."""
+    if message.role != "assistant" or message.content.strip():
+        return False
+    return not (continued and message.reasoning)
 
 
 class ChatSession(QObject):
@@ -218,15 +229,18 @@ class ChatSession(QObject):
                 self._conversation.id, sampling=stored
             )
 
-    def prompt_messages(self, draft: str = "") -> list[dict[str, str]]:
-        """The open conversation as the engine would see it, plus ``draft`` as the next message."""
+    def prompt_messages(self, draft: str = "", *, continuing: bool = False) -> list[dict[str, str]]:
+        """The open conversation as the engine would see it, plus ``draft`` as the next message
+        (``continuing``: the last reply is continued, see `engine_messages`)."""
         system = "" if self._conversation is None else self._conversation.system_prompt
         messages = self.messages()
-        out = engine_messages(system, messages)
+        out = engine_messages(system, messages, continuing=continuing)
         pictures = self.attachments()
         if pictures:  # each message's pictures go to the engine as files, one path a line
             folder = self._images_folder()
-            by_turn = [m for m in messages if not (m.role == "assistant" and not m.content.strip())]
+            by_turn = [
+                m for m in messages if not _left_out(m, continued=continuing and m is messages[-1])
+            ]
             first = len(out) - len(by_turn)
             for turn, message in zip(out[first:], by_turn, strict=True):
                 if message.id in pictures:
@@ -373,7 +387,8 @@ class ChatSession(QObject):
         if self._refused():
             return False
         messages = self.messages()
-        if not messages or messages[-1].role != "assistant" or not messages[-1].content:
+        last = messages[-1] if messages else None
+        if last is None or last.role != "assistant" or not (last.content or last.reasoning):
             return False
         return self._start_reply(continue_from=messages[-1])
 
@@ -390,7 +405,7 @@ class ChatSession(QObject):
         sampling = self.sampling().capped(n_ctx)
         record = self._stream.start(
             self._conversation.id,
-            self.prompt_messages(),
+            self.prompt_messages(continuing=continue_from is not None),
             sampling,
             continue_from=continue_from,
         )

@@ -118,11 +118,19 @@ class DownloadButtons(QObject):
             return
         if action != "download":
             return
-        try:
-            self._service.add_model(model)
-        except (DownloadError, HubError, RuntimeError) as exc:
-            show_error(self._view, f"Could not download {model.name}: {exc}")
-        self._refresh(model)
+        row = next(r for r in self._files.rows() if r.model.name == name)
+        projector = self._files.needs_projector(row)
+        wanted = [model] if projector is None else [model, projector]
+        for item in wanted:  # the model, then its vision projector (the pair is needed)
+            if item is projector and button_state(item, self._service)[1] != "download":
+                continue  # already downloaded, or on its way
+            try:
+                self._service.add_model(item)
+            except (DownloadError, HubError, RuntimeError) as exc:
+                show_error(self._view, f"Could not download {item.name}: {exc}")
+                break
+        for item in wanted:
+            self._refresh(item)
 
     def compare(self, name: str) -> CompareCardsDialog | None:
         """Open Compare cards for the model `name` once its header is read (non-modal)."""

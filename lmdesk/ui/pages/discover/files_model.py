@@ -3,7 +3,9 @@
 One row per `RemoteModel` (the parts of a split model share a row). The verdict starts
 as an estimate from the file size ("≈ from file size") and becomes exact when the
 model's header has been read from the hub. Files that are not models (projectors,
-importance matrices, adapters) and split models with parts missing get no verdict.
+importance matrices, adapters) and split models with parts missing get no verdict. In a
+repository with a vision projector (``mmproj``), every model row says it needs it for
+pictures (`core.hub.repo_projector` picks it), and Download fetches it too.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from PySide6.QtCore import Qt
 
 from lmdesk.core.estimate import FitInputs, FitWords
 from lmdesk.core.gguf import ModelInfo
-from lmdesk.core.hub import WHAT_IT_IS, FileKind, RemoteModel
+from lmdesk.core.hub import WHAT_IT_IS, FileKind, RemoteModel, repo_projector
 from lmdesk.core.units import format_size
 from lmdesk.ui.kit.fit_target import verdict_brush, verdict_icon
 from lmdesk.ui.kit.row_table import Index, RowTableModel
@@ -55,8 +57,19 @@ def row_name(model: RemoteModel) -> str:
     return name
 
 
+def pair_text(projector: RemoteModel) -> str:
+    """What a model row of a repository with a projector adds to its name."""
+    return f"· + vision projector ({format_size(projector.total_size)})"
+
+
 class FilesModel(RowTableModel[FileRow]):
     headers = HEADERS
+    projector: RemoteModel | None = None
+    """The repository's vision projector, downloaded with any of its models (None: none)."""
+
+    def needs_projector(self, row: FileRow) -> RemoteModel | None:
+        """The projector that must come with `row`'s model for it to read pictures."""
+        return self.projector if row.kind == "model" else None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         row = self.row_at(index)
@@ -93,12 +106,21 @@ class FilesModel(RowTableModel[FileRow]):
                 return WHAT_IT_IS[row.kind]
             if not model.complete:
                 return "Incomplete: parts missing on the hub"
-            return row.words.text if row.words else ""
+            verdict = row.words.text if row.words else ""
+            projector = self.needs_projector(row)
+            return f"{verdict}  {pair_text(projector)}" if projector is not None else verdict
         return ""
 
     def _tooltip(self, row: FileRow, column: int) -> str | None:
         if column == NAME:
-            return "\n".join(p.filename for p in row.model.parts)
+            files = "\n".join(p.filename for p in row.model.parts)
+            projector = self.needs_projector(row)
+            if projector is not None:
+                files += (
+                    f"\nReads pictures with its vision projector {projector.filename}: "
+                    "the pair is needed, and Download fetches both."
+                )
+            return files
         if column == FIT and not row.model.complete:
             model = row.model
             return (
@@ -107,6 +129,8 @@ class FilesModel(RowTableModel[FileRow]):
             )
         if column == FIT and row.words is not None and row.judged:
             detail = row.words.detail
+            if (projector := self.needs_projector(row)) is not None:
+                detail += f"\nReads pictures with {projector.filename}, downloaded with it."
             if row.header_error:
                 detail += f"\nThe header could not be read: {row.header_error}"
             elif row.words.approximate:
@@ -118,6 +142,7 @@ class FilesModel(RowTableModel[FileRow]):
     def set_models(self, models: list[RemoteModel], inputs: FitInputs) -> None:
         self.beginResetModel()
         self._rows = [FileRow(m) for m in models]
+        self.projector = repo_projector(models)
         for row in self._rows:
             row.words = inputs.words_from_size(row.model.total_size)
         self.endResetModel()
@@ -125,6 +150,7 @@ class FilesModel(RowTableModel[FileRow]):
     def clear(self) -> None:
         self.beginResetModel()
         self._rows = []
+        self.projector = None
         self.endResetModel()
 
     def rows(self) -> list[FileRow]:

@@ -37,6 +37,8 @@ ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 WORDS_ROLE = Qt.ItemDataRole.UserRole + 3
 GREY = QColor("#9ca3af")
+VISION_BADGE = "· vision"
+"""After the name of a model whose vision projector sits beside it (it reads pictures)."""
 
 
 def parameters_text(count: int, label: str | None = None) -> str:
@@ -73,6 +75,8 @@ class LibraryModel(RowTableModel[LibraryEntry]):
         if role == Qt.ItemDataRole.ToolTipRole:
             if not entry.is_ok:
                 return f"{entry.path}\nCannot be used: {entry.error}"
+            if column == NAME and entry.projector is not None:
+                return f"{entry.path}\nReads pictures: loaded with {entry.projector.name}"
             return words.detail if column == FIT and words else str(entry.path)
         if role == Qt.ItemDataRole.ForegroundRole:
             if not entry.is_ok:
@@ -87,7 +91,7 @@ class LibraryModel(RowTableModel[LibraryEntry]):
     def _display(self, entry: LibraryEntry, column: int, words: FitWords | None) -> str:
         model = entry.model
         if column == NAME:
-            return entry.name
+            return f"{entry.name}  {VISION_BADGE}" if entry.sees_images else entry.name
         if column == SIZE:
             return format_size(entry.size)
         if column == SOURCE:

@@ -258,6 +258,8 @@ class InferenceController(QObject):
         return request_id
 
     def set_chat_template(self, name: str) -> None:
+        """Use another chat template: "gguf", a built-in's name, "completion", or the person's
+        own Jinja source as a `core.engine.templates.CustomTemplate`."""
         self._require_open()
         self._when_ready(lambda: self.worker.submit_template(name))
 
