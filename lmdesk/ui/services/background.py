@@ -70,20 +70,28 @@ class BackgroundTask(QObject):
     def _progress(self, stage: str, done: int, total: int) -> None:
         if self._cancel.is_set():
             raise TaskCancelled(self._name)
-        self.sig_progress.emit(stage, int(done), int(total))
+        self._emit(self.sig_progress, stage, int(done), int(total))
 
     def _run(self) -> None:
         try:
             result = self._work(self._progress)
         except TaskCancelled:
-            self.sig_failed.emit("Cancelled", "")
+            self._emit(self.sig_failed, "Cancelled", "")
         except Exception as exc:
             message, details = describe_exception(type(exc), exc, exc.__traceback__)
             _log.warning("%s failed: %s", self._name, message)
-            self.sig_failed.emit(str(exc) or message, details)
+            self._emit(self.sig_failed, str(exc) or message, details)
         else:
-            self.sig_done.emit(result)
-        self.sig_finished.emit()
+            self._emit(self.sig_done, result)
+        self._emit(self.sig_finished)
+
+    def _emit(self, signal: Any, *args: object) -> None:
+        """Emit from the worker thread; if the task's owner (a page, a dialog) was deleted
+        while the work ran, nobody is left to tell, and that is not an error."""
+        try:
+            signal.emit(*args)
+        except RuntimeError:
+            _log.debug("%s finished after its owner was deleted", self._name)
 
 
 class TaskCancelled(Exception):
