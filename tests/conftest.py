@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,3 +42,31 @@ def _isolated_profile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture
+def make_page(qtbot: Any, tmp_path: Path) -> Iterator[Callable[[], Any]]:
+    """Chat pages on one real database in tmp_path, each with its own context (the model
+    host is the context's); everything is shut down after the test."""
+    from lmdesk.core.chats import ChatStore
+    from lmdesk.core.settings import Settings
+    from lmdesk.ui.pages.chat.page import ChatPage
+    from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
+
+    made: list[tuple[Any, Any]] = []
+
+    def make() -> Any:
+        store = ChatStore.open(tmp_path / "chats.sqlite3")
+        context = AppContext(settings=SettingsStore(Settings()), signals=AppSignals())
+        page = ChatPage(context, store=store)
+        qtbot.addWidget(page)
+        page.resize(1100, 760)
+        page.show()
+        made.append((page, store))
+        return page
+
+    yield make
+    for page, store in made:
+        page.shutdown()
+        page.context.close()
+        store.close()

@@ -12,10 +12,7 @@ from mmproj_factory import png, write_mmproj
 from pytestqt.qtbot import QtBot
 from test_vision import SMOLLM2_EMBD
 
-from lmdesk.core.chats import ChatStore
-from lmdesk.core.settings import Settings
 from lmdesk.ui.pages.chat.page import ChatPage
-from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
 
 REPLY_TIMEOUT_MS = 120_000
 
@@ -34,27 +31,6 @@ def vision_model(smollm2_path: Path, tmp_path: Path) -> Path:
     model.symlink_to(smollm2_path)
     write_mmproj(folder / "mmproj-smol-f32.gguf", text_embd=SMOLLM2_EMBD)
     return model
-
-
-@pytest.fixture
-def make_page(qtbot: QtBot, tmp_path: Path) -> Iterator[Callable[[], ChatPage]]:
-    made: list[tuple[ChatPage, ChatStore]] = []
-
-    def make() -> ChatPage:
-        store = ChatStore.open(tmp_path / "chats.sqlite3")
-        context = AppContext(settings=SettingsStore(Settings()), signals=AppSignals())
-        page = ChatPage(context, store=store)
-        qtbot.addWidget(page)
-        page.resize(1100, 760)
-        page.show()
-        made.append((page, store))
-        return page
-
-    yield make
-    for page, store in made:
-        page.shutdown()
-        page.context.close()
-        store.close()
 
 
 def test_a_picture_is_attached_answered_and_kept_across_a_restart(

@@ -15,35 +15,12 @@ from pytestqt.qtbot import QtBot
 
 from lmdesk.core.chats import ChatStore, PresetNotFoundError
 from lmdesk.core.sampling import SamplingSettings, model_card_sampling
-from lmdesk.core.settings import Settings
 from lmdesk.ui.pages.chat.page import ChatPage
-from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
 
 
 @pytest.fixture(autouse=True)
 def _no_thread_left(no_dangling_qthreads: None) -> Iterator[None]:  # noqa: F811
     yield
-
-
-@pytest.fixture
-def make_page(qtbot: QtBot, tmp_path: Path) -> Iterator[Callable[[], ChatPage]]:
-    made: list[tuple[ChatPage, ChatStore]] = []
-
-    def make() -> ChatPage:
-        store = ChatStore.open(tmp_path / "chats.sqlite3")
-        context = AppContext(settings=SettingsStore(Settings()), signals=AppSignals())
-        page = ChatPage(context, store=store)
-        qtbot.addWidget(page)
-        page.resize(1100, 760)
-        page.show()
-        made.append((page, store))
-        return page
-
-    yield make
-    for page, store in made:
-        page.shutdown()
-        page.context.close()
-        store.close()
 
 
 def test_presets_and_model_preferences_are_kept_in_the_database(tmp_path: Path) -> None:

@@ -10,13 +10,10 @@ import pytest
 from chat_helpers import SETTINGS, no_dangling_qthreads  # noqa: F401
 from pytestqt.qtbot import QtBot
 
-from lmdesk.core.chats import ChatStore
 from lmdesk.core.engine import Engine
 from lmdesk.core.engine.templates import CustomTemplate
 from lmdesk.core.reasoning import ThinkingSwitches
-from lmdesk.core.settings import Settings
 from lmdesk.ui.pages.chat.page import ChatPage
-from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
 
 REPLY_TIMEOUT_MS = 120_000
 # Earlier turns show their thinking to the model (as a reasoning model's own history would).
@@ -35,27 +32,6 @@ SHOTS = [
 @pytest.fixture(autouse=True)
 def _no_thread_left(no_dangling_qthreads: None) -> Iterator[None]:  # noqa: F811
     yield
-
-
-@pytest.fixture
-def make_page(qtbot: QtBot, tmp_path: Path) -> Iterator[Callable[[], ChatPage]]:
-    made: list[tuple[ChatPage, ChatStore]] = []
-
-    def make() -> ChatPage:
-        store = ChatStore.open(tmp_path / "chats.sqlite3")
-        context = AppContext(settings=SettingsStore(Settings()), signals=AppSignals())
-        page = ChatPage(context, store=store)
-        qtbot.addWidget(page)
-        page.resize(1100, 760)
-        page.show()
-        made.append((page, store))
-        return page
-
-    yield make
-    for page, store in made:
-        page.shutdown()
-        page.context.close()
-        store.close()
 
 
 def _thinking_model(qtbot: QtBot, page: ChatPage, model: Path) -> None:

@@ -99,22 +99,12 @@ def _register(endpoint: str) -> int:
 
 
 def _serve(endpoint: str, threads: int) -> None:
-    import llama_cpp
+    """The child's side: this machine's CPU as the one device (what `lmdesk worker` serves)."""
+    from lmdesk.core.rpc_worker import local_devices, parse_endpoint, serve
 
-    ggml = ctypes.CDLL(str(Path(llama_cpp.__file__).parent / "lib" / "libggml.so"))
-    ggml.ggml_backend_dev_by_type.restype = ctypes.c_void_p
-    ggml.ggml_backend_dev_by_type.argtypes = [ctypes.c_int]
-    cpu = ggml.ggml_backend_dev_by_type(0)  # GGML_BACKEND_DEVICE_TYPE_CPU
-    rpc = rpc_library()
-    rpc.ggml_backend_rpc_start_server.argtypes = [
-        ctypes.c_char_p,
-        ctypes.c_char_p,
-        ctypes.c_size_t,
-        ctypes.c_size_t,
-        ctypes.POINTER(ctypes.c_void_p),
-    ]
-    devices = (ctypes.c_void_p * 1)(cpu)
-    rpc.ggml_backend_rpc_start_server(endpoint.encode(), None, threads, 1, devices)
+    host, port = parse_endpoint(endpoint)
+    cpu = [(device, handle) for device, handle in local_devices() if device.kind == "CPU"]
+    serve(host, port, cpu[:1], cache=None, threads=threads)
 
 
 if __name__ == "__main__":
