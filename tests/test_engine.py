@@ -604,3 +604,18 @@ def test_stream_text_holds_back_split_stop_strings_and_characters() -> None:
     stream = StreamText(["<END>"])
     assert stream.feed(b"a <E") == "a "
     assert stream.finish() == "<E"  # not a stop after all: released at the end
+
+
+def test_log_captures_nest_and_each_ends_on_its_own(smollm2_path: Path) -> None:
+    """A capture around a load that captures too: both end, and the outer one saw it all
+    (removing by equality took the wrong, equal, capture and then raised ValueError)."""
+    from lmdesk.core.engine import llama_log
+
+    engine = Engine()
+    try:
+        with llama_log.capture() as outer:
+            with llama_log.capture() as inner:
+                engine.load(smollm2_path, LoadSettings(n_ctx=256, n_threads=1))
+            assert inner.lines and len(outer.lines) >= len(inner.lines)
+    finally:
+        engine.close()

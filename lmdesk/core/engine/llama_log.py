@@ -135,8 +135,8 @@ class _LogSink:
             yield capture
         finally:
             self._flush_partial()
-            with self._lock:
-                self._captures.remove(capture)
+            with self._lock:  # by identity: two captures with the same lines are equal
+                self._captures[:] = [c for c in self._captures if c is not capture]
 
 
 _SINK = _LogSink()
