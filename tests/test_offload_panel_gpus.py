@@ -18,11 +18,11 @@ from shaped_models import GEMMA2_27B, write_shaped
 
 from lmdesk.core.estimate import DevicePlan, Fit, GpuTarget, MemoryPlan, estimate, fit, judge
 from lmdesk.core.gguf import ModelInfo, read_model
-from lmdesk.core.gpus import WHAT_IF_PAIRS, GpuInfo, find_what_if_group, probe_gpus
+from lmdesk.core.gpus import WHAT_IF_CARDS, WHAT_IF_PAIRS, GpuInfo, find_what_if_group, probe_gpus
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.units import GiB
 from lmdesk.ui.kit.offload import OffloadPanel
-from lmdesk.ui.kit.offload.gpu_picker import ALL_GPUS
+from lmdesk.ui.kit.offload.gpu_picker import ALL_GPUS, GpuPicker
 
 MARGIN = GiB // 2
 PAIR_3060 = next(g for g in WHAT_IF_PAIRS if g.name == "2 × GeForce RTX 3060 12 GB")
@@ -172,3 +172,15 @@ def test_the_pairs_are_their_own_values() -> None:
     assert [c.total_bytes // GiB for c in mixed.cards] == [12, 8]
     assert [c.index for c in mixed.cards] == [0, 1]
     assert all(c.is_what_if for c in mixed.cards)
+
+
+def test_a_picker_for_one_card_lists_no_pairs(qtbot: QtBot) -> None:
+    """Discover's and My Models' verdicts plan one card: their picker offers single cards."""
+    picker = GpuPicker(several=False)
+    qtbot.addWidget(picker)
+    picker.set_probe(probe_gpus(NvmlStandIn.from_fixture("two_gpus_rtx3060_rtx4060"), own_pid=1))
+    keys = picker.keys()
+    assert ALL_GPUS not in keys
+    assert PAIR_3060.uuid not in keys
+    assert not picker.select(PAIR_3060.uuid)
+    assert len(picker.keys()) == 2 + len(WHAT_IF_CARDS) + 1  # the two GPUs, the cards, Custom

@@ -53,8 +53,11 @@ class GpuPicker(QWidget):
     target_changed = Signal()
     """The person picked another target (not emitted by `set_probe` or `select`)."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, several: bool = True) -> None:
+        """`several` False lists single cards only ("All GPUs" and the what-if pairs are
+        left out), for verdicts that plan one card."""
         super().__init__(parent)
+        self._several = several
         self._cards: dict[str, tuple[GpuInfo, ...]] = {}
         self._custom: dict[str, GpuInfo] = {}
         self._detected: tuple[GpuInfo, ...] = ()
@@ -123,7 +126,7 @@ class GpuPicker(QWidget):
             for gpu in real:
                 self._cards[gpu.uuid] = (gpu,)
                 self.combo.setItemText(self.combo.findData(gpu.uuid), gpu_label(gpu))
-            if len(real) > 1:
+            if len(real) > 1 and self._several:
                 self._cards[ALL_GPUS] = real
                 self.combo.setItemText(self.combo.findData(ALL_GPUS), _all_label(real))
             return
@@ -136,7 +139,7 @@ class GpuPicker(QWidget):
     def select(self, key: str | None) -> bool:
         """Choose the target remembered as `key` (a uuid, a what-if id or None: CPU only)."""
         key = key or CPU_ONLY
-        group = find_what_if_group(key)
+        group = find_what_if_group(key) if self._several else None
         if group is not None:
             key = group.uuid
         elif key not in self._cards and key != CPU_ONLY:
@@ -171,14 +174,14 @@ class GpuPicker(QWidget):
         self._cards = {}
         for gpu in self._detected:
             self._add(gpu.uuid, gpu_label(gpu), (gpu,))
-        if len(self._detected) > 1:
+        if len(self._detected) > 1 and self._several:
             self._add(ALL_GPUS, _all_label(self._detected), self._detected)
         if not self._detected:
             self.combo.addItem("None · CPU only", CPU_ONLY)
         self.combo.insertSeparator(self.combo.count())
         for card in (*WHAT_IF_CARDS, *self._custom.values()):
             self._add(card.uuid, gpu_label(card), (card,))
-        for group in WHAT_IF_PAIRS:
+        for group in WHAT_IF_PAIRS if self._several else ():
             self._add(group.uuid, f"{group.name} (what-if)", group.cards)
         self.combo.insertSeparator(self.combo.count())
         self.combo.addItem("Custom size…", CUSTOM)
