@@ -134,6 +134,8 @@ def test_auto_fits_over_every_gpu(panel: OffloadPanel, gemma: tuple[ModelInfo, P
     plan = split_plan(model, panel.settings(), probe.gpus)
     assert_bars_show(panel, plan, probe.gpus)
     assert panel.current_verdict().fit in (Fit.FITS, Fit.TIGHT)
+    assert expected.max_full_offload_ctx == 0  # 27B at 8k: not all of it, at any context
+    assert panel.controls.suggestion.text().endswith("fit on these GPUs.")
 
 
 def test_a_what_if_pair_is_planned_as_two_gpus(
