@@ -121,6 +121,19 @@ def test_what_if_table(qtbot: QtBot, qtmodeltester) -> None:  # type: ignore[no-
     assert model.data(model.index(row, 3)) == format_size(card.free_bytes - 2 * GiB)
 
 
+def test_the_what_if_table_lists_pairs_as_one_row_of_two_cards(qtbot: QtBot) -> None:
+    page, _context = make_page(qtbot)
+    model = page.what_if
+    names = [model.data(model.index(row, 0)) for row in range(model.rowCount())]
+    row = names.index("2 × GeForce RTX 3060 12 GB")
+    one = next(c for c in WHAT_IF_CARDS if c.name == "GeForce RTX 3060 12 GB")
+    margin = page._context.settings.settings.gpu_safety_margin_bytes
+    assert model.data(model.index(row, 1)) == "24 GB"
+    assert model.data(model.index(row, 2)) == format_size(2 * one.free_bytes)
+    assert model.data(model.index(row, 3)) == format_size(2 * (one.usable_bytes - margin))
+    assert "GeForce RTX 3060 12 GB + GeForce RTX 4060 8 GB" in names
+
+
 def test_page_follows_the_margin_setting(qtbot: QtBot) -> None:
     page, context = make_page(qtbot)
     store = context.settings

@@ -8,7 +8,7 @@ this model fit on a 16 GB card?". It is a `GpuInfo` like a real one, marked
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lmdesk.core.units import GiB, format_size
 
@@ -108,6 +108,45 @@ WHAT_IF_CARDS: tuple[GpuInfo, ...] = tuple(
         ("H100", 80, 3350, 989.0),
     )
 )
+
+
+@dataclass(frozen=True)
+class WhatIfGroup:
+    """Several what-if cards in one machine ("2 × GeForce RTX 3060 12 GB"), planned as that
+    many GPUs: the layers split by each card's usable memory, as llama.cpp does."""
+
+    name: str
+    cards: tuple[GpuInfo, ...]
+
+    @property
+    def uuid(self) -> str:
+        return WHAT_IF_PREFIX + _slug(self.name)
+
+
+def _card(name: str) -> GpuInfo:
+    return next(card for card in WHAT_IF_CARDS if card.name == name)
+
+
+def _group(*names: str) -> WhatIfGroup:
+    cards = tuple(replace(_card(name), index=i) for i, name in enumerate(names))
+    same = len(set(names)) == 1
+    title = f"{len(names)} × {names[0]}" if same else " + ".join(names)
+    return WhatIfGroup(title, cards)
+
+
+#: Common pairs people build: two of a cheap card, or an old card beside a new one.
+WHAT_IF_PAIRS: tuple[WhatIfGroup, ...] = (
+    _group("GeForce RTX 3060 12 GB", "GeForce RTX 3060 12 GB"),
+    _group("GeForce RTX 3060 12 GB", "GeForce RTX 4060 8 GB"),
+    _group("GeForce RTX 4060 Ti 16 GB", "GeForce RTX 4060 Ti 16 GB"),
+    _group("GeForce RTX 3090 24 GB", "GeForce RTX 3090 24 GB"),
+    _group("GeForce RTX 4090 24 GB", "GeForce RTX 4090 24 GB"),
+)
+
+
+def find_what_if_group(key: str) -> WhatIfGroup | None:
+    """The what-if pair whose uuid or name is `key` (as remembered in settings), or None."""
+    return next((g for g in WHAT_IF_PAIRS if key in (g.uuid, g.name)), None)
 
 
 def published_spec(name: str) -> GpuInfo | None:

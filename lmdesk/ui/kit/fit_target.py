@@ -57,7 +57,7 @@ class FitTarget(QWidget):
         super().__init__(parent)
         self._context = context
         self._ram_total = system_memory().total_bytes
-        self.picker = GpuPicker()
+        self.picker = GpuPicker(several=False)  # the verdicts below plan one card
         self.picker.setToolTip("The card the verdicts are computed for")
         label = QLabel("Fit for")
         label.setStyleSheet("color: palette(placeholder-text);")

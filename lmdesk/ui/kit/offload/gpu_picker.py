@@ -17,11 +17,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lmdesk.core.gpus import WHAT_IF_CARDS, GpuInfo, GpuProbe, custom_card, find_what_if
+from lmdesk.core.gpus import (
+    WHAT_IF_CARDS,
+    WHAT_IF_PAIRS,
+    GpuInfo,
+    GpuProbe,
+    custom_card,
+    find_what_if,
+    find_what_if_group,
+)
 from lmdesk.core.units import GiB, format_size
 
 CPU_ONLY = "cpu"
 CUSTOM = "custom…"
+ALL_GPUS = "all-gpus"
+"""The key of "All N GPUs", offered when the probe finds two or more."""
 
 
 def gpu_label(gpu: GpuInfo) -> str:
@@ -31,15 +41,24 @@ def gpu_label(gpu: GpuInfo) -> str:
     return f"{name} · {format_size(gpu.usable_bytes)} free"
 
 
+def _all_label(gpus: tuple[GpuInfo, ...]) -> str:
+    free = format_size(sum(gpu.usable_bytes for gpu in gpus))
+    return f"All {len(gpus)} GPUs · {free} free"
+
+
 class GpuPicker(QWidget):
-    """A combo of planning targets; `current()` is the chosen GpuInfo, None for CPU only."""
+    """A combo of planning targets; `current_gpus()` are the chosen GPUs (none: CPU only),
+    `current()` the first of them (the main GPU) or None."""
 
     target_changed = Signal()
     """The person picked another target (not emitted by `set_probe` or `select`)."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, several: bool = True) -> None:
+        """`several` False lists single cards only ("All GPUs" and the what-if pairs are
+        left out), for verdicts that plan one card."""
         super().__init__(parent)
-        self._cards: dict[str, GpuInfo] = {}
+        self._several = several
+        self._cards: dict[str, tuple[GpuInfo, ...]] = {}
         self._custom: dict[str, GpuInfo] = {}
         self._detected: tuple[GpuInfo, ...] = ()
         self._previous = CPU_ONLY
@@ -82,7 +101,12 @@ class GpuPicker(QWidget):
         return self._previous if key == CUSTOM else key
 
     def current(self) -> GpuInfo | None:
-        return self._cards.get(self.current_key())
+        gpus = self.current_gpus()
+        return gpus[0] if gpus else None
+
+    def current_gpus(self) -> tuple[GpuInfo, ...]:
+        """Every GPU the chosen target plans over, in llama.cpp's device order."""
+        return self._cards.get(self.current_key(), ())
 
     def keys(self) -> list[str]:
         return [
@@ -100,17 +124,25 @@ class GpuPicker(QWidget):
         self._detected = real
         if same_cards:
             for gpu in real:
-                self._cards[gpu.uuid] = gpu
+                self._cards[gpu.uuid] = (gpu,)
                 self.combo.setItemText(self.combo.findData(gpu.uuid), gpu_label(gpu))
+            if len(real) > 1 and self._several:
+                self._cards[ALL_GPUS] = real
+                self.combo.setItemText(self.combo.findData(ALL_GPUS), _all_label(real))
             return
-        if key not in {g.uuid for g in real} and not key.startswith("what-if:"):
+        if key == ALL_GPUS and len(real) > 1:
+            pass
+        elif key not in {g.uuid for g in real} and not key.startswith("what-if:"):
             key = real[0].uuid if real else CPU_ONLY
         self._rebuild(key)
 
     def select(self, key: str | None) -> bool:
         """Choose the target remembered as `key` (a uuid, a what-if id or None: CPU only)."""
         key = key or CPU_ONLY
-        if key not in self._cards and key != CPU_ONLY:
+        group = find_what_if_group(key) if self._several else None
+        if group is not None:
+            key = group.uuid
+        elif key not in self._cards and key != CPU_ONLY:
             card = find_what_if(key)
             if card is None:
                 return False
@@ -141,12 +173,16 @@ class GpuPicker(QWidget):
         self.combo.clear()
         self._cards = {}
         for gpu in self._detected:
-            self._add(gpu.uuid, gpu_label(gpu), gpu)
+            self._add(gpu.uuid, gpu_label(gpu), (gpu,))
+        if len(self._detected) > 1 and self._several:
+            self._add(ALL_GPUS, _all_label(self._detected), self._detected)
         if not self._detected:
             self.combo.addItem("None · CPU only", CPU_ONLY)
         self.combo.insertSeparator(self.combo.count())
         for card in (*WHAT_IF_CARDS, *self._custom.values()):
-            self._add(card.uuid, gpu_label(card), card)
+            self._add(card.uuid, gpu_label(card), (card,))
+        for group in WHAT_IF_PAIRS if self._several else ():
+            self._add(group.uuid, f"{group.name} (what-if)", group.cards)
         self.combo.insertSeparator(self.combo.count())
         self.combo.addItem("Custom size…", CUSTOM)
         index = self.combo.findData(key)
@@ -154,8 +190,8 @@ class GpuPicker(QWidget):
         self._previous = self.current_key()
         self.combo.blockSignals(False)
 
-    def _add(self, key: str, text: str, gpu: GpuInfo) -> None:
-        self._cards[key] = gpu
+    def _add(self, key: str, text: str, gpus: tuple[GpuInfo, ...]) -> None:
+        self._cards[key] = gpus
         self.combo.addItem(text, key)
 
     def _on_activated(self, index: int) -> None:

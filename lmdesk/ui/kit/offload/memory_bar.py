@@ -64,6 +64,14 @@ class MemoryBar(QWidget):
         self.setMouseTracking(True)
 
     # -- data ---------------------------------------------------------------
+    def set_title(self, title: str) -> None:
+        if title != self._title:
+            self._title = title
+            self.update()
+
+    def title(self) -> str:
+        return self._title
+
     def set_segments(self, total_bytes: int, segments: dict[str, int]) -> None:
         """Show `segments` (bytes, drawn in this order) of a device holding `total_bytes`."""
         if total_bytes < 0 or any(v < 0 for v in segments.values()):

@@ -31,12 +31,19 @@ from lmdesk.core.estimate.projector import (
     with_projector,
 )
 from lmdesk.core.gguf import ModelInfo
-from lmdesk.core.gpus import GpuProbe, LlamaBuild, SystemMemory, cuda_install_hint, system_memory
+from lmdesk.core.gpus import (
+    GpuInfo,
+    GpuProbe,
+    LlamaBuild,
+    SystemMemory,
+    cuda_install_hint,
+    system_memory,
+)
 from lmdesk.core.load_plan import settings_for, to_remembered
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.ui.kit.offload.controls import OffloadControls
 from lmdesk.ui.kit.offload.remember import RememberedSettings
-from lmdesk.ui.kit.offload.segments import gpu_segments, ram_segments
+from lmdesk.ui.kit.offload.segments import gpu_segments, gpu_title, ram_segments
 from lmdesk.ui.kit.offload.speed_view import SpeedView
 from lmdesk.ui.kit.offload.suggestion import suggestion_html
 from lmdesk.ui.kit.offload.view import OffloadView
@@ -223,15 +230,16 @@ class OffloadPanel(QWidget):
     # -- actions ------------------------------------------------------------
     def auto_fit(self, *, announce: bool = True) -> FitResult | None:
         """Set the most GPU layers that fit, and offer the longest full-offload context."""
-        gpu = self.controls.gpu.current()
-        if self._model is None or gpu is None:
+        gpus = self.controls.gpu.current_gpus()
+        if self._model is None or not gpus:
             return None
+        frees = self._frees(gpus)
         result = fit(
             self._model,
             self.settings(),
-            gpu_free=gpu.usable_bytes - gpu_bytes(self._projector),
+            gpu_free=frees[0] if len(gpus) == 1 else frees,
             margin=self._margin,
-            gpu_name=gpu.name,
+            gpu_name=gpus[0].name if len(gpus) == 1 else [g.name for g in gpus],
         )
         self._fit, self._fit_key = result, self._suggestion_key()
         self.controls.set_settings(
@@ -276,8 +284,10 @@ class OffloadPanel(QWidget):
         settings = self.settings()
         self.settings_changed.emit(settings)
         if self._path:
-            gpu = self.controls.gpu.current()
-            remembered = to_remembered(settings, gpu=gpu.uuid if gpu else None)
+            gpus = self.controls.gpu.current_gpus()
+            remembered = to_remembered(
+                settings, gpu=self.controls.gpu.current_key() if gpus else None
+            )
             self._remembered.schedule(self._path, remembered)
 
     def _update_button(self, settings: LoadSettings, *, risky: bool) -> None:
@@ -315,6 +325,22 @@ class OffloadPanel(QWidget):
             )
         )
 
+    def _frees(self, gpus: tuple[GpuInfo, ...]) -> list[int]:
+        """Each GPU's usable bytes for the layers; the first also holds the projector."""
+        frees = [g.usable_bytes for g in gpus]
+        if frees:
+            frees[0] -= gpu_bytes(self._projector)
+        return frees
+
+    def _targets(self, gpus: tuple[GpuInfo, ...]) -> list[GpuTarget]:
+        """The estimator's GPUs: several split the layers by usable memory, as `fit` does."""
+        if len(gpus) == 1:
+            return [GpuTarget(gpus[0].name)]
+        return [
+            GpuTarget(g.name, weight=float(max(free, 0)))
+            for g, free in zip(gpus, self._frees(gpus), strict=True)
+        ]
+
     def _refresh_hint(self) -> None:
         build = self._build
         self.view.set_cuda_hint(cuda_install_hint(build, self._probe) if build else None)
@@ -329,16 +355,29 @@ class OffloadPanel(QWidget):
         self.load_button.setEnabled(True)
         settings = self.settings()
         self._refresh_suggestion(self._model, settings)
-        targets = [GpuTarget(gpu.name)] if gpu else []
-        plan = with_projector(estimate(self._model, settings, targets), self._projector)
+        gpus = self.controls.gpu.current_gpus()
+        plan = with_projector(estimate(self._model, settings, self._targets(gpus)), self._projector)
         self._plan = plan
-        free = gpu.usable_bytes if gpu else None
+        free: int | list[int] | None = (
+            None
+            if not gpus
+            else gpus[0].usable_bytes
+            if len(gpus) == 1
+            else [g.usable_bytes for g in gpus]
+        )
         self._verdict = judge(plan, gpu_free=free, margin=self._margin)
         self.view.show_verdict(self._verdict)
         risky = gpu is not None and not gpu.is_what_if and self._verdict.fit is Fit.NO_FIT
         self._update_button(settings, risky=risky)
-        if gpu is not None:
-            self.view.show_gpu(gpu.total_bytes, gpu_segments(plan.gpus[0], gpu))
+        if len(gpus) == 1:
+            self.view.show_gpu(gpus[0].total_bytes, gpu_segments(plan.gpus[0], gpus[0]))
+        elif gpus:
+            self.view.show_gpus(
+                [
+                    (gpu_title(i, g), g.total_bytes, gpu_segments(device, g))
+                    for i, (device, g) in enumerate(zip(plan.gpus, gpus, strict=True))
+                ]
+            )
         else:
             reason = self._probe.reason or "none detected"
             self.view.show_no_gpu(

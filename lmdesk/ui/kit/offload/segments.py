@@ -28,3 +28,8 @@ def ram_segments(plan: DevicePlan, memory: SystemMemory) -> dict[str, int]:
         "kv_cache": plan.kv_cache,
         "compute": plan.compute + plan.output,
     }
+
+
+def gpu_title(index: int, gpu: GpuInfo) -> str:
+    """A bar's title when the plan has several GPUs: "GPU 1 · GeForce RTX 4060 8 GB"."""
+    return f"GPU {index} · {gpu.name.removeprefix('NVIDIA ')}"

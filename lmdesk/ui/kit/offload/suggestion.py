@@ -17,7 +17,8 @@ def suggestion_html(
         layers = f"Auto: {result.n_gpu_layers} of {result.n_layer + 1} layers fit."
     best = result.max_full_offload_ctx
     if best <= 0:
-        return f"{layers} No context length lets the whole model fit on this GPU."
+        where = "these GPUs" if len(result.plan.gpus) > 1 else "this GPU"
+        return f"{layers} No context length lets the whole model fit on {where}."
     full = f"Full offload up to {best:,} tokens of context"
     if best >= n_ctx_train > 0:
         full = f"Full offload fits even at the longest context ({n_ctx_train:,})"

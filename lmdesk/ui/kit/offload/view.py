@@ -31,6 +31,8 @@ class OffloadView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.gpu_bar = MemoryBar("GPU memory")
+        self.gpu_bars: list[MemoryBar] = [self.gpu_bar]
+        """One bar per GPU of the plan, in its order; `gpu_bar` is the first."""
         self.no_gpu = muted("")
         self.no_gpu.hide()
         self.ram_bar = MemoryBar("System RAM")
@@ -41,6 +43,7 @@ class OffloadView(QWidget):
         self.help_text = muted(HELP_TEXT)
         self.help_text.hide()
         layout = QVBoxLayout(self)
+        self._layout = layout
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(SPACING + 4)
         for widget in (self.gpu_bar, self.no_gpu, self.ram_bar, self.verdict, self.cuda_hint):
@@ -75,17 +78,29 @@ class OffloadView(QWidget):
         self.help_text.setVisible(not self.help_text.isVisible())
 
     def show_gpu(self, total_bytes: int, segments: dict[str, int]) -> None:
-        self.gpu_bar.set_segments(total_bytes, segments)
-        if self.gpu_bar.isHidden():
-            self.no_gpu.hide()
-            self.gpu_bar.show()
+        self.show_gpus([("GPU memory", total_bytes, segments)])
+
+    def show_gpus(self, bars: list[tuple[str, int, dict[str, int]]]) -> None:
+        """One bar per GPU: (title, the card's total bytes, its segments)."""
+        while len(self.gpu_bars) < len(bars):
+            bar = MemoryBar("")
+            self._layout.insertWidget(self._layout.indexOf(self.gpu_bars[-1]) + 1, bar)
+            self.gpu_bars.append(bar)
+        for bar, (title, total, segments) in zip(self.gpu_bars, bars, strict=False):
+            bar.set_title(title)
+            bar.set_segments(total, segments)
+            bar.show()
+        for bar in self.gpu_bars[len(bars) :]:
+            bar.hide()
+        self.no_gpu.hide()
 
     def show_no_gpu(self, text: str) -> None:
         """No GPU to plan for: a sentence in the GPU bar's place."""
         if self.no_gpu.text() != text:
             self.no_gpu.setText(text)
         if self.no_gpu.isHidden():
-            self.gpu_bar.hide()
+            for bar in self.gpu_bars:
+                bar.hide()
             self.no_gpu.show()
 
     def show_ram(self, total_bytes: int, segments: dict[str, int]) -> None:

@@ -34,7 +34,7 @@ class HardwarePage(QScrollArea):
     """Scrolls when the window is small; cards on top, the what-if table below."""
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
-        from lmdesk.core.gpus import WHAT_IF_CARDS
+        from lmdesk.core.gpus import WHAT_IF_CARDS, WHAT_IF_PAIRS
 
         super().__init__(parent)
         self.setObjectName("hardwarePage")
@@ -44,7 +44,9 @@ class HardwarePage(QScrollArea):
         self._gpu_cards: list[QWidget] = []
         self.ram_card = RamCard()
         self.build_card = BuildCard()
-        self.what_if = WhatIfModel(WHAT_IF_CARDS, context.settings.settings.gpu_safety_margin_bytes)
+        self.what_if = WhatIfModel(
+            (*WHAT_IF_CARDS, *WHAT_IF_PAIRS), context.settings.settings.gpu_safety_margin_bytes
+        )
         self.table = self._make_table()
 
         body = QWidget()

@@ -1,4 +1,7 @@
-"""The what-if cards as a table: a person without that GPU can still plan for it."""
+"""The what-if cards as a table: a person without that GPU can still plan for it.
+
+A pair (`WhatIfGroup`) is one row: its memory is the sum of its cards', and what
+is left after the margin is counted per card (the margin is kept on each GPU)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from lmdesk.core.units import format_size
 
 if TYPE_CHECKING:
-    from lmdesk.core.gpus import GpuInfo
+    from lmdesk.core.gpus import GpuInfo, WhatIfGroup
 
 Index = QModelIndex | QPersistentModelIndex
 HEADERS = ("Card", "Memory", "Free for models", "After safety margin")
@@ -19,7 +22,7 @@ HEADERS = ("Card", "Memory", "Free for models", "After safety margin")
 class WhatIfModel(QAbstractTableModel):
     """Rows: cards; columns: name, total memory, free before loading, free after the margin."""
 
-    def __init__(self, cards: Sequence[GpuInfo], margin_bytes: int) -> None:
+    def __init__(self, cards: Sequence[GpuInfo | WhatIfGroup], margin_bytes: int) -> None:
         super().__init__()
         self._cards = list(cards)
         self._margin = margin_bytes
@@ -29,7 +32,7 @@ class WhatIfModel(QAbstractTableModel):
         if self._cards:
             self.dataChanged.emit(self.index(0, 3), self.index(len(self._cards) - 1, 3))
 
-    def card(self, row: int) -> GpuInfo:
+    def card(self, row: int) -> GpuInfo | WhatIfGroup:
         return self._cards[row]
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
@@ -46,7 +49,7 @@ class WhatIfModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(card, column)
         if role == Qt.ItemDataRole.UserRole:
-            return (card.name, card.total_bytes, card.free_bytes, self._usable(card))[column]
+            return (card.name, _total(card), _free(card), self._usable(card))[column]
         if role == Qt.ItemDataRole.TextAlignmentRole and column > 0:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -58,14 +61,28 @@ class WhatIfModel(QAbstractTableModel):
             return HEADERS[section] if 0 <= section < len(HEADERS) else None
         return None
 
-    def _usable(self, card: GpuInfo) -> int:
-        return max(card.usable_bytes - self._margin, 0)
+    def _usable(self, card: GpuInfo | WhatIfGroup) -> int:
+        return sum(max(gpu.usable_bytes - self._margin, 0) for gpu in _gpus(card))
 
-    def _text(self, card: GpuInfo, column: int) -> str:
+    def _text(self, card: GpuInfo | WhatIfGroup, column: int) -> str:
         if column == 0:
             return card.name
         if column == 1:
-            return f"{card.total_bytes / 1024**3:.0f} GB"
+            return f"{_total(card) / 1024**3:.0f} GB"
         if column == 2:
-            return format_size(card.free_bytes)
+            return format_size(_free(card))
         return format_size(self._usable(card))
+
+
+def _gpus(card: GpuInfo | WhatIfGroup) -> tuple[GpuInfo, ...]:
+    from lmdesk.core.gpus.cards import WhatIfGroup
+
+    return card.cards if isinstance(card, WhatIfGroup) else (card,)
+
+
+def _total(card: GpuInfo | WhatIfGroup) -> int:
+    return sum(gpu.total_bytes for gpu in _gpus(card))
+
+
+def _free(card: GpuInfo | WhatIfGroup) -> int:
+    return sum(gpu.free_bytes for gpu in _gpus(card))
