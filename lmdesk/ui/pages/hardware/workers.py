@@ -80,8 +80,9 @@ class WorkersCard(Card):
 
     def remove(self, endpoint: str) -> None:
         label = self.rows.pop(endpoint, None)
-        if label is not None:
-            label.parentWidget().deleteLater()
+        line = label.parentWidget() if label is not None else None
+        if line is not None:
+            line.deleteLater()
         workers = tuple(w for w in self._store.settings.rpc_workers if w != endpoint)
         try:
             self._store.update(lambda s: replace(s, rpc_workers=workers))

@@ -171,7 +171,7 @@ class InferenceWorker(QObject):
             self.sig_failed.emit(request_id, str(error))
 
         job = ChatJob(
-            messages,  # type: ignore[arg-type]  # role/content dicts, as the engine takes
+            messages,  # role/content dicts, as the engine takes
             sampling,
             continue_last=continue_last,
             context_policy=policy,  # type: ignore[arg-type]  # one of the engine's policies
@@ -196,7 +196,7 @@ class InferenceWorker(QObject):
 
         try:
             self._scheduler().submit(
-                CountTokensJob(messages=messages),  # type: ignore[arg-type]
+                CountTokensJob(messages=messages),
                 Sink(on_finished=counted, on_failed=failed),
                 client=CHAT_CLIENT,
             )
