@@ -1,0 +1,114 @@
+"""A model split over the CPU and two real `lmdesk worker` processes on 127.0.0.1: the
+estimator's plan per device against what llama.cpp logs, the same greedy reply as a
+local-only load, and `lmdesk estimate/fit --rpc` with its bad inputs."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lmdesk.core.engine import Engine, EngineError, TextChunk
+from lmdesk.core.estimate import estimate, remote_devices
+from lmdesk.core.gguf import read_model
+from lmdesk.core.llama_memory.log import Buffers, parse_buffer_log
+from lmdesk.core.load_settings import LoadSettings
+from lmdesk.core.sampling import SamplingSettings
+
+LMDESK = [sys.executable, "-c", "import sys; from lmdesk.cli import main; sys.exit(main())"]
+GREEDY = SamplingSettings(temperature=0, max_tokens=24)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_worker() -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [*LMDESK, "worker", "--port", str(free_port()), "--json", "--threads", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    return process, str(json.loads(process.stdout.readline())["endpoint"])
+
+
+@pytest.fixture(scope="module")
+def workers() -> Iterator[tuple[str, str]]:
+    started = [start_worker(), start_worker()]
+    try:
+        yield started[0][1], started[1][1]
+    finally:
+        for process, _ in started:
+            process.kill()
+            process.wait(10)
+
+
+def reply(engine: Engine) -> str:
+    chunks = engine.complete("The three primary colours are", GREEDY)
+    return "".join(c.text for c in chunks if isinstance(c, TextChunk))
+
+
+def by_endpoint(log: dict[str, Buffers], endpoint: str) -> Buffers:
+    return next(b for name, b in log.items() if f"[{endpoint}]" in name)
+
+
+@pytest.mark.parametrize("split", [(1.0, 2.0), None])
+def test_a_split_over_the_cpu_and_two_workers_is_what_the_plan_says(
+    smollm2_path: Path, workers: tuple[str, str], split: tuple[float, ...] | None
+) -> None:
+    # 21 of 31 layers off the CPU; flash attention off (see docs/scale-out.md for the
+    # CPU's compute buffer with it on). None splits by the workers' free memory.
+    settings = LoadSettings(
+        n_gpu_layers=21, n_ctx=1024, n_threads=1, flash_attn=False, tensor_split=split, rpc=workers
+    )
+    model = read_model(smollm2_path)
+    devices = remote_devices(workers)
+    assert [d.endpoint for d in devices] == list(workers)
+    plan = estimate(model, settings, [d.target() for d in devices])
+    assert all(p.layers for p in plan.devices)  # every device holds layers
+    engine = Engine()
+    try:
+        report = engine.load(smollm2_path, settings)
+        log = parse_buffer_log("\n".join(report.allocations))
+        split_reply = reply(engine)
+    finally:
+        engine.close()
+    actual = [log["CPU"], by_endpoint(log, workers[0]), by_endpoint(log, workers[1])]
+    for planned, got in zip(plan.devices, actual, strict=True):
+        assert got.weights == pytest.approx(planned.weights + planned.repack, rel=0.005)
+        assert got.kv_cache == pytest.approx(planned.kv_cache, rel=0.005)
+        assert got.compute == pytest.approx(planned.compute, rel=0.05)
+    assert actual[1].kv_cache and actual[2].kv_cache
+
+    local = Engine()
+    try:
+        local.load(smollm2_path, settings.with_changes(rpc=(), tensor_split=None, n_gpu_layers=0))
+        assert split_reply == reply(local) and split_reply.strip()
+    finally:
+        local.close()
+
+
+def test_a_load_naming_a_worker_that_is_gone_says_so_and_the_process_goes_on(
+    smollm2_path: Path,
+) -> None:
+    gone = f"127.0.0.1:{free_port()}"
+    engine = Engine()
+    with pytest.raises(EngineError, match=f"worker {gone} cannot be used"):
+        engine.load(smollm2_path, LoadSettings(n_gpu_layers=5, n_ctx=512, rpc=(gone,)))
+    assert not engine.loaded
+
+
+def test_load_settings_refuse_an_address_that_is_not_one() -> None:
+    with pytest.raises(ValueError, match="not host:port|not a port"):
+        LoadSettings(rpc=("127.0.0.1:99999",))
+    with pytest.raises(ValueError, match="named twice"):
+        LoadSettings(rpc=("127.0.0.1:5000", "127.0.0.1:5000"))
