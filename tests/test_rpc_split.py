@@ -4,6 +4,7 @@ local-only load, and `lmdesk estimate/fit --rpc` with its bad inputs."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -112,3 +113,71 @@ def test_load_settings_refuse_an_address_that_is_not_one() -> None:
         LoadSettings(rpc=("127.0.0.1:99999",))
     with pytest.raises(ValueError, match="named twice"):
         LoadSettings(rpc=("127.0.0.1:5000", "127.0.0.1:5000"))
+
+
+def lmdesk(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*LMDESK, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_estimate_and_fit_plan_over_the_workers(
+    smollm2_path: Path, workers: tuple[str, str]
+) -> None:
+    rpc = ",".join(workers)
+    common = ["--vram", "1GiB", "--rpc", rpc, "--ctx", "1024", "--json"]
+    done = lmdesk("estimate", str(smollm2_path), "--tensor-split", "0,1,1", *common)
+    assert done.returncode == 0, done.stderr
+    facts = json.loads(done.stdout)
+    names = [d["name"] for d in facts["devices"]]
+    assert names[2:] == [f"RPC0@{workers[0]}", f"RPC0@{workers[1]}"]
+    assert facts["devices"][1]["layers"] == []  # the local GPU's share is 0
+    assert all(d["layers"] and d["overhead"] == 0 for d in facts["devices"][2:])
+    assert facts["settings"]["rpc"] == list(workers)
+    fitted = lmdesk("fit", str(smollm2_path), *common, "--margin", "256MiB")
+    assert fitted.returncode == 0, fitted.stderr
+    assert json.loads(fitted.stdout)["n_gpu_layers"] == 31  # the workers have RAM to spare
+
+
+def garbage_peer() -> tuple[socket.socket, str]:
+    """A plain TCP server that answers every connection with random bytes."""
+    import os
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def answer() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn, contextlib.suppress(OSError):
+                conn.sendall(os.urandom(4096))
+
+    threading.Thread(target=answer, daemon=True).start()
+    return server, f"127.0.0.1:{server.getsockname()[1]}"
+
+
+def test_bad_workers_are_one_line_and_status_2(
+    smollm2_path: Path, workers: tuple[str, str]
+) -> None:
+    model = str(smollm2_path)
+    gone = f"127.0.0.1:{free_port()}"
+    server, garbage = garbage_peer()
+    try:
+        cases = {
+            "127.0.0.1:notaport": "not a port",
+            "": "host:port",
+            gone: f"no worker answers at {gone}",
+            garbage: f"{garbage} is not a llama.cpp RPC worker",
+        }
+        for address, message in cases.items():
+            done = lmdesk("estimate", model, "--rpc", address or " ", timeout=30)
+            assert done.returncode == 2 and done.stderr.count("\n") == 1, (address, done.stderr)
+            assert message in done.stderr and "Traceback" not in done.stderr
+    finally:
+        server.close()
+    too_long = lmdesk("fit", model, "--rpc", ",".join(workers), "--tensor-split", "1,1,1")
+    assert too_long.returncode == 2 and too_long.stderr.count("\n") == 1
+    assert "names 3 GPUs, but there are 2" in too_long.stderr
