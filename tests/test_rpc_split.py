@@ -9,6 +9,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -181,3 +182,43 @@ def test_bad_workers_are_one_line_and_status_2(
     too_long = lmdesk("fit", model, "--rpc", ",".join(workers), "--tensor-split", "1,1,1")
     assert too_long.returncode == 2 and too_long.stderr.count("\n") == 1
     assert "names 3 GPUs, but there are 2" in too_long.stderr
+
+
+def test_a_worker_killed_mid_reply_is_a_clear_error_and_a_reload_without_it_works(
+    smollm2_path: Path,
+) -> None:
+    from lmdesk.core.engine import GenerationError
+    from lmdesk.core.engine.isolated import IsolatedEngine
+
+    (first, first_at), (second, second_at) = start_worker(), start_worker()
+    settings = LoadSettings(
+        n_gpu_layers=21, n_ctx=1024, n_threads=1, tensor_split=(1.0, 1.0),
+        rpc=(first_at, second_at),
+    )  # fmt: skip
+    engine = IsolatedEngine()
+    try:
+        engine.load(smollm2_path, settings)
+        chunks = engine.complete(
+            "Once upon a time", SamplingSettings(temperature=0, max_tokens=900)
+        )
+        got = 0
+        with pytest.raises(GenerationError, match=second_at) as caught:
+            for chunk in chunks:
+                got += isinstance(chunk, TextChunk)
+                if got == 5:
+                    second.kill()
+                    killed_at = time.monotonic()
+        assert time.monotonic() - killed_at < 10 and "went away" in str(caught.value)
+        assert not engine.alive
+    finally:
+        engine.close()
+        second.wait(10)
+    again = IsolatedEngine()
+    try:
+        again.load(smollm2_path, settings.with_changes(rpc=(first_at,), tensor_split=None))
+        text = "".join(c.text for c in again.complete("Hello", GREEDY) if isinstance(c, TextChunk))
+        assert text.strip()
+    finally:
+        again.close()
+        first.kill()
+        first.wait(10)
