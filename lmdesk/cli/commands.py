@@ -9,11 +9,20 @@ from pathlib import Path
 from typing import Any
 
 from ..core.cpu_threads import threads_for
-from ..core.estimate import GpuTarget, MemoryPlan, estimate, fit, judge
+from ..core.estimate import (
+    CUDA_OVERHEAD,
+    GpuTarget,
+    MemoryPlan,
+    estimate,
+    fit,
+    judge,
+    remote_devices,
+)
 from ..core.gguf import ModelInfo, read_model
 from ..core.gpus import WHAT_IF_CARDS, GpuInfo, find_what_if
 from ..core.load_plan import default_load_settings
 from ..core.load_settings import KV_CACHE_TYPES, LoadSettings
+from ..core.rpc_worker import parse_endpoint
 from ..core.settings import Settings, load_settings
 from ..core.speed import Prediction, cpu_speed, model_work, predict
 from ..core.speed.words import speed_line
@@ -31,8 +40,43 @@ class Gpus:
     cards: tuple[GpuInfo, ...] = ()
     """The cards' specs when known (a what-if card, NVML's): the speed model needs them."""
 
+    overheads: tuple[int, ...] = ()
+    """Per device when some are workers' (no CUDA context here); empty: CUDA's for all."""
+    workers: tuple[str, ...] = ()
+    """The ``--rpc`` addresses, checked and probed."""
+
     def targets(self) -> list[GpuTarget]:
-        return [GpuTarget(n, weight=float(f)) for n, f in zip(self.names, self.free, strict=True)]
+        overheads = self.overheads or (CUDA_OVERHEAD,) * len(self.free)
+        return [
+            GpuTarget(n, weight=float(f), overhead=o)
+            for n, f, o in zip(self.names, self.free, overheads, strict=True)
+        ]
+
+
+def _endpoints(args: argparse.Namespace) -> tuple[str, ...]:
+    """``--rpc``'s addresses as host:port; `WorkerError` (a ValueError) for one that is not."""
+    text = getattr(args, "rpc", None)
+    if not text:
+        return ()
+    out = []
+    for part in text.split(","):
+        host, port = parse_endpoint(part)
+        out.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    return tuple(dict.fromkeys(out))
+
+
+def _with_workers(gpus: Gpus, endpoints: tuple[str, ...]) -> Gpus:
+    """The local GPUs, then every device of every worker (probed: free memory, names)."""
+    if not endpoints:
+        return gpus
+    remote = remote_devices(endpoints)
+    return Gpus(
+        gpus.names + tuple(d.name for d in remote),
+        gpus.free + tuple(d.device.free_bytes for d in remote),
+        cards=(),  # the speed model knows no worker's speed (nor the link's)
+        overheads=(CUDA_OVERHEAD,) * len(gpus.free) + (0,) * len(remote),
+        workers=endpoints,
+    )
 
 
 def _gpus(args: argparse.Namespace) -> Gpus:
@@ -53,12 +97,14 @@ def _gpus(args: argparse.Namespace) -> Gpus:
             "" if probe.gpus else f"no GPU given with --vram, and NVML found none ({probe.reason})",
             cards=tuple(probe.gpus),
         )
+    gpus = _with_workers(gpus, _endpoints(args))
     split = args.tensor_split
     if split is not None and len(split) != len(gpus.free):
         raise ValueError(
             f"--tensor-split names {len(split)} GPUs, but there "
             + {0: "is none", 1: "is 1"}.get(len(gpus.free), f"are {len(gpus.free)}")
             + (" (one --vram size per GPU)" if args.vram else " on this machine")
+            + (" and the workers" if gpus.workers else "")
         )
     return gpus
 
@@ -87,6 +133,7 @@ def _settings(args: argparse.Namespace, model: ModelInfo, n_gpu_layers: int) -> 
         changes["n_cpu_moe"] = args.n_cpu_moe
     if args.tensor_split is not None:
         changes["tensor_split"] = args.tensor_split
+    changes["rpc"] = _endpoints(args)
     return base.with_changes(**changes)
 
 
@@ -262,6 +309,7 @@ def fit_cmd(args: argparse.Namespace) -> dict[str, Any] | str:
         gpu_free=gpus.free,
         margin=_margin(args),
         gpu_name=gpus.names,
+        overhead=gpus.overheads or CUDA_OVERHEAD,
         move_experts=args.n_cpu_moe is None,
     )
     plan = result.plan
@@ -308,6 +356,7 @@ def _settings_dict(settings: LoadSettings) -> dict[str, Any]:
         "flash_attn": "auto" if settings.flash_attn is None else settings.flash_attn,
         "n_cpu_moe": settings.n_cpu_moe,
         "tensor_split": list(settings.tensor_split) if settings.tensor_split else None,
+        "rpc": list(settings.rpc),
     }
 
 

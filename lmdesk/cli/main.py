@@ -130,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
             help="share of the layers per GPU, e.g. 2,1 (default: by free memory)",
         )
         cmd.add_argument(
+            "--rpc",
+            metavar="HOST:PORT[,HOST:PORT...]",
+            help="lmdesk workers whose devices follow the GPUs in the plan (asked for their "
+            "free memory; see docs/scale-out.md)",
+        )
+        cmd.add_argument(
             "--n-cpu-moe",
             type=_count,
             metavar="N",

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .rpc_worker import parse_endpoint
+
 
 @dataclass(frozen=True)
 class KVCacheType:
@@ -85,6 +87,8 @@ class LoadSettings:
     """A vision projector file to load beside the model (images in the chat), or None."""
     n_cpu_moe: int = 0
     """The experts of the first N layers stay in system RAM (llama.cpp's ``--n-cpu-moe``)."""
+    rpc: tuple[str, ...] = ()
+    """`lmdesk worker` addresses (host:port) whose devices come after the local GPUs."""
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -125,6 +129,13 @@ class LoadSettings:
             out.append(
                 f"a tensor split needs one share of 0 or more per GPU, not {shown or 'none'}"
             )
+        for endpoint in self.rpc:
+            try:
+                parse_endpoint(endpoint)
+            except ValueError as exc:
+                out.append(str(exc))
+        if len(set(self.rpc)) != len(self.rpc):
+            out.append("a worker is named twice in the RPC list")
         if self.n_threads is not None and self.n_threads < 1:
             out.append(f"n_threads must be at least 1, not {self.n_threads}")
         if self.seed is not None and not 0 <= self.seed < 2**32:
@@ -162,6 +173,10 @@ class LoadSettings:
         keep experts on the CPU either: settings with ``n_cpu_moe`` are refused here rather
         than silently loaded differently.
         """
+        if self.rpc:
+            raise ValueError(
+                "llama_cpp.Llama cannot place layers on RPC workers; load with lmdesk's engine"
+            )
         if self.n_cpu_moe:
             raise ValueError(
                 "llama_cpp.Llama cannot keep experts on the CPU (n_cpu_moe); "

@@ -48,7 +48,13 @@ def model_params(settings: LoadSettings) -> tuple[Any, Any]:
         params.tensor_split = split_array
     overrides = ExpertOverrides(settings.n_cpu_moe)  # experts of the first N layers in RAM
     overrides.apply(params)
-    keep_alive = (split_array, overrides)
+    devices: Any = None
+    if settings.rpc:
+        from .rpc_devices import device_array
+
+        devices = device_array(settings.rpc)
+        params.devices = ctypes.cast(devices, ctypes.c_void_p)
+    keep_alive = (split_array, overrides, devices)
     params.n_gpu_layers = (
         0x7FFFFFFF if settings.n_gpu_layers == ALL_LAYERS else settings.n_gpu_layers
     )

@@ -11,6 +11,7 @@ from .estimator import CUDA_OVERHEAD, EstimateError, GpuTarget, estimate
 from .fit import DEFAULT_MARGIN, FitResult, fit
 from .model_verdict import APPROX, TOO_LARGE, FitInputs, FitWords
 from .plan import CPU, DevicePlan, MemoryPlan
+from .remote import RemoteDevice, remote_devices
 from .verdict import Fit, Verdict, judge
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "FitWords",
     "GpuTarget",
     "MemoryPlan",
+    "RemoteDevice",
     "Verdict",
     "engine_cpu_features",
     "estimate",
@@ -36,4 +38,5 @@ __all__ = [
     "fit",
     "host_cpu_features",
     "judge",
+    "remote_devices",
 ]

@@ -58,6 +58,12 @@ class GraphPeaks:
         return max(self.attention, self.feed_forward, self.logits + self.embd)
 
     @property
+    def gpu_blocks_only(self) -> int:
+        """A device with repeating blocks but not the output layer (one of several, the
+        output on a later one): no logits; measured over two llama.cpp RPC workers."""
+        return max(self.attention, self.feed_forward - self.embd) - self.embd
+
+    @property
     def gpu_output_only(self) -> int:
         """A device with the output layer and no repeating block: attention stays elsewhere.
 

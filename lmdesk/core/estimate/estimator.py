@@ -126,6 +126,8 @@ def estimate(
 
     def gpu_compute(device: int) -> int:
         if any(d == device for d in where[:n_layer]):
+            if where[n_layer] != device:  # the output layer (the logits) is on another
+                return peaks.gpu_blocks_only
             return peaks.gpu  # runs repeating blocks: attention included
         return peaks.gpu_output_only if where[n_layer] == device else 0
 

@@ -53,13 +53,14 @@ def fit(
     gpu_free: int | Sequence[int],
     margin: int = DEFAULT_MARGIN,
     gpu_name: str | Sequence[str] = "GPU 0",
-    overhead: int = CUDA_OVERHEAD,
+    overhead: int | Sequence[int] = CUDA_OVERHEAD,
     move_experts: bool = True,
 ) -> FitResult:
     """Most of the model whose plan leaves ``margin`` bytes of each GPU's free memory unused.
 
     ``gpu_free`` and ``gpu_name`` are one GPU's, or one per GPU (the layers are then split
-    by free memory, unless ``settings.tensor_split`` says otherwise). A mixture-of-experts
+    by free memory, unless ``settings.tensor_split`` says otherwise); ``overhead`` likewise
+    (0 for a worker's device: no CUDA context in this process). A mixture-of-experts
     model is fitted in llama.cpp's order: dense weights, KV cache and the output layer on the
     GPU first, then the experts layer by layer, and only then fewer whole layers (with all
     their experts in RAM). Every total is monotonic in what it varies, so each step is a
@@ -70,9 +71,10 @@ def fit(
     names = [gpu_name] if isinstance(gpu_name, str) else list(gpu_name)
     if len(names) != len(frees):
         names = [f"GPU {i}" for i in range(len(frees))]
+    overheads = [overhead] * len(frees) if isinstance(overhead, int) else list(overhead)
     gpus = [
-        GpuTarget(name, weight=float(max(free, 0)), overhead=overhead)
-        for name, free in zip(names, frees, strict=True)
+        GpuTarget(name, weight=float(max(free, 0)), overhead=cost)
+        for name, free, cost in zip(names, frees, overheads, strict=True)
     ]
 
     def fits(s: LoadSettings) -> bool:

@@ -1,0 +1,72 @@
+"""The devices a load uses when it names `lmdesk worker`s: the local GPUs, then each
+worker's devices, handed to llama.cpp in ``llama_model_params.devices``.
+
+A worker is registered with ``ggml_backend_rpc_add_server`` only after `rpc_worker.probe`
+(a child process) found it sound: llama.cpp's RPC client aborts the process on a bad peer.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from ..rpc_worker import WorkerError, probe
+from .errors import EngineError
+
+_GPU_TYPES = (1, 2)  # GGML_BACKEND_DEVICE_TYPE_GPU, _IGPU
+_lock = threading.Lock()
+_registered: dict[str, list[int]] = {}
+
+
+def _ggml() -> Any:
+    from ..rpc_worker import _libraries
+
+    return _libraries()
+
+
+def _worker_devices(endpoint: str) -> list[int]:
+    ggml, rpc = _ggml()
+    with _lock:
+        if endpoint not in _registered:
+            rpc.ggml_backend_rpc_add_server.argtypes = [ctypes.c_char_p]
+            rpc.ggml_backend_rpc_add_server.restype = ctypes.c_void_p
+            ggml.ggml_backend_reg_dev_count.argtypes = [ctypes.c_void_p]
+            ggml.ggml_backend_reg_dev_count.restype = ctypes.c_size_t
+            ggml.ggml_backend_reg_dev_get.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+            ggml.ggml_backend_reg_dev_get.restype = ctypes.c_void_p
+            reg = rpc.ggml_backend_rpc_add_server(endpoint.encode())
+            if not reg:
+                raise EngineError(f"llama.cpp could not register the worker at {endpoint}.")
+            count = int(ggml.ggml_backend_reg_dev_count(reg))
+            _registered[endpoint] = [
+                int(ggml.ggml_backend_reg_dev_get(reg, i)) for i in range(count)
+            ]
+        return _registered[endpoint]
+
+
+def _local_gpus() -> list[int]:
+    ggml, _ = _ggml()
+    handles = []
+    for i in range(int(ggml.ggml_backend_dev_count())):
+        handle = ggml.ggml_backend_dev_get(i)
+        if ggml.ggml_backend_dev_name(handle).decode().upper().startswith("RPC"):
+            continue
+        if int(ggml.ggml_backend_dev_type(handle)) in _GPU_TYPES:
+            handles.append(int(handle))
+    return handles
+
+
+def device_array(endpoints: Sequence[str]) -> Any:
+    """A NULL-terminated ``ggml_backend_dev_t[]``: local GPUs, then the workers' devices.
+
+    Raises `EngineError` saying which worker cannot be used (probed first, in a child)."""
+    handles = _local_gpus()
+    for endpoint in endpoints:
+        try:
+            probe(endpoint)
+        except WorkerError as exc:
+            raise EngineError(f"The worker {endpoint} cannot be used: {exc}.") from exc
+        handles += _worker_devices(endpoint)
+    return (ctypes.c_void_p * (len(handles) + 1))(*handles, None)
