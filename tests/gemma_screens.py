@@ -90,6 +90,7 @@ def render_gemma_screens(out_dir: Path, work: Path) -> tuple[dict[str, Path], di
     context.latest_probe = recorded_probe()()
     rtx4060 = context.latest_probe.gpus[0]
     rtx4090 = next(card for card in WHAT_IF_CARDS if card.name == RTX_4090)
+    chat_spec = pages.page_spec("chat")  # put back below: later tests build the real one
     pages.register_page("chat", "Chat", lambda _c: QLabel("chat"), icon="chat")
     window = MainWindow(context, gpu_feed=standin_feed())
     window.resize(*WINDOW)
@@ -156,6 +157,7 @@ def render_gemma_screens(out_dir: Path, work: Path) -> tuple[dict[str, Path], di
         window.close()
         hub.stop()
         patch.undo()
+        pages.register_page("chat", chat_spec.title, chat_spec.factory, icon=chat_spec.icon)
     return shots, said
 
 
