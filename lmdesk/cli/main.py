@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from ..core.load_settings import KV_CACHE_TYPES
 from ..core.units import parse_size
+from .arg_types import count, positive
 
 # The estimator and the GGUF reader (numpy, gguf) are imported only by the commands
 # that need them: `lmdesk` with no arguments opens the window first.
@@ -73,23 +74,6 @@ def _shares(text: str) -> tuple[float, ...]:
     return shares
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"cannot be negative: {value}")
-    return value
-
-
-def _threads(text: str) -> int:
-    value = _count(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lmdesk", description=__doc__)
     parser.add_argument(
@@ -137,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         cmd.add_argument(
             "--n-cpu-moe",
-            type=_count,
+            type=count,
             metavar="N",
             help="keep the experts of the first N layers in system RAM (MoE models; "
             + ("default 0" if name == "estimate" else "default: as Auto chooses")
@@ -151,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
             )
             cmd.add_argument(
                 "--threads",
-                type=_threads,
+                type=positive,
                 metavar="N",
                 help="CPU threads llama.cpp uses (default: the app's rule, core.cpu_threads)",
             )
@@ -190,9 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="GPU layer counts to measure, comma-separated, or 'sweep' (0 to all in 6 steps)",
     )
     bench.add_argument("--ctx", type=int, default=4096, help="context length (default 4096)")
-    bench.add_argument("--threads", type=_threads, metavar="N", help="CPU threads (default: Auto)")
+    bench.add_argument("--threads", type=positive, metavar="N", help="CPU threads (default: Auto)")
     bench.add_argument(
-        "--repetitions", type=_threads, default=3, metavar="N", help="runs per setting (3)"
+        "--repetitions", type=positive, default=3, metavar="N", help="runs per setting (3)"
     )
     bench.add_argument("--json", action="store_true", help="print one JSON object per setting")
 

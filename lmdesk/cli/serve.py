@@ -22,6 +22,7 @@ from ..core.server import ApiServer, ServerConfig, ServerState, config_from_sett
 from ..core.server.config import read_key_file
 from ..core.serving.pool import ModelPool
 from ..core.settings import Settings, load_settings
+from .arg_types import positive
 
 EXIT_USAGE = 2
 
@@ -36,16 +37,6 @@ def gpu_layers(text: str) -> int | None:
         raise argparse.ArgumentTypeError(f"must be a number or 'auto', not {text!r}") from None
     if value < -1:
         raise argparse.ArgumentTypeError(f"must be -1 (all), 0 or more, not {value}")
-    return value
-
-
-def positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
 
 

@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from ..engine.templates import Message
 from .chat_run import ChatPlan, ChatRun, Outcome, note_usage
 from .errors import ApiError, openai_body
-from .sampling_request import sampling_from
+from .sampling_request import openai_sampling
 from .schemas import ChatMessage, ChatRequest
 from .sse import DONE, SSE_HEADERS, server_state, sse
 from .state import ServerState
@@ -95,17 +95,9 @@ def chat_plan(body: ChatRequest, state: ServerState) -> ChatPlan:
             )
     if forced and tools:
         grammar = _grammar(call_schema(tools), "tools")
-    sampling = sampling_from(
+    sampling = openai_sampling(
         state.sampling,
-        temperature=body.temperature,
-        top_p=body.top_p,
-        top_k=body.top_k,
-        min_p=body.min_p,
-        presence_penalty=body.presence_penalty,
-        frequency_penalty=body.frequency_penalty,
-        repeat_penalty=body.repeat_penalty,
-        seed=body.seed,
-        stop=body.stop,
+        body,
         max_tokens=body.max_completion_tokens or body.max_tokens,
         grammar=grammar,
     )

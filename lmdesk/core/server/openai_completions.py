@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from .chat_run import ChatPlan, ChatRun, note_usage
 from .errors import ApiError, openai_body
 from .openai_chat import usage
-from .sampling_request import sampling_from
+from .sampling_request import openai_sampling
 from .schemas import CompletionRequest
 from .sse import DONE, SSE_HEADERS, server_state, sse
 
@@ -32,18 +32,8 @@ async def completions(body: CompletionRequest, request: Request) -> Any:
         prompt = body.prompt[0]
     else:
         prompt = body.prompt
-    sampling = sampling_from(
-        state.sampling,
-        temperature=body.temperature,
-        top_p=body.top_p,
-        top_k=body.top_k,
-        min_p=body.min_p,
-        presence_penalty=body.presence_penalty,
-        frequency_penalty=body.frequency_penalty,
-        repeat_penalty=body.repeat_penalty,
-        seed=body.seed,
-        stop=body.stop,
-        max_tokens=body.max_tokens or 16,  # OpenAI's default for this endpoint
+    sampling = openai_sampling(  # 16 tokens: OpenAI's default for this endpoint
+        state.sampling, body, max_tokens=body.max_tokens or 16
     )
     run = await ChatRun.start(
         state, request, body.model, ChatPlan(sampling=sampling, prompt=prompt), ttl=body.ttl
