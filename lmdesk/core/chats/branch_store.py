@@ -27,18 +27,6 @@ from lmdesk.core.chats import rows
 from lmdesk.core.chats.attachment_store import copy_attachments
 from lmdesk.core.chats.models import Conversation, Message
 
-_COLUMNS = (
-    "id",
-    "conversation_id",
-    "position",
-    "role",
-    "content",
-    "created_at",
-    "state",
-    "stats_json",
-    "reasoning",
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Alternatives:
@@ -151,7 +139,7 @@ def _parent_id(conn: sqlite3.Connection, conversation_id: int, position: int) ->
 
 
 def _archive_tail(conn: sqlite3.Connection, conversation_id: int, position: int, now: float) -> int:
-    names = ", ".join(_COLUMNS)
+    names = ", ".join(rows.MESSAGE_FIELDS)
     tail = conn.execute(
         f"SELECT {names} FROM messages WHERE conversation_id = ? AND position >= ?"
         " ORDER BY position",
@@ -159,7 +147,9 @@ def _archive_tail(conn: sqlite3.Connection, conversation_id: int, position: int,
     ).fetchall()
     if not tail:
         return 0
-    saved: list[dict[str, Any]] = [{name: row[name] for name in _COLUMNS} for row in tail]
+    saved: list[dict[str, Any]] = [
+        {name: row[name] for name in rows.MESSAGE_FIELDS} for row in tail
+    ]
     conn.execute(
         "INSERT INTO branches (conversation_id, parent_id, first_id, messages_json, created_at)"
         " VALUES (?, ?, ?, ?, ?)",
@@ -180,13 +170,13 @@ def _archive_tail(conn: sqlite3.Connection, conversation_id: int, position: int,
 
 def _restore(conn: sqlite3.Connection, branch_id: int) -> None:
     row = conn.execute("SELECT messages_json FROM branches WHERE id = ?", (branch_id,)).fetchone()
-    names = ", ".join(_COLUMNS)
-    marks = ", ".join("?" for _ in _COLUMNS)
+    names = ", ".join(rows.MESSAGE_FIELDS)
+    marks = ", ".join("?" for _ in rows.MESSAGE_FIELDS)
     for saved in json.loads(row["messages_json"]):
         if saved["state"] == "streaming":  # cut off by a crash before it was moved
             saved["state"] = "interrupted"
         conn.execute(
             f"INSERT INTO messages ({names}) VALUES ({marks})",
-            tuple(saved[name] for name in _COLUMNS),
+            tuple(saved[name] for name in rows.MESSAGE_FIELDS),
         )
     conn.execute("DELETE FROM branches WHERE id = ?", (branch_id,))

@@ -17,31 +17,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lmdesk.core.chats import schema
+from lmdesk.core.chats import rows, schema
 from lmdesk.core.chats.store import DEFAULT_TITLE, ChatStore
 
 log = logging.getLogger(__name__)
 
-_CONVERSATION_COLUMNS = (
-    "id",
-    "title",
-    "created_at",
-    "updated_at",
-    "system_prompt",
-    "model_path",
-    "sampling_json",
-)
-_MESSAGE_COLUMNS = (
-    "id",
-    "conversation_id",
-    "position",
-    "role",
-    "content",
-    "created_at",
-    "state",
-    "stats_json",
-    "reasoning",
-)
 
 _LATER_TABLES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     (
@@ -98,8 +78,8 @@ def recover_database(path: Path, *, now: float | None = None) -> Recovery:
     try:
         damaged = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
         try:
-            conversations = _copy_rows(damaged, fresh, "conversations", _CONVERSATION_COLUMNS)
-            messages = _copy_rows(damaged, fresh, "messages", _MESSAGE_COLUMNS)
+            conversations = _copy_rows(damaged, fresh, "conversations", rows.CONVERSATION_FIELDS)
+            messages = _copy_rows(damaged, fresh, "messages", rows.MESSAGE_FIELDS)
             for table, columns, key in _LATER_TABLES:
                 _copy_rows(damaged, fresh, table, columns, key=key)
         finally:

@@ -14,10 +14,29 @@ from lmdesk.core.chats.models import (
     is_role,
 )
 
-CONVERSATION_COLUMNS = "id, title, created_at, updated_at, system_prompt, model_path, sampling_json"
-MESSAGE_COLUMNS = (
-    "id, conversation_id, role, content, created_at, state, stats_json, position, reasoning"
+CONVERSATION_FIELDS = (
+    "id",
+    "title",
+    "created_at",
+    "updated_at",
+    "system_prompt",
+    "model_path",
+    "sampling_json",
 )
+MESSAGE_FIELDS = (
+    "id",
+    "conversation_id",
+    "position",
+    "role",
+    "content",
+    "created_at",
+    "state",
+    "stats_json",
+    "reasoning",
+)
+"""The columns a conversation and a message are read from (and copied, moved aside, rebuilt)."""
+CONVERSATION_COLUMNS = ", ".join(CONVERSATION_FIELDS)
+MESSAGE_COLUMNS = ", ".join(MESSAGE_FIELDS)
 
 
 def conversation(row: sqlite3.Row) -> Conversation:
