@@ -34,8 +34,9 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
+
+from chat_throughput import Run, speed  # the same measure of one streamed reply
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -45,18 +46,6 @@ N_CTX = 2048
 SPEED_BAR = 0.95
 TTFT_BAR_S = 0.015
 MODEL_ID = "bench-model"
-
-
-@dataclass
-class Run:
-    tokens: int
-    ttft_s: float
-    tokens_per_s: float
-
-
-def speed(tokens: int, started: float, first: float, last: float) -> Run:
-    rate = (tokens - 1) / (last - first) if tokens > 1 and last > first else 0.0
-    return Run(tokens, first - started, rate)
 
 
 def main() -> int:
