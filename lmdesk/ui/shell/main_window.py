@@ -168,11 +168,6 @@ class MainWindow(QMainWindow):
             self.stack.setCurrentWidget(widget)
         if old is not None:
             self.stack.removeWidget(old)
-            # The welcome page hands over from its fetch's `done`, while the fetch's thread
-            # still has its last signal to send: let it end before the page is deleted.
-            wait = getattr(old, "wait", None)
-            if callable(wait):
-                wait(5.0)
             old.deleteLater()
 
     def _welcome_page(self) -> WelcomePage:
