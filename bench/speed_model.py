@@ -82,7 +82,8 @@ def cpu_check(
             model = read_model(path)
             for threads in (1, 2):
                 counts = ThreadCounts(threads, threads)
-                cpu = cpu_speed(model_work(model).main_type, counts, refresh=True)
+                work = model_work(model)
+                cpu = cpu_speed(work.main_type, counts, work.head_dim, refresh=True)
                 for ctx in contexts:
                     prompt = max(1, min(longest, ctx - generated))
                     settings = LoadSettings(n_ctx=ctx, n_threads=threads)
@@ -156,7 +157,8 @@ def gpu_sweep(repetitions: int) -> list[dict[str, object]]:
         for key, path in write_loadable(Path(folder), ["llama-3.2-3b", "llama-3.1-8b"]).items():
             model = read_model(path)
             counts = ThreadCounts(1, 1)
-            cpu = cpu_speed(model_work(model).main_type, counts, refresh=True)
+            work = model_work(model)
+            cpu = cpu_speed(work.main_type, counts, work.head_dim, refresh=True)
             settings = LoadSettings(n_ctx=4096, n_threads=1)
             for result in run_bench(
                 path, settings, sweep_layers(model.n_layer), repetitions=repetitions

@@ -26,7 +26,7 @@ from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.speed.bench import BenchCancelled, run_bench, sweep_layers
 from lmdesk.core.speed.compare import compare_cards, to_csv
 from lmdesk.core.speed.cpu_speed import CpuSpeed, cache_path, cpu_speed, machine_key
-from lmdesk.core.speed.ggml_probe import measure_kernels
+from lmdesk.core.speed.ggml_probe import measure_attention, measure_kernels, measure_step
 from lmdesk.core.speed.predict import TOKEN_OVERHEAD_S, predict
 from lmdesk.core.speed.results import SpeedResults, hardware_key
 from lmdesk.core.speed.words import speed_line
@@ -65,10 +65,12 @@ def test_the_probe_times_llama_cpps_own_kernels() -> None:
 
 def test_cpu_rates_are_kept_per_machine_in_the_data_folder(fresh_memo: None) -> None:
     threads = ThreadCounts(1, 1)
-    measured = cpu_speed(int(Q.Q8_0), threads)
+    measured = cpu_speed(int(Q.Q8_0), threads, 64)
     data = json.loads(cache_path().read_text(encoding="utf-8"))
     assert data["machine"] == machine_key()
     assert data["rates"][f"{int(Q.Q8_0)}/1"] == [measured.read_bytes_per_s, measured.flops]
+    assert data["rates"]["attention/64/1"] == [measured.attention_flash, measured.attention_plain]
+    assert data["rates"]["step/1"] == [measured.step_s]
     # What the file says is used (no new measurement): change it and read it back.
     data["rates"][f"{int(Q.Q8_0)}/1"] = [1.5e9, 2.5e10]
     cache_path().write_text(json.dumps(data), encoding="utf-8")
@@ -101,6 +103,50 @@ def test_cpu_only_generation_is_bytes_over_the_cpus_rate(smol: ModelInfo) -> Non
     assert got.generation_tps == pytest.approx(expected, rel=1e-9)
     assert got.cpu_only_generation_tps == pytest.approx(expected, rel=1e-9)
     assert speed_line(got) == f"≈ {expected:.0f} tok/s (CPU only)"
+
+
+def test_attention_and_graph_nodes_cost_the_cpu_what_its_probe_says(smol: ModelInfo) -> None:
+    # 1 us per query-head x cell with flash attention, 0.2 with it off, 0.5 us per node.
+    cpu = CpuSpeed(ThreadCounts(2, 2), 5e9, 50e9, attention_flash=1e6, attention_plain=5e6)
+    cpu = CpuSpeed(**{**cpu.__dict__, "step_s": 0.5e-6})
+    work = model_work(smol)
+    assert (work.head_dim, work.query_heads, work.widest_layer_heads) == (64, 30 * 9, 9)
+    weights = sum(layer.dense_bytes for layer in work.layers.values()) / 5e9
+    nodes = predict_module.GRAPH_NODES_PER_LAYER * 30 * 0.5e-6
+    fixed = weights + nodes + TOKEN_OVERHEAD_S
+
+    def per_token(settings: LoadSettings, depth: int) -> float:
+        got = predict(smol, estimate(smol, settings), cpu, depth=depth).generation_tps
+        assert got is not None
+        return 1 / got
+
+    # 544 cells in a 1024-cell cache: llama.cpp attends over 768 (a multiple of 256), 512 or
+    # more, so it splits the cells between the 2 threads: 384 each, the first all full.
+    deep = per_token(LoadSettings(n_ctx=1024, n_threads=2), 544)
+    assert deep == pytest.approx(fixed + 270 * 384 / 0.5e6, rel=1e-9)
+    # 200 cells: 256 attended, fewer than 512: by heads, 9 in chunks of 2 taken in turn
+    # (2+2+1 and 2+2): the busiest thread does 5 of the 9.
+    shallow = per_token(LoadSettings(n_ctx=1024, n_threads=2), 200)
+    assert shallow == pytest.approx(fixed + 30 * 5 * 200 / 0.5e6, rel=1e-9)
+    # Flash attention off: llama.cpp's plain graph, at the plain rate, evenly shared.
+    plain = per_token(LoadSettings(n_ctx=1024, n_threads=2, flash_attn=False), 544)
+    assert plain == pytest.approx(fixed + 270 * 544 / 5e6, rel=1e-9)
+    # Never faster than reading the cache: with a fast attention the KV bytes decide.
+    fast = CpuSpeed(**{**cpu.__dict__, "attention_flash": 1e15})
+    kv = 30 * (192 + 192) * 2 * padded_ctx(544)
+    got = predict(smol, estimate(smol, LoadSettings(n_ctx=1024)), fast, depth=544)
+    assert got.generation_tps == pytest.approx(1 / (fixed + kv / 5e9), rel=1e-9)
+
+
+def test_the_probe_times_attention_and_graph_nodes() -> None:
+    flash = measure_attention(64, 1, flash=True)
+    plain = measure_attention(64, 1, flash=False)
+    # A query-head x cell pair is 128 multiply-adds at 64-wide heads: no CPU does one in
+    # under 0.1 ns on one thread (1,280 GFLOP/s) or takes longer than 10 us.
+    for rate in (flash, plain):
+        assert 1e5 < rate < 1e10
+    # A node that adds 64 floats costs between 1 ns and 1 ms.
+    assert 1e-9 < measure_step(1) < 1e-3
 
 
 def test_more_gpu_layers_on_a_faster_card_are_faster(smol: ModelInfo) -> None:
@@ -250,7 +296,8 @@ def test_estimate_json_carries_the_prediction_for_the_threads_given(
     assert code == 0
     predicted = json.loads(text)["predicted"]
     assert set(predicted) == {"generation_tps", "prompt_tps", "cpu_only_generation_tps"}
-    cpu = cpu_speed(model_work(smol).main_type, ThreadCounts(1, 1))
+    work = model_work(smol)
+    cpu = cpu_speed(work.main_type, ThreadCounts(1, 1), work.head_dim)
     plan = estimate(smol, LoadSettings(n_ctx=json.loads(text)["settings"]["n_ctx"]))
     assert predicted["cpu_only_generation_tps"] == round(
         predict(smol, plan, cpu).cpu_only_generation_tps, 2

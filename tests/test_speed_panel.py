@@ -54,7 +54,8 @@ def on_card(panel: OffloadPanel, qtbot: QtBot, model: ModelInfo, path: Path, **k
 
 
 def core_prediction(model: ModelInfo, settings: LoadSettings):  # type: ignore[no-untyped-def]
-    cpu = cpu_speed(model_work(model).main_type, threads_for(settings.n_threads))
+    work = model_work(model)
+    cpu = cpu_speed(work.main_type, threads_for(settings.n_threads), work.head_dim)
     plan = estimate(model, settings, [GpuTarget(RTX_4060.name)])
     return predict(model, plan, cpu, [RTX_4060])
 

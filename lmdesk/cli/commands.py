@@ -224,7 +224,8 @@ def _predicted(model: ModelInfo, plan: MemoryPlan, cards: tuple[GpuInfo, ...]) -
     """The speed model for the plan; without the cards' specs (sizes from --vram alone) the
     GPU's speed is unknown (None) unless nothing is on it."""
     threads = threads_for(plan.settings.n_threads)
-    cpu = cpu_speed(model_work(model).main_type, threads)
+    work = model_work(model)
+    cpu = cpu_speed(work.main_type, threads, work.head_dim)
     if not cards and plan.n_gpu_layers == 0:
         plan = estimate(model, plan.settings)  # nothing on a GPU: a CPU-only plan
     return predict(model, plan, cpu, list(cards))

@@ -1,9 +1,10 @@
 """This machine's CPU as the speed model sees it: measured once, kept per machine.
 
 `cpu_speed` returns the rates of llama.cpp's kernels (`ggml_probe`) for a weight
-type and the thread counts llama.cpp will use (`core.cpu_threads`), from a small
-JSON file in lmdesk's data folder; what is not there yet is measured (about
-0.3 s per thread count: never call it on the GUI thread) and added. The file is
+type, a model's attention head size and the thread counts llama.cpp will use
+(`core.cpu_threads`), from a small JSON file in lmdesk's data folder; what is
+not there yet is measured (about 0.3 s per thread count: never call it on the
+GUI thread) and added. The file is
 keyed by the machine (CPU model, logical CPUs, the llama.cpp library), so a
 copied profile or a new llama.cpp measures again. `refresh=True` re-runs it.
 """
@@ -16,18 +17,19 @@ import json
 import os
 import platform
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..cpu_threads import ThreadCounts
 from ..paths import data_dir
-from .ggml_probe import KernelRates, measure_kernels
+from .ggml_probe import KernelRates, measure_attention, measure_kernels, measure_step
 
 CACHE_FILE = "cpu_speed.json"
 CACHE_VERSION = 1
 
 _LOCK = threading.Lock()
-_MEMO: dict[str, KernelRates] = {}
+_MEMO: dict[str, list[float]] = {}
 """This process's readings (the file is read once per key, not on every slider tick)."""
 
 
@@ -39,6 +41,13 @@ class CpuSpeed:
     threads: ThreadCounts
     read_bytes_per_s: float
     flops: float
+    attention_flash: float = 0.0
+    """One generated token's attention with flash attention on (llama.cpp's choice on a CPU
+    when left to it): query-head x cached-cell pairs per second; 0 when not measured."""
+    attention_plain: float = 0.0
+    """The same with flash attention off (K x Q, softmax, V x KQ)."""
+    step_s: float = 0.0
+    """Seconds per graph node besides its arithmetic (the threads' barrier, dispatch)."""
 
 
 @functools.cache
@@ -69,7 +78,8 @@ def cache_path() -> Path:
 
 
 def _read_cache(path: Path) -> dict[str, list[float]]:
-    """The measurements kept for this machine: ``"type/threads" -> [read B/s, FLOP/s]``."""
+    """The measurements kept for this machine: ``"type/threads" -> [read B/s, FLOP/s]``,
+    ``"attention/head_dim/threads" -> [flash, plain]`` (pairs/s), ``"step/threads" -> [s]``."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -84,7 +94,7 @@ def _read_cache(path: Path) -> dict[str, list[float]]:
     return {
         k: [float(x) for x in v]
         for k, v in rates.items()
-        if isinstance(v, list) and len(v) == 2 and all(isinstance(x, int | float) for x in v)
+        if isinstance(v, list) and 1 <= len(v) <= 2 and all(isinstance(x, int | float) for x in v)
     }
 
 
@@ -95,42 +105,87 @@ def _write_cache(path: Path, rates: dict[str, list[float]]) -> None:
     os.replace(tmp, path)
 
 
-def kernel_rates(ggml_type: int, threads: int, *, refresh: bool = False) -> KernelRates:
-    """The rates for `ggml_type` on `threads` threads: kept, else measured and kept."""
-    key = f"{ggml_type}/{threads}"
+def _kept(key: str, measure: Callable[[], list[float]], refresh: bool) -> list[float]:
+    """The figures under `key`: this process's, else the file's, else measured and kept."""
     with _LOCK:
         if not refresh and key in _MEMO:
             return _MEMO[key]
         path = cache_path()
         rates = _read_cache(path)
         if not refresh and key in rates:
-            read, flops = rates[key]
-            _MEMO[key] = KernelRates(ggml_type, threads, read, flops)
-            return _MEMO[key]
-        measured = _MEMO[key] = measure_kernels(ggml_type, threads)
-        rates[key] = [measured.read_bytes_per_s, measured.flops]
+            _MEMO[key] = rates[key]
+            return rates[key]
+        measured = _MEMO[key] = measure()
+        rates[key] = measured
         with contextlib.suppress(OSError):  # a read-only profile: measure again next time
             _write_cache(path, rates)
         return measured
 
 
-def is_measured(ggml_type: int, threads: ThreadCounts) -> bool:
-    """Whether `cpu_speed` would answer without measuring (the UI shows "measuring" else)."""
+def kernel_rates(ggml_type: int, threads: int, *, refresh: bool = False) -> KernelRates:
+    """The rates for `ggml_type` on `threads` threads: kept, else measured and kept."""
+
+    def measure() -> list[float]:
+        rates = measure_kernels(ggml_type, threads)
+        return [rates.read_bytes_per_s, rates.flops]
+
+    read, flops = _kept(f"{ggml_type}/{threads}", measure, refresh)
+    return KernelRates(ggml_type, threads, read, flops)
+
+
+def attention_rates(head_dim: int, threads: int, *, refresh: bool = False) -> tuple[float, float]:
+    """(flash, plain) attention pairs/s for `head_dim`-wide heads on `threads` threads."""
+
+    def measure() -> list[float]:
+        return [
+            measure_attention(head_dim, threads, flash=True),
+            measure_attention(head_dim, threads, flash=False),
+        ]
+
+    flash, plain = _kept(f"attention/{head_dim}/{threads}", measure, refresh)
+    return flash, plain
+
+
+def step_seconds(threads: int, *, refresh: bool = False) -> float:
+    """Seconds per graph node besides its arithmetic, on `threads` threads."""
+    return _kept(f"step/{threads}", lambda: [measure_step(threads)], refresh)[0]
+
+
+def _keys(ggml_type: int, threads: ThreadCounts, head_dim: int) -> set[str]:
     keys = {f"{ggml_type}/{n}" for n in (threads.generation, threads.batch)}
+    keys.add(f"step/{threads.generation}")
+    if head_dim:
+        keys.add(f"attention/{head_dim}/{threads.generation}")
+    return keys
+
+
+def is_measured(ggml_type: int, threads: ThreadCounts, head_dim: int = 0) -> bool:
+    """Whether `cpu_speed` would answer without measuring (the UI shows "measuring" else)."""
+    keys = _keys(ggml_type, threads, head_dim)
     if keys <= _MEMO.keys():
         return True
-    rates = _read_cache(cache_path())
-    return keys <= rates.keys()
+    return keys <= _read_cache(cache_path()).keys()
 
 
-def cpu_speed(ggml_type: int, threads: ThreadCounts, *, refresh: bool = False) -> CpuSpeed:
-    """The CPU's rates for `ggml_type` weights with llama.cpp's `threads` (may measure)."""
+def cpu_speed(
+    ggml_type: int, threads: ThreadCounts, head_dim: int = 0, *, refresh: bool = False
+) -> CpuSpeed:
+    """The CPU's rates for `ggml_type` weights and `head_dim`-wide attention heads (0: leave
+    attention unmeasured) with llama.cpp's `threads` (may measure)."""
     generation = kernel_rates(ggml_type, threads.generation, refresh=refresh)
     batch = (
         generation
         if threads.batch == threads.generation
         else kernel_rates(ggml_type, threads.batch, refresh=refresh)
     )
+    flash, plain = (
+        attention_rates(head_dim, threads.generation, refresh=refresh) if head_dim else (0.0, 0.0)
+    )
     return CpuSpeed(
-        threads=threads, read_bytes_per_s=generation.read_bytes_per_s, flops=batch.flops
+        threads=threads,
+        read_bytes_per_s=generation.read_bytes_per_s,
+        flops=batch.flops,
+        attention_flash=flash,
+        attention_plain=plain,
+        step_s=step_seconds(threads.generation, refresh=refresh),
     )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,22 @@ COMPUTE_N = 512
 """The compute run: 1024 x 2048 weights (2 MiB at 8 bits) against a 512-token batch,
 llama.cpp's default micro-batch: 2.1 GFLOP."""
 RUNS = 3
+MIN_PROBE_S = 0.04
+MAX_RUNS = 40
+ATTENTION_HEADS = 32
+ATTENTION_KV_HEADS = 8
+ATTENTION_CELLS = 448
+"""The attention run: one token's 32 query heads (grouped 4 to a KV head, as Llama 3 8B) over
+448 cached cells: below llama.cpp's 512-cell split of the cache between threads, so the
+heads are shared out evenly (32 rows in 4 x threads chunks) and the rate is per-thread
+work, before the imbalance `predict` works out from llama.cpp's own partition."""
+GRAPH_SIZE = 4096
+"""Nodes a probe graph may hold (ggml's default is 2048)."""
+STEP_NODES = 1000
+"""Nodes in the per-node cost run (a 30-layer model's graph has some 500-600)."""
+F32 = 0
+F16 = 1
+"""GGML_TYPE_F32 and GGML_TYPE_F16 (ggml.h)."""
 
 
 class ProbeError(RuntimeError):
@@ -87,6 +104,33 @@ def _libs() -> tuple[Any, Any]:
         base.ggml_new_tensor_2d.restype = ctypes.c_void_p
         base.ggml_mul_mat.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
         base.ggml_mul_mat.restype = ctypes.c_void_p
+        base.ggml_new_tensor_3d.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.c_int64,
+            ctypes.c_int64,
+            ctypes.c_int64,
+        ]
+        base.ggml_new_tensor_3d.restype = ctypes.c_void_p
+        pointers: list[Any] = [ctypes.c_void_p] * 5  # ctx, q, k, v, mask
+        base.ggml_flash_attn_ext.argtypes = pointers + [ctypes.c_float] * 3
+        base.ggml_flash_attn_ext.restype = ctypes.c_void_p
+        base.ggml_soft_max_ext.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_float,
+            ctypes.c_float,
+        ]
+        base.ggml_soft_max_ext.restype = ctypes.c_void_p
+        base.ggml_new_tensor_1d.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int64]
+        base.ggml_new_tensor_1d.restype = ctypes.c_void_p
+        base.ggml_add.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+        base.ggml_add.restype = ctypes.c_void_p
+        base.ggml_new_graph_custom.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_bool]
+        base.ggml_new_graph_custom.restype = ctypes.c_void_p
+        base.ggml_graph_overhead_custom.argtypes = [ctypes.c_size_t, ctypes.c_bool]
+        base.ggml_graph_overhead_custom.restype = ctypes.c_size_t
         base.ggml_new_graph.argtypes = [ctypes.c_void_p]
         base.ggml_new_graph.restype = ctypes.c_void_p
         base.ggml_build_forward_expand.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
@@ -108,37 +152,102 @@ def _libs() -> tuple[Any, Any]:
     return _LIBS
 
 
-def _time_mul_mat(ggml_type: int, k: int, m: int, n: int, threads: int) -> float:
-    """Seconds of the fastest of `RUNS` runs of a (k x m weights) x (k x n F32) product."""
+def _time_graph(size: int, build: Callable[[Any, Any], Any], threads: int) -> float:
+    """Seconds of the fastest of `RUNS` runs of the graph `build(base, ctx)` returns the
+    output of, in a ggml context of `size` bytes (plus the work buffer and overheads)."""
     base, cpu = _libs()
-    weight_bytes = int(base.ggml_row_size(ggml_type, k)) * m
-    # Weights, activations, result, and the work buffer ggml_graph_compute_with_ctx takes
-    # from the same pool (the activations converted to the weights' dot type, per thread).
-    size = weight_bytes + 3 * 4 * k * n + 4 * m * n + 8 * int(base.ggml_tensor_overhead())
-    size += int(base.ggml_graph_overhead()) + (threads + 4) * 1024**2
+    size += 16 * int(base.ggml_tensor_overhead()) + int(
+        base.ggml_graph_overhead_custom(GRAPH_SIZE, False)
+    )
+    size += (threads + 4) * 1024**2  # ggml_graph_compute_with_ctx's work buffer
     ctx = base.ggml_init(_InitParams(size, None, False))
     if not ctx:
         raise ProbeError(f"ggml could not allocate {size:,} bytes for the probe")
     try:
-        weights = base.ggml_new_tensor_2d(ctx, ggml_type, k, m)
-        activations = base.ggml_new_tensor_2d(ctx, 0, k, n)  # GGML_TYPE_F32
-        if not weights or not activations:
-            raise ProbeError(f"ggml cannot make a {k}-wide tensor of type {ggml_type}")
-        base.ggml_set_zero(weights)
-        base.ggml_set_zero(activations)
-        graph = base.ggml_new_graph(ctx)
-        base.ggml_build_forward_expand(graph, base.ggml_mul_mat(ctx, weights, activations))
-        best = float("inf")
-        for _ in range(RUNS + 1):  # the first run warms the thread pool and the caches
+        graph = base.ggml_new_graph_custom(ctx, GRAPH_SIZE, False)
+        base.ggml_build_forward_expand(graph, build(base, ctx))
+        best, runs, first = float("inf"), 0, time.perf_counter()
+        # The first run warms the thread pool and the caches; then at least RUNS, and short
+        # runs repeat for MIN_PROBE_S: one descheduled thread stalls a whole run, and the
+        # fastest of many is what the machine does when left alone.
+        while runs <= RUNS or (time.perf_counter() - first < MIN_PROBE_S and runs < MAX_RUNS):
             started = time.perf_counter()
             status = cpu.ggml_graph_compute_with_ctx(ctx, graph, threads)
             elapsed = time.perf_counter() - started
             if status != 0:
                 raise ProbeError(f"ggml's graph compute failed (status {status})")
-            best = min(best, elapsed)
+            best = min(best, elapsed) if runs else best
+            runs += 1
         return max(best, 1e-9)
     finally:
         base.ggml_free(ctx)
+
+
+def _zeros(base: Any, tensor: Any, what: str) -> Any:
+    if not tensor:
+        raise ProbeError(f"ggml cannot make the probe's {what}")
+    base.ggml_set_zero(tensor)
+    return tensor
+
+
+def _time_mul_mat(ggml_type: int, k: int, m: int, n: int, threads: int) -> float:
+    """Seconds of the fastest of `RUNS` runs of a (k x m weights) x (k x n F32) product."""
+    base, _ = _libs()
+    weight_bytes = int(base.ggml_row_size(ggml_type, k)) * m
+    # Weights, activations, result, and the activations converted to the weights' dot type.
+    size = weight_bytes + 3 * 4 * k * n + 4 * m * n
+
+    def build(base: Any, ctx: Any) -> Any:
+        weights = _zeros(base, base.ggml_new_tensor_2d(ctx, ggml_type, k, m), "weights")
+        activations = _zeros(base, base.ggml_new_tensor_2d(ctx, F32, k, n), "activations")
+        return base.ggml_mul_mat(ctx, weights, activations)
+
+    return _time_graph(size, build, threads)
+
+
+def measure_attention(head_dim: int, threads: int, *, flash: bool) -> float:
+    """Query-head x cached-cell pairs per second that one generated token's attention runs at
+    (F16 cache, llama.cpp's default), with llama.cpp's graph: ``ggml_flash_attn_ext`` when
+    flash attention is on, else K x Q, softmax, V x KQ (~10 ms)."""
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, not {threads}")
+    heads, kv_heads, cells = ATTENTION_HEADS, ATTENTION_KV_HEADS, ATTENTION_CELLS
+    size = 2 * 2 * head_dim * cells * kv_heads + 4 * 4 * heads * max(head_dim, cells)
+
+    def build(base: Any, ctx: Any) -> Any:
+        query = _zeros(base, base.ggml_new_tensor_3d(ctx, F32, head_dim, 1, heads), "query")
+        if flash:
+            k = base.ggml_new_tensor_3d(ctx, F16, head_dim, cells, kv_heads)
+            v = base.ggml_new_tensor_3d(ctx, F16, head_dim, cells, kv_heads)
+            keys, values = _zeros(base, k, "keys"), _zeros(base, v, "values")
+            return base.ggml_flash_attn_ext(ctx, query, keys, values, None, 0.125, 0.0, 0.0)
+        k = base.ggml_new_tensor_3d(ctx, F16, head_dim, cells, kv_heads)
+        v = base.ggml_new_tensor_3d(ctx, F16, cells, head_dim, kv_heads)  # V kept transposed
+        keys, values = _zeros(base, k, "keys"), _zeros(base, v, "values")
+        scores = base.ggml_soft_max_ext(ctx, base.ggml_mul_mat(ctx, keys, query), None, 0.125, 0.0)
+        return base.ggml_mul_mat(ctx, values, scores)
+
+    seconds = _time_graph(size, build, threads)
+    return heads * cells / seconds
+
+
+def measure_step(threads: int) -> float:
+    """Seconds per graph node that does almost nothing: what llama.cpp's CPU backend pays per
+    node besides its arithmetic (the threads meeting at a barrier after every node, the
+    dispatch). A chain of `STEP_NODES` additions of tiny vectors (~5 ms)."""
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, not {threads}")
+    width = 64
+
+    def build(base: Any, ctx: Any) -> Any:
+        node = _zeros(base, base.ggml_new_tensor_1d(ctx, F32, width), "vector")
+        one = _zeros(base, base.ggml_new_tensor_1d(ctx, F32, width), "vector")
+        for _ in range(STEP_NODES):
+            node = base.ggml_add(ctx, node, one)
+        return node
+
+    size = (STEP_NODES + 2) * (4 * width + int(_libs()[0].ggml_tensor_overhead()))
+    return _time_graph(size, build, threads) / STEP_NODES
 
 
 def measure_kernels(ggml_type: int, threads: int) -> KernelRates:

@@ -5,7 +5,10 @@ active experts) plus the KV cache filled so far, on whichever device holds
 them, and the devices take turns: the time per token is the sum, over devices,
 of the bytes each reads over the rate it reads at, plus a small cost where the
 work passes from one device to the next (the hidden state, ``n_embd`` floats,
-crosses PCIe), plus a fixed cost per token. Processing a prompt is arithmetic-
+crosses PCIe), plus a fixed cost per token. On the CPU two more costs count, both
+measured by its probe: the attention's arithmetic, which grows with the cells a
+token attends to and on a CPU is slower than reading them, and a cost per graph node
+(the threads meet after each). Processing a prompt is arithmetic-
 bound instead: its FLOPs over each device's throughput.
 
 The CPU's rates are measured (`cpu_speed`, llama.cpp's own kernels); a GPU's
@@ -23,8 +26,9 @@ from ..estimate.kv import padded_ctx
 from ..estimate.plan import MemoryPlan
 from ..gguf.model import ModelInfo
 from ..gpus.cards import GpuInfo
+from ..load_settings import LoadSettings
 from .cpu_speed import CpuSpeed
-from .work import LayerWork, model_work
+from .work import LayerWork, ModelWork, model_work
 
 PROMPT_TOKENS = 512
 """A prompt as llama-bench's pp512 (and `lmdesk bench`) measures it."""
@@ -32,13 +36,23 @@ GENERATED_TOKENS = 128
 """Tokens generated per measurement, as llama-bench's tg128."""
 
 TOKEN_OVERHEAD_S = 0.6e-3
-"""Fixed cost per generated token outside the matrix kernels: building and scheduling the
-graph, the small ops (norms, RoPE, softmax), reading the logits and the Python around the
-decode call. An assumption, not yet fitted: ggml builds and schedules some 10-20 nodes per
-layer per token at a few microseconds each (a 30-layer model: a few hundred nodes, about
-0.5 ms); it matters only for tiny models (SmolLM2: ~3 % of its time per token).
-bench/speed_model.py is where to fit it on a quiet machine; on this project's shared
-2-core machine others' load swamped it."""
+"""Fixed cost per generated token outside the graph's nodes: llama_decode's bookkeeping
+(batch split, KV slot search, graph reuse check, reading the logits) and the Python around
+the call. An assumption: llama.cpp's own `llama_perf_context` puts SmolLM2's eval at
+~17 ms per token at an empty cache on one thread here, where its weights' bytes over the
+probe's reading rate make 16.7 ms, so the rest is a fraction of a millisecond; it matters
+only for tiny models. The per-node cost is measured (`CpuSpeed.step_s`)."""
+GRAPH_NODES_PER_LAYER = 20
+"""Nodes per repeating layer that llama.cpp's CPU backend runs (and its threads meet after):
+its log numbers a Llama block's nodes 31 apart (FLASH_ATTN_EXT at node_21, node_52, ...
+for SmolLM2), about a third of them views and reshapes it skips (ggml_op_is_empty)."""
+FLASH_SPLIT_CELLS = 512
+"""From this many cache cells on, llama.cpp's CPU flash attention shares one token's
+attention out by cells (each thread a contiguous chunk of the cache, empty cells skipped)
+instead of by heads (ggml-cpu/ops.cpp, ggml_compute_forward_flash_attn_ext_f16:
+use_split_kv_path when nek1 >= 512)."""
+KV_PAD_CELLS = 256
+"""llama.cpp attends over the used cells rounded up to 256 (llama_kv_cache::get_n_kv)."""
 
 GPU_BANDWIDTH_EFFICIENCY = 0.6
 """Share of a card's peak memory bandwidth llama.cpp's CUDA backend reaches while generating.
@@ -137,11 +151,18 @@ def predict(
     known = len(rates) == len(plan.gpus) and all(r is not None for r in rates)
     kv_share = padded_ctx(depth) / padded_ctx(settings.n_ctx) if depth else 0.0
     kv = [device.kv_cache * kv_share for device in plan.devices]
-    cpu_only = _generation_s(work.layers, {}, [], [sum(kv)], cpu, 0)
+    cpu_only = _generation_s(work.layers, {}, [], [0.0], cpu, 0)
+    cpu_only += _cpu_attention_s(work, settings, cpu, depth, sum(kv), 1.0)
+    cpu_only += _cpu_steps_s(work, model.n_layer, cpu)
     if not known:
         return Prediction(None, None, 1.0 / cpu_only)
     gpu_rates_known = [r for r in rates if r is not None]
-    generation = _generation_s(work.layers, where, gpu_rates_known, kv, cpu, moe_on_cpu)
+    generation = _generation_s(work.layers, where, gpu_rates_known, [0.0, *kv[1:]], cpu, moe_on_cpu)
+    cpu_layers = sum(1 for il in range(model.n_layer) if il not in where)
+    total_kv = sum(kv)
+    on_cpu = kv[0] / total_kv if total_kv else cpu_layers / max(model.n_layer, 1)
+    generation += _cpu_attention_s(work, settings, cpu, depth, kv[0], on_cpu)
+    generation += _cpu_steps_s(work, cpu_layers, cpu)
     boundaries = _boundaries(where, model.n_layer)
     generation += boundaries * (LINK_LATENCY_S + model.n_embd * 4 / LINK_BYTES_PER_S)
     prompt_s = _prompt_s(
@@ -149,6 +170,61 @@ def predict(
     )
     prompt_s += boundaries * (LINK_LATENCY_S + prompt * model.n_embd * 4 / LINK_BYTES_PER_S)
     return Prediction(1.0 / generation, prompt / prompt_s, 1.0 / cpu_only)
+
+
+def _cpu_steps_s(work: ModelWork, cpu_layers: int, cpu: CpuSpeed) -> float:
+    """The CPU backend's per-node cost for the layers it runs (its threads meet after each)."""
+    return GRAPH_NODES_PER_LAYER * cpu_layers * cpu.step_s
+
+
+def _cpu_attention_s(
+    work: ModelWork,
+    settings: LoadSettings,
+    cpu: CpuSpeed,
+    depth: int,
+    kv_bytes: float,
+    share: float,
+) -> float:
+    """Seconds of one generated token's attention on the CPU, over `depth` cached cells, for
+    the `share` of the layers whose cache is in RAM (`kv_bytes` of it read).
+
+    The arithmetic (the probe's rate for this head width, per query head and cell) and the
+    cache's bytes over the reading rate overlap, so the slower one counts. With flash
+    attention (on unless the settings turn it off: llama.cpp picks it on a CPU) the threads
+    share the work out as llama.cpp does, and the busiest thread decides.
+    """
+    read = kv_bytes / cpu.read_bytes_per_s
+    flash = settings.flash_attn is not False
+    rate = cpu.attention_flash if flash else cpu.attention_plain
+    if not rate or not depth or share <= 0:
+        return read
+    pairs = work.query_heads * share * depth
+    threads = cpu.threads.generation
+    imbalance = _flash_imbalance(work, settings, depth, threads) if flash else 1.0
+    return max(read, pairs / rate * imbalance)
+
+
+def _flash_imbalance(work: ModelWork, settings: LoadSettings, depth: int, threads: int) -> float:
+    """The busiest thread's share of a layer's attention times the threads (1: even), from
+    llama.cpp's partition (ggml-cpu/ops.cpp, ggml_compute_forward_flash_attn_ext_f16)."""
+    if threads <= 1:
+        return 1.0
+    n_kv = min(padded_ctx(settings.n_ctx), max(KV_PAD_CELLS, _round_up(depth + 1, KV_PAD_CELLS)))
+    if n_kv >= FLASH_SPLIT_CELLS:  # by cells: thread i takes cells [i*chunk, (i+1)*chunk)
+        chunk = -(-n_kv // threads)
+        return threads * min(chunk, depth) / depth
+    rows = max(1, work.widest_layer_heads)  # by heads, in chunks of ~rows / (4 x threads)
+    size = -(-rows // (4 * threads))
+    chunks = -(-rows // size)
+    if chunks < threads:  # too few chunks: llama.cpp gives each thread one even share
+        return threads * -(-rows // threads) / rows
+    sizes = [min(size, rows - i * size) for i in range(chunks)]  # taken in turn
+    busiest = max(sum(sizes[i::threads]) for i in range(threads))
+    return threads * busiest / rows
+
+
+def _round_up(value: int, step: int) -> int:
+    return -(-value // step) * step
 
 
 def _placement(plan: MemoryPlan) -> dict[int, int]:
@@ -174,7 +250,7 @@ def _generation_s(
 
     ``kv`` is the KV bytes read per token per device (the CPU first, as in the plan).
     """
-    read = [kv[0]] + [0.0] * len(gpus)
+    read = [kv[0]] + [0.0] * len(gpus)  # the CPU's KV: see _cpu_attention_s
     for il, layer in layers.items():
         device = where.get(il, -1) + 1
         read[device] += layer.dense_bytes

@@ -37,6 +37,13 @@ class ModelWork:
     """Multiply-adds per token, per cached cell it attends to, over all layers (QK and AV)."""
     main_type: int
     """The ggml type most matrix bytes are in: the one the CPU probe measures."""
+    head_dim: int = 0
+    """Width of a key head: the attention the CPU probe measures."""
+    query_heads: int = 0
+    """Query heads over all layers: one generated token's attention is this many heads
+    times the cells it attends to."""
+    widest_layer_heads: int = 0
+    """Query heads of the widest layer (how llama.cpp shares a layer's attention out)."""
 
 
 _CACHE: WeakKeyDictionary[ModelInfo, ModelWork] = WeakKeyDictionary()
@@ -78,6 +85,14 @@ def model_work(model: ModelInfo) -> ModelWork:
         model.n_head[il] * (model.head_dim_k + model.head_dim_v) for il in range(model.n_layer)
     )
     main_type = types.most_common(1)[0][0] if types else 0
-    work = ModelWork(layers=layers, attention_macs_per_cell=float(attention), main_type=main_type)
+    heads = [model.n_head[il] for il in range(model.n_layer)]
+    work = ModelWork(
+        layers=layers,
+        attention_macs_per_cell=float(attention),
+        main_type=main_type,
+        head_dim=model.head_dim_k,
+        query_heads=sum(heads),
+        widest_layer_heads=max(heads, default=0),
+    )
     _CACHE[model] = work
     return work

@@ -125,14 +125,16 @@ class CompareCardsDialog(QDialog):
         self.png_button.clicked.connect(lambda: self._ask_path("PNG (*.png)", self.save_png))
         self.close_button.clicked.connect(self.close)
         self._set_exports_enabled(False)
-        self._kind, self._threads = model_work(model).main_type, threads_for(settings.n_threads)
+        work = model_work(model)
+        self._kind, self._heads = work.main_type, work.head_dim
+        self._threads = threads_for(settings.n_threads)
         cpu_rates().sig_ready.connect(self._ask_rates)
         cpu_rates().sig_failed.connect(self._on_probe_failed)
         self._ask_rates()
 
     def _ask_rates(self, *_args: object) -> None:
         if self._cpu is None:
-            cpu = cpu_rates().get(self._kind, self._threads)
+            cpu = cpu_rates().get(self._kind, self._threads, self._heads)
             if cpu is not None:
                 self._on_cpu(cpu)
 

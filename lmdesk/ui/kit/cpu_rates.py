@@ -18,7 +18,8 @@ from lmdesk.ui.services.background import BackgroundTask
 
 
 class CpuRates(QObject):
-    """Measures on request, one (weight type, threads) at a time; answers at once when known."""
+    """Measures on request, one (weight type, threads, head width) at a time; answers at once
+    when known."""
 
     sig_ready = Signal(object)
     """A `CpuSpeed` just measured."""
@@ -27,19 +28,21 @@ class CpuRates(QObject):
 
     def __init__(self) -> None:
         super().__init__(None)
-        self._tasks: dict[tuple[int, ThreadCounts], BackgroundTask] = {}
+        self._tasks: dict[tuple[int, ThreadCounts, int], BackgroundTask] = {}
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.wait)
 
-    def get(self, ggml_type: int, threads: ThreadCounts) -> CpuSpeed | None:
+    def get(self, ggml_type: int, threads: ThreadCounts, head_dim: int = 0) -> CpuSpeed | None:
         """The rates if known (no measuring); else starts measuring and returns None."""
-        if is_measured(ggml_type, threads):
-            return cpu_speed(ggml_type, threads)
-        key = (ggml_type, threads)
+        if is_measured(ggml_type, threads, head_dim):
+            return cpu_speed(ggml_type, threads, head_dim)
+        key = (ggml_type, threads, head_dim)
         if key not in self._tasks:
             task = BackgroundTask(
-                lambda _progress: cpu_speed(ggml_type, threads), name="cpu-speed", parent=self
+                lambda _progress: cpu_speed(ggml_type, threads, head_dim),
+                name="cpu-speed",
+                parent=self,
             )
             task.sig_done.connect(self.sig_ready)
             task.sig_failed.connect(lambda message, _details: self.sig_failed.emit(message))
@@ -48,7 +51,7 @@ class CpuRates(QObject):
             task.start()
         return None
 
-    def _forget(self, key: tuple[int, ThreadCounts]) -> None:
+    def _forget(self, key: tuple[int, ThreadCounts, int]) -> None:
         task = self._tasks.pop(key, None)
         if task is not None:
             task.deleteLater()

@@ -145,7 +145,8 @@ class SpeedView(QWidget):
         return self._thread_counts[wanted]
 
     def _cpu_speed(self, model: ModelInfo, plan: MemoryPlan) -> CpuSpeed | None:
-        return cpu_rates().get(model_work(model).main_type, self._threads(plan))
+        work = model_work(model)
+        return cpu_rates().get(work.main_type, self._threads(plan), work.head_dim)
 
     def _replot(self, *_args: object) -> None:
         self._curve_key = ()
