@@ -484,6 +484,11 @@ class Engine:
 
     # --- guards ------------------------------------------------------------------
 
+    def native_model(self) -> NativeModel:
+        """The loaded model's llama.cpp handles, for work that drives llama.cpp directly
+        (the benchmark, `core.speed.bench_job`): only on the engine's own thread."""
+        return self._require()
+
     def _require(self) -> NativeModel:
         if self._native is None:
             raise NoModelLoaded("No model is loaded. Load a model first.")

@@ -18,10 +18,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..cpu_threads import threads_for
 from ..load_settings import LoadSettings
 from .predict import GENERATED_TOKENS, bench_prompt_tokens
+
+if TYPE_CHECKING:
+    from ..engine.native import NativeModel
 
 DEFAULT_REPETITIONS = 3
 
@@ -81,6 +85,21 @@ def run_bench(
     `bench_prompt_tokens`). Raises `BenchCancelled` when `cancel` is set and an
     `EngineError` when a load fails.
     """
+    prompt = checked_prompt(base, repetitions, prompt_tokens, generated_tokens)
+    stop = cancel or threading.Event()
+    total = len(gpu_layers) * (1 + 2 * repetitions)
+    step = stepper(total, progress, stop)
+    for layers in gpu_layers:
+        settings = base.with_changes(n_gpu_layers=layers)
+        yield _measure(path, settings, repetitions, prompt, generated_tokens, step, stop)
+    if progress is not None:
+        progress(total, total, "done")
+
+
+def checked_prompt(
+    base: LoadSettings, repetitions: int, prompt_tokens: int | None, generated_tokens: int
+) -> int:
+    """The prompt's length; ValueError when the settings leave no room for the run."""
     if repetitions < 1:
         raise ValueError(f"repetitions must be at least 1, not {repetitions}")
     prompt = prompt_tokens or bench_prompt_tokens(base.n_ctx)
@@ -89,8 +108,11 @@ def run_bench(
             f"a {prompt}-token prompt and {generated_tokens} generated tokens need a context "
             f"of at least {prompt + generated_tokens}, not {base.n_ctx}"
         )
-    stop = cancel or threading.Event()
-    total = len(gpu_layers) * (1 + 2 * repetitions)
+    return prompt
+
+
+def stepper(total: int, progress: Progress | None, stop: threading.Event) -> Callable[[str], None]:
+    """Counts steps for `progress`; raises `BenchCancelled` once `stop` is set."""
     done = [0]
 
     def step(text: str) -> None:
@@ -100,11 +122,7 @@ def run_bench(
             progress(done[0], total, text)
         done[0] += 1
 
-    for layers in gpu_layers:
-        settings = base.with_changes(n_gpu_layers=layers)
-        yield _measure(path, settings, repetitions, prompt, generated_tokens, step, stop)
-    if progress is not None:
-        progress(total, total, "done")
+    return step
 
 
 def _measure(
@@ -119,34 +137,52 @@ def _measure(
     from ..engine.errors import LoadCancelled
     from ..engine.loader import load_native
 
-    label = f"{settings.n_gpu_layers} GPU layers"
-    step(f"loading with {label}")
+    step(f"loading with {_label(settings)}")
     try:
         native = load_native(path, settings, on_progress=lambda _f: not stop.is_set()).native
     except LoadCancelled as exc:
         raise BenchCancelled("the benchmark was cancelled") from exc
     try:
-        rng = random.Random(0)
-        special = {native.bos, native.eos}
-        tokens = [t for t in range(native.n_vocab) if t not in special]
-        prompt_rates: list[float] = []
-        generation_rates: list[float] = []
-        for rep in range(1, repetitions + 1):
-            step(f"{label}: {prompt}-token prompt ({rep}/{repetitions})")
-            native.clear()
-            batch = rng.choices(tokens, k=prompt)
-            started = time.perf_counter()
-            native.decode(batch)
-            prompt_rates.append(prompt / (time.perf_counter() - started))
-            step(f"{label}: generating {generated} tokens ({rep}/{repetitions})")
-            started = time.perf_counter()
-            for _ in range(generated):
-                if stop.is_set():
-                    raise BenchCancelled("the benchmark was cancelled")
-                native.decode([rng.choice(tokens)])
-            generation_rates.append(generated / (time.perf_counter() - started))
+        return measure_loaded(native, settings, repetitions, prompt, generated, step, stop)
     finally:
         native.close()
+
+
+def _label(settings: LoadSettings) -> str:
+    return f"{settings.n_gpu_layers} GPU layers"
+
+
+def measure_loaded(
+    native: NativeModel,
+    settings: LoadSettings,
+    repetitions: int,
+    prompt: int,
+    generated: int,
+    step: Callable[[str], None],
+    stop: threading.Event,
+) -> BenchResult:
+    """Measure a model loaded with `settings` (its cache is cleared before each repetition)."""
+    label = _label(settings)
+    rng = random.Random(0)
+    special = {native.bos, native.eos}
+    tokens = [t for t in range(native.n_vocab) if t not in special]
+    prompt_rates: list[float] = []
+    generation_rates: list[float] = []
+    for rep in range(1, repetitions + 1):
+        step(f"{label}: {prompt}-token prompt ({rep}/{repetitions})")
+        native.clear()
+        batch = rng.choices(tokens, k=prompt)
+        started = time.perf_counter()
+        native.decode(batch)
+        prompt_rates.append(prompt / (time.perf_counter() - started))
+        step(f"{label}: generating {generated} tokens ({rep}/{repetitions})")
+        started = time.perf_counter()
+        for _ in range(generated):
+            if stop.is_set():
+                raise BenchCancelled("the benchmark was cancelled")
+            native.decode([rng.choice(tokens)])
+        generation_rates.append(generated / (time.perf_counter() - started))
+    native.clear()
     return BenchResult(
         gpu_layers=settings.n_gpu_layers,
         n_cpu_moe=int(getattr(settings, "n_cpu_moe", 0) or 0),

@@ -6,6 +6,10 @@ Load panel. A request without settings is planned off the GUI thread with
 `core.load_plan.plan_load`, the rule the CLI uses too. Pages follow the controller's
 signals and `loading` for what to show.
 
+A benchmark of the Load panel runs here too (`run_benchmark`), as a job in the chat's model
+queue: it loads each setting in the place of the chat's model and loads that back after,
+so a model is never in memory twice.
+
 It also owns the app's model pool (`core.serving.ModelPool`, made when the API server
 first needs it): the chat's model is adopted there, so API requests queue on the very
 engine the chat uses, and models the API loads on request sit beside it while they fit.
@@ -14,10 +18,11 @@ engine the chat uses, and models the API loads on request sit beside it while th
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from lmdesk.ui.services.background import Progress
 from lmdesk.ui.services.inference import InferenceController
@@ -26,7 +31,9 @@ from lmdesk.ui.services.task_group import TaskGroup
 if TYPE_CHECKING:
     from lmdesk.core.estimate import MemoryPlan
     from lmdesk.core.load_settings import LoadSettings
+    from lmdesk.core.serving import Sink
     from lmdesk.core.serving.pool import ModelPool
+    from lmdesk.core.speed.bench_job import BenchJob
     from lmdesk.ui.services.context import AppContext
     from lmdesk.ui.services.inference import LoadedModel
 
@@ -160,6 +167,25 @@ class ModelHost(QObject):
         self.requested = (path, settings)
         self.loading.emit(path, settings)
         self.controller.load(path, settings)
+
+    def run_benchmark(self, job: BenchJob, sink: Sink, cancel: threading.Event) -> None:
+        """Queue `job` on the chat's model queue, after what waits there (`client`
+        "benchmark"); ``cancel`` stops it, and it loads the chat's model back either way.
+        Raises `QueueFull` when the queue is full."""
+        if self._closed:
+            raise RuntimeError("the app is closing")
+        scheduler = self.controller.scheduler
+        if scheduler is not None:
+            scheduler.submit(job, sink, client="benchmark", cancel=cancel)
+            return
+
+        def submit() -> None:  # the queue's thread was not up yet
+            queue = self.controller.scheduler
+            if queue is not None and not self._closed:
+                queue.submit(job, sink, client="benchmark", cancel=cancel)
+
+        self.controller.ready.connect(submit, Qt.ConnectionType.SingleShotConnection)
+        self.controller.warm_up()
 
     def close(self, timeout_s: float = 30.0) -> None:
         """Stop planning, then end the controller's thread and free the model (if it is ours)."""

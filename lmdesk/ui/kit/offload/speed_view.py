@@ -5,17 +5,20 @@ rest. The prediction is `core.speed.predict` over the panel's own plan (pure
 arithmetic, well under a millisecond per tick); the curve over every layer
 count is recomputed only when something other than the layer count changes.
 The CPU's rates are measured once per machine off the GUI thread (the line
-says "measuring" meanwhile); the benchmark runs `core.speed.bench` on a worker
-thread with a progress bar and Cancel, storing each finished setting.
+says "measuring" meanwhile). The benchmark, with a progress bar and Cancel, stores
+each finished setting. In the app it runs through the model host (`use_host`): a job
+in the chat's model queue that loads each setting in place of the chat's model and
+loads that back after, so the model is never in memory twice. A panel without a host
+(no app model to share) runs `core.speed.bench` on a worker thread.
 """
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
@@ -30,8 +33,10 @@ from lmdesk.core.cpu_threads import ThreadCounts, threads_for
 from lmdesk.core.estimate import GpuTarget, MemoryPlan, estimate, fit
 from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.gpus import GpuInfo
+from lmdesk.core.serving import Sink
 from lmdesk.core.speed import CpuSpeed, Prediction, model_work, predict
-from lmdesk.core.speed.bench import BenchCancelled, run_bench, sweep_layers
+from lmdesk.core.speed.bench import BenchCancelled, BenchResult, run_bench, sweep_layers
+from lmdesk.core.speed.bench_job import BenchJob, BenchOutcome
 from lmdesk.core.speed.results import SpeedResults, hardware_key
 from lmdesk.core.speed.words import speed_line
 from lmdesk.ui.kit.cpu_rates import cpu_rates
@@ -39,6 +44,9 @@ from lmdesk.ui.kit.offload.speed_chart import SpeedChart
 from lmdesk.ui.kit.theme import SPACING
 from lmdesk.ui.kit.widgets import muted, secondary_button
 from lmdesk.ui.services.background import BackgroundTask, Progress
+
+if TYPE_CHECKING:
+    from lmdesk.ui.services.model_host import ModelHost
 
 MEASURING = "Measuring this CPU's speed…"
 BENCHMARK = "Benchmark"
@@ -48,7 +56,35 @@ BENCH_TIP = (
 )
 
 
-_RUNNING: set[BackgroundTask] = set()
+_RUNNING: set[QObject] = set()
+"""Benchmarks under way: kept alive until they end even if their panel goes."""
+
+
+class _JobBridge(QObject):
+    """A benchmark job's reports, from the model queue's thread to the GUI thread (queued)."""
+
+    sig_progress = Signal(str, int, int)
+    sig_done = Signal(int)
+    sig_failed = Signal(str, str)
+    sig_finished = Signal()
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.ended = threading.Event()
+        self.stored = 0
+
+    def sink(self) -> Sink:
+        return Sink(on_finished=self._finished, on_failed=self._failed)
+
+    def _finished(self, outcome: BenchOutcome) -> None:
+        self.ended.set()
+        self.sig_done.emit(len(outcome.results))
+        self.sig_finished.emit()
+
+    def _failed(self, error: Exception) -> None:
+        self.ended.set()
+        self.sig_failed.emit(str(error), "")
+        self.sig_finished.emit()
 
 
 class SpeedView(QWidget):
@@ -77,6 +113,9 @@ class SpeedView(QWidget):
         self._curve_key: tuple[Any, ...] = ()
         self._measured_key: tuple[Any, ...] = ()
         self._bench: BackgroundTask | None = None
+        self._job: _JobBridge | None = None
+        self._running = False
+        self._host: ModelHost | None = None
         self._bench_stop = threading.Event()
         self._results: SpeedResults | None = None
         self._thread_counts: dict[int | None, ThreadCounts] = {}
@@ -105,6 +144,10 @@ class SpeedView(QWidget):
         layout.addWidget(self.bench_status)
         self._show_running(False)
         self.bench_status.hide()
+
+    def use_host(self, host: ModelHost | None) -> None:
+        """Run benchmarks through the app's one owner of the loaded model."""
+        self._host = host
 
     # -- inputs -------------------------------------------------------------
     def show_plan(
@@ -214,6 +257,12 @@ class SpeedView(QWidget):
         path, settings, layers = Path(self._path), self._plan.settings, self.benchmark_layers()
         store, hardware, stop = self._store(), self._hardware(), threading.Event()
         self._bench_stop = stop
+        self.progress.setRange(0, 0)
+        self._show_running(True)
+        self.bench_status.hide()
+        if self._host is not None:
+            self._start_job(path, settings, layers, store, hardware, stop)
+            return
 
         def work(progress: Progress) -> int:
             stored = 0
@@ -235,15 +284,45 @@ class SpeedView(QWidget):
         # ends) and Qt drops the connections to the panel's slots, instead of a worker
         # emitting into a deleted object.
         self._bench = BackgroundTask(work, name="benchmark")
-        _RUNNING.add(self._bench)
-        self._bench.sig_finished.connect(lambda task=self._bench: _RUNNING.discard(task))
-        self._bench.sig_progress.connect(self._on_bench_progress)
-        self._bench.sig_done.connect(self._on_bench_done)
-        self._bench.sig_failed.connect(self._on_bench_failed)
-        self.progress.setRange(0, 0)
-        self._show_running(True)
-        self.bench_status.hide()
+        self._follow(self._bench)
         self._bench.start()
+
+    def _start_job(
+        self,
+        path: Path,
+        settings: Any,
+        layers: list[int],
+        store: SpeedResults,
+        hardware: str,
+        stop: threading.Event,
+    ) -> None:
+        assert self._host is not None
+        bridge = self._job = _JobBridge()
+
+        def keep(result: BenchResult) -> None:  # on the model queue's thread; whole rows only
+            store.add(path, hardware, result)
+
+        job = BenchJob(
+            path,
+            settings,
+            layers,
+            on_progress=lambda done, total, text: bridge.sig_progress.emit(text, done, total),
+            on_result=keep,
+        )
+        self._follow(bridge)
+        try:
+            self._host.run_benchmark(job, bridge.sink(), stop)
+        except Exception as exc:  # the queue is full, the app is closing
+            bridge.ended.set()
+            bridge.sig_failed.emit(str(exc), "")
+            bridge.sig_finished.emit()
+
+    def _follow(self, task: BackgroundTask | _JobBridge) -> None:
+        _RUNNING.add(task)
+        task.sig_finished.connect(lambda: _RUNNING.discard(task))
+        task.sig_progress.connect(self._on_bench_progress)
+        task.sig_done.connect(self._on_bench_done)
+        task.sig_failed.connect(self._on_bench_failed)
 
     def cancel_benchmark(self) -> None:
         self._bench_stop.set()
@@ -251,12 +330,16 @@ class SpeedView(QWidget):
             self._bench.cancel()
 
     def bench_running(self) -> bool:
-        return self._bench is not None and self._bench.running
+        return self._running
 
     def wait_benchmark(self, timeout_s: float | None = None) -> bool:
+        """Wait for the benchmark's work to end (its last signals may still be queued)."""
+        if self._job is not None and not self._job.ended.wait(timeout_s):
+            return False
         return self._bench.wait(timeout_s) if self._bench is not None else True
 
     def _show_running(self, running: bool) -> None:
+        self._running = running
         self.progress.setVisible(running)
         self.cancel_button.setVisible(running)
         self.bench_button.setEnabled(not running)
@@ -286,8 +369,7 @@ class SpeedView(QWidget):
     def shutdown(self) -> None:
         """Stop the benchmark and wait for it (the app is closing, or the panel goes)."""
         self.cancel_benchmark()
-        if self._bench is not None:
-            self._bench.wait(30)
+        self.wait_benchmark(30)
         if self._results is not None:
             self._results.close()
             self._results = None

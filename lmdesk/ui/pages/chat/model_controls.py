@@ -61,6 +61,7 @@ class ModelControls(QObject):
         self._found: list[tuple[str, str]] = []
         self.bar = ModelBar()
         self.panel = OffloadPanel(context.settings)
+        self.panel.speed.use_host(host)  # its Benchmark swaps the chat's model, never a 2nd copy
         self.template_banner = TemplateBanner()
         self.choice = ModelChoice(context.settings, self)
         if context.latest_probe is not None:
