@@ -66,6 +66,20 @@ class _InitParams(ctypes.Structure):
     ]
 
 
+class _ComputePlan(ctypes.Structure):
+    """ggml-cpu.h's struct ggml_cplan."""
+
+    _fields_ = [
+        ("work_size", ctypes.c_size_t),
+        ("work_data", ctypes.c_void_p),
+        ("n_threads", ctypes.c_int),
+        ("threadpool", ctypes.c_void_p),
+        ("abort_callback", ctypes.c_void_p),
+        ("abort_callback_data", ctypes.c_void_p),
+        ("use_ref", ctypes.c_bool),
+    ]
+
+
 @dataclass(frozen=True)
 class KernelRates:
     """What llama.cpp's CPU kernels do here for one weight type and thread count."""
@@ -140,12 +154,10 @@ def _libs() -> tuple[Any, Any]:
         base.ggml_row_size.restype = ctypes.c_size_t
         base.ggml_tensor_overhead.restype = ctypes.c_size_t
         base.ggml_graph_overhead.restype = ctypes.c_size_t
-        cpu.ggml_graph_compute_with_ctx.argtypes = [
-            ctypes.c_void_p,
-            ctypes.c_void_p,
-            ctypes.c_int,
-        ]
-        cpu.ggml_graph_compute_with_ctx.restype = ctypes.c_int
+        cpu.ggml_graph_plan.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+        cpu.ggml_graph_plan.restype = _ComputePlan
+        cpu.ggml_graph_compute.argtypes = [ctypes.c_void_p, ctypes.POINTER(_ComputePlan)]
+        cpu.ggml_graph_compute.restype = ctypes.c_int
         cpu.ggml_cpu_init.restype = None
         cpu.ggml_cpu_init()
         _LIBS = (base, cpu)
@@ -159,20 +171,22 @@ def _time_graph(size: int, build: Callable[[Any, Any], Any], threads: int) -> fl
     size += 16 * int(base.ggml_tensor_overhead()) + int(
         base.ggml_graph_overhead_custom(GRAPH_SIZE, False)
     )
-    size += (threads + 4) * 1024**2  # ggml_graph_compute_with_ctx's work buffer
     ctx = base.ggml_init(_InitParams(size, None, False))
     if not ctx:
         raise ProbeError(f"ggml could not allocate {size:,} bytes for the probe")
     try:
         graph = base.ggml_new_graph_custom(ctx, GRAPH_SIZE, False)
         base.ggml_build_forward_expand(graph, build(base, ctx))
+        plan = cpu.ggml_graph_plan(graph, threads, None)
+        work = ctypes.create_string_buffer(max(1, plan.work_size))  # one, for every run
+        plan.work_data = ctypes.cast(work, ctypes.c_void_p)
         best, runs, first = float("inf"), 0, time.perf_counter()
         # The first run warms the thread pool and the caches; then at least RUNS, and short
         # runs repeat for MIN_PROBE_S: one descheduled thread stalls a whole run, and the
         # fastest of many is what the machine does when left alone.
         while runs <= RUNS or (time.perf_counter() - first < MIN_PROBE_S and runs < MAX_RUNS):
             started = time.perf_counter()
-            status = cpu.ggml_graph_compute_with_ctx(ctx, graph, threads)
+            status = cpu.ggml_graph_compute(graph, ctypes.byref(plan))
             elapsed = time.perf_counter() - started
             if status != 0:
                 raise ProbeError(f"ggml's graph compute failed (status {status})")
@@ -234,20 +248,24 @@ def measure_attention(head_dim: int, threads: int, *, flash: bool) -> float:
 def measure_step(threads: int) -> float:
     """Seconds per graph node that does almost nothing: what llama.cpp's CPU backend pays per
     node besides its arithmetic (the threads meeting at a barrier after every node, the
-    dispatch). A chain of `STEP_NODES` additions of tiny vectors (~5 ms)."""
+    dispatch): a chain of `STEP_NODES` additions of tiny vectors, less a chain of one (the
+    threads' start, which llama.cpp's kept thread pool does not pay per token); ~50 ms."""
     if threads < 1:
         raise ValueError(f"threads must be at least 1, not {threads}")
     width = 64
 
-    def build(base: Any, ctx: Any) -> Any:
-        node = _zeros(base, base.ggml_new_tensor_1d(ctx, F32, width), "vector")
-        one = _zeros(base, base.ggml_new_tensor_1d(ctx, F32, width), "vector")
-        for _ in range(STEP_NODES):
-            node = base.ggml_add(ctx, node, one)
-        return node
+    def chain(nodes: int) -> float:
+        def build(base: Any, ctx: Any) -> Any:
+            node = _zeros(base, base.ggml_new_tensor_1d(ctx, F32, width), "vector")
+            one = _zeros(base, base.ggml_new_tensor_1d(ctx, F32, width), "vector")
+            for _ in range(nodes):
+                node = base.ggml_add(ctx, node, one)
+            return node
 
-    size = (STEP_NODES + 2) * (4 * width + int(_libs()[0].ggml_tensor_overhead()))
-    return _time_graph(size, build, threads) / STEP_NODES
+        size = (nodes + 2) * (4 * width + int(_libs()[0].ggml_tensor_overhead()))
+        return _time_graph(size, build, threads)
+
+    return max(0.0, chain(STEP_NODES) - chain(1)) / (STEP_NODES - 1)
 
 
 def measure_kernels(ggml_type: int, threads: int) -> KernelRates:

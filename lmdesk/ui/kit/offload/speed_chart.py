@@ -1,5 +1,6 @@
-"""A small chart of tokens/s against GPU layers: the prediction, the measurements, where
-the slider is and where the GPU's memory runs out.
+"""A small chart of tokens/s against GPU layers (or, for a mixture-of-experts model, against
+the layers whose experts stay on the CPU): the prediction, the measurements, where the
+slider is and where the GPU's memory runs out.
 
 A QPainter widget rather than QtCharts or pyqtgraph: one line, a few dots and
 two marks need ~150 lines here, while QtCharts is in PySide6-Addons (a 175 MB
@@ -33,10 +34,20 @@ def nice_top(value: float) -> float:
 
 
 class SpeedChart(QWidget):
-    """Predicted generation tokens/s per GPU layer count, measured points over it."""
+    """Predicted generation tokens/s per setting (GPU layers by default), measured points over
+    it. ``fits_below``: the settings up to the limit fit the GPU (GPU layers); False: those
+    from the limit on do (experts on the CPU: more of them leave more room)."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        axis: str = "GPU layers",
+        fits_below: bool = True,
+    ) -> None:
         super().__init__(parent)
+        self.axis = axis
+        self.fits_below = fits_below
         self._predicted: list[float | None] = []
         self._measured: list[tuple[int, float]] = []
         self._current = 0
@@ -52,7 +63,8 @@ class SpeedChart(QWidget):
 
     # -- data ---------------------------------------------------------------
     def set_curve(self, predicted: list[float | None], limit: int | None) -> None:
-        """Predicted tokens/s for 0..len-1 GPU layers; `limit`: the most that fit (None: no GPU)."""
+        """Predicted tokens/s for settings 0..len-1; `limit`: the most GPU layers that fit, or
+        the fewest expert layers on the CPU that do (None: no GPU)."""
         self._predicted, self._limit = list(predicted), limit
         self.update()
 
@@ -121,17 +133,21 @@ class SpeedChart(QWidget):
         painter.drawText(
             QRectF(rect.left(), rect.bottom() + 2, rect.width(), 14),
             Qt.AlignmentFlag.AlignHCenter,
-            "GPU layers → (tok/s ↑)",
+            f"{self.axis} → (tok/s ↑)",
         )
-        if self._limit is not None and self._limit < n:
-            beyond = QRectF(QPointF(x_at(self._limit), rect.top()), rect.bottomRight())
+        limit = self._limit
+        if limit is not None and (limit < n if self.fits_below else limit > 0):
+            beyond = (
+                QRectF(QPointF(x_at(limit), rect.top()), rect.bottomRight())
+                if self.fits_below
+                else QRectF(rect.topLeft(), QPointF(x_at(min(limit, n)), rect.bottom()))
+            )
             shade = QColor(LIMIT)
             shade.setAlpha(28)
             painter.fillRect(beyond, shade)
             painter.setPen(QPen(LIMIT, 1, Qt.PenStyle.DashLine))
-            painter.drawLine(
-                QPointF(x_at(self._limit), rect.top()), QPointF(x_at(self._limit), rect.bottom())
-            )
+            x_limit = x_at(min(limit, n))
+            painter.drawLine(QPointF(x_limit, rect.top()), QPointF(x_limit, rect.bottom()))
         path = QPainterPath()
         started = False
         for layers, tps in enumerate(self._predicted):
@@ -159,4 +175,10 @@ class SpeedChart(QWidget):
                 painter.setPen(QPen(ACCENT.darker(150), 1))
                 painter.setBrush(ACCENT)
                 painter.drawEllipse(QPointF(x, y_at(tps)), 4.0, 4.0)
+                label = f"{tps:.1f}" if tps < 10 else f"{tps:.0f}"
+                left = x > rect.center().x()  # the figure on the side with room
+                box = QRectF(x - 46 if left else x + 6, y_at(tps) - 16, 40, 14)
+                painter.setPen(text)
+                align = Qt.AlignmentFlag.AlignRight if left else Qt.AlignmentFlag.AlignLeft
+                painter.drawText(box.intersected(rect.adjusted(0, -8, 0, 0)), align, label)
         painter.end()

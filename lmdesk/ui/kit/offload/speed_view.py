@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from lmdesk.core.cpu_threads import ThreadCounts, threads_for
-from lmdesk.core.estimate import GpuTarget, MemoryPlan, estimate, fit
+from lmdesk.core.estimate import Fit, GpuTarget, MemoryPlan, estimate, fit, judge
 from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.gpus import GpuInfo
 from lmdesk.core.serving import Sink
@@ -98,6 +98,8 @@ class SpeedView(QWidget):
         self.line = QLabel("")
         self.line.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.chart = SpeedChart()
+        self.expert_chart = SpeedChart(axis="Experts on CPU (layers)", fits_below=False)
+        """For a mixture-of-experts model: tok/s against n_cpu_moe at the current GPU layers."""
         self.bench_button = secondary_button(BENCHMARK)
         self.bench_button.setToolTip(BENCH_TIP)
         self.progress = QProgressBar()
@@ -111,6 +113,7 @@ class SpeedView(QWidget):
         self._margin = 0
         self._prediction: Prediction | None = None
         self._curve_key: tuple[Any, ...] = ()
+        self._expert_key: tuple[Any, ...] = ()
         self._measured_key: tuple[Any, ...] = ()
         self._bench: BackgroundTask | None = None
         self._job: _JobBridge | None = None
@@ -137,6 +140,8 @@ class SpeedView(QWidget):
         top.addWidget(self.bench_button)
         layout.addLayout(top)
         layout.addWidget(self.chart)
+        layout.addWidget(self.expert_chart)
+        self.expert_chart.hide()
         running = QHBoxLayout()
         running.addWidget(self.progress, 1)
         running.addWidget(self.cancel_button)
@@ -162,16 +167,22 @@ class SpeedView(QWidget):
             margin,
         )
         cpu = self._cpu_speed(model, plan)
+        experts = gpu is not None and model.n_expert > 0
         if cpu is None:
             self._prediction = None
             self.line.setText(MEASURING)
             self.chart.hide()  # no curve to draw yet
+            self.expert_chart.hide()
             return
         self._prediction = predict(model, plan, cpu, [gpu] if gpu else [])
         self.line.setText(speed_line(self._prediction))
         self.chart.setVisible(gpu is not None)
         self.chart.set_current(plan.n_gpu_layers)
         self._refresh_curve(model, plan, gpu, cpu)
+        self.expert_chart.setVisible(experts)
+        if experts:
+            self.expert_chart.set_current(plan.settings.n_cpu_moe)
+            self._refresh_expert_curve(model, plan, gpu, cpu)
         self._refresh_measured(plan)
 
     def prediction(self) -> Prediction | None:
@@ -219,6 +230,33 @@ class SpeedView(QWidget):
             model, base, gpu_free=gpu.usable_bytes, margin=self._margin, gpu_name=gpu.name
         ).n_gpu_layers
         self.chart.set_curve([p.generation_tps for p in curve], limit)
+
+    def _refresh_expert_curve(
+        self, model: ModelInfo, plan: MemoryPlan, gpu: GpuInfo | None, cpu: CpuSpeed
+    ) -> None:
+        """Tok/s for 0..n_layer layers' experts on the CPU at the current GPU layers; the
+        limit is the fewest that `judge` says fit with the margin to spare."""
+        if gpu is None:
+            return
+        base = plan.settings.with_changes(n_cpu_moe=0)
+        key = (id(model), base, gpu, self._margin, cpu)
+        if key == self._expert_key:
+            return
+        self._expert_key = key
+        target = [GpuTarget(gpu.name)]
+        plans = [
+            estimate(model, base.with_changes(n_cpu_moe=n), target)
+            for n in range(model.n_layer + 1)
+        ]
+        fitting = (
+            n
+            for n, p in enumerate(plans)
+            if judge(p, gpu_free=gpu.usable_bytes, margin=self._margin).fit is Fit.FITS
+        )
+        limit = next(fitting, model.n_layer + 1)
+        self.expert_chart.set_curve(
+            [predict(model, p, cpu, [gpu]).generation_tps for p in plans], limit
+        )
 
     def _hardware(self) -> str:
         gpu = self._gpu
