@@ -24,6 +24,7 @@ between neighbours.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from weakref import WeakKeyDictionary
@@ -90,7 +91,7 @@ def row_slices(rows: int, split: Sequence[float]) -> list[int]:
         running += share
         bounds.append(int(rows * running))
     bounds.append(rows)
-    return [high - low for low, high in zip(bounds, bounds[1:], strict=False)]
+    return [high - low for low, high in itertools.pairwise(bounds)]
 
 
 def split_layer(matrices: Sequence[Matrix], split: Sequence[float]) -> tuple[list[int], int]:
