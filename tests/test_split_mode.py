@@ -64,7 +64,9 @@ def test_none_puts_every_offloaded_layer_on_the_main_gpu(smol: ModelInfo) -> Non
         assert held.kv_cache == sum(d.kv_cache for d in layer.gpus)
         assert idle.total == 0  # llama.cpp drops the other devices: no CUDA context either
         assert held.overhead == TWO[main].overhead
-    with pytest.raises(EstimateError, match="there is no GPU 2 to be the main GPU: the GPUs are 0 to 1"):
+    with pytest.raises(
+        EstimateError, match="there is no GPU 2 to be the main GPU: the GPUs are 0 to 1"
+    ):
         estimate(smol, LoadSettings(split_mode="none", main_gpu=2), TWO)
 
 
