@@ -18,7 +18,7 @@ from .cpu_buffers import CpuFeatures, engine_cpu_features
 from .kv import kv_bytes_per_layer
 from .placement import layer_devices
 from .plan import CPU, DevicePlan, MemoryPlan
-from .row_split import ROW_REFUSED, layer_matrices, split_layer
+from .row_split import ROW_REFUSED, split_layers
 from .weights import INPUT, WeightsIndex, layer_weights, mapped_bytes
 
 CUDA_OVERHEAD = 320 * 1024**2  # CUDA context + cuBLAS workspace, per GPU
@@ -82,7 +82,7 @@ def estimate(
     else:
         where = layer_devices(n_layer, n_gpu_layers, split)
     by_row = settings.split_mode == "row" and bool(gpus)
-    matrices = layer_matrices(model, GPU_ALIGNMENT) if by_row else {}
+    row_parts = split_layers(model, split, GPU_ALIGNMENT) if by_row else {}
     index = _weights_index(model, engine_cpu_features() if cpu is None else cpu)
     layers, experts = index.layers, index.experts
     n_cpu_moe = min(settings.n_cpu_moe, n_layer)
@@ -104,8 +104,8 @@ def estimate(
                 gpu_weights[device] += part.gpu
             else:
                 cpu_layers.append(part)
-        if device >= 0 and layer in matrices:  # its matrices cut by rows over every GPU
-            shares, whole = split_layer(matrices[layer], split)
+        if device >= 0 and layer in row_parts:  # its matrices cut by rows over every GPU
+            shares, whole = row_parts[layer]
             gpu_weights[device] -= whole
             for i, share in enumerate(shares):
                 gpu_weights[i] += share

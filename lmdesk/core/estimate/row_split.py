@@ -94,7 +94,30 @@ def row_slices(rows: int, split: Sequence[float]) -> list[int]:
     return [high - low for low, high in itertools.pairwise(bounds)]
 
 
-def split_layer(matrices: Sequence[Matrix], split: Sequence[float]) -> tuple[list[int], int]:
+LayerSplit = tuple[list[int], int]
+"""A layer's matrices in row mode: bytes on each GPU, and their size whole on one GPU."""
+_SPLITS: WeakKeyDictionary[ModelInfo, dict[tuple[float, ...], dict[int, LayerSplit]]] = (
+    WeakKeyDictionary()
+)
+_KEEP = 8  # splits remembered per model (the panel's follows free memory)
+
+
+def split_layers(
+    model: ModelInfo, split: Sequence[float], gpu_alignment: int
+) -> dict[int, LayerSplit]:
+    """`split_layer` for every layer of the model, cached per split: a slider tick in row
+    mode then adds a few numbers per layer instead of cutting every matrix again."""
+    per_model = _SPLITS.setdefault(model, {})
+    key = tuple(split)
+    if key not in per_model:
+        if len(per_model) >= _KEEP:
+            per_model.pop(next(iter(per_model)))
+        matrices = layer_matrices(model, gpu_alignment)
+        per_model[key] = {layer: split_layer(m, key) for layer, m in matrices.items()}
+    return per_model[key]
+
+
+def split_layer(matrices: Sequence[Matrix], split: Sequence[float]) -> LayerSplit:
     """Bytes of the layer's matrices on each device, and their size in a plain GPU buffer
     (what the layer's own device no longer holds)."""
     per_device = [0] * len(split)
