@@ -10,13 +10,16 @@ from pathlib import Path
 
 import llama_cpp
 import pytest
-from test_rpc_split import reply, start_worker
+from test_rpc_split import by_endpoint, reply, start_worker
 
 from lmdesk.core.engine import Engine, EngineError, llama_log
 from lmdesk.core.engine.loader import model_params
 from lmdesk.core.engine.native import ensure_backend
 from lmdesk.core.engine.rpc_devices import device_array
 from lmdesk.core.engine.split_check import default_devices, has_split_buffers
+from lmdesk.core.estimate import estimate, remote_devices
+from lmdesk.core.gguf import read_model
+from lmdesk.core.llama_memory.log import parse_buffer_log
 from lmdesk.core.load_settings import LoadSettings
 
 
@@ -34,13 +37,14 @@ def test_the_params_carry_the_split_mode_and_main_gpu(mode: str, main: int, nati
 
 
 @pytest.fixture(scope="module")
-def worker() -> Iterator[str]:
-    process, endpoint = start_worker()
+def workers() -> Iterator[tuple[str, str]]:
+    started = [start_worker(), start_worker()]
     try:
-        yield endpoint
+        yield started[0][1], started[1][1]
     finally:
-        process.kill()
-        process.wait(10)
+        for process, _ in started:
+            process.kill()
+            process.wait(10)
 
 
 def test_row_on_the_cpu_alone_loads_and_replies(smollm2_path: Path) -> None:
@@ -65,8 +69,9 @@ def test_a_main_gpu_that_does_not_exist_is_one_message_and_nothing_loads(
 
 
 def test_llama_cpp_refuses_row_on_an_rpc_device_and_the_engine_says_why_first(
-    smollm2_path: Path, worker: str
+    smollm2_path: Path, workers: tuple[str, str]
 ) -> None:
+    worker = workers[0]
     # What llama.cpp itself does, with lmdesk's check out of the way: NULL and its log line.
     ensure_backend()
     devices = device_array((worker,))
@@ -101,3 +106,30 @@ def test_llama_cpp_refuses_row_on_an_rpc_device_and_the_engine_says_why_first(
         assert reply(engine).strip()
     finally:
         engine.close()
+
+
+def test_main_gpu_only_matches_what_llama_cpp_allocates_on_the_main_device(
+    smollm2_path: Path, workers: tuple[str, str]
+) -> None:
+    # Two workers stand in for two GPUs; "none" with main GPU 1 keeps the second alone.
+    settings = LoadSettings(
+        n_gpu_layers=-1, n_ctx=1024, n_threads=1, flash_attn=False, rpc=workers,
+        split_mode="none", main_gpu=1,
+    )  # fmt: skip
+    plan = estimate(
+        read_model(smollm2_path), settings, [d.target() for d in remote_devices(workers)]
+    )
+    assert plan.gpus[0].total == 0 and len(plan.gpus[1].layers) == 31
+    engine = Engine()
+    try:
+        report = engine.load(smollm2_path, settings)
+        log = parse_buffer_log("\n".join(report.allocations))
+        assert reply(engine).strip()
+    finally:
+        engine.close()
+    assert not [name for name in log if f"[{workers[0]}]" in name]  # nothing on the idle one
+    got = by_endpoint(log, workers[1])
+    main = plan.gpus[1]
+    assert got.weights == pytest.approx(main.weights, rel=0.005)
+    assert got.kv_cache == pytest.approx(main.kv_cache, rel=0.005)
+    assert got.compute == pytest.approx(main.compute, rel=0.05)
