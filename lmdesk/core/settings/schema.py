@@ -14,6 +14,7 @@ from typing import Any, Literal
 from lmdesk.core.settings.validation import Validated, meta
 from lmdesk.core.units import GiB
 
+SplitMode = Literal["none", "layer", "row"]
 KvType = Literal["f32", "f16", "bf16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl"]
 FlashAttn = Literal["auto"] | bool
 Theme = Literal["system", "light", "dark"]
@@ -115,6 +116,13 @@ class ModelLoadSettings(Validated):
     n_cpu_moe: int = field(
         default=0,
         metadata=meta("Layers whose experts stay in system RAM (MoE models).", min=0, max=10_000),
+    )
+    split_mode: SplitMode = field(
+        default="layer", metadata=meta("Several GPUs: split by 'layer' or 'row', or 'none'.")
+    )
+    main_gpu: int = field(
+        default=0,
+        metadata=meta("The GPU that holds the model with split mode 'none'.", min=0, max=63),
     )
 
 

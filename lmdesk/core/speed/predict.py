@@ -154,7 +154,7 @@ def predict(
     cpu_only = _generation_s(work.layers, {}, [], [0.0], cpu, 0)
     cpu_only += _cpu_attention_s(work, settings, cpu, depth, sum(kv), 1.0)
     cpu_only += _cpu_steps_s(work, model.n_layer, cpu)
-    if not known:
+    if not known or plan.refused:  # unknown rates, or llama.cpp would not load it at all
         return Prediction(None, None, 1.0 / cpu_only)
     gpu_rates_known = [r for r in rates if r is not None]
     generation = _generation_s(work.layers, where, gpu_rates_known, [0.0, *kv[1:]], cpu, moe_on_cpu)

@@ -353,10 +353,12 @@ class OffloadPanel(QWidget):
             self.load_button.setEnabled(False)
             return
         self.load_button.setEnabled(True)
+        gpus = self.controls.gpu.current_gpus()
+        self.controls.set_gpus(gpus)
         settings = self.settings()
         self._refresh_suggestion(self._model, settings)
-        gpus = self.controls.gpu.current_gpus()
-        plan = with_projector(estimate(self._model, settings, self._targets(gpus)), self._projector)
+        targets = self._targets(gpus)
+        plan = with_projector(estimate(self._model, settings, targets), self._projector)
         self._plan = plan
         free: int | list[int] | None = (
             None
@@ -384,4 +386,4 @@ class OffloadPanel(QWidget):
                 f"No NVIDIA GPU found ({reason}) — choose a what-if card to plan."
             )
         self.view.show_ram(self._memory.total_bytes, ram_segments(plan.cpu, self._memory))
-        self.speed.show_plan(self._model, self._path, plan, gpu, self._margin)
+        self.speed.show_plan(self._model, self._path, plan, gpus, self._margin, targets)
