@@ -138,6 +138,29 @@ def test_attention_and_graph_nodes_cost_the_cpu_what_its_probe_says(smol: ModelI
     assert got.generation_tps == pytest.approx(1 / (fixed + kv / 5e9), rel=1e-9)
 
 
+def test_a_cpu_prompt_is_its_arithmetic_plus_one_read_of_the_weights_per_micro_batch(
+    smol: ModelInfo,
+) -> None:
+    work = model_work(smol)
+    blocks = [layer for il, layer in work.layers.items() if il < smol.n_layer]
+    output = work.layers[smol.n_layer]
+    weights = sum(layer.dense_bytes for layer in work.layers.values())
+    settings = LoadSettings(n_ctx=4096, n_batch=256, n_ubatch=256)
+
+    def expected(prompt: int) -> float:
+        attention = 2.0 * work.attention_macs_per_cell * prompt / 2
+        flops = prompt * (sum(2.0 * b.dense_macs for b in blocks) + attention)
+        flops += 2.0 * output.dense_macs  # the output layer: the last token only
+        passes = -(-prompt // 256)
+        read = passes * sum(b.dense_bytes for b in blocks) + output.dense_bytes
+        return prompt / (flops / CPU.flops + read / CPU.read_bytes_per_s)
+
+    for prompt in (64, 256, 600):  # one, one and three micro-batches of 256
+        got = predict(smol, estimate(smol, settings), CPU, prompt_tokens=prompt).prompt_tps
+        assert got == pytest.approx(expected(prompt), rel=1e-9)
+    assert weights == sum(b.dense_bytes for b in blocks) + output.dense_bytes
+
+
 def test_the_probe_times_attention_and_graph_nodes() -> None:
     flash = measure_attention(64, 1, flash=True)
     plain = measure_attention(64, 1, flash=False)

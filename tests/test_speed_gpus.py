@@ -118,7 +118,8 @@ def test_the_panel_shows_the_two_gpu_prediction_for_a_what_if_pair(
         panel.controls.gpu.target_changed.emit()
         qtbot.waitUntil(lambda: panel.speed.prediction() is not None, timeout=30_000)
         settings = panel.settings()
-        cpu = cpu_speed(model_work(smol).main_type, threads_for(settings.n_threads))
+        work = model_work(smol)
+        cpu = cpu_speed(work.main_type, threads_for(settings.n_threads), work.head_dim)
         plan = estimate(
             smol, settings, [GpuTarget(c.name, weight=float(c.usable_bytes)) for c in MIXED.cards]
         )
