@@ -53,7 +53,8 @@ MEASURING = "Measuring this CPU's speed…"
 BENCHMARK = "Benchmark"
 BENCH_TIP = (
     "Load the model and measure it like llama-bench: a 512-token prompt and 128 generated "
-    "tokens, three times, the median. On a real GPU it sweeps the GPU layers."
+    "tokens, three times, the median. On a real GPU it sweeps the GPU layers. The chat's "
+    "model makes room meanwhile (it waits for a reply to end) and is loaded back after."
 )
 
 
