@@ -18,6 +18,11 @@ model's runs, since other processes change them. The bigger files use shorter
 prompts and fewer generated tokens, so the whole run stays within minutes on 2
 cores; the prediction uses the same lengths.
 
+``--per-token`` times each generated token and each prompt on its own and takes the
+25th percentile (the prompt: the fastest of the repetitions) instead of the median of
+whole runs: on a machine others keep busy, it shows what the CPU does when it is left
+alone, which is what the probe's rates are (a check of the model, not of the app).
+
 ``--gpu`` (on a machine with an NVIDIA GPU and a CUDA build; bench/gpu_check.py
 calls it) sweeps the GPU layers of the shaped 3B and 8B files instead, with the
 card's NVML bandwidth.
@@ -71,7 +76,9 @@ def ratio(predicted: float | None, measured: float) -> float:
 
 
 def cpu_check(
-    points: dict[str, tuple[str | None, int, int, tuple[int, ...]]], reps: int
+    points: dict[str, tuple[str | None, int, int, tuple[int, ...]]],
+    reps: int,
+    per_token: bool = False,
 ) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     process = psutil.Process()
@@ -88,14 +95,20 @@ def cpu_check(
                     prompt = max(1, min(longest, ctx - generated))
                     settings = LoadSettings(n_ctx=ctx, n_threads=threads)
                     wall, own = time.perf_counter(), process.cpu_times()
-                    (measured,) = run_bench(
-                        path,
-                        settings,
-                        [0],
-                        repetitions=reps,
-                        prompt_tokens=prompt,
-                        generated_tokens=generated,
-                    )
+                    if per_token:
+                        prompt_tps, generation_tps = least_disturbed(
+                            path, settings, prompt, generated, reps
+                        )
+                    else:
+                        (result,) = run_bench(
+                            path,
+                            settings,
+                            [0],
+                            repetitions=reps,
+                            prompt_tokens=prompt,
+                            generated_tokens=generated,
+                        )
+                        prompt_tps, generation_tps = result.prompt_tps, result.generation_tps
                     used = process.cpu_times()
                     busy = used.user + used.system - own.user - own.system
                     share = busy / ((time.perf_counter() - wall) * threads)
@@ -113,11 +126,11 @@ def cpu_check(
                         "prompt_tokens": prompt,
                         "generated_tokens": generated,
                         "predicted_generation_tps": guess.generation_tps,
-                        "measured_generation_tps": measured.generation_tps,
-                        "generation_ratio": ratio(guess.generation_tps, measured.generation_tps),
+                        "measured_generation_tps": generation_tps,
+                        "generation_ratio": ratio(guess.generation_tps, generation_tps),
                         "predicted_prompt_tps": guess.prompt_tps,
-                        "measured_prompt_tps": measured.prompt_tps,
-                        "prompt_ratio": ratio(guess.prompt_tps, measured.prompt_tps),
+                        "measured_prompt_tps": prompt_tps,
+                        "prompt_ratio": ratio(guess.prompt_tps, prompt_tps),
                         "cpu_read_gb_s": cpu.read_bytes_per_s / 1e9,
                         "cpu_gflops": cpu.flops / 1e9,
                         "cpu_share": share,
@@ -125,6 +138,35 @@ def cpu_check(
                     rows.append(row)
                     print_row(row)
     return rows
+
+
+def least_disturbed(
+    path: Path, settings: LoadSettings, prompt: int, generated: int, reps: int
+) -> tuple[float, float]:
+    """(prompt tok/s, generation tok/s): the fastest prompt, the 25th-percentile token."""
+    import random
+
+    from lmdesk.core.engine.loader import load_native
+
+    native = load_native(path, settings).native
+    try:
+        rng = random.Random(0)
+        tokens = [t for t in range(native.n_vocab) if t not in {native.bos, native.eos}]
+        prompts: list[float] = []
+        steps: list[float] = []
+        for _ in range(reps):
+            native.clear()
+            started = time.perf_counter()
+            native.decode(rng.choices(tokens, k=prompt))
+            prompts.append(time.perf_counter() - started)
+            for _ in range(generated):
+                started = time.perf_counter()
+                native.decode([rng.choice(tokens)])
+                steps.append(time.perf_counter() - started)
+    finally:
+        native.close()
+    steps.sort()
+    return prompt / min(prompts), 1.0 / steps[len(steps) // 4]
 
 
 def print_row(row: dict[str, object]) -> None:
@@ -191,6 +233,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="the starter model only")
     parser.add_argument("--gpu", action="store_true", help="the GPU sweep (NVIDIA machines)")
     parser.add_argument("--repetitions", type=int, default=2)
+    parser.add_argument(
+        "--per-token", action="store_true", help="the least-disturbed token and prompt"
+    )
     parser.add_argument("--out", type=Path, help="write every row as JSON here")
     args = parser.parse_args()
     os.environ.setdefault("LMDESK_HOME", tempfile.mkdtemp(prefix="lmdesk-speed-"))
@@ -200,7 +245,7 @@ def main() -> int:
     rows = (
         gpu_sweep(args.repetitions)
         if args.gpu
-        else cpu_check(QUICK if args.quick else CPU_POINTS, args.repetitions)
+        else cpu_check(QUICK if args.quick else CPU_POINTS, args.repetitions, args.per_token)
     )
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"load average {load} after the run (other work on the machine moves every figure)")
