@@ -82,6 +82,7 @@ def loaded(qtbot: QtBot, context: AppContext, smollm2_path: Path) -> AppContext:
 def panel(qtbot: QtBot, loaded: AppContext, smollm2_path: Path) -> Iterator[OffloadPanel]:
     widget = OffloadPanel()
     qtbot.addWidget(widget)
+    widget.resize(380, 900)
     widget.speed.use_host(loaded.models)
     widget.set_model(read_model(smollm2_path), str(smollm2_path), BENCH)
     widget.show()
@@ -130,6 +131,7 @@ def test_cancel_loads_the_chats_model_back_and_stores_nothing(
     watch = Watch(loaded)
     view.bench_button.click()
     qtbot.waitUntil(lambda: "generating" in view.progress.format(), timeout=120_000)
+    assert view.grab().save("/tmp/speed_bench_running.png")
     with qtbot.waitSignal(view.sig_bench_finished, timeout=60_000) as finished:
         view.cancel_button.click()
     watch.stop()
