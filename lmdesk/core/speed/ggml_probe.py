@@ -49,6 +49,9 @@ ATTENTION_CELLS = 448
 448 cached cells: below llama.cpp's 512-cell split of the cache between threads, so the
 heads are shared out evenly (32 rows in 4 x threads chunks) and the rate is per-thread
 work, before the imbalance `predict` works out from llama.cpp's own partition."""
+WORK_SLACK = 1024**2
+"""Bytes of work buffer beyond what ggml_graph_plan asks for (ggml's kernels index it per
+thread; a kernel that counts differently from its plan must not write past it)."""
 GRAPH_SIZE = 4096
 """Nodes a probe graph may hold (ggml's default is 2048)."""
 STEP_NODES = 200
@@ -150,6 +153,8 @@ def _libs() -> tuple[Any, Any]:
         base.ggml_new_graph_custom.restype = ctypes.c_void_p
         base.ggml_graph_overhead_custom.argtypes = [ctypes.c_size_t, ctypes.c_bool]
         base.ggml_graph_overhead_custom.restype = ctypes.c_size_t
+        base.ggml_new_buffer.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        base.ggml_new_buffer.restype = ctypes.c_void_p
         base.ggml_new_graph.argtypes = [ctypes.c_void_p]
         base.ggml_new_graph.restype = ctypes.c_void_p
         base.ggml_build_forward_expand.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
@@ -179,12 +184,18 @@ def _time_graph(size: int, build: Callable[[Any, Any], Any], threads: int) -> fl
     ctx = base.ggml_init(_InitParams(size, None, False))
     if not ctx:
         raise ProbeError(f"ggml could not allocate {size:,} bytes for the probe")
+    work_ctx = None
     try:
         graph = base.ggml_new_graph_custom(ctx, GRAPH_SIZE, False)
         base.ggml_build_forward_expand(graph, build(base, ctx))
         plan = cpu.ggml_graph_plan(graph, threads, None)
-        work = ctypes.create_string_buffer(max(1, plan.work_size))  # one, for every run
-        plan.work_data = ctypes.cast(work, ctypes.c_void_p)
+        # One work buffer for every run, in ggml's own (aligned) memory, with room to spare
+        # past what the plan asks: an overrun must never reach Python's objects.
+        work_size = int(plan.work_size) + WORK_SLACK
+        work_ctx = base.ggml_init(_InitParams(work_size + WORK_SLACK, None, False))
+        if not work_ctx:
+            raise ProbeError(f"ggml could not allocate {work_size:,} bytes for the probe")
+        plan.work_data = base.ggml_new_buffer(work_ctx, work_size)
         best, runs, first = float("inf"), 0, time.perf_counter()
         # The first run warms the thread pool and the caches; then at least RUNS, and short
         # runs repeat for MIN_PROBE_S: one descheduled thread stalls a whole run, and the
@@ -205,6 +216,8 @@ def _time_graph(size: int, build: Callable[[Any, Any], Any], threads: int) -> fl
             runs += 1
         return max(best, 1e-9)
     finally:
+        if work_ctx:
+            base.ggml_free(work_ctx)
         base.ggml_free(ctx)
 
 

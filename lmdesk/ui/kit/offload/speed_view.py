@@ -63,29 +63,47 @@ _RUNNING: set[QObject] = set()
 
 
 class _JobBridge(QObject):
-    """A benchmark job's reports, from the model queue's thread to the GUI thread (queued)."""
+    """A benchmark job's reports, from the model queue's thread to the GUI thread.
+
+    The job calls `progress` and the sink on the queue's thread; they reach this object's
+    slots queued, on the GUI thread it lives in, and only there are the public signals
+    emitted: whoever drops the bridge on `sig_finished` does so on the GUI thread, after
+    every report was delivered."""
 
     sig_progress = Signal(str, int, int)
     sig_done = Signal(int)
     sig_failed = Signal(str, str)
     sig_finished = Signal()
+    _progressed = Signal(str, int, int)
+    _ended = Signal(object, str)
 
     def __init__(self) -> None:
         super().__init__(None)
         self.ended = threading.Event()
-        self.stored = 0
+        self._progressed.connect(self.sig_progress, Qt.ConnectionType.QueuedConnection)
+        self._ended.connect(self._on_ended, Qt.ConnectionType.QueuedConnection)
+
+    def progress(self, done: int, total: int, text: str) -> None:
+        self._progressed.emit(text, done, total)
 
     def sink(self) -> Sink:
-        return Sink(on_finished=self._finished, on_failed=self._failed)
+        return Sink(
+            on_finished=lambda outcome: self._end(outcome, ""),
+            on_failed=lambda error: self._end(None, str(error)),
+        )
 
-    def _finished(self, outcome: BenchOutcome) -> None:
-        self.ended.set()
-        self.sig_done.emit(len(outcome.results))
-        self.sig_finished.emit()
+    def fail(self, message: str) -> None:
+        self._end(None, message)
 
-    def _failed(self, error: Exception) -> None:
+    def _end(self, outcome: BenchOutcome | None, error: str) -> None:
         self.ended.set()
-        self.sig_failed.emit(str(error), "")
+        self._ended.emit(outcome, error)
+
+    def _on_ended(self, outcome: BenchOutcome | None, error: str) -> None:
+        if outcome is not None:
+            self.sig_done.emit(len(outcome.results))
+        else:
+            self.sig_failed.emit(error, "")
         self.sig_finished.emit()
 
 
@@ -364,16 +382,14 @@ class SpeedView(QWidget):
             path,
             settings,
             layers,
-            on_progress=lambda done, total, text: bridge.sig_progress.emit(text, done, total),
+            on_progress=bridge.progress,
             on_result=keep,
         )
         self._follow(bridge)
         try:
             self._host.run_benchmark(job, bridge.sink(), stop)
         except Exception as exc:  # the queue is full, the app is closing
-            bridge.ended.set()
-            bridge.sig_failed.emit(str(exc), "")
-            bridge.sig_finished.emit()
+            bridge.fail(str(exc))
 
     def _follow(self, task: BackgroundTask | _JobBridge) -> None:
         _RUNNING.add(task)
