@@ -87,6 +87,23 @@ def test_cpu_rates_are_kept_per_machine_in_the_data_folder(fresh_memo: None) -> 
     assert cpu_speed(int(Q.Q8_0), threads).read_bytes_per_s != 1.5e9
 
 
+def test_a_measurement_that_crawled_is_used_but_not_kept(
+    fresh_memo: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probe = importlib.import_module("lmdesk.core.speed.ggml_probe")
+    monkeypatch.setattr(probe, "MAX_PROBE_S", 0.0)  # every run counts as crawling
+    threads = ThreadCounts(1, 1)
+    speed = cpu_speed(int(Q.Q8_0), threads, 64)
+    assert speed.read_bytes_per_s > 0 and speed.attention_flash > 0
+    assert not cache_path().exists()  # measured again next time, on a calmer machine
+    monkeypatch.setattr(probe, "MAX_PROBE_S", 0.25)
+    kept = cpu_speed(int(Q.Q8_0), threads, 64)
+    assert json.loads(cache_path().read_text(encoding="utf-8"))["rates"]["attention/64/1"] == [
+        kept.attention_flash,
+        kept.attention_plain,
+    ]
+
+
 # -- the prediction -----------------------------------------------------------------
 
 

@@ -23,7 +23,14 @@ from pathlib import Path
 
 from ..cpu_threads import ThreadCounts
 from ..paths import data_dir
-from .ggml_probe import KernelRates, measure_attention, measure_kernels, measure_step
+from .ggml_probe import (
+    KernelRates,
+    disturbed,
+    measure_attention,
+    measure_kernels,
+    measure_step,
+    reset_disturbed,
+)
 
 CACHE_FILE = "cpu_speed.json"
 CACHE_VERSION = 1
@@ -115,8 +122,11 @@ def _kept(key: str, measure: Callable[[], list[float]], refresh: bool) -> list[f
         if not refresh and key in rates:
             _MEMO[key] = rates[key]
             return rates[key]
-        measured = _MEMO[key] = measure()
-        rates[key] = measured
+        reset_disturbed()
+        measured = measure()
+        if disturbed():  # others held the cores: use it now, measure again next time
+            return measured
+        _MEMO[key] = rates[key] = measured
         with contextlib.suppress(OSError):  # a read-only profile: measure again next time
             _write_cache(path, rates)
         return measured

@@ -19,6 +19,7 @@ fastest of a few runs (the one least disturbed by other processes).
 from __future__ import annotations
 
 import ctypes
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,6 +100,18 @@ class KernelRates:
 
 
 _LIBS: tuple[Any, Any] | None = None
+_STATE = threading.local()
+
+
+def reset_disturbed() -> None:
+    """Start watching this thread's measurements for a crawling run (see `disturbed`)."""
+    _STATE.disturbed = False
+
+
+def disturbed() -> bool:
+    """Whether a measurement on this thread since `reset_disturbed` crawled: others held the
+    cores, so its figure is the moment's, not the machine's (do not keep it)."""
+    return bool(getattr(_STATE, "disturbed", False))
 
 
 def _libs() -> tuple[Any, Any]:
@@ -211,6 +224,7 @@ def _time_graph(size: int, build: Callable[[Any, Any], Any], threads: int) -> fl
             if status != 0:
                 raise ProbeError(f"ggml's graph compute failed (status {status})")
             if not runs and elapsed > MAX_PROBE_S:
+                _STATE.disturbed = True
                 return elapsed  # even the warm-up crawled: that is the machine right now
             best = min(best, elapsed) if runs else best
             runs += 1

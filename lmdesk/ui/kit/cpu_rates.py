@@ -29,27 +29,36 @@ class CpuRates(QObject):
     def __init__(self) -> None:
         super().__init__(None)
         self._tasks: dict[tuple[int, ThreadCounts, int], BackgroundTask] = {}
+        self._session: dict[tuple[int, ThreadCounts, int], CpuSpeed] = {}
+        """What this session measured: a figure the core did not keep (others held the
+        cores then) is used until the next start rather than measured again and again."""
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.wait)
 
     def get(self, ggml_type: int, threads: ThreadCounts, head_dim: int = 0) -> CpuSpeed | None:
         """The rates if known (no measuring); else starts measuring and returns None."""
+        key = (ggml_type, threads, head_dim)
         if is_measured(ggml_type, threads, head_dim):
             return cpu_speed(ggml_type, threads, head_dim)
-        key = (ggml_type, threads, head_dim)
+        if key in self._session:
+            return self._session[key]
         if key not in self._tasks:
             task = BackgroundTask(
                 lambda _progress: cpu_speed(ggml_type, threads, head_dim),
                 name="cpu-speed",
                 parent=self,
             )
-            task.sig_done.connect(self.sig_ready)
+            task.sig_done.connect(lambda speed: self._measured(key, speed))
             task.sig_failed.connect(lambda message, _details: self.sig_failed.emit(message))
             task.sig_finished.connect(lambda: self._forget(key))
             self._tasks[key] = task
             task.start()
         return None
+
+    def _measured(self, key: tuple[int, ThreadCounts, int], speed: CpuSpeed) -> None:
+        self._session[key] = speed
+        self.sig_ready.emit(speed)
 
     def _forget(self, key: tuple[int, ThreadCounts, int]) -> None:
         task = self._tasks.pop(key, None)
