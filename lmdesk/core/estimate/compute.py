@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from ..gguf.model import ModelInfo
 from ..load_settings import LoadSettings
 from .kv import padded_ctx
+from .layer_kinds import expert_rows, is_mla
 
 F32 = 4
 F16 = 2
@@ -46,16 +47,21 @@ class GraphPeaks:
     flash: bool
     experts: int = 0  # the CPU's phase when it runs a GPU layer's experts (MoE only)
     post_norm_rows: int = 0  # Gemma's post-attention / post-FFN norms keep two rows more
+    beside_logits: int = 0  # MLA (DeepSeek V2): the last MoE block's rows stay under the logits
 
     @property
     def cpu_only(self) -> int:
         """The whole graph on the CPU."""
-        return max(self.attention, self.feed_forward, self.logits + 3 * self.embd)
+        return max(self.attention, self.feed_forward, self.logits + 3 * self.embd, self.mla_logits)
 
     @property
     def gpu(self) -> int:
         """The device that runs the offloaded layers (and the big batched matmuls)."""
-        return max(self.attention, self.feed_forward, self.logits + self.embd)
+        return max(self.attention, self.feed_forward, self.logits + self.embd, self.mla_logits)
+
+    @property
+    def mla_logits(self) -> int:
+        return self.logits + self.beside_logits if self.beside_logits else 0
 
     @property
     def gpu_blocks_only(self) -> int:
@@ -100,6 +106,7 @@ def graph_peaks(model: ModelInfo, settings: LoadSettings) -> GraphPeaks:
 
     embd = model.n_embd * n * F32
     ffn = model.n_ff * n * F32
+    mla = is_mla(model)
     if flash:
         mask = n_kv * n * F16
         attention = mask + 8 * embd
@@ -108,6 +115,8 @@ def graph_peaks(model: ModelInfo, settings: LoadSettings) -> GraphPeaks:
         mask = n_kv * n * F32
         scores = n_kv * n * n_head * F32
         attention = scores + mask + 5 * embd + (k_gqa + v_gqa) * n * F32
+        if mla:  # the absorbed query and its rope concat: two latent-wide rows per head
+            attention += 2 * k_gqa * n_head * n * F32
         feed_forward = 3 * ffn + mask + 5 * embd
     kv_rows = (k_gqa + v_gqa) * n * F32
     experts = 0
@@ -117,6 +126,18 @@ def graph_peaks(model: ModelInfo, settings: LoadSettings) -> GraphPeaks:
         experts = (4 * rows + 18 * embd) // 3 - (embd if flash else 0)
     logits = model.n_vocab * n * F32
     post_norms = 2 * embd if model.architecture in _POST_NORM_ARCHS else 0
+    beside_logits = 0
+    if mla:  # calibrated on the DeepSeek-V2-Lite shape: the used experts' up and down rows
+        beside_logits = (expert_rows(model) + model.n_embd) * max(model.n_expert_used, 1) * n * F32
     return GraphPeaks(
-        attention, feed_forward, logits, embd, mask, kv_rows, flash, experts, post_norms
+        attention,
+        feed_forward,
+        logits,
+        embd,
+        mask,
+        kv_rows,
+        flash,
+        experts,
+        post_norms,
+        beside_logits,
     )
