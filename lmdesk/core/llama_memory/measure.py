@@ -22,8 +22,9 @@ def measure(
     """Load ``path`` with ``settings``, create a context, and return llama.cpp's buffers.
 
     ``device`` is a ggml device handle (an RPC server's, say) to offload to, ``devices``
-    several (split by ``settings.tensor_split``); neither uses whatever this build has. ``extra_buffers`` lets llama.cpp make its AMX / repacked
-    weight copies (None: as the engine would). ``while_loaded`` runs with the model and
+    several (split by ``settings.tensor_split``); neither uses whatever this build has.
+    ``extra_buffers`` lets llama.cpp make its AMX / repacked weight copies (None: as the
+    engine would). ``while_loaded`` runs with the model and
     its context in memory (to read NVML, say). Nothing is generated, and the model is
     freed before returning.
     """
