@@ -22,7 +22,7 @@ the available RAM) are skipped and listed.
 latent as K and no V) and ``--hybrid`` an LFM2 1.2B shape (short-convolution state in 10 of
 16 blocks, a KV cache in 6): contexts 2048 / 8192, micro-batch 128 / 512, f16 or q8_0 with
 flash attention, on the CPU and (``--split``) with 1, 4 (MLA) or 8 and all (LFM2) layers on
-the RPC device. ``--two-devices`` splits a dense model (the starter model or MODEL, and the
+the RPC device; MLA without the CPU's repacked copies (llama.cpp aborts with them here). ``--two-devices`` splits a dense model (the starter model or MODEL, and the
 Qwen2.5 0.5B shape) over two loopback RPC servers at tensor splits 1:1 and 2:1, all layers and
 about half, flash attention off and on, and checks each device. These modes have the CPU's
 bars on every device.
@@ -195,6 +195,10 @@ def run_grid(
 ) -> tuple[list[dict[str, object]], list[Row], float]:
     """Estimate and measure every grid point of one model: (rows, misses, seconds measuring)."""
     model = read_model(path)
+    if kind == "mla":
+        # With repacked CPU copies llama.cpp aborts on this shape on the CPU alone
+        # (GGML_ASSERT(*cur_backend_id != -1), ggml-backend.cpp), and they hold 5.6 GiB of RAM.
+        no_extra_buffers = True
     split = device is not None or bool(servers)
     moe = bool(kind)  # the other grids: every device has the CPU's bars
     if kind in ("mla", "hybrid"):

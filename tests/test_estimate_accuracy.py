@@ -126,3 +126,101 @@ def test_gpu_plan_matches_llama_cpp_at_real_sizes_over_rpc(
     gpu = {r.component: r.actual for r in rows if r.device == "GPU"}
     assert gpu["weights"] > 0 and gpu["compute"] > 0
     assert (gpu["kv_cache"] > 0) == (n_gpu_layers > 1)
+
+
+# -- multi-head latent attention, a hybrid recurrent model, and two devices -----------------
+# DeepSeek-V2-Lite's shape caches the latent as K and no V; LFM2 1.2B keeps a short-convolution
+# state in 10 of its 16 blocks and a KV cache in the other 6. Both load for real.
+
+
+@pytest.fixture(scope="module")
+def arch_shapes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return write_loadable(tmp_path_factory.mktemp("arch"), ["deepseek-v2-lite", "lfm2-1.2b"])
+
+
+def test_mla_caches_the_latent_as_k_only_and_its_plan_matches_llama_cpp(
+    arch_shapes: dict[str, Path],
+) -> None:
+    path = arch_shapes["deepseek-v2-lite"]
+    model = read_model(path)
+    settings = LoadSettings(n_ctx=4096, flash_attn=True, type_k="q8_0", type_v="q8_0")
+    plan, rows = compare(model, path, settings, extra_buffers=False)
+    _check(rows, BARS)
+    actual = {r.component: r.actual for r in rows}
+    # 27 layers x 4096 cells x (kv_lora_rank 512 + rope 64) in q8_0 (34 bytes per 32): no V
+    assert actual["kv_cache"] == 27 * 4096 * 576 // 32 * 34
+    assert plan.approximate == ""  # exact since its KV and compute are modelled
+
+
+def test_mla_with_its_output_layer_on_an_rpc_device(
+    arch_shapes: dict[str, Path], rpc_device: int
+) -> None:
+    path = arch_shapes["deepseek-v2-lite"]
+    settings = LoadSettings(n_ctx=2048, n_gpu_layers=1, flash_attn=False)
+    _, rows = compare(read_model(path), path, settings, device=rpc_device, extra_buffers=False)
+    _check(rows, BARS)
+    gpu = {r.component: r.actual for r in rows if r.device == "GPU"}
+    assert gpu["weights"] > 100 * 2**20 and gpu["kv_cache"] == 0
+
+
+@pytest.mark.parametrize(
+    ("n_gpu_layers", "settings"),
+    [
+        (0, LoadSettings(n_ctx=8192, flash_attn=False)),
+        (0, LoadSettings(n_ctx=2048, n_ubatch=128, flash_attn=True, type_k="q8_0", type_v="q8_0")),
+        (8, LoadSettings(n_ctx=4096, flash_attn=False)),
+        (17, LoadSettings(n_ctx=4096, flash_attn=True, type_k="q8_0", type_v="q8_0")),
+    ],
+    ids=["cpu-8192", "cpu-2048-q8", "rpc-8-layers", "rpc-all-q8"],
+)
+def test_hybrid_lfm2_state_and_kv_match_llama_cpp(
+    arch_shapes: dict[str, Path], rpc_device: int, n_gpu_layers: int, settings: LoadSettings
+) -> None:
+    path = arch_shapes["lfm2-1.2b"]
+    model = read_model(path)
+    settings = settings.with_changes(n_gpu_layers=n_gpu_layers)
+    plan, rows = compare(
+        model, path, settings, device=rpc_device if n_gpu_layers else None, extra_buffers=False
+    )
+    _check(rows, BARS)
+    assert plan.approximate == ""
+    kv = sum(r.actual for r in rows if r.component == "kv_cache")
+    k_type = 34 / 32 if settings.type_k == "q8_0" else 2
+    attention = round(6 * settings.n_ctx * 2 * 512 * k_type)  # 6 attention blocks, 8 x 64 wide
+    state = 10 * 2 * 2048 * 4  # 10 convolution blocks: (l_cache - 1) x n_embd, f32
+    assert kv == pytest.approx(attention + state, abs=10 * 1024)  # the log's 0.01 MiB
+
+
+@pytest.fixture(scope="module")
+def two_servers() -> tuple[RpcServer, RpcServer]:
+    with RpcServer() as first, RpcServer() as second:
+        yield first, second  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        LoadSettings(n_ctx=4096, n_gpu_layers=31, tensor_split=(1.0, 1.0), flash_attn=False),
+        LoadSettings(n_ctx=4096, n_gpu_layers=31, tensor_split=(2.0, 1.0), flash_attn=True),
+        LoadSettings(n_ctx=2048, n_gpu_layers=16, tensor_split=(2.0, 1.0), flash_attn=False),
+    ],
+    ids=["all-1:1", "all-2:1-flash", "half-2:1"],
+)
+def test_a_split_over_two_rpc_devices_matches_llama_cpp_per_device(
+    smol: ModelInfo,
+    smollm2_path: Path,
+    two_servers: tuple[RpcServer, RpcServer],
+    settings: LoadSettings,
+) -> None:
+    plan, rows = compare(smol, smollm2_path, settings, servers=two_servers)
+    _check(rows, BARS)
+    weights = [r.actual for r in rows if r.component == "weights"]
+    assert all(w > 0 for w in weights) and len(weights) == 3  # the CPU and both devices
+    kv = {r.device: r.actual for r in rows if r.component == "kv_cache"}
+    share = settings.tensor_split[0] / sum(settings.tensor_split)  # type: ignore[index]
+    assert kv["GPU0"] / (kv["GPU0"] + kv["GPU1"]) == pytest.approx(share, abs=0.1)
+    if settings.n_gpu_layers == 31:  # every layer on the devices: pipelined, 4 graph copies
+        cpu_compute = next(r.actual for r in rows if r.device == "CPU" and r.component == "compute")
+        mask = settings.n_ctx * settings.n_ubatch * (2 if settings.flash_attn else 4)
+        assert cpu_compute > 4 * mask  # the CPU holds the mask once per copy
+    assert [d.name for d in plan.gpus] == ["GPU 0", "GPU 1"]
