@@ -22,10 +22,11 @@ the available RAM) are skipped and listed.
 latent as K and no V) and ``--hybrid`` an LFM2 1.2B shape (short-convolution state in 10 of
 16 blocks, a KV cache in 6): contexts 2048 / 8192, micro-batch 128 / 512, f16 or q8_0 with
 flash attention, on the CPU and (``--split``) with 1, 4 (MLA) or 8 and all (LFM2) layers on
-the RPC device; MLA without the CPU's repacked copies (llama.cpp aborts with them here). ``--two-devices`` splits a dense model (the starter model or MODEL, and the
-Qwen2.5 0.5B shape) over two loopback RPC servers at tensor splits 1:1 and 2:1, all layers and
-about half, flash attention off and on, and checks each device. These modes have the CPU's
-bars on every device.
+the RPC device; MLA without the CPU's repacked copies (llama.cpp aborts with them here).
+``--two-devices`` splits a dense model (the starter model or MODEL, and the Qwen2.5 0.5B
+shape) over two loopback RPC servers at tensor splits 1:1 and 2:1, all layers and about
+half, flash attention off and on, and checks each device. These modes have the CPU's bars
+on every device.
 Bars: weights and KV within 0.5 %, compute within 5 %, total within 2 %; GPU
 weights and KV within 1 %. Exit status 1 when a bar is missed.
 """
