@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..gguf.model import ModelInfo
-from ..load_settings import LoadSettings
+from ..load_settings import KV_CACHE_TYPES, LoadSettings
 from .kv import padded_ctx
 from .layer_kinds import expert_rows, is_mla
 
@@ -62,6 +62,7 @@ class GraphPeaks:
     post_norm_rows: int = 0  # Gemma's post-attention / post-FFN norms keep two rows more
     beside_logits: int = 0  # MLA on the CPU alone: the logits above the last MoE block's rows
     copies: int = 1  # graph copies: PIPELINE_COPIES when the layers are pipelined over GPUs
+    v_quantized: bool = False  # the V cache is quantized (q8_0, q4_0, ...)
 
     @property
     def _inputs(self) -> int:
@@ -104,14 +105,14 @@ class GraphPeaks:
     def cpu_with_partial_offload(self) -> int:
         """The CPU's layers still run attention and feed-forward; the logits are elsewhere.
 
-        Gemma's post-norms keep one row less with flash attention (measured on Gemma 2 / 3
-        shapes); the plain blocks keep the whole feed-forward phase either way (SmolLM2, the
-        Qwen2.5 0.5B and Llama 3.2 3B shapes, flash attention on: within 0.1 %).
+        With flash attention and a quantized V cache the feed-forward phase keeps one row
+        less (SmolLM2 split at f16 / q8_0 / q4_0 V, the Qwen2.5 0.5B, Llama 3.2 3B and LFM2
+        1.2B shapes: within 0.3 %).
         """
-        post_norms = self.post_norm_rows
-        if self.flash and post_norms:
-            post_norms -= self.embd
-        return max(self.attention, self.feed_forward) + post_norms
+        feed_forward = self.feed_forward
+        if self.flash and self.v_quantized:
+            feed_forward -= self.embd
+        return max(self.attention, feed_forward) + self.post_norm_rows
 
     @property
     def experts_with_router(self) -> int:
@@ -181,4 +182,5 @@ def graph_peaks(model: ModelInfo, settings: LoadSettings, n_gpus: int = 0) -> Gr
         post_norms,
         beside_logits,
         PIPELINE_COPIES if pipelined(model, settings, n_gpus) else 1,
+        KV_CACHE_TYPES[settings.type_v].block_size > 1,
     )
