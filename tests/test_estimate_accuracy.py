@@ -10,8 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from gguf_bytes import header, kv_str, kv_u32, tensor_info
 from shaped_models import write_loadable
 
+from lmdesk.core.estimate import GpuTarget, estimate
+from lmdesk.core.estimate.layer_kinds import recurrent_state_bytes
 from lmdesk.core.gguf import ModelInfo, read_model
 from lmdesk.core.llama_memory import Row, RpcServer, compare
 from lmdesk.core.load_settings import LoadSettings
@@ -224,3 +227,39 @@ def test_a_split_over_two_rpc_devices_matches_llama_cpp_per_device(
         mask = settings.n_ctx * settings.n_ubatch * (2 if settings.flash_attn else 4)
         assert cpu_compute > 4 * mask  # the CPU holds the mask once per copy
     assert [d.name for d in plan.gpus] == ["GPU 0", "GPU 1"]
+
+
+def test_a_mamba2_layer_keeps_its_conv_and_scan_state_per_sequence(tmp_path: Path) -> None:
+    # Granite-4.0-H-like block: d_conv 4, d_inner 4096, one group, d_state 128 (only the
+    # formula from llama-hparams.cpp is checked here; this llama.cpp is not loaded).
+    f32 = 0
+    tensors = [
+        tensor_info("token_embd.weight", (64, 32), f32, 0),
+        tensor_info("blk.0.ssm_conv1d.weight", (4, 4096 + 2 * 128), f32, 8192),
+        tensor_info("blk.0.ssm_out.weight", (4096, 64), f32, 8192 + 69632),
+        tensor_info("blk.0.ssm_norm.weight", (4096, 1), f32, 8192 + 69632 + 1048576),
+        tensor_info("blk.1.attn_q.weight", (64, 64), f32, 8192 + 69632 + 1048576 + 16384),
+    ]
+    kvs = [
+        kv_str("general.architecture", "granitehybrid"),
+        kv_u32("granitehybrid.block_count", 2),
+        kv_u32("granitehybrid.embedding_length", 64),
+        kv_u32("granitehybrid.attention.head_count", 4),
+    ]
+    path = tmp_path / "mamba2.gguf"
+    path.write_bytes(header(kvs, tensors))
+    model = read_model(path)
+    conv, scan = 3 * (4096 + 2 * 128), 128 * 4096
+    assert recurrent_state_bytes(model) == ((conv + scan) * 4, 0)
+
+
+def test_pipelining_over_two_gpus_is_planned_only_with_every_layer_on_them(smol: ModelInfo) -> None:
+    gpus = [GpuTarget("GPU 0", overhead=0), GpuTarget("GPU 1", overhead=0)]
+    settings = LoadSettings(n_ctx=2048, flash_attn=False)
+    full = estimate(smol, settings.with_changes(n_gpu_layers=31), gpus)
+    one_gpu = estimate(smol, settings.with_changes(n_gpu_layers=31), gpus[:1])
+    mask, row, kv_rows = 2048 * 512 * 4, 576 * 512 * 4, 384 * 512 * 4
+    assert one_gpu.cpu.compute == mask + 2 * row + kv_rows
+    assert full.cpu.compute == 4 * (mask + row + kv_rows) + row  # four copies of the inputs
+    partial = estimate(smol, settings.with_changes(n_gpu_layers=30), gpus)
+    assert partial.gpus[0].compute < full.gpus[0].compute

@@ -20,6 +20,7 @@ from ..gguf.model import ModelInfo, block_index
 F32 = 4
 _STATE: WeakKeyDictionary[ModelInfo, tuple[int, ...]] = WeakKeyDictionary()
 _MLA: WeakKeyDictionary[ModelInfo, bool] = WeakKeyDictionary()
+_EXPERT_ROWS: WeakKeyDictionary[ModelInfo, int] = WeakKeyDictionary()
 
 
 def is_mla(model: ModelInfo) -> bool:
@@ -32,10 +33,11 @@ def is_mla(model: ModelInfo) -> bool:
 
 def expert_rows(model: ModelInfo) -> int:
     """Feed-forward rows of one expert (0 without experts): ``ffn_up_exps``' second dimension."""
-    for tensor in model.tensors:
-        if tensor.name.endswith(".ffn_up_exps.weight") and len(tensor.shape) >= 2:
-            return tensor.shape[1]
-    return 0
+    cached = _EXPERT_ROWS.get(model)
+    if cached is None:
+        up = (t for t in model.tensors if t.name.endswith(".ffn_up_exps.weight"))
+        cached = _EXPERT_ROWS[model] = next((t.shape[1] for t in up if len(t.shape) >= 2), 0)
+    return cached
 
 
 def recurrent_state_bytes(model: ModelInfo) -> tuple[int, ...]:
