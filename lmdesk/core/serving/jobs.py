@@ -15,7 +15,6 @@ from typing import Any
 from ..engine import (
     ChatChunk,
     ContextOverflow,
-    Engine,
     EngineError,
     LoadSettings,
     ReplyStats,
@@ -23,6 +22,7 @@ from ..engine import (
     TextChunk,
 )
 from ..engine.context import ContextPolicy
+from ..engine.switch import EngineSwitch
 from ..engine.templates import Message
 
 Emit = Callable[[str, int], None]
@@ -34,7 +34,7 @@ class Job:
 
     kind = "job"
 
-    def run(self, engine: Engine, cancel: threading.Event, emit: Emit) -> Any:
+    def run(self, engine: EngineSwitch, cancel: threading.Event, emit: Emit) -> Any:
         raise NotImplementedError
 
 
@@ -49,7 +49,7 @@ class LoadJob(Job):
     on_progress: Callable[[float], bool | None] | None = None
     kind = "load"
 
-    def run(self, engine: Engine, cancel: threading.Event, emit: Emit) -> Any:
+    def run(self, engine: EngineSwitch, cancel: threading.Event, emit: Emit) -> Any:
         def progress(fraction: float) -> bool:
             if cancel.is_set():
                 return False
@@ -66,7 +66,7 @@ class UnloadJob(Job):
 
     kind = "unload"
 
-    def run(self, engine: Engine, cancel: threading.Event, emit: Emit) -> Any:
+    def run(self, engine: EngineSwitch, cancel: threading.Event, emit: Emit) -> Any:
         return engine.unload()
 
 
@@ -82,7 +82,7 @@ class ChatJob(Job):
     """Cap ``max_tokens`` at the room the prompt leaves (unset: all of it); for the API."""
     kind = "chat"
 
-    def run(self, engine: Engine, cancel: threading.Event, emit: Emit) -> Any:
+    def run(self, engine: EngineSwitch, cancel: threading.Event, emit: Emit) -> Any:
         sampling = self.sampling
         if self.cap_to_context:
             used = engine.count_message_tokens(self.messages)
@@ -106,7 +106,7 @@ class CompleteJob(Job):
     cap_to_context: bool = False
     kind = "complete"
 
-    def run(self, engine: Engine, cancel: threading.Event, emit: Emit) -> Any:
+    def run(self, engine: EngineSwitch, cancel: threading.Event, emit: Emit) -> Any:
         sampling = self.sampling
         if self.cap_to_context:
             used = engine.count_tokens(self.prompt) + 1  # and BOS
@@ -123,7 +123,7 @@ class CountTokensJob(Job):
     text: str | None = None
     kind = "count_tokens"
 
-    def run(self, engine: Engine, cancel: threading.Event, emit: Emit) -> Any:
+    def run(self, engine: EngineSwitch, cancel: threading.Event, emit: Emit) -> Any:
         if self.messages is not None:
             return engine.count_message_tokens(self.messages)
         return engine.count_tokens(self.text or "")
@@ -136,7 +136,7 @@ class EmbedJob(Job):
     texts: Sequence[str]
     kind = "embed"
 
-    def run(self, engine: Engine, cancel: threading.Event, emit: Emit) -> Any:
+    def run(self, engine: EngineSwitch, cancel: threading.Event, emit: Emit) -> Any:
         return engine.embed(self.texts)
 
 
@@ -147,7 +147,7 @@ class SetTemplateJob(Job):
     name: str
     kind = "set_template"
 
-    def run(self, engine: Engine, cancel: threading.Event, emit: Emit) -> Any:
+    def run(self, engine: EngineSwitch, cancel: threading.Event, emit: Emit) -> Any:
         engine.chat_template = self.name
         return engine.chat_template
 

@@ -1,4 +1,8 @@
-"""The inference worker: the one owner of the `Engine`, on its own QThread.
+"""The inference worker: the one owner of the chat's engine, on its own QThread.
+
+The engine is an `EngineSwitch`: llama.cpp in this process, or in a child process for a
+model split over `lmdesk worker`s, so a worker that dies mid-reply ends that child with a
+clear error, not the app.
 
 The thread runs the serving core's queue (`core.serving.ModelScheduler`) for that
 engine, so the chat and the API server share one FIFO for the model: a request from
@@ -25,7 +29,8 @@ from lmdesk.ui.services.inference.batching import CHUNK_INTERVAL_S, ChunkBatcher
 from lmdesk.ui.services.inference.loaded import LoadedModel
 
 if TYPE_CHECKING:
-    from lmdesk.core.engine import Engine, EngineError, LoadReport, ReplyStats, SamplingSettings
+    from lmdesk.core.engine import EngineError, LoadReport, ReplyStats, SamplingSettings
+    from lmdesk.core.engine.switch import EngineSwitch
     from lmdesk.core.load_settings import LoadSettings
     from lmdesk.core.serving import ModelScheduler
 
@@ -66,7 +71,7 @@ class InferenceWorker(QObject):
 
     def __init__(self, *, chunk_interval_s: float = CHUNK_INTERVAL_S) -> None:
         super().__init__()
-        self._engine: Engine | None = None
+        self._engine: EngineSwitch | None = None
         self.scheduler: ModelScheduler | None = None
         """The model's queue; None until the thread has started (then `sig_ready`)."""
         self.started = threading.Event()
@@ -76,10 +81,10 @@ class InferenceWorker(QObject):
     # -- on the worker's thread ------------------------------------------------------------
     def run(self) -> None:
         """The thread's body: make the engine and its queue, then run jobs until closed."""
-        from lmdesk.core.engine import Engine
+        from lmdesk.core.engine.switch import EngineSwitch
         from lmdesk.core.serving import ModelScheduler
 
-        self._engine = Engine()
+        self._engine = EngineSwitch()
         self.scheduler = ModelScheduler(self._engine, name="chat")
         self.started.set()
         self.sig_ready.emit()
@@ -238,7 +243,7 @@ class InferenceWorker(QObject):
             raise RuntimeError("the inference thread has not started")
         return self.scheduler
 
-    def _require_engine(self) -> Engine:
+    def _require_engine(self) -> EngineSwitch:
         if self._engine is None:
             raise RuntimeError("the inference thread has not started")
         return self._engine
