@@ -54,6 +54,12 @@ def model_params(settings: LoadSettings) -> tuple[Any, Any]:
 
         devices = device_array(settings.rpc)
         params.devices = ctypes.cast(devices, ctypes.c_void_p)
+        n_devices = len(devices) - 1  # NULL-terminated
+        if split and len(split) > n_devices:
+            raise EngineError(
+                f"The tensor split names {len(split)} devices, but there are {n_devices}: "
+                "this machine's GPUs and the workers' devices, in that order."
+            )
     keep_alive = (split_array, overrides, devices)
     params.n_gpu_layers = (
         0x7FFFFFFF if settings.n_gpu_layers == ALL_LAYERS else settings.n_gpu_layers

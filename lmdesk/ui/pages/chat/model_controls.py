@@ -27,6 +27,7 @@ from lmdesk.ui.pages.chat.side_tabs import TemplateBanner
 from lmdesk.ui.services.context import AppContext
 from lmdesk.ui.services.inference import LoadedModel
 from lmdesk.ui.services.model_host import ModelHost
+from lmdesk.ui.services.worker_feed import WorkerFeed
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -67,7 +68,10 @@ class ModelControls(QObject):
             self.panel.set_gpus(context.latest_probe)
         if context.llama_build is not None:
             self.panel.set_llama_build(context.llama_build)
+        self.workers = WorkerFeed(context.settings, self)
+        """The remote workers' devices for the panel's Target GPU picker."""
         self._connect()
+        self.workers.refresh()
 
     def _connect(self) -> None:
         c, signals = self._controller, self._context.signals
@@ -91,6 +95,7 @@ class ModelControls(QObject):
         self._host.loading.connect(self._on_loading)
         self._host.plan_failed.connect(lambda _message: self.bar.show_unloaded())
         signals.gpu_probe.connect(self.panel.set_gpus)
+        self.workers.sig_workers.connect(self.panel.set_workers)
         signals.llama_build.connect(self.panel.set_llama_build)
         signals.models_changed.connect(self._models_changed)
 
@@ -231,3 +236,4 @@ class ModelControls(QObject):
     def shutdown(self) -> None:
         self.panel.save_now()
         self.choice.wait()
+        self.workers.shutdown()
