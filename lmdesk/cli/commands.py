@@ -53,7 +53,7 @@ class Gpus:
         ]
 
 
-def _endpoints(args: argparse.Namespace) -> tuple[str, ...]:
+def rpc_endpoints(args: argparse.Namespace) -> tuple[str, ...]:
     """``--rpc``'s addresses as host:port; `WorkerError` (a ValueError) for one that is not."""
     text = getattr(args, "rpc", None)
     if not text:
@@ -97,7 +97,7 @@ def _gpus(args: argparse.Namespace) -> Gpus:
             "" if probe.gpus else f"no GPU given with --vram, and NVML found none ({probe.reason})",
             cards=tuple(probe.gpus),
         )
-    gpus = _with_workers(gpus, _endpoints(args))
+    gpus = _with_workers(gpus, rpc_endpoints(args))
     split = args.tensor_split
     if split is not None and len(split) != len(gpus.free):
         raise ValueError(
@@ -133,7 +133,7 @@ def _settings(args: argparse.Namespace, model: ModelInfo, n_gpu_layers: int) -> 
         changes["n_cpu_moe"] = args.n_cpu_moe
     if args.tensor_split is not None:
         changes["tensor_split"] = args.tensor_split
-    changes["rpc"] = _endpoints(args)
+    changes["rpc"] = rpc_endpoints(args)
     return base.with_changes(**changes)
 
 
