@@ -22,6 +22,7 @@ import contextlib
 import importlib
 import inspect
 import multiprocessing
+import os
 import pickle
 import threading
 from collections.abc import Callable, Generator, Sequence
@@ -83,6 +84,9 @@ def _unpack_error(payload: ErrorPayload) -> Exception:
 
 
 def _child(conn: Connection, stop: Any) -> None:
+    # llama.cpp's abort would attach gdb to print a backtrace: seconds, and a page of noise
+    # in the app's terminal, for what the parent reports in one sentence.
+    os.environ.setdefault("GGML_NO_BACKTRACE", "1")
     from .engine import Engine
 
     engine = Engine()
