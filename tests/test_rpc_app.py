@@ -256,6 +256,8 @@ def test_a_worker_killed_mid_reply_is_a_clear_error_and_a_reload_without_it_work
         assert state != "streaming"
         assert page.messages.widgets()[-1].text() == content
         assert page.isVisible() and not page.composer.stop_button.isVisible()  # the app goes on
+        assert page.controller.loaded_model is None  # the model went with its process
+        assert page.models.panel.load_button.text() != "Loaded ✓"
 
         # "Check again": the dead worker is greyed out, the target keeps the live one.
         with qtbot.waitSignal(page.models.workers.sig_workers, timeout=60_000):

@@ -46,11 +46,17 @@ class EngineSwitch:
     def _backend_for(self, settings: LoadSettings) -> Backend:
         kind = backend_kind(settings)
         current = self._backend
-        dead = isinstance(current, IsolatedEngine) and not current.alive
-        if type(current) is not kind or dead:
+        if type(current) is not kind or self.lost:
             current.close()
             self._backend = kind()
         return self._backend
+
+    @property
+    def lost(self) -> bool:
+        """The backend's process ended under its model (a worker it was split over died):
+        nothing is loaded any more, and the next load starts a fresh one."""
+        backend = self._backend
+        return isinstance(backend, IsolatedEngine) and not backend.alive
 
     # --- loading -----------------------------------------------------------------------
 

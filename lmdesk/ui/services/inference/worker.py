@@ -53,7 +53,8 @@ class InferenceWorker(QObject):
     """LoadedModel: the model is loaded and ready to chat."""
     sig_load_failed = Signal(object)
     """EngineError: why the load failed (``str()`` is a sentence for a person; the type says
-    what kind of failure, e.g. `OutOfMemory`). Nothing is loaded now."""
+    what kind of failure, e.g. `OutOfMemory`), or why a loaded model was lost (its process
+    ended when a worker died mid-reply, after `sig_failed`). Nothing is loaded now."""
     sig_load_cancelled = Signal()
     """The load was cancelled. Nothing is loaded now."""
     sig_unloaded = Signal(object)
@@ -174,6 +175,9 @@ class InferenceWorker(QObject):
         def failed(error: EngineError) -> None:
             self._emit_rest(request_id, batcher)
             self.sig_failed.emit(request_id, str(error))
+            engine = self._engine
+            if engine is not None and engine.lost:  # a worker died: the model is gone
+                self.sig_load_failed.emit(error)
 
         job = ChatJob(
             messages,  # role/content dicts, as the engine takes
