@@ -25,7 +25,7 @@ from lmdesk.core.chats import ChatStore
 from lmdesk.core.engine import EngineError
 from lmdesk.core.gguf import read_model
 from lmdesk.core.load_settings import LoadSettings
-from lmdesk.core.settings import Settings
+from lmdesk.core.settings import ModelLoadSettings, Settings
 from lmdesk.ui.kit.offload.gpu_picker import CPU_ONLY, WORKERS, GpuPicker
 from lmdesk.ui.kit.offload.panel import OffloadPanel
 from lmdesk.ui.pages.chat.page import ChatPage
@@ -257,6 +257,8 @@ def test_a_worker_killed_mid_reply_is_a_clear_error_and_a_reload_without_it_work
         assert page.messages.widgets()[-1].text() == content
         assert page.isVisible() and not page.composer.stop_button.isVisible()  # the app goes on
         assert page.controller.loaded_model is None  # the model went with its process
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        assert page.grab().save(str(SHOTS / "chat-worker-died.png"))
         assert page.models.panel.load_button.text() != "Loaded ✓"
 
         # "Check again": the dead worker is greyed out, the target keeps the live one.
@@ -272,6 +274,24 @@ def test_a_worker_killed_mid_reply_is_a_clear_error_and_a_reload_without_it_work
     finally:
         stop(first)
         second.wait(10)
+
+
+def test_a_model_remembered_over_the_workers_loads_over_them_from_anywhere(
+    qtbot: QtBot,
+    make_page: Callable[..., ChatPage],
+    smollm2_path: Path,
+    workers: tuple[str, str],
+) -> None:
+    remembered = ModelLoadSettings(n_gpu_layers=31, n_ctx=1024, gpu=WORKERS, n_threads=1)
+    context = make_context(rpc_workers=workers, models={str(smollm2_path): remembered})
+    page = make_page(context)
+    with qtbot.waitSignal(page.controller.loaded, timeout=120_000) as blocker:
+        context.models.load(str(smollm2_path))  # as My Models' Load does: the one load rule
+    settings = blocker.args[0].report.settings
+    assert settings.rpc == workers and settings.n_gpu_layers == 31
+    panel = page.models.panel  # the panel shows the target it was loaded with
+    qtbot.waitUntil(lambda: panel.controls.gpu.current_key() == WORKERS, timeout=60_000)
+    assert panel.settings().rpc == workers
 
 
 # --- bad input through the model host ---------------------------------------------------

@@ -34,6 +34,7 @@ from lmdesk.core.gpus import (
     find_what_if,
     find_what_if_group,
 )
+from lmdesk.core.load_plan import WORKERS_TARGET
 from lmdesk.core.units import GiB, format_size
 
 if TYPE_CHECKING:
@@ -43,8 +44,9 @@ CPU_ONLY = "cpu"
 CUSTOM = "custom…"
 ALL_GPUS = "all-gpus"
 """The key of "All N GPUs", offered when the probe finds two or more."""
-WORKERS = "workers"
-"""The key of "This machine + N workers", offered when a worker answers."""
+WORKERS = WORKERS_TARGET
+"""The key of "This machine + N workers", offered when a worker answers (remembered as such
+per model: `core.load_plan` then loads over the workers)."""
 REMOTE_PREFIX = "rpc:"
 """How a worker's device is told from a local card: its `GpuInfo.uuid` starts with this."""
 
