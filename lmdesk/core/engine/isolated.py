@@ -24,6 +24,7 @@ import inspect
 import multiprocessing
 import os
 import pickle
+import socket
 import threading
 from collections.abc import Callable, Generator, Sequence
 from multiprocessing.connection import Connection
@@ -83,6 +84,25 @@ def _unpack_error(payload: ErrorPayload) -> Exception:
     return EngineError(f"The model's process failed: {name}: {message}")
 
 
+def _serve_stream(conn: Connection, items: Generator[Any, Any, Any]) -> None:
+    """One item per "next" the parent sends (in step with its reader, as a generator is);
+    "close" closes the generator, as the parent's caller closed its own."""
+    try:
+        while True:
+            request = conn.recv()[0]
+            if request != "next":
+                conn.send(("end", None))
+                return
+            try:
+                item = next(items)
+            except StopIteration:
+                conn.send(("end", None))
+                return
+            conn.send(("item", item))
+    finally:
+        items.close()
+
+
 def _child(conn: Connection, stop: Any) -> None:
     # llama.cpp's abort would attach gdb to print a backtrace: seconds, and a page of noise
     # in the app's terminal, for what the parent reports in one sentence.
@@ -114,9 +134,7 @@ def _child(conn: Connection, stop: Any) -> None:
                 result = getattr(engine, name)(*args, **{k: real(v) for k, v in kwargs.items()})
                 if inspect.isgenerator(result):
                     conn.send(("stream", None))
-                    for item in result:
-                        conn.send(("item", item))
-                    conn.send(("end", None))
+                    _serve_stream(conn, result)
                 else:
                     conn.send(("ok", result))
             elif request == "close":
@@ -128,6 +146,18 @@ def _child(conn: Connection, stop: Any) -> None:
 
 
 # --- the parent ----------------------------------------------------------------------
+
+
+def _answers(endpoint: str, timeout_s: float = 1.0) -> bool:
+    """Whether something still accepts connections at the worker's host:port."""
+    from ..rpc_worker import parse_endpoint
+
+    host, port = parse_endpoint(endpoint)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
 
 
 class IsolatedEngine:
@@ -158,11 +188,18 @@ class IsolatedEngine:
 
     def _gone(self) -> GenerationError:
         self._process.join(5)
+        status = self._process.exitcode
+        gone = [w for w in self._workers if not _answers(w)]
+        if gone:
+            which = ", ".join(gone)
+            return GenerationError(
+                f"The worker {which} went away, and the model split over it ended with it. "
+                "Load the model again without that worker."
+            )
         shown = ", ".join(self._workers) or "none"
         return GenerationError(
-            f"The model's process ended (status {self._process.exitcode}): a worker it "
-            f"was split over went away or failed (workers: {shown}). Load it again "
-            "without that worker."
+            f"The model's process ended (status {status}): a worker it was split over went "
+            f"away or failed (workers: {shown}). Load it again without that worker."
         )
 
     def _receive(
@@ -219,6 +256,9 @@ class IsolatedEngine:
     def _stream(self, should_stop: Callable[[], bool] | None) -> Generator[Any, None, None]:
         try:
             while True:
+                if should_stop is not None and should_stop():
+                    self._stop.set()  # the child's engine sees it before its next token
+                self._post(("next", "", (), {}))
                 kind, value = self._receive(should_stop=should_stop)
                 if kind == "end":
                     self._open_stream = False
@@ -232,11 +272,17 @@ class IsolatedEngine:
                 self._finish_stream()
 
     def _finish_stream(self) -> None:
-        self._stop.set()
         self._open_stream = False
         with contextlib.suppress(EngineError):
+            self._post(("close", "", (), {}))
             while self._receive()[0] != "end":
                 pass
+
+    def _post(self, message: tuple[str, str, tuple[Any, ...], dict[str, Any]]) -> None:
+        try:
+            self._conn.send(message)
+        except (BrokenPipeError, OSError):
+            raise self._gone() from None
 
     def get(self, name: str) -> Any:
         """A property of the child's engine."""

@@ -192,6 +192,8 @@ class ModelControls(QObject):
         self.model_ready.emit(loaded)
 
     def _on_load_failed(self, error: EngineError) -> None:
+        if self._attempt is not None and self._attempt[1].rpc:
+            self.workers.refresh()  # one may have gone: the picker then leaves it out
         self.bar.show_unloaded()
         self.load_error.emit(str(error), self._way_out(error))
         self._gone()
