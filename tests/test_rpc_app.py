@@ -29,6 +29,7 @@ from lmdesk.core.settings import ModelLoadSettings, Settings
 from lmdesk.ui.kit.offload.gpu_picker import CPU_ONLY, WORKERS, GpuPicker
 from lmdesk.ui.kit.offload.panel import OffloadPanel
 from lmdesk.ui.pages.chat.page import ChatPage
+from lmdesk.ui.pages.hardware.workers import WorkersCard
 from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
 from lmdesk.ui.services.worker_feed import WorkerFeed
 
@@ -262,9 +263,15 @@ def test_a_worker_killed_mid_reply_is_a_clear_error_and_a_reload_without_it_work
         assert page.grab().save(str(SHOTS / "chat-worker-died.png"))
         assert page.models.panel.load_button.text() != "Loaded ✓"
 
-        # "Check again": the dead worker is greyed out, the target keeps the live one.
-        with qtbot.waitSignal(page.models.workers.sig_workers, timeout=60_000):
-            page.models.workers.refresh()
+        # The Hardware page's "Check again" (the same readings as the panel's): the dead
+        # worker is greyed out in the picker, and the target keeps the live one.
+        card = WorkersCard(page.context.settings, page.context.workers)
+        qtbot.addWidget(card)
+        assert card.wait()
+        with qtbot.waitSignal(page.context.workers.sig_workers, timeout=60_000):
+            card.refresh()
+        assert "unreachable" in card.rows[second_at].text()
+        assert "free of" in card.rows[first_at].text()
         picker = page.models.panel.controls.gpu
         assert second_at in picker.unreachable() and first_at not in picker.unreachable()
         reloaded = load_from_panel(qtbot, page, WORKERS, n_gpu_layers=21)

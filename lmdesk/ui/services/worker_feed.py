@@ -4,7 +4,9 @@ Each worker is asked with `core.estimate.remote_devices` (a child process per wo
 peer that answers garbage cannot take the app down), on a worker thread; the answer comes
 back on the GUI thread as `WorkerReadings`. A worker that cannot be used is kept with its
 reason, so the picker can show it as unreachable and leave it out of plans. The readings
-are asked again when the settings' list of workers changes, and on `refresh()`.
+are asked again when the settings' list of workers changes, and on `refresh()`. The
+context owns one (`AppContext.workers`): the Hardware page's list and the Load panel show
+the same readings.
 """
 
 from __future__ import annotations
@@ -51,20 +53,24 @@ class WorkerFeed(QObject):
 
     sig_workers = Signal(object)
     """WorkerReadings, on the GUI thread."""
+    asking = Signal(tuple)
+    """The endpoints being asked now (their answer follows in `sig_workers`)."""
 
     def __init__(self, store: SettingsStore, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._store = store
         self._tasks = TaskGroup(self)
-        self._asked: tuple[str, ...] | None = None
-        self.latest = WorkerReadings()
+        self._known = tuple(store.settings.rpc_workers)
+        self.latest: WorkerReadings | None = None
+        """The last reading (None until the first one)."""
         store.changed.connect(self._settings_changed)
 
     def refresh(self) -> None:
         """Ask every worker in the settings again (the previous question's answer is dropped)."""
         endpoints = tuple(self._store.settings.rpc_workers)
-        self._asked = endpoints
+        self._known = endpoints
         self._tasks.cancel_all()
+        self.asking.emit(endpoints)
         if not endpoints:
             self._deliver(WorkerReadings())
             return
@@ -89,7 +95,7 @@ class WorkerFeed(QObject):
         self._tasks.wait_all(5.0)
 
     def _settings_changed(self, settings: Settings) -> None:
-        if self._asked is not None and tuple(settings.rpc_workers) != self._asked:
+        if tuple(settings.rpc_workers) != self._known:  # a worker added or removed
             self.refresh()
 
     def _deliver(self, readings: WorkerReadings) -> None:

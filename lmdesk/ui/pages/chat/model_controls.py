@@ -27,12 +27,12 @@ from lmdesk.ui.pages.chat.side_tabs import TemplateBanner
 from lmdesk.ui.services.context import AppContext
 from lmdesk.ui.services.inference import LoadedModel
 from lmdesk.ui.services.model_host import ModelHost
-from lmdesk.ui.services.worker_feed import WorkerFeed
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from lmdesk.core.engine import EngineError, UnloadReport
+    from lmdesk.ui.services.worker_feed import WorkerFeed
 
 
 LOADED_WORDS = {"chat": "loaded", "server": "loaded by the server"}
@@ -68,8 +68,10 @@ class ModelControls(QObject):
             self.panel.set_gpus(context.latest_probe)
         if context.llama_build is not None:
             self.panel.set_llama_build(context.llama_build)
-        self.workers = WorkerFeed(context.settings, self)
-        """The remote workers' devices for the panel's Target GPU picker."""
+        self.workers: WorkerFeed = context.workers
+        """The remote workers' devices for the panel's Target GPU picker (the context's)."""
+        if self.workers.latest is not None:
+            self.panel.set_workers(self.workers.latest)
         self._connect()
         self.workers.refresh()
 
@@ -238,4 +240,3 @@ class ModelControls(QObject):
     def shutdown(self) -> None:
         self.panel.save_now()
         self.choice.wait()
-        self.workers.shutdown()
