@@ -147,6 +147,9 @@ def test_the_switch_loads_over_a_worker_in_a_child_and_locally_in_this_process(
         assert report is not None and any(f"[{endpoint}]" in a for a in report.allocations)
         assert text_of(switch.chat(MESSAGES, GREEDY)) == local_reply
         assert switch.count_message_tokens(MESSAGES) > 0 and not switch.lost
+        switch.unload()  # the child ends with its model
+        assert not child.alive and isinstance(switch.backend, Engine) and not switch.loaded
+        switch.load(smollm2_path, SETTINGS.with_changes(n_gpu_layers=-1, rpc=(endpoint,)))
         stop(worker)  # the worker goes: the next reply ends the child, not this process
         with pytest.raises(Exception, match="went away"):
             text_of(switch.complete("Once upon a time", SamplingSettings(max_tokens=50)))

@@ -8,11 +8,13 @@ workers, at once, and can load again without the one that went away.
 The child runs a plain `Engine`; the pipe carries three requests, generically: call a
 method by name, read a property, set a property. A method that returns a generator (a
 reply) streams its items back one message each. The callables a method takes cannot
-cross a pipe: ``on_progress`` becomes progress messages answered here, and ``stop_flag``
-(and a progress callback's False, and a stream closed early) becomes one shared
-`multiprocessing.Event` the child's engine checks between tokens. Errors cross as their
-class's name, message and attributes (`_pack_error`), so the caller gets the same typed
-`EngineError` (`ContextOverflow` with its numbers, `LoadCancelled`, ...) as in-process.
+cross a pipe: ``on_progress`` becomes progress messages the child waits for the answer to
+(so returning False cancels exactly there, as in-process), and ``stop_flag`` becomes one
+shared `multiprocessing.Event` the child's engine checks between tokens; a reply comes one
+chunk per request, in step with its reader, and a stream closed early closes the child's.
+Errors cross as their class's name, message and attributes (`_pack_error`), so the caller
+gets the same typed `EngineError` (`ContextOverflow` with its numbers, `LoadCancelled`,
+...) as in-process.
 """
 
 from __future__ import annotations
@@ -111,9 +113,9 @@ def _child(conn: Connection, stop: Any) -> None:
 
     engine = Engine()
 
-    def progress(fraction: float) -> bool:
+    def progress(fraction: float) -> bool:  # the parent's callback answers, as in-process
         conn.send(("progress", fraction))
-        return not stop.is_set()
+        return bool(conn.recv()[1]) and not stop.is_set()
 
     def real(value: Any) -> Any:
         return progress if value == _PROGRESS else stop.is_set if value == _STOP else value
@@ -219,8 +221,8 @@ class IsolatedEngine:
             except (EOFError, OSError):
                 raise self._gone() from None
             if kind == "progress":
-                if on_progress is not None and on_progress(value) is False:
-                    self._stop.set()
+                keep_going = on_progress is None or on_progress(value) is not False
+                self._post(("answer", keep_going, (), {}))
                 continue
             if kind == "error":
                 raise _unpack_error(value)
@@ -278,7 +280,7 @@ class IsolatedEngine:
             while self._receive()[0] != "end":
                 pass
 
-    def _post(self, message: tuple[str, str, tuple[Any, ...], dict[str, Any]]) -> None:
+    def _post(self, message: tuple[str, Any, tuple[Any, ...], dict[str, Any]]) -> None:
         try:
             self._conn.send(message)
         except (BrokenPipeError, OSError):

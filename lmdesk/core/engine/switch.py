@@ -90,7 +90,12 @@ class EngineSwitch:
         )
 
     def unload(self) -> UnloadReport:
-        return self._backend.unload()
+        """Free the model; a child process ends with it (its memory goes back at once)."""
+        report = self._backend.unload()
+        if isinstance(self._backend, IsolatedEngine):
+            self._backend.close()
+            self._backend = Engine()
+        return report
 
     def close(self) -> None:
         self._backend.close()
