@@ -3,11 +3,11 @@
 llama.cpp's RPC client aborts its process when a worker goes away mid-reply (a failed
 send or receive is `GGML_ABORT`, with no error path). Run in a child, that abort ends
 only the child: the parent sees the pipe close and raises `GenerationError` naming the
-workers, at once, and can load again without the one that went away.
+worker that no longer answers, at once, and can load again without it.
 
 The child runs a plain `Engine`; the pipe carries three requests, generically: call a
 method by name, read a property, set a property. A method that returns a generator (a
-reply) streams its items back one message each. The callables a method takes cannot
+reply) comes back as a generator. The callables a method takes cannot
 cross a pipe: ``on_progress`` becomes progress messages the child waits for the answer to
 (so returning False cancels exactly there, as in-process), and ``stop_flag`` becomes one
 shared `multiprocessing.Event` the child's engine checks between tokens; a reply comes one

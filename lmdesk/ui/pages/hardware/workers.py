@@ -142,7 +142,8 @@ class WorkersCard(Card):
     def _show_devices(self, endpoint: str, devices: list[Device]) -> None:
         label = self.rows[endpoint]
         parts = [
-            f"{d.description or d.name}: {format_size(d.free_bytes)} free of "
+            f"{d.name if d.description in ('', endpoint) else d.description}: "
+            f"{format_size(d.free_bytes)} free of "
             f"{format_size(d.total_bytes)}"
             for d in devices
         ]
