@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from remote_servers import RunningServer, free_port, llama_cpp_server, lmdesk_serve
 
 from lmdesk.core.engine import EngineError, ReplyStats, SamplingSettings, TextChunk
 from lmdesk.core.engine.switch import EngineSwitch
@@ -30,7 +31,6 @@ from lmdesk.core.remote_engines.http import Timeouts
 from lmdesk.core.remote_engines.listing import list_models, parse_listing
 from lmdesk.core.remote_engines.sse import events
 from lmdesk.core.settings import Settings, load_settings, save_settings
-from tests.remote_servers import RunningServer, free_port, llama_cpp_server, lmdesk_serve
 
 HELLO = [{"role": "user", "content": "Say hello."}]
 GREEDY = SamplingSettings(temperature=0.0, max_tokens=8, seed=1)

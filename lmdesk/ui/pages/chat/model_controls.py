@@ -66,7 +66,6 @@ class ModelControls(QObject):
         self._attempt: tuple[str, LoadSettings] | None = None
         self._found: list[tuple[str, str]] = []
         self._known: list[RemoteServer] = []
-        self._remote_stale = True
         self.bar = ModelBar()
         self.panel = OffloadPanel(context.settings)
         self.remote_note = RemoteNote()
@@ -197,19 +196,17 @@ class ModelControls(QObject):
     def _servers_changed(self) -> None:
         """Settings changed: the picker's server sections follow (asked again when opened)."""
         servers = self._servers()
-        if [s.name for s in servers] != list(self.bar.remote()) or servers != self._known:
+        if servers != self._known:
             self._known = servers
             self.bar.set_remote_servers([s.name for s in servers])
             for server in servers:
                 self.bar.set_remote(server.name, None)
-            self._remote_stale = True
 
     def _list_remote(self) -> None:
         """Ask each remote server for its models (the menu shows them as they come)."""
         for server in self._known:
             if self.choice.listing(server.name):
-                continue
-            self.bar.set_remote(server.name, None)
+                continue  # the last answer stays in the menu until the new one comes
             self.choice.list_remote(
                 server,
                 lambda ids, name=server.name: self.bar.set_remote(name, ids),
