@@ -104,6 +104,14 @@ def test_a_reply_from_lmdesk_serve_is_saved_like_a_local_one(
         assert page.session.regenerate()
     versions = page.session.versions()
     assert list(versions.values()) == [(2, 2)]
+    # Stop: the reply ends within a piece, kept, with "user_stop".
+    page.session.set_sampling(page.session.sampling().with_changes(max_tokens=300))
+    stop_once = page.session.reply_text.connect(lambda _id, _text: page.session.stop())
+    with qtbot.waitSignal(page.session.reply_finished, timeout=TIMEOUT_MS) as stopped:
+        _send(qtbot, page, "Tell me a long story.")
+    page.session.reply_text.disconnect(stop_once)
+    assert stopped.args[0].stop_reason == "user_stop" and stopped.args[0].generated_tokens < 300
+    assert page.store.messages(conversation.id)[-1].content == stopped.args[0].text
     # Eject: the picker is free again and the Load panel is back.
     with qtbot.waitSignal(page.controller.unloaded, timeout=TIMEOUT_MS):
         page.models.bar.eject_button.click()
@@ -155,6 +163,7 @@ def test_a_server_that_dies_mid_reply_keeps_the_partial_reply(
             _send(qtbot, page, "Tell me a long story about a dragon.")
         page.session.reply_text.disconnect(kill_once)
     assert time.monotonic() - started < 15
+    page.grab().save("/tmp/remote_cut.png")
     assert "the text so far is kept" in page.banner.message
     assert "Llama" in page.banner.message
     conversation_id = page.session.conversation_id
