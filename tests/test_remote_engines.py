@@ -331,3 +331,29 @@ def test_a_stream_of_garbage_or_one_that_ends_early_fails_with_the_text_kept() -
 def test_every_remote_failure_is_an_engine_error() -> None:
     for kind in (BadServerReply, RemoteModelGone, ServerUnreachable, StreamCut, WrongKey):
         assert issubclass(kind, EngineError)
+
+
+def test_stop_while_the_server_is_silent_does_not_wait_for_its_next_token() -> None:
+    listing = _http(b'{"data": [{"id": "m"}]}', "application/json")
+
+    def thinking_long(conn: socket.socket) -> None:  # a long prompt: headers, then nothing
+        conn.recv(65536)
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+
+    tcp = _TcpServer(listing)
+    try:
+        engine = RemoteEngine(Timeouts(connect_s=1, read_s=30))
+        engine.load(RemoteModel(RemoteServer.checked("Slow", f"http://127.0.0.1:{tcp.port}"), "m"))
+        tcp.reply = thinking_long
+        stop = threading.Event()
+        threading.Timer(0.3, stop.set).start()
+        started = time.monotonic()
+        chunks = list(engine.chat(HELLO, GREEDY, stop_flag=stop))
+        assert time.monotonic() - started < 2
+        assert chunks[-1] == replace(chunks[-1], stop_reason="user_stop", generated_tokens=0)
+        engine.close()
+    finally:
+        tcp.close()

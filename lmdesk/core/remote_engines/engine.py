@@ -11,8 +11,11 @@ Used from one thread at a time (the scheduler's); only the stop flag comes from 
 from __future__ import annotations
 
 import random
+import socket
+import threading
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -272,25 +275,29 @@ class RemoteEngine:
             if should_stop():
                 reply.reason = "user_stop"
             else:
-                with opened(
-                    current.client, server, "POST", path, body=body, model_id=current.model.model_id
-                ) as response:
+                with (
+                    opened(
+                        current.client,
+                        server,
+                        "POST",
+                        path,
+                        body=body,
+                        model_id=current.model.model_id,
+                    ) as response,
+                    _closed_on_stop(response, should_stop),
+                ):
                     try:
                         for event in events(response.iter_lines(), server_name=server.name):
                             yield from reply.feed(event)
                             if should_stop():
                                 reply.reason = "user_stop"
                                 break
-                    except httpx2.TimeoutException:
-                        raise StreamCut(
-                            f"{server.name} stopped sending the reply for "
-                            f"{self.timeouts.read_s:g} s; the text so far is kept."
-                        ) from None
-                    except httpx2.HTTPError:
-                        raise StreamCut(
-                            f"The connection to {server.name} broke off in the middle of the "
-                            "reply; the text so far is kept."
-                        ) from None
+                    except (httpx2.HTTPError, httpx2.StreamError) as exc:
+                        if not should_stop():
+                            raise _cut(exc, server.name, self.timeouts) from None
+                        reply.reason = "user_stop"  # Stop closed the stream while it waited
+                if reply.reason is None and should_stop():
+                    reply.reason = "user_stop"
                 if reply.reason is None:  # the stream ended without saying why: cut off
                     raise StreamCut(
                         f"{server.name} ended the reply before it was finished; the text so "
@@ -309,6 +316,49 @@ class RemoteEngine:
     def _ensure_idle(self) -> None:
         if self._busy:
             raise EngineBusy("A reply is still being generated. Stop it first, or wait.")
+
+
+def _cut(exc: Exception, server_name: str, timeouts: Timeouts) -> StreamCut:
+    if isinstance(exc, httpx2.TimeoutException):
+        return StreamCut(
+            f"{server_name} stopped sending the reply for {timeouts.read_s:g} s; the text so "
+            "far is kept."
+        )
+    return StreamCut(
+        f"The connection to {server_name} broke off in the middle of the reply; the text so "
+        "far is kept."
+    )
+
+
+STOP_POLL_S = 0.05
+"""How often Stop is looked at while the server is silent (evaluating a long prompt)."""
+
+
+@contextmanager
+def _closed_on_stop(response: httpx2.Response, should_stop: Callable[[], bool]) -> Iterator[None]:
+    """Close ``response`` from a watcher thread when Stop comes while the server is silent, so
+    Stop does not wait for the next token (which may be a long prompt away)."""
+    done = threading.Event()
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+
+    def watch() -> None:
+        while not done.wait(STOP_POLL_S):
+            if should_stop():
+                # A blocked read wakes only when its socket is shut (closing the response
+                # from here would wait for the read).
+                if isinstance(sock, socket.socket):
+                    with suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+                return
+
+    watcher = threading.Thread(target=watch, name="lmdesk-remote-stop", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
 
 
 class _ReplyRun:
