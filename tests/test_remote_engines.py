@@ -357,3 +357,24 @@ def test_stop_while_the_server_is_silent_does_not_wait_for_its_next_token() -> N
         engine.close()
     finally:
         tcp.close()
+
+
+def test_continue_is_refused_in_words_and_templates_are_the_servers() -> None:
+    from lmdesk.core.engine import GenerationError, TemplateError
+
+    tcp = _TcpServer(_http(b'{"data": [{"id": "m", "max_model_len": 32768}]}', "application/json"))
+    try:
+        engine = RemoteEngine()
+        report = engine.load(
+            RemoteModel(RemoteServer.checked("Far", f"http://127.0.0.1:{tcp.port}"), "m")
+        )
+        assert report.n_ctx == 32768 and report.chat_template == "server"  # vLLM's field
+        partial = [*HELLO, {"role": "assistant", "content": "Hel"}]
+        with pytest.raises(GenerationError, match=r"Far cannot carry on a reply.*Regenerate"):
+            engine.chat(partial, GREEDY, continue_last=True)
+        with pytest.raises(TemplateError, match="applies its own chat template"):
+            engine.chat_template = "chatml"
+        assert engine.count_tokens("x" * 400) == 100  # an estimate: four characters a token
+        engine.close()
+    finally:
+        tcp.close()

@@ -25,7 +25,13 @@ import httpx2
 from ..cpu_threads import ThreadCounts
 from ..engine.chunks import ChatChunk, ReplyStats, StopReason, TextChunk
 from ..engine.context import ContextPolicy
-from ..engine.errors import CannotEmbed, EngineBusy, NoModelLoaded, TemplateError
+from ..engine.errors import (
+    CannotEmbed,
+    EngineBusy,
+    GenerationError,
+    NoModelLoaded,
+    TemplateError,
+)
 from ..engine.generate import StopFlag, as_predicate
 from ..engine.loader import ProgressCallback
 from ..engine.reports import LoadReport, UnloadReport
@@ -211,11 +217,16 @@ class RemoteEngine:
     ) -> Generator[ChatChunk, None, None]:
         """Stream the server's reply: `TextChunk`s, then one `ReplyStats`.
 
-        A ``continue_last`` reply sends the partial answer last; servers that continue an
-        assistant message (llama-server, lmdesk) carry on from it. The server keeps the
-        conversation within its context (or refuses it, with its own message)."""
+        ``continue_last`` is refused (`GenerationError`): OpenAI's API has no "carry on from
+        this text", and a server that answered anew would glue a second reply onto the first.
+        The server keeps the conversation within its context (or refuses it, in its words)."""
         current = self._require()
         self._ensure_idle()
+        if continue_last:
+            raise GenerationError(
+                f"{current.model.server.name} cannot carry on a reply (the OpenAI API answers "
+                "each request anew): use Regenerate, or ask it to go on."
+            )
         sampling = sampling or SamplingSettings()
         wire = chat_messages(messages)
         if not wire:
