@@ -1,6 +1,6 @@
 """Serving: one queue per loaded model, shared by the chat pane and the API. No Qt.
 
-`ModelScheduler` owns one `Engine` and runs its jobs (load, unload, chat, complete,
+`ModelScheduler` owns one engine (`EngineSwitch`) and runs its jobs (load, unload, chat, complete,
 count tokens, embed, set template) one at a time on one thread, FIFO, bounded.
 `ModelPool` keeps a scheduler per loaded model, loads on request (JIT) with the one load
 rule (`core.load_plan`), unloads the least recently used idle model when a new one does not

@@ -25,8 +25,10 @@ from lmdesk.ui.services.inference.batching import CHUNK_INTERVAL_S, ChunkBatcher
 from lmdesk.ui.services.inference.loaded import LoadedModel
 
 if TYPE_CHECKING:
-    from lmdesk.core.engine import Engine, EngineError, LoadReport, ReplyStats, SamplingSettings
+    from lmdesk.core.engine import EngineError, LoadReport, ReplyStats, SamplingSettings
+    from lmdesk.core.engine.switch import EngineSwitch
     from lmdesk.core.load_settings import LoadSettings
+    from lmdesk.core.remote_engines import RemoteModel
     from lmdesk.core.serving import ModelScheduler
 
 _log = logging.getLogger(__name__)
@@ -66,7 +68,7 @@ class InferenceWorker(QObject):
 
     def __init__(self, *, chunk_interval_s: float = CHUNK_INTERVAL_S) -> None:
         super().__init__()
-        self._engine: Engine | None = None
+        self._engine: EngineSwitch | None = None
         self.scheduler: ModelScheduler | None = None
         """The model's queue; None until the thread has started (then `sig_ready`)."""
         self.started = threading.Event()
@@ -76,18 +78,21 @@ class InferenceWorker(QObject):
     # -- on the worker's thread ------------------------------------------------------------
     def run(self) -> None:
         """The thread's body: make the engine and its queue, then run jobs until closed."""
-        from lmdesk.core.engine import Engine
+        from lmdesk.core.engine.switch import EngineSwitch
         from lmdesk.core.serving import ModelScheduler
 
-        self._engine = Engine()
+        self._engine = EngineSwitch()  # a file here, or a remote server's model
         self.scheduler = ModelScheduler(self._engine, name="chat")
         self.started.set()
         self.sig_ready.emit()
         self.scheduler.run_forever()  # closes the engine when the queue is closed
 
     # -- submitting (GUI thread, once `sig_ready` came) ------------------------------------
-    def submit_load(self, path: str, settings: LoadSettings, cancel: threading.Event) -> None:
+    def submit_load(
+        self, path: str | RemoteModel, settings: LoadSettings, cancel: threading.Event
+    ) -> None:
         from lmdesk.core.engine import EngineError, LoadCancelled
+        from lmdesk.core.remote_engines import RemoteModel
         from lmdesk.core.serving import LoadJob, Sink
 
         last = -1.0
@@ -105,7 +110,7 @@ class InferenceWorker(QObject):
                 LoadedModel(
                     report=report,
                     templates=tuple(engine.available_templates()),
-                    gpu_offload=_gpu_offload_supported(),
+                    gpu_offload=not report.remote_server and _gpu_offload_supported(),
                 )
             )
 
@@ -120,7 +125,11 @@ class InferenceWorker(QObject):
             return
         try:
             self._scheduler().submit(
-                LoadJob(Path(path), settings, on_progress=progress),
+                LoadJob(
+                    path if isinstance(path, RemoteModel) else Path(path),
+                    settings,
+                    on_progress=progress,
+                ),
                 Sink(on_finished=loaded, on_failed=failed),
                 client=CHAT_CLIENT,
                 cancel=cancel,
@@ -238,7 +247,7 @@ class InferenceWorker(QObject):
             raise RuntimeError("the inference thread has not started")
         return self.scheduler
 
-    def _require_engine(self) -> Engine:
+    def _require_engine(self) -> EngineSwitch:
         if self._engine is None:
             raise RuntimeError("the inference thread has not started")
         return self._engine
