@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, cast
 
 from lmdesk.core.load_settings import KV_CACHE_TYPES, LoadSettings
 from lmdesk.core.settings import LoadDefaults, ModelLoadSettings, Settings
-from lmdesk.core.settings.schema import KvType
+from lmdesk.core.settings.schema import KvType, SplitMode
 
 if TYPE_CHECKING:
     from lmdesk.core.gguf import ModelInfo
@@ -69,6 +69,8 @@ def from_remembered(saved: ModelLoadSettings, base: LoadSettings) -> LoadSetting
             flash_attn=_flash(saved.flash_attn, saved.kv_type),
             n_threads=saved.n_threads if saved.n_threads is not None else base.n_threads,
             n_cpu_moe=saved.n_cpu_moe,
+            split_mode=saved.split_mode,
+            main_gpu=saved.main_gpu,
         )
     except ValueError:
         return base
@@ -84,6 +86,8 @@ def to_remembered(settings: LoadSettings, *, gpu: str | None) -> ModelLoadSettin
         gpu=gpu,
         n_threads=settings.n_threads,
         n_cpu_moe=settings.n_cpu_moe,
+        split_mode=cast(SplitMode, settings.split_mode),  # checked by LoadSettings
+        main_gpu=settings.main_gpu,
     )
 
 

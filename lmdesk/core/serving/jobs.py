@@ -24,6 +24,7 @@ from ..engine import (
 from ..engine.context import ContextPolicy
 from ..engine.switch import EngineSwitch
 from ..engine.templates import Message
+from ..remote_engines import RemoteModel
 
 Emit = Callable[[str, int], None]
 """Streamed text and the number of generated tokens it covers."""
@@ -40,10 +41,11 @@ class Job:
 
 @dataclass(frozen=True)
 class LoadJob(Job):
-    """Load ``path`` (replacing what is loaded). ``on_progress(0..1)`` returning False cancels,
-    as does the handle's cancel event. Result: the engine's `LoadReport`."""
+    """Load ``path`` (replacing what is loaded), a file or a remote server's model.
+    ``on_progress(0..1)`` returning False cancels, as does the handle's cancel event.
+    Result: the engine's `LoadReport`."""
 
-    path: Path
+    path: Path | RemoteModel
     settings: LoadSettings
     chat_template: str | None = None
     on_progress: Callable[[float], bool | None] | None = None

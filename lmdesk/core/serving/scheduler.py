@@ -99,8 +99,9 @@ class JobHandle:
 
 
 class ModelScheduler:
-    """Owns one `EngineSwitch` (an `Engine` here, or in a child process for a load over
-    workers) and runs its jobs one at a time, first come first served."""
+    """Owns one engine (an `EngineSwitch`: a file here, or in a child process for a load
+    over workers, or a remote server's model) and runs its jobs one at a time, first come
+    first served."""
 
     def __init__(
         self,

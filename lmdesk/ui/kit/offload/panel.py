@@ -372,10 +372,12 @@ class OffloadPanel(QWidget):
             self.load_button.setEnabled(False)
             return
         self.load_button.setEnabled(True)
+        gpus = self.controls.gpu.current_gpus()
+        self.controls.set_gpus(gpus)
         settings = self.settings()
         self._refresh_suggestion(self._model, settings)
-        gpus = self.controls.gpu.current_gpus()
-        plan = with_projector(estimate(self._model, settings, self._targets(gpus)), self._projector)
+        targets = self._targets(gpus)
+        plan = with_projector(estimate(self._model, settings, targets), self._projector)
         self._plan = plan
         free: int | list[int] | None = (
             None
@@ -403,9 +405,8 @@ class OffloadPanel(QWidget):
                 f"No NVIDIA GPU found ({reason}) — choose a what-if card to plan."
             )
         self.view.show_ram(self._memory.total_bytes, ram_segments(plan.cpu, self._memory))
-        # The speed model knows no worker's speed (nor its link's): it predicts local loads.
-        local = None if self.controls.gpu.current_workers() else gpu
-        self.speed.show_plan(self._model, self._path, plan, local, self._margin)
+        # A worker's device has no known speed (nor its link): the line says so.
+        self.speed.show_plan(self._model, self._path, plan, gpus, self._margin, targets)
 
 
 def _bar_title(index: int, gpu: GpuInfo) -> str:

@@ -1,8 +1,8 @@
 """The inference worker: the one owner of the chat's engine, on its own QThread.
 
 The engine is an `EngineSwitch`: llama.cpp in this process, or in a child process for a
-model split over `lmdesk worker`s, so a worker that dies mid-reply ends that child with a
-clear error, not the app.
+model split over `lmdesk worker`s (a worker that dies mid-reply ends that child with a
+clear error, not the app), or a remote server's model.
 
 The thread runs the serving core's queue (`core.serving.ModelScheduler`) for that
 engine, so the chat and the API server share one FIFO for the model: a request from
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from lmdesk.core.engine import EngineError, LoadReport, ReplyStats, SamplingSettings
     from lmdesk.core.engine.switch import EngineSwitch
     from lmdesk.core.load_settings import LoadSettings
+    from lmdesk.core.remote_engines import RemoteModel
     from lmdesk.core.serving import ModelScheduler
 
 _log = logging.getLogger(__name__)
@@ -85,15 +86,18 @@ class InferenceWorker(QObject):
         from lmdesk.core.engine.switch import EngineSwitch
         from lmdesk.core.serving import ModelScheduler
 
-        self._engine = EngineSwitch()
+        self._engine = EngineSwitch()  # a file here or in a child process, or a remote model
         self.scheduler = ModelScheduler(self._engine, name="chat")
         self.started.set()
         self.sig_ready.emit()
         self.scheduler.run_forever()  # closes the engine when the queue is closed
 
     # -- submitting (GUI thread, once `sig_ready` came) ------------------------------------
-    def submit_load(self, path: str, settings: LoadSettings, cancel: threading.Event) -> None:
+    def submit_load(
+        self, path: str | RemoteModel, settings: LoadSettings, cancel: threading.Event
+    ) -> None:
         from lmdesk.core.engine import EngineError, LoadCancelled
+        from lmdesk.core.remote_engines import RemoteModel
         from lmdesk.core.serving import LoadJob, Sink
 
         last = -1.0
@@ -111,7 +115,7 @@ class InferenceWorker(QObject):
                 LoadedModel(
                     report=report,
                     templates=tuple(engine.available_templates()),
-                    gpu_offload=_gpu_offload_supported(),
+                    gpu_offload=not report.remote_server and _gpu_offload_supported(),
                 )
             )
 
@@ -126,7 +130,11 @@ class InferenceWorker(QObject):
             return
         try:
             self._scheduler().submit(
-                LoadJob(Path(path), settings, on_progress=progress),
+                LoadJob(
+                    path if isinstance(path, RemoteModel) else Path(path),
+                    settings,
+                    on_progress=progress,
+                ),
                 Sink(on_finished=loaded, on_failed=failed),
                 client=CHAT_CLIENT,
                 cancel=cancel,
