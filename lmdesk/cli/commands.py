@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from ..core.estimate import (
     CUDA_OVERHEAD,
     GpuTarget,
     MemoryPlan,
+    check_main_gpu,
     estimate,
     fit,
     judge,
@@ -20,6 +22,7 @@ from ..core.estimate import (
 )
 from ..core.gguf import ModelInfo, read_model
 from ..core.gpus import WHAT_IF_CARDS, GpuInfo, find_what_if
+from ..core.gpus.cards import WHAT_IF_PAIRS, find_what_if_group
 from ..core.load_plan import default_load_settings
 from ..core.load_settings import KV_CACHE_TYPES, LoadSettings
 from ..core.rpc_worker import parse_endpoint
@@ -53,7 +56,7 @@ class Gpus:
         ]
 
 
-def _endpoints(args: argparse.Namespace) -> tuple[str, ...]:
+def rpc_endpoints(args: argparse.Namespace) -> tuple[str, ...]:
     """``--rpc``'s addresses as host:port; `WorkerError` (a ValueError) for one that is not."""
     text = getattr(args, "rpc", None)
     if not text:
@@ -80,13 +83,15 @@ def _with_workers(gpus: Gpus, endpoints: tuple[str, ...]) -> Gpus:
 
 
 def _gpus(args: argparse.Namespace) -> Gpus:
-    card = _card(args)
+    cards = _cards(args)
     if args.vram:
         names = tuple(f"GPU {i} ({format_size(size)})" for i, size in enumerate(args.vram))
-        specs = (card,) if card is not None and len(args.vram) == 1 else ()
+        specs = cards if len(cards) == len(args.vram) else ()
         gpus = Gpus(names, tuple(args.vram), cards=specs)
-    elif card is not None:
-        gpus = Gpus((card.name,), (card.usable_bytes,), cards=(card,))
+    elif cards:
+        names = tuple(c.name if len(cards) == 1 else f"GPU {i} ({c.name})" for i, c in
+                      enumerate(cards))  # fmt: skip
+        gpus = Gpus(names, tuple(c.usable_bytes for c in cards), cards=cards)
     else:
         from ..core.gpus import probe_gpus
 
@@ -97,7 +102,7 @@ def _gpus(args: argparse.Namespace) -> Gpus:
             "" if probe.gpus else f"no GPU given with --vram, and NVML found none ({probe.reason})",
             cards=tuple(probe.gpus),
         )
-    gpus = _with_workers(gpus, _endpoints(args))
+    gpus = _with_workers(gpus, rpc_endpoints(args))
     split = args.tensor_split
     if split is not None and len(split) != len(gpus.free):
         raise ValueError(
@@ -106,6 +111,11 @@ def _gpus(args: argparse.Namespace) -> Gpus:
             + (" (one --vram size per GPU)" if args.vram else " on this machine")
             + (" and the workers" if gpus.workers else "")
         )
+    if getattr(args, "main_gpu", None):
+        try:
+            check_main_gpu(args.main_gpu, len(gpus.free))
+        except ValueError as exc:
+            raise ValueError(f"--main-gpu {args.main_gpu}: {exc}") from None
     return gpus
 
 
@@ -133,7 +143,11 @@ def _settings(args: argparse.Namespace, model: ModelInfo, n_gpu_layers: int) -> 
         changes["n_cpu_moe"] = args.n_cpu_moe
     if args.tensor_split is not None:
         changes["tensor_split"] = args.tensor_split
-    changes["rpc"] = _endpoints(args)
+    if getattr(args, "split_mode", None) is not None:
+        changes["split_mode"] = args.split_mode
+    if getattr(args, "main_gpu", None) is not None:
+        changes["main_gpu"] = args.main_gpu
+    changes["rpc"] = rpc_endpoints(args)
     return base.with_changes(**changes)
 
 
@@ -187,14 +201,25 @@ def _human(key: str, value: Any) -> str:
     return str(value)
 
 
-def _card(args: argparse.Namespace) -> GpuInfo | None:
+def _cards(args: argparse.Namespace) -> tuple[GpuInfo, ...]:
+    """``--card``: one what-if card, or a what-if pair (the GPU picker's, `WHAT_IF_PAIRS`)
+    by its name; "2 x" may stand for "2 ×"."""
     if not getattr(args, "card", None):
-        return None
-    card = find_what_if(args.card)
-    if card is None:
-        names = ", ".join(c.name for c in WHAT_IF_CARDS)
-        raise ValueError(f"no what-if card called {args.card!r} (choose one of {names})")
-    return card
+        return ()
+    key = args.card.strip()
+    card = find_what_if(key)
+    if card is not None:
+        return (card,)
+    group = find_what_if_group(key) or find_what_if_group(
+        re.sub(r"^(\d+)\s*[xX]\s+", r"\1 × ", key)
+    )
+    if group is not None:
+        return group.cards
+    names = ", ".join(c.name for c in WHAT_IF_CARDS)
+    pairs = ", ".join(g.name for g in WHAT_IF_PAIRS)
+    raise ValueError(
+        f"no what-if card or pair called {args.card!r} (pairs: {pairs}; cards: {names})"
+    )
 
 
 def estimate_cmd(args: argparse.Namespace) -> dict[str, Any] | str:
@@ -327,6 +352,8 @@ def fit_cmd(args: argparse.Namespace) -> dict[str, Any] | str:
         else "no context allows full offload"
     )
     where = " + ".join(format_size(f) for f in gpus.free)
+    if plan.refused:
+        return f"Will not load: {plan.refused}.\n\n{plan_table(plan)}"
     return (
         f"{result.choice()} fit in {where}"
         f" with a {format_size(_margin(args))} margin (GPU layers: {gpu_layers}); {longest}."
@@ -357,6 +384,8 @@ def _settings_dict(settings: LoadSettings) -> dict[str, Any]:
         "n_cpu_moe": settings.n_cpu_moe,
         "tensor_split": list(settings.tensor_split) if settings.tensor_split else None,
         "rpc": list(settings.rpc),
+        "split_mode": settings.split_mode,
+        "main_gpu": settings.main_gpu,
     }
 
 
@@ -369,6 +398,7 @@ def _header(model: ModelInfo, plan: MemoryPlan) -> dict[str, Any]:
         "experts_on_cpu": plan.experts_on_cpu,  # GPU layers whose experts stay in RAM
         "expert_bytes_on_cpu": plan.expert_bytes_on_cpu,
         "approximate": plan.approximate or None,
+        "refused": plan.refused or None,  # why llama.cpp would not load it (split by row)
     }
 
 

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ..core.load_settings import KV_CACHE_TYPES
+from ..core.load_settings import KV_CACHE_TYPES, SPLIT_MODES
 from ..core.units import parse_size
 from .arg_types import count, positive
 
@@ -114,6 +114,19 @@ def build_parser() -> argparse.ArgumentParser:
             help="share of the layers per GPU, e.g. 2,1 (default: by free memory)",
         )
         cmd.add_argument(
+            "--split-mode",
+            choices=list(SPLIT_MODES),
+            help="how several GPUs share the layers, as llama.cpp's --split-mode: "
+            + "; ".join(f"{k}: {v}" for k, v in SPLIT_MODES.items())
+            + " (default: layer)",
+        )
+        cmd.add_argument(
+            "--main-gpu",
+            type=count,
+            metavar="N",
+            help="the GPU that holds the model with --split-mode none (default 0)",
+        )
+        cmd.add_argument(
             "--rpc",
             metavar="HOST:PORT[,HOST:PORT...]",
             help="lmdesk workers whose devices follow the GPUs in the plan (asked for their "
@@ -127,12 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
             + ("default 0" if name == "estimate" else "default: as Auto chooses")
             + ")",
         )
+        cmd.add_argument(
+            "--card",
+            help="a what-if card or pair by name, e.g. 'GeForce RTX 4060 8 GB' or "
+            "'2 x GeForce RTX 3060 12 GB' (their memory and speed; --vram overrides the "
+            "memory)",
+        )
         if name == "estimate":
-            cmd.add_argument(
-                "--card",
-                help="a what-if card by name, e.g. 'GeForce RTX 4060 8 GB' (its memory and "
-                "speed; --vram overrides the memory)",
-            )
             cmd.add_argument(
                 "--threads",
                 type=positive,

@@ -18,13 +18,18 @@ from typing import TYPE_CHECKING, cast
 
 from lmdesk.core.load_settings import KV_CACHE_TYPES, LoadSettings
 from lmdesk.core.settings import LoadDefaults, ModelLoadSettings, Settings
-from lmdesk.core.settings.schema import KvType
+from lmdesk.core.settings.schema import KvType, SplitMode
 
 if TYPE_CHECKING:
     from lmdesk.core.gguf import ModelInfo
     from lmdesk.core.gpus import GpuInfo, GpuProbe, LlamaBuild
 
 _log = logging.getLogger(__name__)
+
+WORKERS_TARGET = "workers"
+"""The remembered target (`ModelLoadSettings.gpu`) that means "this machine and the remote
+workers" (the Load panel's "This machine + N workers"): the load then names every worker in
+the settings' `rpc_workers`."""
 
 
 def _flash(setting: str | bool, kv_type: str) -> bool | None:
@@ -64,6 +69,8 @@ def from_remembered(saved: ModelLoadSettings, base: LoadSettings) -> LoadSetting
             flash_attn=_flash(saved.flash_attn, saved.kv_type),
             n_threads=saved.n_threads if saved.n_threads is not None else base.n_threads,
             n_cpu_moe=saved.n_cpu_moe,
+            split_mode=saved.split_mode,
+            main_gpu=saved.main_gpu,
         )
     except ValueError:
         return base
@@ -79,6 +86,8 @@ def to_remembered(settings: LoadSettings, *, gpu: str | None) -> ModelLoadSettin
         gpu=gpu,
         n_threads=settings.n_threads,
         n_cpu_moe=settings.n_cpu_moe,
+        split_mode=cast(SplitMode, settings.split_mode),  # checked by LoadSettings
+        main_gpu=settings.main_gpu,
     )
 
 
@@ -86,6 +95,8 @@ def settings_for(
     model: ModelInfo, path: Path | str, settings: Settings, *, gpu: GpuInfo | None
 ) -> LoadSettings:
     """How to load `model` (at `path`): remembered settings, else the defaults fitted to `gpu`.
+
+    Remembered over the workers (`WORKERS_TARGET`), the load names the settings' workers.
 
     ``gpu`` is the card to fit to; None keeps every layer on the CPU. The card's usable
     memory is `GpuInfo.usable_bytes` and the margin is the user's safety margin: the same
@@ -98,7 +109,10 @@ def settings_for(
     base = base.with_changes(mmproj=projector_for(path, model))
     remembered = settings.remembered(str(path))
     if remembered is not None:
-        return from_remembered(remembered, base)
+        load = from_remembered(remembered, base)
+        if remembered.gpu == WORKERS_TARGET and settings.rpc_workers:
+            load = load.with_changes(rpc=tuple(settings.rpc_workers))
+        return load
     if gpu is None:
         return base
     result = fit(

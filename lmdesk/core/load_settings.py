@@ -53,6 +53,16 @@ KV_CACHE_TYPES: dict[str, KVCacheType] = {
 ALL_LAYERS = -1
 """`n_gpu_layers` value meaning "every layer, the output layer included"."""
 
+SPLIT_MODES: dict[str, str] = {
+    "none": "one GPU only: the main GPU holds every offloaded layer",
+    "layer": "whole layers and their KV cache per GPU, by the tensor split",
+    "row": "each layer's matrices cut by rows over the GPUs (needs split buffers)",
+}
+"""llama.cpp's split modes (LLAMA_SPLIT_MODE_NONE / _LAYER / _ROW), by the names its
+``--split-mode`` takes."""
+SPLIT_MODE_IDS = {"none": 0, "layer": 1, "row": 2}
+"""Their values in llama.h's ``enum llama_split_mode``."""
+
 
 @dataclass(frozen=True)
 class LoadSettings:
@@ -89,6 +99,10 @@ class LoadSettings:
     """The experts of the first N layers stay in system RAM (llama.cpp's ``--n-cpu-moe``)."""
     rpc: tuple[str, ...] = ()
     """`lmdesk worker` addresses (host:port) whose devices come after the local GPUs."""
+    split_mode: str = "layer"
+    """How the offloaded layers spread over several GPUs: a key of `SPLIT_MODES`."""
+    main_gpu: int = 0
+    """The GPU that holds everything with split mode "none" (llama.cpp's ``--main-gpu``)."""
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -136,6 +150,12 @@ class LoadSettings:
                 out.append(str(exc))
         if len(set(self.rpc)) != len(self.rpc):
             out.append("a worker is named twice in the RPC list")
+        if self.split_mode not in SPLIT_MODES:
+            out.append(
+                f"unknown split mode {self.split_mode!r} (choose one of {', '.join(SPLIT_MODES)})"
+            )
+        if self.main_gpu < 0:
+            out.append(f"the main GPU is a GPU's number, 0 or more, not {self.main_gpu}")
         if self.n_threads is not None and self.n_threads < 1:
             out.append(f"n_threads must be at least 1, not {self.n_threads}")
         if self.seed is not None and not 0 <= self.seed < 2**32:
@@ -197,6 +217,9 @@ class LoadSettings:
         }
         if self.tensor_split:
             kwargs["tensor_split"] = list(self.tensor_split)
+        if self.split_mode != "layer" or self.main_gpu:
+            kwargs["split_mode"] = SPLIT_MODE_IDS[self.split_mode]
+            kwargs["main_gpu"] = self.main_gpu
         from .cpu_threads import threads_for  # psutil: not needed to paint the window
 
         threads = threads_for(self.n_threads)

@@ -18,12 +18,13 @@ import llama_cpp
 
 from ..cpu_threads import threads_for
 from ..estimate.cpu_buffers import extra_buffers_allowed
-from ..load_settings import ALL_LAYERS, LoadSettings
+from ..load_settings import ALL_LAYERS, SPLIT_MODE_IDS, LoadSettings
 from . import llama_log
 from .errors import EngineError, LoadCancelled, ModelFileError
 from .load_failures import classify_context_failure, classify_load_failure
 from .native import NativeModel, ensure_backend
 from .overrides import ExpertOverrides
+from .split_check import check_split
 
 ProgressCallback = Callable[[float], bool]
 """Called with 0.0..1.0 while the weights load; returning False cancels the load."""
@@ -54,6 +55,15 @@ def model_params(settings: LoadSettings) -> tuple[Any, Any]:
 
         devices = device_array(settings.rpc)
         params.devices = ctypes.cast(devices, ctypes.c_void_p)
+        n_devices = len(devices) - 1  # NULL-terminated
+        if split and len(split) > n_devices:
+            raise EngineError(
+                f"The tensor split names {len(split)} devices, but there are {n_devices}: "
+                "this machine's GPUs and the workers' devices, in that order."
+            )
+    check_split(settings, None if devices is None else [d for d in devices if d])
+    params.split_mode = SPLIT_MODE_IDS[settings.split_mode]
+    params.main_gpu = settings.main_gpu
     keep_alive = (split_array, overrides, devices)
     params.n_gpu_layers = (
         0x7FFFFFFF if settings.n_gpu_layers == ALL_LAYERS else settings.n_gpu_layers

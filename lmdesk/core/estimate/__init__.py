@@ -7,7 +7,7 @@ from .cpu_buffers import (
     extra_buffers_allowed,
     host_cpu_features,
 )
-from .estimator import CUDA_OVERHEAD, EstimateError, GpuTarget, estimate
+from .estimator import CUDA_OVERHEAD, EstimateError, GpuTarget, check_main_gpu, estimate
 from .fit import DEFAULT_MARGIN, FitResult, fit
 from .model_verdict import APPROX, TOO_LARGE, FitInputs, FitWords
 from .plan import CPU, DevicePlan, MemoryPlan
@@ -32,6 +32,7 @@ __all__ = [
     "MemoryPlan",
     "RemoteDevice",
     "Verdict",
+    "check_main_gpu",
     "engine_cpu_features",
     "estimate",
     "extra_buffers_allowed",

@@ -18,6 +18,7 @@ from .cpu_buffers import CpuFeatures, engine_cpu_features
 from .kv import kv_bytes_per_layer
 from .placement import layer_devices
 from .plan import CPU, DevicePlan, MemoryPlan
+from .row_split import ROW_REFUSED, split_layers
 from .weights import INPUT, WeightsIndex, layer_weights, mapped_bytes
 
 CUDA_OVERHEAD = 320 * 1024**2  # CUDA context + cuBLAS workspace, per GPU
@@ -36,6 +37,9 @@ class GpuTarget:
     name: str
     weight: float = 1.0
     overhead: int = CUDA_OVERHEAD
+    row_split: bool = False
+    """Its backend has split buffers (split mode "row"): SYCL does; CUDA and RPC in this
+    llama.cpp do not (`row_split.ROW_REFUSED`)."""
 
 
 _INDEX: WeakKeyDictionary[ModelInfo, dict[CpuFeatures, WeightsIndex]] = WeakKeyDictionary()
@@ -70,7 +74,15 @@ def estimate(
     split = list(settings.tensor_split or [g.weight for g in gpus]) if gpus else []
     if gpus and len(split) != len(gpus):
         raise EstimateError(f"the tensor split names {len(split)} GPUs, {len(gpus)} are given")
-    where = layer_devices(n_layer, n_gpu_layers, split)
+    check_main_gpu(settings.main_gpu, len(gpus))
+    used = [True] * len(gpus)
+    if settings.split_mode == "none" and gpus:  # llama.cpp keeps the main GPU alone
+        used = [i == settings.main_gpu for i in range(len(gpus))]
+        where = layer_devices(n_layer, n_gpu_layers, [float(u) for u in used])
+    else:
+        where = layer_devices(n_layer, n_gpu_layers, split)
+    by_row = settings.split_mode == "row" and bool(gpus)
+    row_parts = split_layers(model, split, GPU_ALIGNMENT) if by_row else {}
     index = _weights_index(model, engine_cpu_features() if cpu is None else cpu)
     layers, experts = index.layers, index.experts
     n_cpu_moe = min(settings.n_cpu_moe, n_layer)
@@ -92,6 +104,11 @@ def estimate(
                 gpu_weights[device] += part.gpu
             else:
                 cpu_layers.append(part)
+        if device >= 0 and layer in row_parts:  # its matrices cut by rows over every GPU
+            shares, whole = row_parts[layer]
+            gpu_weights[device] -= whole
+            for i, share in enumerate(shares):
+                gpu_weights[i] += share
     if settings.use_mmap:
         cpu_weights = mapped_bytes(cpu_layers)
     else:
@@ -137,11 +154,12 @@ def estimate(
             weights=gpu_weights[i],
             kv_cache=gpu_kv[i],
             compute=gpu_compute(i),
-            overhead=gpu.overhead,
+            overhead=gpu.overhead if used[i] else 0,
             layers=tuple(il for il, d in enumerate(where) if d == i),
         )
         for i, gpu in enumerate(gpus)
     )
+    refused = ROW_REFUSED if by_row and not all(g.row_split for g in gpus) else ""
     return MemoryPlan(
         settings=settings,
         n_layer=n_layer,
@@ -149,4 +167,14 @@ def estimate(
         experts_on_cpu=len(moved),
         expert_bytes_on_cpu=sum(part.cpu + part.repack for part in moved),
         approximate=approximate_for(model),
+        refused=refused,
     )
+
+
+def check_main_gpu(main_gpu: int, n_gpus: int) -> None:
+    """A main GPU must be one of the GPUs planned for (0 is the first, or none at all)."""
+    if main_gpu and main_gpu >= n_gpus:
+        have = "there is no GPU" if not n_gpus else f"the GPUs are 0 to {n_gpus - 1}"
+        if n_gpus == 1:
+            have = "there is one GPU, GPU 0"
+        raise EstimateError(f"there is no GPU {main_gpu} to be the main GPU: {have}")

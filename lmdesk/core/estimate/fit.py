@@ -79,7 +79,11 @@ def fit(
 
     def fits(s: LoadSettings) -> bool:
         plan = estimate(model, s, gpus)
-        return all(d.total <= free - margin for d, free in zip(plan.gpus, frees, strict=True))
+        return all(
+            d.total <= free - margin  # a GPU split mode "none" leaves out holds nothing
+            for d, free in zip(plan.gpus, frees, strict=True)
+            if d.total
+        )
 
     top = model.n_layer + 1
     n_cpu_moe = settings.n_cpu_moe

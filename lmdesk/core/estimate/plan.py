@@ -55,6 +55,7 @@ class MemoryPlan:
     experts_on_cpu: int = 0  # GPU layers whose experts stay in system RAM (n_cpu_moe)
     expert_bytes_on_cpu: int = 0  # those experts' bytes
     approximate: str = ""  # why the numbers are only approximate for this architecture
+    refused: str = ""  # why llama.cpp would refuse to load with these settings on these GPUs
 
     @property
     def cpu(self) -> DevicePlan:

@@ -44,6 +44,10 @@ class Verdict:
 
 
 def _judge(plan: MemoryPlan, *, gpu_free: int | Sequence[int] | None, margin: int) -> Verdict:
+    if plan.refused:
+        return Verdict(
+            Fit.NO_FIT, 0, "Will not load", f"{plan.refused[0].upper()}{plan.refused[1:]}."
+        )
     layers = f"{plan.n_gpu_layers} of {plan.n_layer + 1} layers on the GPU"
     if plan.experts_on_cpu:
         layers += f" (the experts of {plan.experts_on_cpu} layers in system RAM)"

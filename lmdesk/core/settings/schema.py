@@ -14,6 +14,7 @@ from typing import Any, Literal
 from lmdesk.core.settings.validation import Validated, meta
 from lmdesk.core.units import GiB
 
+SplitMode = Literal["none", "layer", "row"]
 KvType = Literal["f32", "f16", "bf16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl"]
 FlashAttn = Literal["auto"] | bool
 Theme = Literal["system", "light", "dark"]
@@ -23,6 +24,12 @@ ContextPolicy = Literal["truncate_oldest", "stop"]
 def _http_url_or_empty(value: str) -> str | None:
     ok = value.startswith(("http://", "https://")) and len(value) > len("https://")
     return None if ok or value == "" else f"must be an http:// or https:// address, not {value!r}"
+
+
+def _remote_servers_problem(value: tuple[dict[str, str], ...]) -> str | None:
+    from lmdesk.core.remote_engines.server import setting_problem
+
+    return setting_problem(value)
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,13 @@ class ModelLoadSettings(Validated):
         default=0,
         metadata=meta("Layers whose experts stay in system RAM (MoE models).", min=0, max=10_000),
     )
+    split_mode: SplitMode = field(
+        default="layer", metadata=meta("Several GPUs: split by 'layer' or 'row', or 'none'.")
+    )
+    main_gpu: int = field(
+        default=0,
+        metadata=meta("The GPU that holds the model with split mode 'none'.", min=0, max=63),
+    )
 
 
 def _port(value: int) -> str | None:
@@ -169,6 +183,14 @@ class Settings(Validated):
     rpc_workers: tuple[str, ...] = field(
         default=(),
         metadata=meta("llama.cpp RPC workers (host:port) whose devices lmdesk may use."),
+    )
+    remote_servers: tuple[dict[str, str], ...] = field(
+        default=(),
+        metadata=meta(
+            "OpenAI-compatible servers (name, base_url, api_key) whose models the chat lists; "
+            "the keys are stored here in plain text.",
+            check=_remote_servers_problem,
+        ),
     )
     hf_endpoint: str = field(
         default="",

@@ -138,7 +138,7 @@ def predict(
     kv_share = padded_ctx(depth) / padded_ctx(settings.n_ctx) if depth else 0.0
     kv = [device.kv_cache * kv_share for device in plan.devices]
     cpu_only = _generation_s(work.layers, {}, [], [sum(kv)], cpu, 0)
-    if not known:
+    if not known or plan.refused:  # unknown rates, or llama.cpp would not load it at all
         return Prediction(None, None, 1.0 / cpu_only)
     gpu_rates_known = [r for r in rates if r is not None]
     generation = _generation_s(work.layers, where, gpu_rates_known, kv, cpu, moe_on_cpu)

@@ -27,8 +27,10 @@ from PySide6.QtWidgets import (
 )
 
 from lmdesk.core.cpu_threads import ThreadCounts, default_threads
+from lmdesk.core.gpus import GpuInfo
 from lmdesk.core.load_settings import KV_CACHE_TYPES, LoadSettings
 from lmdesk.ui.kit.offload.gpu_picker import GpuPicker
+from lmdesk.ui.kit.offload.split_row import SplitRow
 from lmdesk.ui.kit.widgets import muted
 
 CTX_STEP = 256
@@ -75,6 +77,7 @@ class OffloadControls(QWidget):
         self._max_ctx = CTX_STEP
         self._layers_kept = 0
         self.gpu = GpuPicker()
+        self.split = SplitRow()
         self.layers = QSlider(Qt.Orientation.Horizontal)
         self.layers.setPageStep(4)
         self.layers_label = QLabel()
@@ -116,6 +119,7 @@ class OffloadControls(QWidget):
         self.flash.checkStateChanged.connect(self._on_flash)
         self.threads.valueChanged.connect(self.changed)
         self.gpu.target_changed.connect(self.changed)
+        self.split.changed.connect(self.changed)
         self.auto.clicked.connect(self.auto_clicked)
         self.suggestion.linkActivated.connect(lambda _link: self.suggestion_applied.emit())
 
@@ -125,8 +129,12 @@ class OffloadControls(QWidget):
         grid.setHorizontalSpacing(8)
         grid.setVerticalSpacing(6)
         grid.setColumnStretch(1, 1)
-        grid.addWidget(QLabel("Target GPU"), 0, 0)
-        grid.addWidget(self.gpu, 0, 1, 1, 2)
+        grid.addWidget(QLabel("Target GPU"), 0, 0, Qt.AlignmentFlag.AlignTop)
+        target = QVBoxLayout()  # the picker, and under it the split row (several GPUs)
+        target.setSpacing(6)
+        target.addWidget(self.gpu)
+        target.addWidget(self.split)
+        grid.addLayout(target, 0, 1, 1, 2)
         grid.addWidget(QLabel("GPU offload"), 1, 0)
         grid.addWidget(self.layers_label, 1, 1, 1, 2)
         grid.addWidget(self.layers, 2, 0, 1, 2)
@@ -183,12 +191,16 @@ class OffloadControls(QWidget):
             self.kv.setCurrentText(settings.type_v)
             self.flash.setCheckState(_FLASH_STATES[settings.flash_attn])
             self.threads.setValue(settings.n_threads or AUTO_THREADS)
+        self.split.set_settings(settings)
         self._refresh_labels()
 
     def settings(self, base: LoadSettings) -> LoadSettings:
         """`base` with what the controls show."""
         flash = {v: k for k, v in _FLASH_STATES.items()}[self.flash.checkState()]
+        split_mode, main_gpu = self.split.choice()
         return base.with_changes(
+            split_mode=split_mode,
+            main_gpu=main_gpu,
             n_gpu_layers=self.layers.value(),
             n_ctx=self.n_ctx(),
             type_k=self.kv.currentText(),
@@ -255,6 +267,10 @@ class OffloadControls(QWidget):
             self._say(f"KV cache back to f16: without flash attention it cannot be {old}.")
         self._refresh_labels()
         self.changed.emit()
+
+    def set_gpus(self, gpus: tuple[GpuInfo, ...]) -> None:
+        """The GPUs the plan is for: the split row shows for two or more."""
+        self.split.set_gpus(gpus)
 
     def _show_experts(self, visible: bool) -> None:
         for widget in (self.experts_title, self.experts, self.experts_label):

@@ -12,6 +12,7 @@ thread with a progress bar and Cancel, storing each finished setting.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,9 @@ class SpeedView(QWidget):
         self._model: ModelInfo | None = None
         self._path = ""
         self._plan: MemoryPlan | None = None
-        self._gpu: GpuInfo | None = None
+        self._gpu: GpuInfo | None = None  # the first GPU (benchmarks run on a real one)
+        self._gpus: tuple[GpuInfo, ...] = ()
+        self._targets: tuple[GpuTarget, ...] = ()
         self._margin = 0
         self._prediction: Prediction | None = None
         self._curve_key: tuple[Any, ...] = ()
@@ -108,27 +111,40 @@ class SpeedView(QWidget):
 
     # -- inputs -------------------------------------------------------------
     def show_plan(
-        self, model: ModelInfo, path: str, plan: MemoryPlan, gpu: GpuInfo | None, margin: int
+        self,
+        model: ModelInfo,
+        path: str,
+        plan: MemoryPlan,
+        gpus: Sequence[GpuInfo] | GpuInfo | None,
+        margin: int,
+        targets: Sequence[GpuTarget] = (),
     ) -> None:
-        """A new plan from the panel (every tick): the line, the marker, and the curve if needed."""
-        self._model, self._path, self._plan, self._gpu, self._margin = (
-            model,
-            path,
-            plan,
-            gpu,
-            margin,
+        """A new plan from the panel (every tick): the line, the marker, and the curve if needed.
+
+        ``gpus`` are the plan's GPUs in order (one, several, or None for the CPU alone);
+        ``targets`` the estimator's targets the plan was made with (their split), so the
+        curve splits the layers the same way (default: one per GPU, split by free memory).
+        """
+        if isinstance(gpus, GpuInfo):
+            gpus = (gpus,)
+        gpus = tuple(gpus or ())
+        self._model, self._path, self._plan, self._margin = model, path, plan, margin
+        self._gpus, self._gpu = gpus, gpus[0] if gpus else None
+        self._targets = tuple(targets) or tuple(
+            GpuTarget(g.name, weight=float(g.usable_bytes) if len(gpus) > 1 else 1.0) for g in gpus
         )
+        gpu = self._gpu
         cpu = self._cpu_speed(model, plan)
         if cpu is None:
             self._prediction = None
             self.line.setText(MEASURING)
             self.chart.hide()  # no curve to draw yet
             return
-        self._prediction = predict(model, plan, cpu, [gpu] if gpu else [])
+        self._prediction = predict(model, plan, cpu, self._gpus)
         self.line.setText(speed_line(self._prediction))
         self.chart.setVisible(gpu is not None)
         self.chart.set_current(plan.n_gpu_layers)
-        self._refresh_curve(model, plan, gpu, cpu)
+        self._refresh_curve(model, plan, cpu)
         self._refresh_measured(plan)
 
     def prediction(self) -> Prediction | None:
@@ -150,29 +166,33 @@ class SpeedView(QWidget):
     def _replot(self, *_args: object) -> None:
         self._curve_key = ()
         if self._model is not None and self._plan is not None:
-            self.show_plan(self._model, self._path, self._plan, self._gpu, self._margin)
+            self.show_plan(
+                self._model, self._path, self._plan, self._gpus, self._margin, self._targets
+            )
 
     def _on_probe_failed(self, message: str) -> None:
         self.line.setText(f"Speed unknown: this CPU could not be measured ({message})")
 
     # -- the curve and the measurements -------------------------------------
-    def _refresh_curve(
-        self, model: ModelInfo, plan: MemoryPlan, gpu: GpuInfo | None, cpu: CpuSpeed
-    ) -> None:
-        if gpu is None:
+    def _refresh_curve(self, model: ModelInfo, plan: MemoryPlan, cpu: CpuSpeed) -> None:
+        gpus, targets = self._gpus, list(self._targets)
+        if not gpus:
             return
         base = plan.settings.with_changes(n_gpu_layers=0)
-        key = (id(model), base, gpu, self._margin, cpu)
+        key = (id(model), base, gpus, tuple(targets), self._margin, cpu)
         if key == self._curve_key:
             return
         self._curve_key = key
-        target = [GpuTarget(gpu.name)]
         curve = [
-            predict(model, estimate(model, base.with_changes(n_gpu_layers=n), target), cpu, [gpu])
+            predict(model, estimate(model, base.with_changes(n_gpu_layers=n), targets), cpu, gpus)
             for n in range(model.n_layer + 2)
         ]
         limit = fit(
-            model, base, gpu_free=gpu.usable_bytes, margin=self._margin, gpu_name=gpu.name
+            model,
+            base,
+            gpu_free=[g.usable_bytes for g in gpus],
+            margin=self._margin,
+            gpu_name=[g.name for g in gpus],
         ).n_gpu_layers
         self.chart.set_curve([p.generation_tps for p in curve], limit)
 

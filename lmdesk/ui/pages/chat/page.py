@@ -179,7 +179,7 @@ class ChatPage(QWidget):
         self.tabs.setObjectName("chatSideTabs")
         self.tabs.setDocumentMode(True)
         self.tabs.setStyleSheet(TABS_STYLE)
-        self.tabs.addTab(self.models.panel, "Load")
+        self.tabs.addTab(self.models.load_tab, "Load")
         self.tabs.addTab(self.sampling, "Sampling")
         self.tabs.addTab(self.system_prompt, "System prompt")
         self.template = TemplateTab()
@@ -222,7 +222,7 @@ class ChatPage(QWidget):
         m.load_error.connect(
             lambda text, action: self.banner.show_message(text, None, "error", action)
         )
-        m.load_tab_wanted.connect(lambda: self.tabs.setCurrentWidget(m.panel))
+        m.load_tab_wanted.connect(lambda: self.tabs.setCurrentWidget(m.load_tab))
         self.damaged_question.answered.connect(self.answer_damaged_database)
         s.conversation_opened.connect(self._on_conversation_opened)
         s.message_added.connect(self._on_message_added)
