@@ -263,3 +263,5 @@ def test_pipelining_over_two_gpus_is_planned_only_with_every_layer_on_them(smol:
     assert full.cpu.compute == 4 * (mask + row + kv_rows) + row  # four copies of the inputs
     partial = estimate(smol, settings.with_changes(n_gpu_layers=30), gpus)
     assert partial.gpus[0].compute < full.gpus[0].compute
+    by_row = estimate(smol, settings.with_changes(n_gpu_layers=31, split_mode="row"), gpus)
+    assert by_row.cpu.compute == one_gpu.cpu.compute  # llama.cpp pipelines layer splits only

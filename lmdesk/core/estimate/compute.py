@@ -130,6 +130,7 @@ def pipelined(model: ModelInfo, settings: LoadSettings, n_gpus: int) -> bool:
     """Does llama.cpp pipeline this load over its GPUs (and keep PIPELINE_COPIES graphs)?"""
     return (
         n_gpus > 1
+        and settings.split_mode == "layer"  # "row" and "none" never pipeline
         and settings.gpu_layers_for(model.n_layer) > model.n_layer
         and settings.offload_kqv
         and settings.n_cpu_moe == 0
