@@ -40,8 +40,9 @@ def fits_beside(
     return new.cpu.total <= ram_available - margin
 
 
-def system_fits(gpu: GpuInfo | None, margin: int) -> Fits:
-    """`fits_beside` with this computer's available RAM (read at each call) and ``gpu``."""
+def system_fits(gpu: GpuInfo | None, margin: Callable[[], int]) -> Fits:
+    """`fits_beside` with this computer's available RAM and the safety ``margin()``, both read
+    at each call (a margin changed in Settings counts at once), and ``gpu``."""
 
     def fits(loaded: Sequence[MemoryPlan], new: MemoryPlan) -> bool:
         return fits_beside(
@@ -49,7 +50,7 @@ def system_fits(gpu: GpuInfo | None, margin: int) -> Fits:
             new,
             ram_available=system_memory().available_bytes,
             gpu_usable=gpu.usable_bytes if gpu is not None else 0,
-            margin=margin,
+            margin=margin(),
         )
 
     return fits
