@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 
 LMDESK = [sys.executable, "-c", "import sys; from lmdesk.cli import main; sys.exit(main())"]
 
@@ -35,6 +36,17 @@ def start_worker() -> tuple[subprocess.Popen[str], str]:
 def stop(process: subprocess.Popen[str]) -> None:
     process.kill()
     process.wait(10)
+
+
+@contextlib.contextmanager
+def running_workers(count: int = 2) -> Iterator[tuple[str, ...]]:
+    """``count`` real workers for the block; their host:port addresses, killed after."""
+    started = [start_worker() for _ in range(count)]
+    try:
+        yield tuple(endpoint for _, endpoint in started)
+    finally:
+        for process, _ in started:
+            stop(process)
 
 
 def garbage_peer() -> tuple[socket.socket, str]:

@@ -19,7 +19,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import QListView
 from pytestqt.qtbot import QtBot
-from rpc_peers import free_port, garbage_peer, start_worker, stop
+from rpc_peers import free_port, garbage_peer, running_workers, start_worker, stop
 
 from lmdesk.core.chats import ChatStore
 from lmdesk.core.engine import EngineError
@@ -45,13 +45,9 @@ def _no_thread_left(no_dangling_qthreads: None) -> Iterator[None]:  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def workers() -> Iterator[tuple[str, str]]:
-    started = [start_worker(), start_worker()]
-    try:
-        yield started[0][1], started[1][1]
-    finally:
-        for process, _ in started:
-            stop(process)
+def workers() -> Iterator[tuple[str, ...]]:
+    with running_workers(2) as endpoints:
+        yield endpoints
 
 
 def make_context(**settings: object) -> AppContext:

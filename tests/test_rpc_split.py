@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rpc_peers import LMDESK, free_port, garbage_peer, start_worker
+from rpc_peers import LMDESK, free_port, garbage_peer, running_workers, start_worker
 
 from lmdesk.core.engine import Engine, EngineError, TextChunk
 from lmdesk.core.estimate import estimate, remote_devices
@@ -24,14 +24,9 @@ GREEDY = SamplingSettings(temperature=0, max_tokens=24)
 
 
 @pytest.fixture(scope="module")
-def workers() -> Iterator[tuple[str, str]]:
-    started = [start_worker(), start_worker()]
-    try:
-        yield started[0][1], started[1][1]
-    finally:
-        for process, _ in started:
-            process.kill()
-            process.wait(10)
+def workers() -> Iterator[tuple[str, ...]]:
+    with running_workers(2) as endpoints:
+        yield endpoints
 
 
 def reply(engine: Engine) -> str:
