@@ -24,6 +24,7 @@ from model_pages import (
     hub_fixture,  # noqa: F401 - the `hub` fixture
     make_context,
 )
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from lmdesk.core.cpu_threads import ThreadCounts
@@ -299,3 +300,10 @@ def test_discover_counts_the_projector_by_its_size_until_its_header_arrives(
     words = files.rows()[0].words
     assert words == inputs.words(pair.model, pair.projector) and not words.approximate  # type: ignore[union-attr]
     assert words.text == f"Partial: {pair.expected_layers()} of {pair.total} layers"  # type: ignore[union-attr]
+    # a projector whose header cannot be read is not paired by the load rule: not counted
+    files.set_header_error(projector.name, "not a GGUF file")
+    files.refresh_verdicts(inputs)
+    assert files.rows()[0].words == inputs.words(pair.model)
+    assert files.rows()[0].words.text == "Full offload"  # type: ignore[union-attr]
+    tip = files.data(files.index(0, FIT), Qt.ItemDataRole.ToolTipRole)
+    assert "The vision projector is not counted: its header could not be read" in tip

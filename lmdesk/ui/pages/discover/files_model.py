@@ -71,16 +71,18 @@ class FilesModel(RowTableModel[FileRow]):
     projector_header: ProjectorInfo | None = None
     """Its header, once read from the hub (None: not yet, or no projector)."""
     projector_error: str | None = None
-    """Why its header could not be read (it is then counted by its file size)."""
+    """Why its header could not be read: the load rule does not pair such a file, so the
+    verdicts no longer count it."""
 
     def needs_projector(self, row: FileRow) -> RemoteModel | None:
         """The projector that must come with `row`'s model for it to read pictures."""
         return self.projector if row.kind == "model" else None
 
     def paired(self, row: FileRow) -> ProjectorInfo | None:
-        """The projector `row`'s verdict counts: from its header, else by its file size."""
+        """The projector `row`'s verdict counts: from its header, else by its file size
+        (None: no projector, or one whose header could not be read)."""
         projector = self.needs_projector(row)
-        if projector is None:
+        if projector is None or self.projector_error:
             return None
         return self.projector_header or ProjectorInfo.from_size(
             projector.name, projector.total_size
@@ -155,12 +157,13 @@ class FilesModel(RowTableModel[FileRow]):
                 detail += f"\nReads pictures with {projector.filename}, downloaded with it."
             if row.header_error:
                 detail += f"\nThe header could not be read: {row.header_error}"
+            elif self.projector_error and self.needs_projector(row) is not None:
+                detail += (
+                    "\nThe vision projector is not counted: its header could not be read "
+                    f"({self.projector_error})."
+                )
             elif row.words.approximate and row.info is None:
                 detail += "\nReading the model's header from the hub…"
-            elif row.words.approximate and self.projector_error:
-                detail += (
-                    f"\nThe vision projector's header could not be read: {self.projector_error}"
-                )
             elif row.words.approximate:
                 detail += "\nReading the vision projector's header from the hub…"
             return detail
@@ -213,7 +216,7 @@ class FilesModel(RowTableModel[FileRow]):
 
     def set_header_error(self, name: str, message: str) -> None:
         if self.projector is not None and self.projector.name == name:
-            self.projector_error = message
+            self.projector_error = message  # the verdicts drop it (`refresh_verdicts`)
         for i, row in enumerate(self._rows):
             if row.model.name == name:
                 row.header_error = message

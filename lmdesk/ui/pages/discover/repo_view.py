@@ -126,7 +126,7 @@ class RepoView(QWidget):
         layout.addWidget(self.body, 1)
         self.body.hide()
         self.headers.header_ready.connect(self._on_header)
-        self.headers.header_failed.connect(self.files.set_header_error)
+        self.headers.header_failed.connect(self._on_header_failed)
         self.headers.header_failed.connect(lambda *_: self._update_status())
         self.headers.not_a_model.connect(self.files.set_kind)
         self.headers.projector_ready.connect(self._on_projector)
@@ -225,6 +225,11 @@ class RepoView(QWidget):
     def _on_header(self, name: str, info: ModelInfo) -> None:
         self.files.set_header(name, info, self._inputs())
         self._update_status()
+
+    def _on_header_failed(self, name: str, message: str) -> None:
+        self.files.set_header_error(name, message)
+        if self.files.projector is not None and self.files.projector.name == name:
+            self.files.refresh_verdicts(self._inputs())
 
     def _on_projector(self, name: str, info: ProjectorInfo) -> None:
         self.files.set_projector(name, info, self._inputs())
