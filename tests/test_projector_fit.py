@@ -19,6 +19,7 @@ import pytest
 from hub_server import HubServer, isolate_hf_home
 from mmproj_factory import write_mmproj
 from model_pages import (
+    SMOL,
     SMOL_FILE,
     PageKeeper,
     hub_fixture,  # noqa: F401 - the `hub` fixture
@@ -263,9 +264,20 @@ def test_discover_counts_the_projector_that_comes_with_the_model(
         pair_words = f"· + vision projector ({format_size(pair.projector_path.stat().st_size)})"
         assert files.data(files.index(row, FIT)) == f"{expected}  {pair_words}"
         assert files.projector_header == replace(pair.projector, name=PROJECTOR_FILE)
+        assert "Verdicts for GeForce RTX 4060 8 GB" in view.status.text()
+        page.grab().save("/tmp/projector_discover.png")
+        # its header is read once per repository: opening it again asks the hub for nothing
         served = len(vision_hub.requests_for(PROJECTOR_FILE))
         assert served > 0
-        page.grab().save("/tmp/projector_discover.png")
+        other = page.results.repo_ids().index(SMOL)
+        page.list.setCurrentIndex(page.results.index(other, 0))
+        qtbot.waitUntil(lambda: files.projector is None and not view.headers.busy, timeout=15_000)
+        page.list.setCurrentIndex(page.results.index(page.results.repo_ids().index(REPO), 0))
+        qtbot.waitUntil(
+            lambda: files.projector_header is not None and not view.headers.busy, timeout=15_000
+        )
+        assert files.data(files.index(row, FIT)) == f"{expected}  {pair_words}"
+        assert len(vision_hub.requests_for(PROJECTOR_FILE)) == served
     finally:
         keeper.close()
 
@@ -296,6 +308,8 @@ def test_discover_counts_the_projector_by_its_size_until_its_header_arrives(
     by_size = ProjectorInfo.from_size(projector.name, p_size)
     assert files.rows()[0].words == inputs.words(pair.model, by_size)
     assert files.rows()[0].words.approximate  # type: ignore[union-attr]
+    waiting = files.data(files.index(0, FIT), Qt.ItemDataRole.ToolTipRole)
+    assert "Reading the vision projector's header from the hub…" in waiting
     files.set_projector(projector.name, pair.projector, inputs)
     words = files.rows()[0].words
     assert words == inputs.words(pair.model, pair.projector) and not words.approximate  # type: ignore[union-attr]
