@@ -83,7 +83,7 @@ class HeaderFetcher(QObject):
     not_a_model = Signal(str, str)
     """model name, its FileKind: the header says it is a projector, imatrix or adapter."""
     projector_ready = Signal(str, object)
-    """projector file name, ProjectorInfo: a vision projector's header was read."""
+    """the projector's name (as `RemoteModel.name`), its ProjectorInfo: its header was read."""
     gated = Signal(str)
     """the hub's message: the repository is gated and this login has no access."""
     rate_limited = Signal(int)
