@@ -102,8 +102,7 @@ def settings_for(
     memory is `GpuInfo.usable_bytes` and the margin is the user's safety margin: the same
     numbers the Load panel and the verdicts use.
     """
-    from lmdesk.core.estimate import fit
-    from lmdesk.core.estimate.projector import gpu_bytes, projector_or_none
+    from lmdesk.core.estimate.projector import fit_with_projector, projector_or_none
 
     base = default_load_settings(settings.load, n_ctx_train=model.n_ctx_train)
     base = base.with_changes(mmproj=projector_for(path, model))
@@ -115,10 +114,11 @@ def settings_for(
         return load
     if gpu is None:
         return base
-    result = fit(
+    result = fit_with_projector(
         model,
         base,
-        gpu_free=gpu.usable_bytes - gpu_bytes(projector_or_none(base.mmproj)),
+        projector_or_none(base.mmproj),
+        gpu_free=gpu.usable_bytes,
         margin=settings.gpu_safety_margin_bytes,
         gpu_name=gpu.name,
     )

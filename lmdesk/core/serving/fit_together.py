@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..estimate import GpuTarget, MemoryPlan, estimate
+from ..estimate import GpuTarget, MemoryPlan
+from ..estimate.projector import plan_with_projector, projector_or_none
 from ..gguf import read_model
 from ..gpus import GpuInfo, system_memory
 from ..load_settings import LoadSettings
@@ -20,9 +21,10 @@ Fits = Callable[[Sequence[MemoryPlan], MemoryPlan], bool]
 
 
 def memory_plan(path: Path, settings: LoadSettings, gpu: GpuInfo | None) -> MemoryPlan:
-    """What loading ``path`` with ``settings`` takes, on the CPU and ``gpu`` (blocking)."""
+    """What loading ``path`` with ``settings`` takes, on the CPU and ``gpu``, with the vision
+    projector ``settings.mmproj`` names (blocking)."""
     gpus = [GpuTarget(gpu.name)] if gpu is not None else []
-    return estimate(read_model(path), settings, gpus)
+    return plan_with_projector(read_model(path), settings, gpus, projector_or_none(settings.mmproj))
 
 
 def fits_beside(
