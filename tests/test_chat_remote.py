@@ -93,6 +93,9 @@ def test_a_reply_from_lmdesk_serve_is_saved_like_a_local_one(
     assert reply.stats is not None and reply.stats.generated_tokens == 12
     assert reply.stats.prompt_tokens == stats.prompt_tokens > 10  # the server's usage
     assert f"- Model: `{label}`" in to_markdown(conversation, [user, reply])
+    # A reply cut by its token limit offers Continue for a local model, not for a server's.
+    last = page.messages.widgets()[-1]
+    assert last.regenerate_button.isVisible() and not last.continue_button.isVisible()
     page.grab().save("/tmp/remote_chat.png")
     menu = page.models.bar.menu
     menu.popup(page.mapToGlobal(page.rect().center()))

@@ -333,6 +333,7 @@ class ChatPage(QWidget):
         self.composer.set_placeholder(READY_PLACEHOLDER.format(name=name))
         self.sampling.set_switches(loaded.report.thinking)
         self.composer.set_accepts_images(bool(loaded.report.projector))
+        self.messages.set_model_continues(not loaded.report.remote_server)
         self.template_sync.model_ready(loaded)
         self.presets.refresh()
         self._refresh_state()
