@@ -321,3 +321,35 @@ def test_discover_counts_the_projector_by_its_size_until_its_header_arrives(
     assert files.rows()[0].words.text == "Full offload"  # type: ignore[union-attr]
     tip = files.data(files.index(0, FIT), Qt.ItemDataRole.ToolTipRole)
     assert "The vision projector is not counted: its header could not be read" in tip
+
+
+def test_the_cli_counts_a_projector_given_with_mmproj(pair: Pair, tmp_path: Path) -> None:
+    """`lmdesk estimate/fit --mmproj`: the plan is the core's plan with the projector, and
+    fit leaves it room on the GPU (the pair's margin lets the model alone take every layer)."""
+    import json
+    import subprocess
+    import sys
+
+    def lmdesk(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "lmdesk", *args], capture_output=True, text=True, timeout=120
+        )
+
+    card = ["--card", RTX_4060.name, "--margin", f"{pair.margin}B", "--json"]
+    model = str(pair.model_path)
+    alone = json.loads(lmdesk("fit", model, *card).stdout)
+    both = lmdesk("fit", model, "--mmproj", str(pair.projector_path), *card)
+    assert both.returncode == 0, both.stderr
+    paired = json.loads(both.stdout)
+    assert alone["n_gpu_layers"] == pair.total
+    assert paired["n_gpu_layers"] == pair.expected_layers() < pair.total
+    out = json.loads(lmdesk("estimate", model, "--mmproj", str(pair.projector_path), *card).stdout)
+    load = pair.inputs().load_for(pair.model).with_changes(n_gpu_layers=-1)
+    plain = estimate(pair.model, load, [GpuTarget(RTX_4060.name)])
+    planned = with_projector(plain, pair.projector)
+    assert [d["total"] for d in out["devices"]] == [d.total for d in planned.devices]
+    assert out["devices"][1]["total"] > plain.devices[1].total  # on the GPU
+    not_one = tmp_path / "not-a-projector.gguf"
+    not_one.write_bytes(b"GGUF" + b"\0" * 64)
+    bad = lmdesk("estimate", model, "--mmproj", str(not_one), "--vram", "8GiB")
+    assert bad.returncode != 0 and "--mmproj" in bad.stderr and "Traceback" not in bad.stderr
