@@ -1,6 +1,7 @@
 """How close lmdesk's memory estimate is to what llama.cpp really allocates.
 
-    python bench/estimate_accuracy.py [MODEL.gguf | --shapes | --moe | --swa] [--split] [--json]
+    python bench/estimate_accuracy.py [MODEL.gguf | --shapes | --moe | --swa | --mla | --hybrid]
+                                      [--split | --two-devices] [--json]
                                       [--no-extra-buffers] [--max-device-gib N]
 
 For each grid point the model is loaded with llama-cpp-python and the buffer
@@ -17,6 +18,15 @@ like Qwen3-30B-A3B and gpt-oss-20b (mixture of experts) at
 device has the CPU's bars. The RPC server really holds what is offloaded (zeros, but
 resident), so points whose device share exceeds ``--max-device-gib`` (default: a third of
 the available RAM) are skipped and listed.
+``--mla`` runs a DeepSeek-V2-Lite shape (multi-head latent attention: the cache holds the
+latent as K and no V) and ``--hybrid`` an LFM2 1.2B shape (short-convolution state in 10 of
+16 blocks, a KV cache in 6): contexts 2048 / 8192, micro-batch 128 / 512, f16 or q8_0 with
+flash attention, on the CPU and (``--split``) with 1, 4 (MLA) or 8 and all (LFM2) layers on
+the RPC device; MLA without the CPU's repacked copies (llama.cpp aborts with them here).
+``--two-devices`` splits a dense model (the starter model or MODEL, and the Qwen2.5 0.5B
+shape) over two loopback RPC servers at tensor splits 1:1 and 2:1, all layers and about
+half, flash attention off and on, and checks each device. These modes have the CPU's bars
+on every device.
 Bars: weights and KV within 0.5 %, compute within 5 %, total within 2 %; GPU
 weights and KV within 1 %. Exit status 1 when a bar is missed.
 """
@@ -28,6 +38,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -98,6 +109,33 @@ def swa_grid(n_layer: int, split: bool) -> list[LoadSettings]:
     ]
 
 
+def arch_grid(n_layer: int, split: bool, kind: str) -> list[LoadSettings]:
+    """MLA and hybrid: contexts, micro-batches and KV types; the RPC device with ``split``."""
+    if split:
+        layer_counts = (1, 4) if kind == "mla" else (8, n_layer + 1)
+        return [
+            LoadSettings(n_ctx=4096, n_gpu_layers=layers, flash_attn=flash, type_k=kv, type_v=kv)
+            for layers in layer_counts
+            for flash, kv in ((False, "f16"), (True, "q8_0"))
+        ]
+    return [
+        LoadSettings(n_ctx=n_ctx, n_ubatch=n_ubatch, flash_attn=flash, type_k=kv, type_v=kv)
+        for n_ctx in (2048, 8192)
+        for n_ubatch in (128, 512)
+        for flash, kv in ((False, "f16"), (True, "q8_0"))
+    ]
+
+
+def two_device_grid(n_layer: int) -> list[LoadSettings]:
+    """Two devices: tensor split 1:1 and 2:1, all layers and about half, flash off and on."""
+    return [
+        LoadSettings(n_ctx=4096, n_gpu_layers=layers, tensor_split=split, flash_attn=flash)
+        for split in ((1.0, 1.0), (2.0, 1.0))
+        for layers in (n_layer + 1, n_layer // 2 + 1)
+        for flash in (False, True)
+    ]
+
+
 def available_ram() -> int:
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemAvailable:"):
@@ -119,15 +157,31 @@ def label(s: LoadSettings) -> str:
     kv = f"{s.type_k}{'+FA' if s.flash_attn else ''}"
     experts = f" cpu-moe {s.n_cpu_moe:2}" if s.n_cpu_moe else ""
     window = "" if s.swa_full else " swa-cache"
-    return f"ctx {s.n_ctx:5} ub {s.n_ubatch:3} {kv:8} ngl {s.n_gpu_layers:2}{experts}{window}"
+    split = f" split {':'.join(f'{w:g}' for w in s.tensor_split)}" if s.tensor_split else ""
+    return (
+        f"ctx {s.n_ctx:5} ub {s.n_ubatch:3} {kv:8} ngl {s.n_gpu_layers:2}{experts}{window}{split}"
+    )
 
 
 def shaped_models(folder: Path, kind: str = "") -> list[Path]:
     """Loadable files shaped like real models, written (sparse) into ``folder``."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from shaped_models import LOADABLE, MOE_LOADABLE, SWA_LOADABLE, write_loadable
+    from shaped_models import (
+        HYBRID_LOADABLE,
+        LOADABLE,
+        MLA_LOADABLE,
+        MOE_LOADABLE,
+        SWA_LOADABLE,
+        write_loadable,
+    )
 
-    keys = {"moe": MOE_LOADABLE, "swa": SWA_LOADABLE}.get(kind, LOADABLE)
+    keys = {
+        "moe": MOE_LOADABLE,
+        "swa": SWA_LOADABLE,
+        "mla": MLA_LOADABLE,
+        "hybrid": HYBRID_LOADABLE,
+        "two": ["qwen2.5-0.5b"],
+    }.get(kind, LOADABLE)
     return list(write_loadable(folder, keys).values())
 
 
@@ -138,12 +192,21 @@ def run_grid(
     quiet: bool,
     kind: str = "",
     max_device: int = 0,
+    servers: Sequence[RpcServer] = (),
 ) -> tuple[list[dict[str, object]], list[Row], float]:
     """Estimate and measure every grid point of one model: (rows, misses, seconds measuring)."""
     model = read_model(path)
-    split = device is not None
-    moe = bool(kind)  # the MoE and SWA grids: every device has the CPU's bars
-    if kind:
+    if kind == "mla":
+        # With repacked CPU copies llama.cpp aborts on this shape on the CPU alone
+        # (GGML_ASSERT(*cur_backend_id != -1), ggml-backend.cpp), and they hold 5.6 GiB of RAM.
+        no_extra_buffers = True
+    split = device is not None or bool(servers)
+    moe = bool(kind)  # the other grids: every device has the CPU's bars
+    if kind in ("mla", "hybrid"):
+        points, bars = arch_grid(model.n_layer, split, kind), BARS
+    elif kind == "two":
+        points, bars = two_device_grid(model.n_layer), BARS
+    elif kind:
         points = (moe_grid if kind == "moe" else swa_grid)(model.n_layer, split)
         bars = BARS
     else:
@@ -154,7 +217,8 @@ def run_grid(
     t_measure = 0.0
     for settings in points:
         if split and max_device:
-            on_device = estimate(model, settings, [GpuTarget("GPU 0", overhead=0)]).gpu_total
+            targets = [GpuTarget(f"GPU {i}", overhead=0) for i in range(max(len(servers), 1))]
+            on_device = max(d.total for d in estimate(model, settings, targets).gpus)
             if on_device > max_device:
                 out.append({"model": path.name, "settings": label(settings), "skipped": on_device})
                 if not quiet:
@@ -163,7 +227,14 @@ def run_grid(
                     )
                 continue
         started = time.perf_counter()
-        _, rows = compare(model, path, settings, device=device, extra_buffers=not no_extra_buffers)
+        _, rows = compare(
+            model,
+            path,
+            settings,
+            device=device,
+            servers=servers,
+            extra_buffers=not no_extra_buffers,
+        )
         t_measure += time.perf_counter() - started
         bad = misses(rows, bars, None if moe or not split else "GPU")
         failed += bad
@@ -174,7 +245,7 @@ def run_grid(
             print(f"\n{label(settings)}" + ("   MISSED" if bad else ""))
             for r in rows:
                 print(
-                    f"  {r.device:3} {r.component:9} estimate {r.estimate / MiB:9.2f} MiB"
+                    f"  {r.device:4} {r.component:9} estimate {r.estimate / MiB:9.2f} MiB"
                     f"  actual {r.actual / MiB:9.2f} MiB  error {r.error:+7.2%}"
                 )
     return out, failed, t_measure
@@ -186,7 +257,14 @@ def main() -> int:
     parser.add_argument("--shapes", action="store_true", help="8B, 3B and 0.5B-shaped files")
     parser.add_argument("--moe", action="store_true", help="Qwen3-30B-A3B and gpt-oss-20b shapes")
     parser.add_argument("--swa", action="store_true", help="Gemma 2 27B and Gemma 3 12B shapes")
+    parser.add_argument("--mla", action="store_true", help="a DeepSeek-V2-Lite shape (MLA)")
+    parser.add_argument("--hybrid", action="store_true", help="an LFM2 1.2B shape (hybrid)")
     parser.add_argument("--split", action="store_true", help="check the GPU column over RPC")
+    parser.add_argument(
+        "--two-devices",
+        action="store_true",
+        help="split a dense model over two RPC devices at 1:1 and 2:1",
+    )
     parser.add_argument(
         "--max-device-gib",
         type=float,
@@ -200,15 +278,25 @@ def main() -> int:
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lmdesk-shapes-") as folder:
-        kind = "moe" if args.moe else "swa" if args.swa else ""
-        if args.shapes or kind:
+        kind = next(
+            (k for k, on in (("moe", args.moe), ("swa", args.swa), ("mla", args.mla)) if on),
+            "hybrid" if args.hybrid else "two" if args.two_devices else "",
+        )
+        if args.shapes or kind not in ("", "two"):
             paths = shaped_models(Path(folder), kind)
         else:
             paths = [given_or_starter_model(args.model)]
+            if kind == "two" and not args.model:
+                paths += shaped_models(Path(folder), kind)
         max_device = int((args.max_device_gib or available_ram() / 3 / 2**30) * 2**30)
         out, failed, t_measure, n_points = [], [], 0.0, 0
         skipped: list[str] = []
-        with RpcServer() if args.split else nullcontext() as server:
+        with (
+            RpcServer() if args.split else nullcontext() as server,
+            RpcServer() if args.two_devices else nullcontext() as first,
+            RpcServer() if args.two_devices else nullcontext() as second,
+        ):
+            servers = [first, second] if first and second else []
             for path in paths:
                 if not args.json:
                     print(f"\n== {path.name}")
@@ -219,6 +307,7 @@ def main() -> int:
                     args.json,
                     kind=kind,
                     max_device=max_device,
+                    servers=servers,
                 )
                 out += grid_out
                 failed += grid_failed

@@ -7,8 +7,13 @@ Contenders, each loaded with lmdesk's engine (1 thread here, 1 thread per worker
 2048, flash attention off, the same greedy request):
 
 - local: every layer on this process's CPU;
+- local in a child: the same, in an `IsolatedEngine` (the child process a load over
+  workers runs in, so a dying worker cannot take the app down): the pipe's cost per token;
 - 1 worker: the repeating blocks and the output layer on one loopback worker;
 - 2 workers: the same layers split evenly over two loopback workers.
+
+Every load goes through `EngineSwitch`, as in the app and `lmdesk serve`: a load over
+workers runs in a child process.
 
 The workers run on the same machine, so the link is loopback (no bandwidth limit, tens of
 microseconds per round trip): what is left is llama.cpp's RPC cost per graph and per
@@ -34,7 +39,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lmdesk.core.engine import Engine, ReplyStats
+from lmdesk.core.engine import ReplyStats
+from lmdesk.core.engine.isolated import IsolatedEngine
+from lmdesk.core.engine.switch import EngineSwitch
 from lmdesk.core.gguf import read_model
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.sampling import SamplingSettings
@@ -80,8 +87,10 @@ def workers(count: int, cache: Path | None = None) -> Iterator[tuple[str, ...]]:
             process.wait(10)
 
 
-def generate_tps(path: Path, settings: LoadSettings, tokens: int, rounds: int) -> float:
-    engine = Engine()
+def generate_tps(
+    path: Path, settings: LoadSettings, tokens: int, rounds: int, *, child: bool = False
+) -> float:
+    engine = IsolatedEngine() if child else EngineSwitch()
     sampling = SamplingSettings(temperature=0, max_tokens=tokens, seed=1)
     try:
         engine.load(path, settings)
@@ -96,7 +105,7 @@ def generate_tps(path: Path, settings: LoadSettings, tokens: int, rounds: int) -
 
 
 def load_s(path: Path, settings: LoadSettings) -> float:
-    engine = Engine()
+    engine = EngineSwitch()
     try:
         started = time.perf_counter()
         engine.load(path, settings)
@@ -117,6 +126,9 @@ def main() -> int:
     base = LoadSettings(n_ctx=2048, n_threads=1, flash_attn=False)
     results: dict[str, float] = {}
     results["local tok/s"] = generate_tps(path, base, args.tokens, args.rounds)
+    results["local in a child tok/s"] = generate_tps(
+        path, base, args.tokens, args.rounds, child=True
+    )
     for count in (1, 2):
         with workers(count) as endpoints:
             split = base.with_changes(
@@ -140,7 +152,7 @@ def main() -> int:
     else:
         print(path.name)
         for key, value in results.items():
-            print(f"  {key:22} {value:8.2f}")
+            print(f"  {key:24} {value:8.2f}")
     return 0
 
 

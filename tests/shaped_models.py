@@ -297,10 +297,236 @@ SWA_LOADABLE: dict[str, tuple[Shape, str]] = {
 """Sliding-window shapes (interleaved local and global attention layers)."""
 
 
+# -- architectures with their own attention or state: MLA (DeepSeek V2) and LFM2 ------------
+
+
+@dataclass(frozen=True)
+class MlaShape:
+    """A DeepSeek-V2-style model: multi-head latent attention, a dense lead, shared experts.
+
+    Written as today's converter writes it (`convert_hf_to_gguf.py`, DeepseekV2Model): the
+    latent as one "KV head" (key_length = kv_lora_rank + rope dims, value_length =
+    kv_lora_rank) and the per-head sizes as key_length_mla / value_length_mla, with the
+    decompression split into attn_k_b / attn_v_b.
+    """
+
+    name: str
+    size_label: str
+    n_layer: int
+    n_embd: int
+    n_ff: int  # the dense lead layers' feed-forward
+    n_head: int
+    n_vocab: int
+    n_ctx_train: int
+    kv_lora_rank: int
+    qk_nope: int
+    qk_rope: int
+    v_head: int
+    n_expert: int
+    n_expert_used: int
+    n_expert_shared: int
+    n_ff_exp: int
+    n_dense_lead: int
+
+
+DEEPSEEK_V2_LITE = MlaShape(
+    "DeepSeek V2 Lite Chat", "16B", 27, 2048, 10944, 16, 102400, 163840,
+    kv_lora_rank=512, qk_nope=128, qk_rope=64, v_head=128,
+    n_expert=64, n_expert_used=6, n_expert_shared=2, n_ff_exp=1408, n_dense_lead=1,
+)  # fmt: skip
+"""deepseek-ai/DeepSeek-V2-Lite-Chat's config.json (q_lora_rank null: no attn_q_a/q_b)."""
+
+
+def _mla_tensors(s: MlaShape, main: Q, strong: Q) -> list[tuple[str, tuple[int, ...], Q]]:
+    embd, heads = s.n_embd, s.n_head
+    out: list[tuple[str, tuple[int, ...], Q]] = [("token_embd.weight", (embd, s.n_vocab), main)]
+    for il in range(s.n_layer):
+        p = f"blk.{il}."
+        out += [
+            (p + "attn_norm.weight", (embd,), Q.F32),
+            (p + "attn_q.weight", (embd, heads * (s.qk_nope + s.qk_rope)), main),
+            (p + "attn_kv_a_mqa.weight", (embd, s.kv_lora_rank + s.qk_rope), main),
+            (p + "attn_kv_a_norm.weight", (s.kv_lora_rank,), Q.F32),
+            (p + "attn_k_b.weight", (s.qk_nope, s.kv_lora_rank, heads), Q.Q8_0),
+            (p + "attn_v_b.weight", (s.kv_lora_rank, s.v_head, heads), Q.Q8_0),
+            (p + "attn_output.weight", (heads * s.v_head, embd), main),
+            (p + "ffn_norm.weight", (embd,), Q.F32),
+        ]
+        if il < s.n_dense_lead:
+            out += [
+                (p + "ffn_gate.weight", (embd, s.n_ff), main),
+                (p + "ffn_up.weight", (embd, s.n_ff), main),
+                (p + "ffn_down.weight", (s.n_ff, embd), strong),
+            ]
+            continue
+        e, ff, shared = s.n_expert, s.n_ff_exp, s.n_ff_exp * s.n_expert_shared
+        out += [
+            (p + "ffn_gate_inp.weight", (embd, e), Q.F32),
+            (p + "ffn_gate_exps.weight", (embd, ff, e), main),
+            (p + "ffn_up_exps.weight", (embd, ff, e), main),
+            (p + "ffn_down_exps.weight", (ff, embd, e), strong),
+            (p + "ffn_gate_shexp.weight", (embd, shared), main),
+            (p + "ffn_up_shexp.weight", (embd, shared), main),
+            (p + "ffn_down_shexp.weight", (shared, embd), strong),
+        ]
+    out += [("output_norm.weight", (embd,), Q.F32), ("output.weight", (embd, s.n_vocab), strong)]
+    return [(name, dims, _fallback(dims, qtype)) for name, dims, qtype in out]
+
+
+_FALLBACK = {Q.Q4_K: Q.Q5_0, Q.Q5_K: Q.Q5_1, Q.Q6_K: Q.Q8_0}
+
+
+def _fallback(dims: tuple[int, ...], qtype: Q) -> Q:
+    """llama-quantize's type for rows that are not whole 256-blocks (10944, 1408 wide)."""
+    return _FALLBACK.get(qtype, qtype) if dims[0] % 256 else qtype
+
+
+def _mla_metadata(s: MlaShape, file_type: int) -> list[bytes]:
+    a = "deepseek2"
+    tokens, scores, types = spm_vocab(s.n_vocab)
+    return [
+        kv_str("general.architecture", a),
+        kv_str("general.name", s.name),
+        kv_str("general.size_label", s.size_label),
+        kv_u32("general.file_type", file_type),
+        kv_u32(f"{a}.block_count", s.n_layer),
+        kv_u32(f"{a}.context_length", s.n_ctx_train),
+        kv_u32(f"{a}.embedding_length", s.n_embd),
+        kv_u32(f"{a}.feed_forward_length", s.n_ff),
+        kv_u32(f"{a}.attention.head_count", s.n_head),
+        kv_u32(f"{a}.attention.head_count_kv", 1),
+        kv_u32(f"{a}.attention.key_length", s.kv_lora_rank + s.qk_rope),
+        kv_u32(f"{a}.attention.value_length", s.kv_lora_rank),
+        kv_u32(f"{a}.attention.key_length_mla", s.qk_nope + s.qk_rope),
+        kv_u32(f"{a}.attention.value_length_mla", s.v_head),
+        kv_u32(f"{a}.attention.kv_lora_rank", s.kv_lora_rank),
+        kv_f32(f"{a}.attention.layer_norm_rms_epsilon", 1e-6),
+        kv_u32(f"{a}.rope.dimension_count", s.qk_rope),
+        kv_f32(f"{a}.rope.freq_base", 10000.0),
+        kv_u32(f"{a}.leading_dense_block_count", s.n_dense_lead),
+        kv_u32(f"{a}.expert_count", s.n_expert),
+        kv_u32(f"{a}.expert_used_count", s.n_expert_used),
+        kv_u32(f"{a}.expert_shared_count", s.n_expert_shared),
+        kv_u32(f"{a}.expert_feed_forward_length", s.n_ff_exp),
+        kv_f32(f"{a}.expert_weights_scale", 1.0),
+        kv_u32(f"{a}.vocab_size", s.n_vocab),
+        kv_str("tokenizer.ggml.model", "llama"),
+        kv_array("tokenizer.ggml.tokens", "str", tokens),
+        kv_array("tokenizer.ggml.scores", "f32", scores),
+        kv_array("tokenizer.ggml.token_type", "i32", types),
+        kv_u32("tokenizer.ggml.bos_token_id", 1),
+        kv_u32("tokenizer.ggml.eos_token_id", 2),
+    ]
+
+
+@dataclass(frozen=True)
+class Lfm2Shape:
+    """An LFM2 model: short-convolution blocks with a few grouped-query attention blocks."""
+
+    name: str
+    size_label: str
+    n_embd: int
+    n_ff: int
+    n_head: int
+    n_head_kv: int
+    n_vocab: int
+    n_ctx_train: int
+    l_cache: int  # the short convolution's kernel (its state keeps l_cache - 1 columns)
+    attention_layers: tuple[int, ...]
+    n_layer: int
+
+
+LFM2_12B = Lfm2Shape(
+    "LFM2 1.2B", "1.2B", 2048, 8192, 32, 8, 65536, 128000, 3, (2, 5, 8, 10, 12, 14), 16
+)
+"""LiquidAI/LFM2-1.2B's config.json: 16 blocks, attention at full_attn_idxs, conv_L_cache 3,
+feed-forward 12288 auto-adjusted to 8192 (as the converter writes it), tied embeddings."""
+
+
+def _lfm2_tensors(s: Lfm2Shape, main: Q, strong: Q) -> list[tuple[str, tuple[int, ...], Q]]:
+    embd, head_dim = s.n_embd, s.n_embd // s.n_head
+    out: list[tuple[str, tuple[int, ...], Q]] = [("token_embd.weight", (embd, s.n_vocab), main)]
+    for il in range(s.n_layer):
+        p = f"blk.{il}."
+        out += [
+            (p + "attn_norm.weight", (embd,), Q.F32),
+            (p + "ffn_norm.weight", (embd,), Q.F32),
+            (p + "ffn_gate.weight", (embd, s.n_ff), main),
+            (p + "ffn_up.weight", (embd, s.n_ff), main),
+            (p + "ffn_down.weight", (s.n_ff, embd), strong),
+        ]
+        if il in s.attention_layers:
+            kv = s.n_head_kv * head_dim
+            out += [
+                (p + "attn_q_norm.weight", (head_dim,), Q.F32),
+                (p + "attn_k_norm.weight", (head_dim,), Q.F32),
+                (p + "attn_q.weight", (embd, embd), main),
+                (p + "attn_k.weight", (embd, kv), main),
+                (p + "attn_v.weight", (embd, kv), strong),
+                (p + "attn_output.weight", (embd, embd), main),
+            ]
+        else:
+            out += [
+                (p + "shortconv.conv.weight", (s.l_cache, embd), Q.F32),
+                (p + "shortconv.in_proj.weight", (embd, 3 * embd), main),
+                (p + "shortconv.out_proj.weight", (embd, embd), main),
+            ]
+    out.append(("token_embd_norm.weight", (embd,), Q.F32))  # LFM2's output norm
+    return out
+
+
+def _lfm2_metadata(s: Lfm2Shape, file_type: int) -> list[bytes]:
+    a = "lfm2"
+    tokens, scores, types = spm_vocab(s.n_vocab)
+    kv_heads = [s.n_head_kv if il in s.attention_layers else 0 for il in range(s.n_layer)]
+    return [
+        kv_str("general.architecture", a),
+        kv_str("general.name", s.name),
+        kv_str("general.size_label", s.size_label),
+        kv_u32("general.file_type", file_type),
+        kv_u32(f"{a}.block_count", s.n_layer),
+        kv_u32(f"{a}.context_length", s.n_ctx_train),
+        kv_u32(f"{a}.embedding_length", s.n_embd),
+        kv_u32(f"{a}.feed_forward_length", s.n_ff),
+        kv_u32(f"{a}.attention.head_count", s.n_head),
+        kv_array(f"{a}.attention.head_count_kv", "i32", kv_heads),
+        kv_f32(f"{a}.attention.layer_norm_rms_epsilon", 1e-5),
+        kv_f32(f"{a}.rope.freq_base", 1000000.0),
+        kv_u32(f"{a}.shortconv.l_cache", s.l_cache),
+        kv_u32(f"{a}.vocab_size", s.n_vocab),
+        kv_str("tokenizer.ggml.model", "llama"),
+        kv_array("tokenizer.ggml.tokens", "str", tokens),
+        kv_array("tokenizer.ggml.scores", "f32", scores),
+        kv_array("tokenizer.ggml.token_type", "i32", types),
+        kv_u32("tokenizer.ggml.bos_token_id", 1),
+        kv_u32("tokenizer.ggml.eos_token_id", 2),
+    ]
+
+
+MLA_LOADABLE: dict[str, tuple[MlaShape, str]] = {"deepseek-v2-lite": (DEEPSEEK_V2_LITE, "Q4_K_M")}
+"""Multi-head latent attention (the KV cache holds the compressed latent)."""
+
+HYBRID_LOADABLE: dict[str, tuple[Lfm2Shape, str]] = {"lfm2-1.2b": (LFM2_12B, "Q4_K_M")}
+"""Hybrid recurrent (short-convolution state in most blocks, a KV cache in the rest)."""
+
+
 def write_loadable(folder: Path, keys: Iterable[str] = LOADABLE) -> dict[str, Path]:
-    """Write the named `LOADABLE` shapes into ``folder`` as files llama.cpp loads."""
+    """Write the named loadable shapes (`LOADABLE` and kin) into ``folder`` for llama.cpp."""
     written = {}
     for key in keys:
+        path = folder / f"{key}.gguf"
+        if key in MLA_LOADABLE:
+            mla, quant = MLA_LOADABLE[key]
+            file_type, main, strong = QUANTS[quant]
+            tensors = _mla_tensors(mla, main, strong)
+            written[key] = _write(path, _mla_metadata(mla, file_type), tensors, 1.0)
+            continue
+        if key in HYBRID_LOADABLE:
+            lfm2, quant = HYBRID_LOADABLE[key]
+            file_type, main, strong = QUANTS[quant]
+            tensors = _lfm2_tensors(lfm2, main, strong)
+            written[key] = _write(path, _lfm2_metadata(lfm2, file_type), tensors, 1.0)
+            continue
         shape, quant = {**LOADABLE, **MOE_LOADABLE, **SWA_LOADABLE}[key]
         path = folder / f"{key}-{quant}.gguf"
         written[key] = write_shaped(path, shape, quant, loadable=True)[0]

@@ -10,8 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from gguf_bytes import header, kv_str, kv_u32, tensor_info
 from shaped_models import write_loadable
 
+from lmdesk.core.estimate import GpuTarget, estimate
+from lmdesk.core.estimate.layer_kinds import recurrent_state_bytes
 from lmdesk.core.gguf import ModelInfo, read_model
 from lmdesk.core.llama_memory import Row, RpcServer, compare
 from lmdesk.core.load_settings import LoadSettings
@@ -126,3 +129,139 @@ def test_gpu_plan_matches_llama_cpp_at_real_sizes_over_rpc(
     gpu = {r.component: r.actual for r in rows if r.device == "GPU"}
     assert gpu["weights"] > 0 and gpu["compute"] > 0
     assert (gpu["kv_cache"] > 0) == (n_gpu_layers > 1)
+
+
+# -- multi-head latent attention, a hybrid recurrent model, and two devices -----------------
+# DeepSeek-V2-Lite's shape caches the latent as K and no V; LFM2 1.2B keeps a short-convolution
+# state in 10 of its 16 blocks and a KV cache in the other 6. Both load for real.
+
+
+@pytest.fixture(scope="module")
+def arch_shapes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return write_loadable(tmp_path_factory.mktemp("arch"), ["deepseek-v2-lite", "lfm2-1.2b"])
+
+
+def test_mla_caches_the_latent_as_k_only_and_its_plan_matches_llama_cpp(
+    arch_shapes: dict[str, Path],
+) -> None:
+    path = arch_shapes["deepseek-v2-lite"]
+    model = read_model(path)
+    settings = LoadSettings(n_ctx=4096, flash_attn=True, type_k="q8_0", type_v="q8_0")
+    plan, rows = compare(model, path, settings, extra_buffers=False)
+    _check(rows, BARS)
+    actual = {r.component: r.actual for r in rows}
+    # 27 layers x 4096 cells x (kv_lora_rank 512 + rope 64) in q8_0 (34 bytes per 32): no V
+    assert actual["kv_cache"] == pytest.approx(27 * 4096 * 576 // 32 * 34, abs=10 * 1024)
+    assert plan.approximate == ""  # exact since its KV and compute are modelled
+
+
+def test_mla_with_its_output_layer_on_an_rpc_device(
+    arch_shapes: dict[str, Path], rpc_device: int
+) -> None:
+    path = arch_shapes["deepseek-v2-lite"]
+    settings = LoadSettings(n_ctx=2048, n_gpu_layers=1, flash_attn=False)
+    _, rows = compare(read_model(path), path, settings, device=rpc_device, extra_buffers=False)
+    _check(rows, BARS)
+    gpu = {r.component: r.actual for r in rows if r.device == "GPU"}
+    assert gpu["weights"] > 100 * 2**20 and gpu["kv_cache"] == 0
+
+
+@pytest.mark.parametrize(
+    ("n_gpu_layers", "settings"),
+    [
+        (0, LoadSettings(n_ctx=8192, flash_attn=False)),
+        (0, LoadSettings(n_ctx=2048, n_ubatch=128, flash_attn=True, type_k="q8_0", type_v="q8_0")),
+        (8, LoadSettings(n_ctx=4096, flash_attn=False)),
+        (17, LoadSettings(n_ctx=4096, flash_attn=True, type_k="q8_0", type_v="q8_0")),
+    ],
+    ids=["cpu-8192", "cpu-2048-q8", "rpc-8-layers", "rpc-all-q8"],
+)
+def test_hybrid_lfm2_state_and_kv_match_llama_cpp(
+    arch_shapes: dict[str, Path], rpc_device: int, n_gpu_layers: int, settings: LoadSettings
+) -> None:
+    path = arch_shapes["lfm2-1.2b"]
+    model = read_model(path)
+    settings = settings.with_changes(n_gpu_layers=n_gpu_layers)
+    plan, rows = compare(
+        model, path, settings, device=rpc_device if n_gpu_layers else None, extra_buffers=False
+    )
+    _check(rows, BARS)
+    assert plan.approximate == ""
+    kv = sum(r.actual for r in rows if r.component == "kv_cache")
+    k_type = 34 / 32 if settings.type_k == "q8_0" else 2
+    attention = round(6 * settings.n_ctx * 2 * 512 * k_type)  # 6 attention blocks, 8 x 64 wide
+    state = 10 * 2 * 2048 * 4  # 10 convolution blocks: (l_cache - 1) x n_embd, f32
+    assert kv == pytest.approx(attention + state, abs=10 * 1024)  # the log's 0.01 MiB
+
+
+@pytest.fixture(scope="module")
+def two_servers() -> tuple[RpcServer, RpcServer]:
+    with RpcServer() as first, RpcServer() as second:
+        yield first, second  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        LoadSettings(n_ctx=4096, n_gpu_layers=31, tensor_split=(1.0, 1.0), flash_attn=False),
+        LoadSettings(n_ctx=4096, n_gpu_layers=31, tensor_split=(2.0, 1.0), flash_attn=True),
+        LoadSettings(n_ctx=2048, n_gpu_layers=16, tensor_split=(2.0, 1.0), flash_attn=False),
+    ],
+    ids=["all-1:1", "all-2:1-flash", "half-2:1"],
+)
+def test_a_split_over_two_rpc_devices_matches_llama_cpp_per_device(
+    smol: ModelInfo,
+    smollm2_path: Path,
+    two_servers: tuple[RpcServer, RpcServer],
+    settings: LoadSettings,
+) -> None:
+    plan, rows = compare(smol, smollm2_path, settings, servers=two_servers)
+    _check(rows, BARS)
+    weights = [r.actual for r in rows if r.component == "weights"]
+    assert all(w > 0 for w in weights) and len(weights) == 3  # the CPU and both devices
+    kv = {r.device: r.actual for r in rows if r.component == "kv_cache"}
+    share = settings.tensor_split[0] / sum(settings.tensor_split)  # type: ignore[index]
+    assert kv["GPU0"] / (kv["GPU0"] + kv["GPU1"]) == pytest.approx(share, abs=0.1)
+    if settings.n_gpu_layers == 31:  # every layer on the devices: pipelined, 4 graph copies
+        cpu_compute = next(r.actual for r in rows if r.device == "CPU" and r.component == "compute")
+        mask = settings.n_ctx * settings.n_ubatch * (2 if settings.flash_attn else 4)
+        assert cpu_compute > 4 * mask  # the CPU holds the mask once per copy
+    assert [d.name for d in plan.gpus] == ["GPU 0", "GPU 1"]
+
+
+def test_a_mamba2_layer_keeps_its_conv_and_scan_state_per_sequence(tmp_path: Path) -> None:
+    # Granite-4.0-H-like block: d_conv 4, d_inner 4096, one group, d_state 128 (only the
+    # formula from llama-hparams.cpp is checked here; this llama.cpp is not loaded).
+    f32 = 0
+    tensors = [
+        tensor_info("token_embd.weight", (64, 32), f32, 0),
+        tensor_info("blk.0.ssm_conv1d.weight", (4, 4096 + 2 * 128), f32, 8192),
+        tensor_info("blk.0.ssm_out.weight", (4096, 64), f32, 8192 + 69632),
+        tensor_info("blk.0.ssm_norm.weight", (4096, 1), f32, 8192 + 69632 + 1048576),
+        tensor_info("blk.1.attn_q.weight", (64, 64), f32, 8192 + 69632 + 1048576 + 16384),
+    ]
+    kvs = [
+        kv_str("general.architecture", "granitehybrid"),
+        kv_u32("granitehybrid.block_count", 2),
+        kv_u32("granitehybrid.embedding_length", 64),
+        kv_u32("granitehybrid.attention.head_count", 4),
+    ]
+    path = tmp_path / "mamba2.gguf"
+    path.write_bytes(header(kvs, tensors))
+    model = read_model(path)
+    conv, scan = 3 * (4096 + 2 * 128), 128 * 4096
+    assert recurrent_state_bytes(model) == ((conv + scan) * 4, 0)
+
+
+def test_pipelining_over_two_gpus_is_planned_only_with_every_layer_on_them(smol: ModelInfo) -> None:
+    gpus = [GpuTarget("GPU 0", overhead=0), GpuTarget("GPU 1", overhead=0)]
+    settings = LoadSettings(n_ctx=2048, flash_attn=False)
+    full = estimate(smol, settings.with_changes(n_gpu_layers=31), gpus)
+    one_gpu = estimate(smol, settings.with_changes(n_gpu_layers=31), gpus[:1])
+    mask, row, kv_rows = 2048 * 512 * 4, 576 * 512 * 4, 384 * 512 * 4
+    assert one_gpu.cpu.compute == mask + 2 * row + kv_rows
+    assert full.cpu.compute == 4 * (mask + row + kv_rows) + row  # four copies of the inputs
+    partial = estimate(smol, settings.with_changes(n_gpu_layers=30), gpus)
+    assert partial.gpus[0].compute < full.gpus[0].compute
+    by_row = estimate(smol, settings.with_changes(n_gpu_layers=31, split_mode="row"), gpus)
+    assert by_row.cpu.compute == one_gpu.cpu.compute  # llama.cpp pipelines layer splits only

@@ -191,13 +191,13 @@ def test_after_running_out_of_memory_more_experts_go_to_ram_before_layers() -> N
 def test_architectures_not_modelled_exactly_say_approximate(
     tmp_path: Path, qwen: ModelInfo
 ) -> None:
-    mla = replace(QWEN3_30B_A3B, arch="deepseek2", name="DeepSeek V2 Lite shape")
+    mla = replace(QWEN3_30B_A3B, arch="minicpm3", name="MiniCPM3 shape")
     model = read_model(write_shaped(tmp_path / "mla.gguf", mla, "Q4_K_M")[0])
     plan = estimate(model, LoadSettings(n_ctx=4096, n_gpu_layers=10), GPU)
-    assert plan.approximate == "approximate for this architecture (deepseek2: MLA attention)"
+    assert plan.approximate == "approximate for this architecture (minicpm3: MLA attention)"
     verdict = judge(plan, gpu_free=64 * GiB, margin=GiB)
     assert verdict.headline.startswith("≈ Fits")
-    assert verdict.detail.endswith("Approximate for this architecture (deepseek2: MLA attention).")
+    assert verdict.detail.endswith("Approximate for this architecture (minicpm3: MLA attention).")
     card = custom_card(8 * GiB)
     words = FitInputs(card, LoadDefaults(), GiB, 64 * GiB).words(model)
     assert words.text.endswith("(≈)") and "Approximate for this architecture" in words.detail

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from lmdesk.core.reasoning import (
@@ -144,3 +146,43 @@ def test_a_splitter_can_start_inside_the_thinking_of_a_reply_cut_off_while_think
     assert (splitter.reasoning, splitter.content) == (" two is four.", "4")
     with pytest.raises(ValueError, match="not a thinking tag"):
         ReasoningSplitter(inside="<ponder>")
+
+
+def test_continue_of_a_gpt_oss_reply_writes_its_channels_not_tags() -> None:
+    from lmdesk.core.reasoning import reply_so_far
+
+    prompt = "<|start|>user<|message|>2+2?<|end|><|start|>assistant"  # gpt-oss's generation
+    assert reply_so_far(prompt, "", "Two plus") == "<|channel|>analysis<|message|>Two plus"
+    assert reply_so_far(prompt, "4", "Two plus two.") == (
+        "<|channel|>analysis<|message|>Two plus two."
+        "<|end|><|start|>assistant<|channel|>final<|message|>4"
+    )
+    assert reply_so_far(prompt, "4", "") == "4"
+
+
+def test_a_continued_thinking_block_that_is_gpt_oss_analysis_ends_at_its_channel_marker() -> None:
+    splitter = ReasoningSplitter(answer_only=True, inside="<think>")
+    for chunk in (" two is four.<|e", "nd|><|start|>assis", "tant<|channel|>final<|mess", "age|>4"):
+        splitter.feed(chunk)
+    splitter.finish()
+    assert (splitter.reasoning, splitter.content) == (" two is four.", "4")
+    assert splitter.format == "channels"
+
+
+def test_gpt_oss_continue_text_is_what_its_own_template_writes_for_that_reply() -> None:
+    """The real gpt-oss chat template renders a finished reply the same way, so Continue
+    shows the model its own format."""
+    from lmdesk.core.engine.templates import JinjaTemplate
+    from lmdesk.core.reasoning import reply_so_far
+
+    source = Path(__file__).parent / "fixtures/chat_templates/openai-gpt-oss-120b.jinja"
+    template = JinjaTemplate(
+        source.read_text(encoding="utf-8"), bos_token="<|startoftext|>", eos_token="<|return|>"
+    )
+    question = [{"role": "user", "content": "2+2?"}]
+    head = template.render(question, add_generation_prompt=True)
+    whole = template.render(
+        [*question, {"role": "assistant", "content": "4", "reasoning_content": "Two plus two."}],
+        add_generation_prompt=False,
+    )
+    assert head + reply_so_far(head, "4", "Two plus two.") + "<|return|>" == whole

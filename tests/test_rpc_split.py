@@ -4,16 +4,14 @@ local-only load, and `lmdesk estimate/fit --rpc` with its bad inputs."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rpc_peers import LMDESK, free_port, garbage_peer, running_workers, start_worker
 
 from lmdesk.core.engine import Engine, EngineError, TextChunk
 from lmdesk.core.estimate import estimate, remote_devices
@@ -22,36 +20,13 @@ from lmdesk.core.llama_memory.log import Buffers, parse_buffer_log
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.sampling import SamplingSettings
 
-LMDESK = [sys.executable, "-c", "import sys; from lmdesk.cli import main; sys.exit(main())"]
 GREEDY = SamplingSettings(temperature=0, max_tokens=24)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_worker() -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [*LMDESK, "worker", "--port", str(free_port()), "--json", "--threads", "1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    return process, str(json.loads(process.stdout.readline())["endpoint"])
-
-
 @pytest.fixture(scope="module")
-def workers() -> Iterator[tuple[str, str]]:
-    started = [start_worker(), start_worker()]
-    try:
-        yield started[0][1], started[1][1]
-    finally:
-        for process, _ in started:
-            process.kill()
-            process.wait(10)
+def workers() -> Iterator[tuple[str, ...]]:
+    with running_workers(2) as endpoints:
+        yield endpoints
 
 
 def reply(engine: Engine) -> str:
@@ -136,28 +111,6 @@ def test_estimate_and_fit_plan_over_the_workers(
     fitted = lmdesk("fit", str(smollm2_path), *common, "--margin", "256MiB")
     assert fitted.returncode == 0, fitted.stderr
     assert json.loads(fitted.stdout)["n_gpu_layers"] == 31  # the workers have RAM to spare
-
-
-def garbage_peer() -> tuple[socket.socket, str]:
-    """A plain TCP server that answers every connection with random bytes."""
-    import os
-    import threading
-
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-
-    def answer() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            with conn, contextlib.suppress(OSError):
-                conn.sendall(os.urandom(4096))
-
-    threading.Thread(target=answer, daemon=True).start()
-    return server, f"127.0.0.1:{server.getsockname()[1]}"
 
 
 def test_bad_workers_are_one_line_and_status_2(

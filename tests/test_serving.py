@@ -275,3 +275,20 @@ def test_the_pool_serves_an_adopted_scheduler_the_chat_loaded(
     assert pool.reap(now=time.monotonic() + 10**6) == []  # no TTL: never unloaded for idling
     pool.close()
     assert pool.loaded() == {} and not scheduler.closed and scheduler.engine.loaded  # the app's
+
+
+def test_the_pool_reads_the_safety_margin_at_each_decision(smollm2_path: Path) -> None:
+    """A margin changed in Settings counts for the next model at once, not at the next start."""
+    from lmdesk.core.estimate import estimate
+    from lmdesk.core.gguf import read_model
+    from lmdesk.core.gpus import system_memory
+    from lmdesk.core.serving.fit_together import system_fits
+
+    plan = estimate(read_model(smollm2_path), LoadSettings(n_ctx=512))
+    margin = [0]
+    fits = system_fits(None, lambda: margin[0])
+    assert fits([], plan)
+    margin[0] = system_memory().available_bytes  # no room left beside the margin
+    assert not fits([], plan)
+    margin[0] = 0
+    assert fits([], plan)

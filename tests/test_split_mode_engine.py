@@ -10,7 +10,8 @@ from pathlib import Path
 
 import llama_cpp
 import pytest
-from test_rpc_split import by_endpoint, reply, start_worker
+from rpc_peers import running_workers
+from test_rpc_split import by_endpoint, reply
 
 from lmdesk.core.engine import Engine, EngineError, llama_log
 from lmdesk.core.engine.loader import model_params
@@ -37,14 +38,9 @@ def test_the_params_carry_the_split_mode_and_main_gpu(mode: str, main: int, nati
 
 
 @pytest.fixture(scope="module")
-def workers() -> Iterator[tuple[str, str]]:
-    started = [start_worker(), start_worker()]
-    try:
-        yield started[0][1], started[1][1]
-    finally:
-        for process, _ in started:
-            process.kill()
-            process.wait(10)
+def workers() -> Iterator[tuple[str, ...]]:
+    with running_workers(2) as endpoints:
+        yield endpoints
 
 
 def test_row_on_the_cpu_alone_loads_and_replies(smollm2_path: Path) -> None:

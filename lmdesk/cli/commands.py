@@ -20,6 +20,13 @@ from ..core.estimate import (
     judge,
     remote_devices,
 )
+from ..core.estimate.projector import (
+    ProjectorError,
+    ProjectorInfo,
+    gpu_bytes,
+    read_projector,
+    with_projector,
+)
 from ..core.gguf import ModelInfo, read_model
 from ..core.gpus import WHAT_IF_CARDS, GpuInfo, find_what_if
 from ..core.gpus.cards import WHAT_IF_PAIRS, find_what_if_group
@@ -56,7 +63,7 @@ class Gpus:
         ]
 
 
-def _endpoints(args: argparse.Namespace) -> tuple[str, ...]:
+def rpc_endpoints(args: argparse.Namespace) -> tuple[str, ...]:
     """``--rpc``'s addresses as host:port; `WorkerError` (a ValueError) for one that is not."""
     text = getattr(args, "rpc", None)
     if not text:
@@ -102,7 +109,7 @@ def _gpus(args: argparse.Namespace) -> Gpus:
             "" if probe.gpus else f"no GPU given with --vram, and NVML found none ({probe.reason})",
             cards=tuple(probe.gpus),
         )
-    gpus = _with_workers(gpus, _endpoints(args))
+    gpus = _with_workers(gpus, rpc_endpoints(args))
     split = args.tensor_split
     if split is not None and len(split) != len(gpus.free):
         raise ValueError(
@@ -147,8 +154,21 @@ def _settings(args: argparse.Namespace, model: ModelInfo, n_gpu_layers: int) -> 
         changes["split_mode"] = args.split_mode
     if getattr(args, "main_gpu", None) is not None:
         changes["main_gpu"] = args.main_gpu
-    changes["rpc"] = _endpoints(args)
+    changes["rpc"] = rpc_endpoints(args)
+    if getattr(args, "mmproj", None):
+        changes["mmproj"] = str(args.mmproj)
     return base.with_changes(**changes)
+
+
+def _projector(args: argparse.Namespace) -> ProjectorInfo | None:
+    """``--mmproj``'s header (None without it); ValueError in words for a file that is not
+    a projector."""
+    if not getattr(args, "mmproj", None):
+        return None
+    try:
+        return read_projector(args.mmproj)
+    except (ProjectorError, OSError) as exc:
+        raise ValueError(f"--mmproj {args.mmproj}: {exc}") from None
 
 
 def _app_settings() -> Settings:
@@ -226,7 +246,7 @@ def estimate_cmd(args: argparse.Namespace) -> dict[str, Any] | str:
     model = read_model(args.model)
     settings = _settings(args, model, -1 if args.gpu_layers is None else args.gpu_layers)
     gpus = _gpus(args)
-    plan = estimate(model, settings, gpus.targets())
+    plan = with_projector(estimate(model, settings, gpus.targets()), _projector(args))
     verdict = judge(plan, gpu_free=gpus.free or None, margin=_margin(args))
     predicted = _predicted(model, plan, gpus.cards)
     if args.json:
@@ -322,23 +342,26 @@ def fit_cmd(args: argparse.Namespace) -> dict[str, Any] | str:
     model = read_model(args.model)
     settings = _settings(args, model, 0)
     gpus = _gpus(args)
+    projector = _projector(args)
     if not gpus.free:
-        plan = estimate(model, settings)
+        plan = with_projector(estimate(model, settings), projector)
         if args.json:
             return {**_header(model, plan), "settings": _settings_dict(settings),
                     **_cpu_only(gpus), "max_full_offload_ctx": 0,
                     "devices": [d.as_dict() for d in plan.devices]}  # fmt: skip
         return f"Runs on the CPU: {gpus.none_reason}.\n\n{plan_table(plan)}"
+    room = list(gpus.free)
+    room[0] -= gpu_bytes(projector)  # libmtmd puts the projector on the first GPU
     result = fit(
         model,
         settings,
-        gpu_free=gpus.free,
+        gpu_free=room,
         margin=_margin(args),
         gpu_name=gpus.names,
         overhead=gpus.overheads or CUDA_OVERHEAD,
         move_experts=args.n_cpu_moe is None,
     )
-    plan = result.plan
+    plan = with_projector(result.plan, projector)
     if args.json:
         return {
             **_header(model, plan),

@@ -141,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
             + ")",
         )
         cmd.add_argument(
+            "--mmproj",
+            metavar="FILE",
+            help="a vision projector loaded beside the model: its weights and image buffer "
+            "count on the first GPU (on the CPU without one), as libmtmd places them",
+        )
+        cmd.add_argument(
             "--card",
             help="a what-if card or pair by name, e.g. 'GeForce RTX 4060 8 GB' or "
             "'2 x GeForce RTX 3060 12 GB' (their memory and speed; --vram overrides the "

@@ -1,4 +1,5 @@
-"""``lmdesk serve``: the API server without a window (no Qt import).
+"""``lmdesk serve``: the API server without a window (no Qt import). ``--rpc`` splits the
+models over `lmdesk worker`s, each loaded in a child process (`core.engine.switch`).
 
 Loads MODEL first when one is named (an id from My Models or a GGUF path), then serves
 until Ctrl+C / SIGINT / SIGTERM (exit 0). Bad arguments, a model that cannot be loaded,
@@ -58,6 +59,12 @@ def add_parser(sub: Any) -> None:
     )
     cmd.add_argument("--ctx", type=positive, help="context length (default: the load rule's)")
     cmd.add_argument("--threads", type=positive, help="CPU threads for llama.cpp")
+    cmd.add_argument(
+        "--rpc",
+        metavar="HOST:PORT[,HOST:PORT...]",
+        help="lmdesk workers to split the models over, after the GPUs (with it, --gpu-layers "
+        "defaults to all; see docs/scale-out.md)",
+    )
     cmd.add_argument("--json", action="store_true", help="print the startup line as JSON")
 
 
@@ -79,8 +86,13 @@ def _pool(args: argparse.Namespace, settings: Settings, config: ServerConfig) ->
     the command line's model, --gpu-layers, --ctx and --threads over it."""
     from ..core.gpus import llama_build_info, probe_gpus
     from ..core.serving.pool_for import pool_for
+    from .commands import rpc_endpoints
 
     changes: dict[str, Any] = {}
+    workers = rpc_endpoints(args)  # a WorkerError (ValueError) for an address that is not one
+    if workers:  # each model then loads in a child process (core.engine.switch)
+        changes["rpc"] = workers
+        changes["n_gpu_layers"] = -1  # every layer over the GPUs and the workers' devices
     if args.gpu_layers is not None:
         changes["n_gpu_layers"] = args.gpu_layers
     if args.ctx is not None:
@@ -109,7 +121,10 @@ def serve(args: argparse.Namespace, fail: Any) -> int:
         config.check()
     except ValueError as exc:  # ServerConfigError, an unreadable key file
         return int(fail(str(exc)))
-    pool = _pool(args, settings, config)
+    try:
+        pool = _pool(args, settings, config)
+    except ValueError as exc:  # a --rpc address that is not one
+        return int(fail(str(exc)))
     pool.start_reaper()  # idle models are unloaded after the TTL
     sampling = SamplingSettings.from_defaults(settings.sampling).with_changes(max_tokens=None)
     state = ServerState(pool, config, sampling=sampling)

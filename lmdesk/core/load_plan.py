@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 
+WORKERS_TARGET = "workers"
+"""The remembered target (`ModelLoadSettings.gpu`) that means "this machine and the remote
+workers" (the Load panel's "This machine + N workers"): the load then names every worker in
+the settings' `rpc_workers`."""
+
 
 def _flash(setting: str | bool, kv_type: str) -> bool | None:
     """'auto' -> None; off with a quantized V cache (which llama.cpp refuses) -> None too."""
@@ -91,24 +96,29 @@ def settings_for(
 ) -> LoadSettings:
     """How to load `model` (at `path`): remembered settings, else the defaults fitted to `gpu`.
 
+    Remembered over the workers (`WORKERS_TARGET`), the load names the settings' workers.
+
     ``gpu`` is the card to fit to; None keeps every layer on the CPU. The card's usable
     memory is `GpuInfo.usable_bytes` and the margin is the user's safety margin: the same
     numbers the Load panel and the verdicts use.
     """
-    from lmdesk.core.estimate import fit
-    from lmdesk.core.estimate.projector import gpu_bytes, projector_or_none
+    from lmdesk.core.estimate.projector import fit_with_projector, projector_or_none
 
     base = default_load_settings(settings.load, n_ctx_train=model.n_ctx_train)
     base = base.with_changes(mmproj=projector_for(path, model))
     remembered = settings.remembered(str(path))
     if remembered is not None:
-        return from_remembered(remembered, base)
+        load = from_remembered(remembered, base)
+        if remembered.gpu == WORKERS_TARGET and settings.rpc_workers:
+            load = load.with_changes(rpc=tuple(settings.rpc_workers))
+        return load
     if gpu is None:
         return base
-    result = fit(
+    result = fit_with_projector(
         model,
         base,
-        gpu_free=gpu.usable_bytes - gpu_bytes(projector_or_none(base.mmproj)),
+        projector_or_none(base.mmproj),
+        gpu_free=gpu.usable_bytes,
         margin=settings.gpu_safety_margin_bytes,
         gpu_name=gpu.name,
     )

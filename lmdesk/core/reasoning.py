@@ -84,15 +84,23 @@ def opened_in_prompt(prompt: str) -> str:
 
 CONTINUE_TAG = TAG_PAIRS[0][0]
 """The tag a continued reply's thinking is put back in (the reply does not keep its own)."""
+CHANNELS_PROMPT_END = START + "assistant"
+"""How a gpt-oss (harmony) generation prompt ends: the reply's channels follow."""
+ANALYSIS_HEADER = f"{CHANNEL}analysis{MESSAGE}"
+FINAL_HEADER = f"{END_MARKERS[0]}{START}assistant{CHANNEL}final{MESSAGE}"
 
 
 def reply_so_far(prompt: str, content: str, reasoning: str) -> str:
     """A reply's text as the model wrote it, to continue it after ``prompt`` (which ends with
-    the generation prompt): its thinking back in tags (the open tag left out when the prompt
-    opened it), then its answer. A reply cut off while thinking ends inside the thinking, so
-    the model carries on thinking, then answers."""
+    the generation prompt): its thinking back in the model's own format, then its answer. A
+    gpt-oss prompt gets the harmony channels (analysis, then final); other models get tags
+    (the open tag left out when the prompt opened it). A reply cut off while thinking ends
+    inside the thinking, so the model carries on thinking, then answers."""
     if not reasoning:
         return content
+    if prompt.rstrip().endswith(CHANNELS_PROMPT_END):
+        text = ANALYSIS_HEADER + reasoning
+        return text + FINAL_HEADER + content if content else text
     opened = opened_in_prompt(prompt)
     open_tag = opened or CONTINUE_TAG
     text = ("" if opened else open_tag) + reasoning
@@ -113,13 +121,16 @@ class ReasoningSplitter:
     def __init__(self, *, answer_only: bool = False, inside: str = "") -> None:
         """``answer_only``: the text continues an answer (Continue), so nothing is thinking.
         ``inside``: the open tag of a thinking block the text continues (Continue of a reply
-        cut off while thinking): thinking until its close tag, then the answer."""
+        cut off while thinking): thinking until its close tag, then the answer. The stored
+        reply does not say which format its thinking had, so a gpt-oss channel marker ends
+        that thinking too (the model closes its analysis channel, then writes the final one)."""
         close = dict(TAG_PAIRS).get(inside, "")
         if inside and not close:
             raise ValueError(f"{inside!r} is not a thinking tag")
         self._buffer = ""
         self._mode: Mode = "think" if close else "answer" if answer_only else "start"
         self._close = close
+        self._continued = bool(close)
         self._strip_answer = False
         self.reasoning = ""
         self.content = ""
@@ -163,7 +174,7 @@ class ReasoningSplitter:
             if self._mode == "start":
                 self._start(final)
             elif self._mode == "think":
-                reasoning.append(self._until((self._close,), final, after="answer"))
+                reasoning.append(self._think(final))
             elif self._mode == "header":
                 self._header(final)
             elif self._mode == "analysis":
@@ -199,6 +210,21 @@ class ReasoningSplitter:
         if not final and any(marker.startswith(stripped) for marker in markers):
             return  # may still become a marker
         self._mode = "answer"
+
+    def _think(self, final: bool) -> str:
+        """Thinking in tags; a continued block (``inside``) may turn out to be gpt-oss's
+        analysis channel, which a channel marker shows: the channel rules take over there."""
+        if not self._continued:
+            return self._until((self._close,), final, after="answer")
+        channel_ends = (*END_MARKERS, START, CHANNEL)
+        hit = _first(self._buffer, channel_ends)
+        close = self._buffer.find(self._close)
+        if hit is not None and (close < 0 or hit[0] < close):
+            out = self._buffer[: hit[0]]
+            self._buffer = self._buffer[hit[0] :]
+            self._mode, self.format = "analysis", "channels"
+            return out
+        return self._until((self._close, *channel_ends), final, after="answer")
 
     def _until(self, markers: tuple[str, ...], final: bool, *, after: Mode) -> str:
         """Release text up to the first of ``markers``; at a marker, drop it, go to ``after``."""

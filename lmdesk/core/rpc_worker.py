@@ -3,7 +3,8 @@
 llama.cpp's RPC backend (`libggml-rpc`, built in by install.py) lends a machine's devices
 to another process over TCP: the other side places layers there as on a local GPU. The
 server is llama.cpp's own `ggml_backend_rpc_start_server`; this module picks the devices,
-checks the address, and asks a worker what it offers.
+checks the address, and asks a worker what it offers. ``--mem`` (advertise less memory
+than a device has) is `rpc_device_cap`'s.
 
 Asking goes through a child process (`python -m lmdesk.core.rpc_worker probe HOST:PORT`):
 llama.cpp's RPC client aborts the process on a peer that speaks another protocol, so a

@@ -55,6 +55,12 @@ def model_params(settings: LoadSettings) -> tuple[Any, Any]:
 
         devices = device_array(settings.rpc)
         params.devices = ctypes.cast(devices, ctypes.c_void_p)
+        n_devices = len(devices) - 1  # NULL-terminated
+        if split and len(split) > n_devices:
+            raise EngineError(
+                f"The tensor split names {len(split)} devices, but there are {n_devices}: "
+                "this machine's GPUs and the workers' devices, in that order."
+            )
     check_split(settings, None if devices is None else [d for d in devices if d])
     params.split_mode = SPLIT_MODE_IDS[settings.split_mode]
     params.main_gpu = settings.main_gpu

@@ -50,6 +50,9 @@ class LoadReport:
     """The vision projector loaded beside the model ('' for none): it reads images."""
     model_sampling: dict[str, float] = field(default_factory=dict)
     """The sampling the model's makers recommend in the file (`sampling.model_card_sampling`)."""
+    remote_server: str = ""
+    """The OpenAI-compatible server that runs the model ('' for a file on this machine); its
+    ``path`` is then ``Path("server / model id")`` (`core.remote_engines`)."""
 
     @property
     def rss_growth(self) -> int:

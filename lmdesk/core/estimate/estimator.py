@@ -121,7 +121,7 @@ def estimate(
         else:
             cpu_kv += kv
 
-    peaks = graph_peaks(model, settings)
+    peaks = graph_peaks(model, settings, len(gpus))
     any_gpu = any(d >= 0 for d in where)
     if not any_gpu:
         cpu_compute = peaks.cpu_only

@@ -17,8 +17,8 @@ from ..load_settings import LoadSettings
 from ..settings import LoadDefaults
 from ..units import MiB, format_size
 from .architectures import approximate_for
-from .estimator import CUDA_OVERHEAD, estimate
-from .fit import fit
+from .estimator import CUDA_OVERHEAD
+from .projector import ProjectorInfo, fit_with_projector, plan_with_projector
 from .verdict import Fit
 
 APPROX = "≈ from file size"
@@ -54,10 +54,16 @@ class FitInputs:
         """The default load settings, with the context capped at what the model was trained for."""
         return default_load_settings(self.defaults, n_ctx_train=model.n_ctx_train)
 
-    def words(self, model: ModelInfo) -> FitWords:
-        """The verdict computed from the header, as the Load panel computes it; marked
-        approximate for an architecture the estimate does not model exactly."""
-        words = self._words(model)
+    def words(self, model: ModelInfo, projector: ProjectorInfo | None = None) -> FitWords:
+        """The verdict computed from the header, as the Load panel computes it, with the
+        vision projector the model is loaded with (None: none); marked approximate for an
+        architecture the estimate does not model exactly, and "≈ from file size" while the
+        projector is known by its size alone (`ProjectorInfo.from_size`)."""
+        words = self._words(model, projector)
+        if projector is not None and projector.approximate:
+            note = "The vision projector is counted by its file size until its header is read."
+            text = f"{words.text} ({APPROX})" if APPROX not in words.text else words.text
+            words = replace(words, text=text, detail=f"{words.detail} {note}", approximate=True)
         reason = approximate_for(model)
         if not reason:
             return words
@@ -65,17 +71,24 @@ class FitInputs:
         # not `approximate=True`: that means "from the file size, the header is on its way"
         return replace(words, text=f"{words.text} (≈)", detail=f"{words.detail} {note}")
 
-    def _words(self, model: ModelInfo) -> FitWords:
+    def _words(self, model: ModelInfo, projector: ProjectorInfo | None) -> FitWords:
         load = self.load_for(model)
         ctx = f"at {load.n_ctx:,} tokens of context"
+        if projector is not None:
+            ctx += f", with its vision projector ({format_size(projector.file_bytes)})"
         if self.gpu is None:
-            plan = estimate(model, load.with_changes(n_gpu_layers=0))
+            plan = plan_with_projector(model, load.with_changes(n_gpu_layers=0), [], projector)
             if plan.cpu.total > self.ram_total:
                 return self._too_large(plan.cpu.total)
             detail = f"No GPU chosen: {format_size(plan.cpu.total)} of system RAM {ctx}."
             return FitWords(Fit.CPU_ONLY.value, "CPU only", detail)
-        result = fit(
-            model, load, gpu_free=self.gpu.usable_bytes, margin=self.margin, gpu_name=self.gpu.name
+        result = fit_with_projector(
+            model,
+            load,
+            projector,
+            gpu_free=self.gpu.usable_bytes,
+            margin=self.margin,
+            gpu_name=self.gpu.name,
         )
         ram = result.plan.cpu.total
         if ram > self.ram_total:

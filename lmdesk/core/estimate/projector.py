@@ -9,16 +9,23 @@ projector adds a constant to one device of the text model's plan.
 
 The compute buffer is ggml's graph allocator replayed over clip's graph
 (`projector_graph`); checked against libmtmd's log in tests/test_projector_estimate.py.
+
+`plan_with_projector` and `fit_with_projector` are the one step every fit judgement takes
+for a model paired with a projector (the load rule, My Models, Discover, the card
+comparison, the server pool): the plan counts it, and Auto's layers leave room for it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from ..gguf import GGUFError, GGUFHeader, read_header
-from .estimator import CPU_ALIGNMENT, GPU_ALIGNMENT
+from ..gguf import GGUFError, GGUFHeader, ModelInfo, read_header
+from ..load_settings import LoadSettings
+from .estimator import CPU_ALIGNMENT, GPU_ALIGNMENT, GpuTarget, estimate
+from .fit import DEFAULT_MARGIN, FitResult, fit
 from .plan import DevicePlan, MemoryPlan
 from .projector_graph import llava_graph, peak_bytes
 
@@ -40,6 +47,17 @@ class ProjectorInfo:
     projection_dim: int
     n_layer: int
 
+    @classmethod
+    def from_size(cls, name: str, size: int) -> ProjectorInfo:
+        """A projector known only by its file size (its header not read yet): the file
+        counts as weights, with no compute buffer (`approximate`)."""
+        return cls(name, (size,), 0, 0, 0, 0, 0, 0)
+
+    @property
+    def approximate(self) -> bool:
+        """Known from the file size alone (`from_size`)."""
+        return self.image_size == 0
+
     @property
     def file_bytes(self) -> int:
         return sum(self.tensor_bytes)
@@ -50,6 +68,8 @@ class ProjectorInfo:
 
     def compute(self, alignment: int = CPU_ALIGNMENT) -> int:
         """Bytes of the compute buffer libmtmd reserves for its warm-up image."""
+        if self.approximate:
+            return 0
         return _compute(
             self.image_size,
             self.patch_size,
@@ -64,6 +84,8 @@ class ProjectorInfo:
         """Bytes the CPU keeps for the graph's inputs when the tower runs on a GPU (ggml's
         scheduler puts inputs on the CPU and copies them over): the warm-up image, its
         positions and patch indices."""
+        if self.approximate:
+            return 0
         side = self.image_size // self.patch_size
         sizes = (self.image_size * self.image_size * 3 * 4, (side * side + 1) * 4, side * side * 4)
         return sum(-(-n // alignment) * alignment for n in sizes)
@@ -174,3 +196,35 @@ def with_projector(plan: MemoryPlan, projector: ProjectorInfo | None) -> MemoryP
         cpu = devices[0]
         devices[0] = replace(cpu, compute=cpu.compute + projector.inputs(CPU_ALIGNMENT))
     return replace(plan, devices=tuple(devices))
+
+
+def plan_with_projector(
+    model: ModelInfo,
+    settings: LoadSettings,
+    gpus: Sequence[GpuTarget],
+    projector: ProjectorInfo | None,
+) -> MemoryPlan:
+    """What loading `model` with `settings` takes with its projector (None: no projector)."""
+    return with_projector(estimate(model, settings, gpus), projector)
+
+
+def fit_with_projector(
+    model: ModelInfo,
+    settings: LoadSettings,
+    projector: ProjectorInfo | None,
+    *,
+    gpu_free: int,
+    margin: int = DEFAULT_MARGIN,
+    gpu_name: str = "GPU 0",
+) -> FitResult:
+    """`fit` on one GPU for a model paired with `projector`: the layers leave room for the
+    projector on that GPU (libmtmd puts it there once any layer is), and the plan counts it
+    (`plan_with_projector`)."""
+    result = fit(
+        model, settings, gpu_free=gpu_free - gpu_bytes(projector), margin=margin, gpu_name=gpu_name
+    )
+    if projector is None:
+        return result
+    chosen = settings.with_changes(n_gpu_layers=result.n_gpu_layers, n_cpu_moe=result.n_cpu_moe)
+    plan = plan_with_projector(model, chosen, [GpuTarget(gpu_name)], projector)
+    return replace(result, plan=plan)

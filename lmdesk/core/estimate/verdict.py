@@ -48,7 +48,9 @@ def _judge(plan: MemoryPlan, *, gpu_free: int | Sequence[int] | None, margin: in
         return Verdict(
             Fit.NO_FIT, 0, "Will not load", f"{plan.refused[0].upper()}{plan.refused[1:]}."
         )
-    layers = f"{plan.n_gpu_layers} of {plan.n_layer + 1} layers on the GPU"
+    several = len(plan.gpus) > 1
+    devices = "the GPUs" if several else "the GPU"
+    layers = f"{plan.n_gpu_layers} of {plan.n_layer + 1} layers on {devices}"
     if plan.experts_on_cpu:
         layers += f" (the experts of {plan.experts_on_cpu} layers in system RAM)"
     if gpu_free is None or not plan.gpus or plan.n_gpu_layers == 0:
@@ -68,7 +70,8 @@ def _judge(plan: MemoryPlan, *, gpu_free: int | Sequence[int] | None, margin: in
             Fit.NO_FIT,
             spare,
             f"Will not fit · {format_size(-spare)} short",
-            f"{layers}{rest} needs more than the GPU has free. Lower the GPU layers "
+            f"{layers}{rest} needs more than {devices} {'have' if several else 'has'} free. "
+            "Lower the GPU layers "
             "or the context, or use a smaller KV cache type.",
         )
     if spare < margin:

@@ -11,14 +11,19 @@ from ..gguf.model import OUTPUT_TENSORS, ModelInfo, block_index
 from .cpu_buffers import CpuFeatures
 
 INPUT = -2  # pseudo layer index of token_embd and other input tensors
+# Output-layer tensors under other names (llama-arch.cpp): LFM2's output norm is stored as
+# "token_embd_norm" (LLM_TENSOR_OUTPUT_NORM_LFM2, LLM_TENSOR_LAYER_OUTPUT).
+_OUTPUT_BY_ARCH = {"lfm2": ("token_embd_norm.weight",), "lfm2moe": ("token_embd_norm.weight",)}
 
 
-def tensor_layer(tensor: TensorInfo, n_layer: int) -> int:
+def tensor_layer(tensor: TensorInfo, n_layer: int, architecture: str = "") -> int:
     """Block index of a tensor; n_layer for the output layer, INPUT for the input layer."""
     il = block_index(tensor.name)
     if il is not None:
         return il
-    return n_layer if tensor.name in OUTPUT_TENSORS else INPUT
+    if tensor.name in OUTPUT_TENSORS or tensor.name in _OUTPUT_BY_ARCH.get(architecture, ()):
+        return n_layer
+    return INPUT
 
 
 def padded(n_bytes: int, alignment: int) -> int:
@@ -60,7 +65,8 @@ def layer_weights(
     """
     groups: dict[tuple[int, bool], list[TensorInfo]] = {}
     for tensor in model_weights(model):
-        key = (tensor_layer(tensor, model.n_layer), expert_layer(tensor.name) is not None)
+        layer = tensor_layer(tensor, model.n_layer, model.architecture)
+        key = (layer, expert_layer(tensor.name) is not None)
         groups.setdefault(key, []).append(tensor)
     index = WeightsIndex({}, {}, {})
     for (layer, experts), tensors in groups.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from ..gguf import ModelInfo
 from ..load_settings import LoadSettings
 from .log import Buffers
 from .measure import measure
+from .rpc import RpcServer
 
 COMPONENTS = ("weights", "repack", "kv_cache", "compute", "output", "total")
 
@@ -18,7 +20,7 @@ COMPONENTS = ("weights", "repack", "kv_cache", "compute", "output", "total")
 class Row:
     """One component of one device at one setting."""
 
-    device: str  # "CPU" or "GPU"
+    device: str  # "CPU", "GPU" (one RPC device) or "GPU0", "GPU1", ... (several)
     component: str
     estimate: int
     actual: int
@@ -46,13 +48,18 @@ def compare(
     settings: LoadSettings,
     *,
     device: int | None = None,
+    servers: Sequence[RpcServer] = (),
     extra_buffers: bool = True,
 ) -> tuple[MemoryPlan, list[Row]]:
-    """Estimate and measure one setting; ``device`` is an RPC device standing in for a GPU.
+    """Estimate and measure one setting; ``device`` is an RPC device standing in for a GPU,
+    ``servers`` several RPC servers standing in for several GPUs (rows "GPU0", "GPU1", ...,
+    split by ``settings.tensor_split``).
 
     ``extra_buffers`` (llama.cpp's default) lets the CPU make its AMX / repacked weight
     copies, on both sides; off, neither side counts them.
     """
+    if servers:
+        return _compare_servers(model, path, settings, servers, extra_buffers)
     gpus = [GpuTarget("GPU 0", overhead=0)] if device is not None else []
     features = host_cpu_features() if extra_buffers else NO_EXTRA_BUFFERS
     plan = estimate(model, settings, gpus, cpu=features)
@@ -62,6 +69,25 @@ def compare(
     rows = _rows("CPU", plan.cpu, cpu)
     if device is not None:
         rows += _rows("GPU", plan.gpus[0], gpu)
+    return plan, rows
+
+
+def _compare_servers(
+    model: ModelInfo,
+    path: str | Path,
+    settings: LoadSettings,
+    servers: Sequence[RpcServer],
+    extra_buffers: bool,
+) -> tuple[MemoryPlan, list[Row]]:
+    gpus = [GpuTarget(f"GPU {i}", overhead=0) for i in range(len(servers))]
+    features = host_cpu_features() if extra_buffers else NO_EXTRA_BUFFERS
+    plan = estimate(model, settings, gpus, cpu=features)
+    handles = [s.device for s in servers if s.device is not None]
+    measured = measure(path, settings, devices=handles, extra_buffers=extra_buffers)
+    rows = _rows("CPU", plan.cpu, measured.pop("CPU"))
+    for i, server in enumerate(servers):
+        actual = next((b for name, b in measured.items() if f"[{server.endpoint}]" in name), None)
+        rows += _rows(f"GPU{i}", plan.gpus[i], actual or Buffers())
     return plan, rows
 
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 _LINE = re.compile(
-    r"^\S+:\s+(?P<buffer>\S+)\s+(?P<kind>model|KV|compute|output) buffer size =\s+"
+    r"^\S+:\s+(?P<buffer>\S+)\s+(?P<kind>model|KV|RS|compute|output) buffer size =\s+"
     r"(?P<mib>[\d.]+) MiB",
     re.MULTILINE,
 )
@@ -51,7 +51,7 @@ def parse_buffer_log(text: str) -> dict[str, Buffers]:
                 entry.repack += size
             else:
                 entry.weights += size
-        elif kind == "KV":
+        elif kind in ("KV", "RS"):  # RS: a recurrent model's per-sequence state
             entry.kv_cache += size
         elif kind == "compute":
             entry.compute += size

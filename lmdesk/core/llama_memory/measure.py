@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..load_settings import LoadSettings
@@ -15,14 +15,16 @@ def measure(
     settings: LoadSettings,
     *,
     device: int | None = None,
+    devices: Sequence[int] = (),
     extra_buffers: bool | None = None,
     while_loaded: Callable[[], None] | None = None,
 ) -> dict[str, Buffers]:
     """Load ``path`` with ``settings``, create a context, and return llama.cpp's buffers.
 
-    ``device`` is a ggml device handle (an RPC server's, say) to offload to; None uses
-    whatever this build has. ``extra_buffers`` lets llama.cpp make its AMX / repacked
-    weight copies (None: as the engine would). ``while_loaded`` runs with the model and
+    ``device`` is a ggml device handle (an RPC server's, say) to offload to, ``devices``
+    several (split by ``settings.tensor_split``); neither uses whatever this build has.
+    ``extra_buffers`` lets llama.cpp make its AMX / repacked weight copies (None: as the
+    engine would). ``while_loaded`` runs with the model and
     its context in memory (to read NVML, say). Nothing is generated, and the model is
     freed before returning.
     """
@@ -40,10 +42,14 @@ def measure(
     model_params.use_mmap = settings.use_mmap
     overrides = ExpertOverrides(settings.n_cpu_moe)
     overrides.apply(model_params)
-    devices = None
-    if device is not None:
-        devices = (ctypes.c_void_p * 2)(device, None)
-        model_params.devices = ctypes.cast(devices, ctypes.c_void_p)
+    handles = list(devices) or ([device] if device is not None else [])
+    device_list = split = None
+    if handles:
+        device_list = (ctypes.c_void_p * (len(handles) + 1))(*handles, None)
+        model_params.devices = ctypes.cast(device_list, ctypes.c_void_p)
+    if settings.tensor_split:
+        split = (ctypes.c_float * llama_cpp.llama_max_devices())(*settings.tensor_split)
+        model_params.tensor_split = split
     ctx_params = llama_cpp.llama_context_default_params()
     ctx_params.n_ctx = settings.n_ctx
     ctx_params.n_batch = settings.n_batch
@@ -72,5 +78,5 @@ def measure(
                 llama_cpp.llama_free(ctx)
         finally:
             llama_cpp.llama_model_free(model)
-    del devices, overrides
+    del device_list, split, overrides
     return parse_buffer_log(log.text())

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..estimate import GpuTarget, MemoryPlan, estimate
+from ..estimate import GpuTarget, MemoryPlan
+from ..estimate.projector import plan_with_projector, projector_or_none
 from ..gguf import read_model
 from ..gpus import GpuInfo, system_memory
 from ..load_settings import LoadSettings
@@ -20,9 +21,10 @@ Fits = Callable[[Sequence[MemoryPlan], MemoryPlan], bool]
 
 
 def memory_plan(path: Path, settings: LoadSettings, gpu: GpuInfo | None) -> MemoryPlan:
-    """What loading ``path`` with ``settings`` takes, on the CPU and ``gpu`` (blocking)."""
+    """What loading ``path`` with ``settings`` takes, on the CPU and ``gpu``, with the vision
+    projector ``settings.mmproj`` names (blocking)."""
     gpus = [GpuTarget(gpu.name)] if gpu is not None else []
-    return estimate(read_model(path), settings, gpus)
+    return plan_with_projector(read_model(path), settings, gpus, projector_or_none(settings.mmproj))
 
 
 def fits_beside(
@@ -40,8 +42,9 @@ def fits_beside(
     return new.cpu.total <= ram_available - margin
 
 
-def system_fits(gpu: GpuInfo | None, margin: int) -> Fits:
-    """`fits_beside` with this computer's available RAM (read at each call) and ``gpu``."""
+def system_fits(gpu: GpuInfo | None, margin: Callable[[], int]) -> Fits:
+    """`fits_beside` with this computer's available RAM and the safety ``margin()``, both read
+    at each call (a margin changed in Settings counts at once), and ``gpu``."""
 
     def fits(loaded: Sequence[MemoryPlan], new: MemoryPlan) -> bool:
         return fits_beside(
@@ -49,7 +52,7 @@ def system_fits(gpu: GpuInfo | None, margin: int) -> Fits:
             new,
             ram_available=system_memory().available_bytes,
             gpu_usable=gpu.usable_bytes if gpu is not None else 0,
-            margin=margin,
+            margin=margin(),
         )
 
     return fits

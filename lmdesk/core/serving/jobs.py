@@ -15,7 +15,6 @@ from typing import Any
 from ..engine import (
     ChatChunk,
     ContextOverflow,
-    Engine,
     EngineError,
     LoadSettings,
     ReplyStats,
@@ -23,7 +22,9 @@ from ..engine import (
     TextChunk,
 )
 from ..engine.context import ContextPolicy
+from ..engine.switch import EngineSwitch
 from ..engine.templates import Message
+from ..remote_engines import RemoteModel
 
 Emit = Callable[[str, int], None]
 """Streamed text and the number of generated tokens it covers."""
@@ -34,22 +35,23 @@ class Job:
 
     kind = "job"
 
-    def run(self, engine: Engine, cancel: threading.Event, emit: Emit) -> Any:
+    def run(self, engine: EngineSwitch, cancel: threading.Event, emit: Emit) -> Any:
         raise NotImplementedError
 
 
 @dataclass(frozen=True)
 class LoadJob(Job):
-    """Load ``path`` (replacing what is loaded). ``on_progress(0..1)`` returning False cancels,
-    as does the handle's cancel event. Result: the engine's `LoadReport`."""
+    """Load ``path`` (replacing what is loaded), a file or a remote server's model.
+    ``on_progress(0..1)`` returning False cancels, as does the handle's cancel event.
+    Result: the engine's `LoadReport`."""
 
-    path: Path
+    path: Path | RemoteModel
     settings: LoadSettings
     chat_template: str | None = None
     on_progress: Callable[[float], bool | None] | None = None
     kind = "load"
 
-    def run(self, engine: Engine, cancel: threading.Event, emit: Emit) -> Any:
+    def run(self, engine: EngineSwitch, cancel: threading.Event, emit: Emit) -> Any:
         def progress(fraction: float) -> bool:
             if cancel.is_set():
                 return False
@@ -66,7 +68,7 @@ class UnloadJob(Job):
 
     kind = "unload"
 
-    def run(self, engine: Engine, cancel: threading.Event, emit: Emit) -> Any:
+    def run(self, engine: EngineSwitch, cancel: threading.Event, emit: Emit) -> Any:
         return engine.unload()
 
 
@@ -82,7 +84,7 @@ class ChatJob(Job):
     """Cap ``max_tokens`` at the room the prompt leaves (unset: all of it); for the API."""
     kind = "chat"
 
-    def run(self, engine: Engine, cancel: threading.Event, emit: Emit) -> Any:
+    def run(self, engine: EngineSwitch, cancel: threading.Event, emit: Emit) -> Any:
         sampling = self.sampling
         if self.cap_to_context:
             used = engine.count_message_tokens(self.messages)
@@ -106,7 +108,7 @@ class CompleteJob(Job):
     cap_to_context: bool = False
     kind = "complete"
 
-    def run(self, engine: Engine, cancel: threading.Event, emit: Emit) -> Any:
+    def run(self, engine: EngineSwitch, cancel: threading.Event, emit: Emit) -> Any:
         sampling = self.sampling
         if self.cap_to_context:
             used = engine.count_tokens(self.prompt) + 1  # and BOS
@@ -123,7 +125,7 @@ class CountTokensJob(Job):
     text: str | None = None
     kind = "count_tokens"
 
-    def run(self, engine: Engine, cancel: threading.Event, emit: Emit) -> Any:
+    def run(self, engine: EngineSwitch, cancel: threading.Event, emit: Emit) -> Any:
         if self.messages is not None:
             return engine.count_message_tokens(self.messages)
         return engine.count_tokens(self.text or "")
@@ -136,7 +138,7 @@ class EmbedJob(Job):
     texts: Sequence[str]
     kind = "embed"
 
-    def run(self, engine: Engine, cancel: threading.Event, emit: Emit) -> Any:
+    def run(self, engine: EngineSwitch, cancel: threading.Event, emit: Emit) -> Any:
         return engine.embed(self.texts)
 
 
@@ -147,7 +149,7 @@ class SetTemplateJob(Job):
     name: str
     kind = "set_template"
 
-    def run(self, engine: Engine, cancel: threading.Event, emit: Emit) -> Any:
+    def run(self, engine: EngineSwitch, cancel: threading.Event, emit: Emit) -> Any:
         engine.chat_template = self.name
         return engine.chat_template
 

@@ -44,7 +44,7 @@ def pool_for(
     return ModelPool(
         catalog=lambda: {**scan_catalog(settings()), **more},
         settings_for=settings_for,
-        fits=system_fits(gpu, settings().gpu_safety_margin_bytes),
+        fits=system_fits(gpu, lambda: settings().gpu_safety_margin_bytes),
         plan_for=lambda path, load: memory_plan(path, load, gpu),
         default_ttl_s=default_ttl_s,
         max_queue=max_queue,

@@ -1,6 +1,6 @@
 """One engine, one thread, one FIFO queue: every job for a loaded model goes through here.
 
-    scheduler = ModelScheduler()                 # owns a fresh Engine
+    scheduler = ModelScheduler()                 # owns a fresh EngineSwitch
     scheduler.start_thread()                     # or run `run_forever()` on a thread you own
     handle = scheduler.submit(ChatJob(messages), Sink(on_chunk=show), client="api")
     handle.cancel()                              # Stop: takes effect within one token
@@ -22,7 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..engine import Engine, EngineError, LoadReport
+from ..engine import EngineError, LoadReport
+from ..engine.switch import EngineSwitch
 from .errors import InvalidJob, JobCancelled, QueueFull
 from .jobs import Job, LoadJob, UnloadJob
 
@@ -98,12 +99,18 @@ class JobHandle:
 
 
 class ModelScheduler:
-    """Owns one `Engine` and runs its jobs one at a time, first come first served."""
+    """Owns one engine (an `EngineSwitch`: a file here, or in a child process for a load
+    over workers, or a remote server's model) and runs its jobs one at a time, first come
+    first served."""
 
     def __init__(
-        self, engine: Engine | None = None, *, max_queue: int = DEFAULT_MAX_QUEUE, name: str = ""
+        self,
+        engine: EngineSwitch | None = None,
+        *,
+        max_queue: int = DEFAULT_MAX_QUEUE,
+        name: str = "",
     ) -> None:
-        self.engine = engine or Engine()
+        self.engine = engine if engine is not None else EngineSwitch()
         """Touch it only from jobs (the scheduler's thread); read `report` from anywhere."""
         self.max_queue = max_queue
         self.name = name

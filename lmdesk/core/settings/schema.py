@@ -26,6 +26,12 @@ def _http_url_or_empty(value: str) -> str | None:
     return None if ok or value == "" else f"must be an http:// or https:// address, not {value!r}"
 
 
+def _remote_servers_problem(value: tuple[dict[str, str], ...]) -> str | None:
+    from lmdesk.core.remote_engines.server import setting_problem
+
+    return setting_problem(value)
+
+
 @dataclass(frozen=True)
 class LoadDefaults(Validated):
     """How a model is loaded when nothing is remembered for it."""
@@ -177,6 +183,14 @@ class Settings(Validated):
     rpc_workers: tuple[str, ...] = field(
         default=(),
         metadata=meta("llama.cpp RPC workers (host:port) whose devices lmdesk may use."),
+    )
+    remote_servers: tuple[dict[str, str], ...] = field(
+        default=(),
+        metadata=meta(
+            "OpenAI-compatible servers (name, base_url, api_key) whose models the chat lists; "
+            "the keys are stored here in plain text.",
+            check=_remote_servers_problem,
+        ),
     )
     hf_endpoint: str = field(
         default="",

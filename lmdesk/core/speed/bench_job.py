@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..engine import Engine
 from ..engine.errors import LoadCancelled
+from ..engine.switch import EngineSwitch
 from ..load_settings import LoadSettings
 from ..serving.jobs import Emit, Job
 from .bench import (
@@ -61,11 +61,12 @@ class BenchJob(Job):
     on_result: Callable[[BenchResult], None] | None = field(default=None, compare=False)
     kind = "benchmark"
 
-    def run(self, engine: Engine, cancel: threading.Event, emit: Emit) -> Any:
+    def run(self, engine: EngineSwitch, cancel: threading.Event, emit: Emit) -> Any:
         prompt = checked_prompt(
             self.settings, self.repetitions, self.prompt_tokens, self.generated_tokens
         )
         before = engine.report
+        remote = engine.remote.model if engine.backend is engine.remote else None
         total = len(self.gpu_layers) * (1 + 2 * self.repetitions) + (before is not None)
         step = stepper(total, self.on_progress, cancel)
         results: list[BenchResult] = []
@@ -76,7 +77,7 @@ class BenchJob(Job):
                 step(f"loading with {layers} GPU layers")
                 engine.load(self.path, settings, on_progress=lambda _f: not cancel.is_set())
                 result = measure_loaded(
-                    engine.native_model(),
+                    engine.local.native_model(),  # a file here: the local engine holds it
                     settings,
                     self.repetitions,
                     prompt,
@@ -90,13 +91,14 @@ class BenchJob(Job):
         except (BenchCancelled, LoadCancelled):
             cancelled = True
         finally:
-            self._restore(engine, before)
+            self._restore(engine, before, remote)
         if self.on_progress is not None:
             self.on_progress(total, total, "done")
         return BenchOutcome(tuple(results), cancelled, before.path if before else None)
 
-    def _restore(self, engine: Engine, before: Any) -> None:
-        """Load back what the engine held (never cancelled: the person gets their model back)."""
+    def _restore(self, engine: EngineSwitch, before: Any, remote: Any) -> None:
+        """Load back what the engine held, a file or a remote server's model (never
+        cancelled: the person gets their model back)."""
         if before is None:
             if engine.loaded:
                 engine.unload()
@@ -104,4 +106,7 @@ class BenchJob(Job):
         if self.on_progress is not None:
             total = len(self.gpu_layers) * (1 + 2 * self.repetitions) + 1
             self.on_progress(total - 1, total, f"loading {before.path.name} back")
+        if remote is not None:
+            engine.load(remote, before.settings)
+            return
         engine.load(before.path, before.settings, chat_template=before.chat_template)

@@ -1,7 +1,8 @@
 """The article's table for any model: per card, the layers that fit and the speed they bring.
 
 Layers come from `core.estimate.fit` (the same numbers as Auto, Discover and My
-Models); speeds from `predict` over the plan `fit` returns.
+Models; with room for a paired vision projector, `fit_with_projector`); speeds from
+`predict` over the plan `fit` returns.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..estimate import fit
+from ..estimate.projector import ProjectorInfo, fit_with_projector
 from ..gguf.model import ModelInfo
 from ..gpus.cards import GpuInfo
 from ..load_settings import LoadSettings
@@ -44,11 +45,20 @@ def compare_cards(
     cards: Sequence[GpuInfo],
     *,
     margin: int,
+    projector: ProjectorInfo | None = None,
 ) -> list[CardRow]:
-    """One row per card: `fit`'s layer count for its usable memory and the predicted speed."""
+    """One row per card: `fit`'s layer count for its usable memory (less the vision
+    `projector`'s share when the model is paired with one) and the predicted speed."""
     rows = []
     for card in cards:
-        result = fit(model, settings, gpu_free=card.usable_bytes, margin=margin, gpu_name=card.name)
+        result = fit_with_projector(
+            model,
+            settings,
+            projector,
+            gpu_free=card.usable_bytes,
+            margin=margin,
+            gpu_name=card.name,
+        )
         rows.append(
             CardRow(
                 card=card,

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from lmdesk.core.cpu_threads import threads_for
+from lmdesk.core.estimate.projector import ProjectorInfo
 from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.gpus import WHAT_IF_CARDS, GpuInfo
 from lmdesk.core.load_settings import LoadSettings
@@ -91,9 +92,11 @@ class CompareCardsDialog(QDialog):
         *,
         margin: int,
         real_gpus: tuple[GpuInfo, ...] = (),
+        projector: ProjectorInfo | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self._projector = projector
         self.setModal(False)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
         self.setWindowTitle(f"Compare cards — {model.name}")
@@ -148,7 +151,14 @@ class CompareCardsDialog(QDialog):
 
     def _on_cpu(self, cpu: CpuSpeed) -> None:
         self._cpu = cpu
-        rows = compare_cards(self._model, self._settings, cpu, self._cards, margin=self._margin)
+        rows = compare_cards(
+            self._model,
+            self._settings,
+            cpu,
+            self._cards,
+            margin=self._margin,
+            projector=self._projector,
+        )
         self.table_model.set_rows(rows)
         cpu_only = rows[0].prediction.cpu_only_generation_tps if rows else 0.0
         self.summary.setText(
@@ -199,9 +209,14 @@ class CompareCardsDialog(QDialog):
 
 
 def open_compare_cards(
-    model: ModelInfo, context: AppContext, parent: QWidget
+    model: ModelInfo,
+    context: AppContext,
+    parent: QWidget,
+    *,
+    projector: ProjectorInfo | None = None,
 ) -> CompareCardsDialog:
-    """Open the dialog for `model` with the app's load defaults, margin and detected GPUs."""
+    """Open the dialog for `model` with the app's load defaults, margin and detected GPUs,
+    counting the vision `projector` it is loaded with (None: none)."""
     from lmdesk.core.load_plan import default_load_settings
 
     settings = context.settings.settings
@@ -211,6 +226,7 @@ def open_compare_cards(
         default_load_settings(settings.load, n_ctx_train=model.n_ctx_train),
         margin=settings.gpu_safety_margin_bytes,
         real_gpus=probe.gpus if probe is not None else (),
+        projector=projector,
         parent=parent,
     )
     dialog.show()

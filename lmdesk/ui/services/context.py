@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the GPU modules load psutil; not needed to paint the window
     from lmdesk.ui.services.api_service import ApiService
     from lmdesk.ui.services.inference import InferenceController
     from lmdesk.ui.services.model_host import ModelHost
+    from lmdesk.ui.services.worker_feed import WorkerFeed
 
 
 class AppSignals(QObject):
@@ -113,6 +114,17 @@ class AppContext:
     """Room for shared services a page wants to offer others (keyed by name)."""
     _model_host: ModelHost | None = field(default=None, init=False, repr=False)
     _api: ApiService | None = field(default=None, init=False, repr=False)
+    _workers: WorkerFeed | None = field(default=None, init=False, repr=False)
+
+    @property
+    def workers(self) -> WorkerFeed:
+        """What the remote workers offer (the Hardware page and the Load panel), made on
+        first use."""
+        if self._workers is None:
+            from lmdesk.ui.services.worker_feed import WorkerFeed
+
+            self._workers = WorkerFeed(self.settings)
+        return self._workers
 
     @property
     def api(self) -> ApiService:
@@ -141,11 +153,13 @@ class AppContext:
 
     def close(self, timeout_s: float = 30.0) -> None:
         """End what the context owns: the API server, then the model host (its thread, the
-        loaded models)."""
+        loaded models), then the workers' readings."""
         if self._api is not None:
             self._api.close()
         if self._model_host is not None:
             self._model_host.close(timeout_s)
+        if self._workers is not None:
+            self._workers.shutdown()
 
 
 #: Folder depths searched for models: `file.gguf` up to `publisher/repo/quant/file.gguf`.

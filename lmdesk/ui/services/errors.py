@@ -154,7 +154,8 @@ class ErrorBanner(QFrame):
             f"#errorBanner QLabel, #errorBanner QPushButton, #errorBanner QToolButton "
             f"{{ color: {text}; background: transparent; }}"
         )
-        self._count += 1
+        if not (self.isVisible() and message == self._message.text()):
+            self._count += 1  # the same sentence twice in a row (two owners saw it) is one
         self._message.setText(message)
         self._more.setText(f"+{self._count - 1} earlier" if self._count > 1 else "")
         self._details.setPlainText(details or "")

@@ -31,6 +31,7 @@ from lmdesk.ui.services.task_group import TaskGroup
 if TYPE_CHECKING:
     from lmdesk.core.estimate import MemoryPlan
     from lmdesk.core.load_settings import LoadSettings
+    from lmdesk.core.remote_engines import RemoteModel
     from lmdesk.core.serving import Sink
     from lmdesk.core.serving.pool import ModelPool
     from lmdesk.core.speed.bench_job import BenchJob
@@ -44,7 +45,8 @@ class ModelHost(QObject):
     """Loads models for everyone, through one `InferenceController`."""
 
     loading = Signal(str, object)
-    """path, LoadSettings: a load was handed to the engine (after planning, if it needed it)."""
+    """path, LoadSettings: a load was handed to the engine (after planning, if it needed it);
+    a remote model's path is its "server / model id"."""
     plan_failed = Signal(str)
     """A sentence for a person: the load could not be planned (unreadable header, ...)."""
 
@@ -94,14 +96,14 @@ class ModelHost(QObject):
             for entry in self._pool.loaded().values():
                 out[entry.path] = "server" if entry.owned else "chat"
         chat = self.controller.loaded_model
-        if chat is not None:
+        if chat is not None and not chat.report.remote_server:
             out[chat.path] = "chat"
         return out
 
     def _adopt(self, loaded: LoadedModel) -> None:
         """Serve the chat's model through the pool too, once its memory plan is known."""
-        if self._pool is None or self._closed:
-            return
+        if self._pool is None or self._closed or loaded.report.remote_server:
+            return  # a remote model is its server's to serve
         scheduler, pool = self.controller.scheduler, self._pool
         path, settings = loaded.path, loaded.report.settings
 
@@ -125,9 +127,18 @@ class ModelHost(QObject):
         if self._pool is not None and scheduler is not None:
             self._pool.release(scheduler)
 
-    def load(self, path: str, settings: LoadSettings | None = None) -> None:
-        """Load `path` with `settings`, or as nobody chose (planned on a worker thread)."""
+    def load(self, path: str | RemoteModel, settings: LoadSettings | None = None) -> None:
+        """Load `path` with `settings`, or as nobody chose (planned on a worker thread).
+
+        A remote server's model (`RemoteModel`) takes no memory here: the load rule does
+        not apply, and the engine only checks that the server lists it."""
         if self._closed:
+            return
+        if not isinstance(path, str):
+            from lmdesk.core.load_settings import LoadSettings
+
+            self._wanted = path.label
+            self._start(path, settings or LoadSettings())
             return
         self._wanted = path
         if settings is not None:
@@ -162,10 +173,11 @@ class ModelHost(QObject):
         if self._wanted == path:
             self.plan_failed.emit(f"{Path(path).name} cannot be loaded: {message}")
 
-    def _start(self, path: str, settings: LoadSettings) -> None:
-        _log.info("load requested: %s with %s", path, settings)
-        self.requested = (path, settings)
-        self.loading.emit(path, settings)
+    def _start(self, path: str | RemoteModel, settings: LoadSettings) -> None:
+        label = path if isinstance(path, str) else path.label
+        _log.info("load requested: %s with %s", label, settings)
+        self.requested = (label, settings)
+        self.loading.emit(label, settings)
         self.controller.load(path, settings)
 
     def run_benchmark(self, job: BenchJob, sink: Sink, cancel: threading.Event) -> None:

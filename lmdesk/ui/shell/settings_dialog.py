@@ -1,4 +1,4 @@
-"""Settings: folders, Hugging Face, model defaults, downloads, GPU margin, theme.
+"""Settings: folders, Hugging Face, model defaults, remote servers, downloads, GPU margin, theme.
 
 Non-modal (`show()`); Save checks every value through the settings schema
 and keeps the dialog open with an inline message when one is not allowed.
@@ -34,6 +34,7 @@ from lmdesk.core.units import format_size, parse_size
 from lmdesk.ui.kit.folder_choice import folder_picker
 from lmdesk.ui.services.background import BackgroundTask
 from lmdesk.ui.services.context import SettingsStore
+from lmdesk.ui.shell.remote_servers_tab import RemoteServersTab
 from lmdesk.ui.shell.settings_fields import (
     FolderField,
     choice_combo,
@@ -66,6 +67,9 @@ class SettingsDialog(QDialog):
         tabs.addTab(self._general_tab(s), "General")
         tabs.addTab(self._hub_tab(s), "Hugging Face")
         tabs.addTab(self._defaults_tab(s), "Model defaults")
+        self.remote = RemoteServersTab(s.remote_servers)
+        tabs.addTab(self.remote, "Remote servers")
+        self.tabs = tabs
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
@@ -237,6 +241,7 @@ class SettingsDialog(QDialog):
             theme=cast(Any, self.theme.currentText()),  # checked by Settings
             load=load,
             sampling=sampling,
+            remote_servers=self.remote.servers(),
         )
 
     def show_message(self, text: str) -> None:

@@ -2,11 +2,19 @@
 
 "Custom size…" opens an inline size box under the combo (no modal dialog). A
 choice is kept across GPU polls: `set_probe` refreshes readings in place.
+
+Remote workers (`lmdesk worker`, on the Hardware page) add one choice, "This machine + N
+workers": the local GPUs, then every reachable worker's devices, in llama.cpp's order.
+A worker that cannot be reached is listed below it, greyed out, and left out of plans.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -26,12 +34,21 @@ from lmdesk.core.gpus import (
     find_what_if,
     find_what_if_group,
 )
+from lmdesk.core.load_plan import WORKERS_TARGET
 from lmdesk.core.units import GiB, format_size
+
+if TYPE_CHECKING:
+    from lmdesk.core.estimate import RemoteDevice
 
 CPU_ONLY = "cpu"
 CUSTOM = "custom…"
 ALL_GPUS = "all-gpus"
 """The key of "All N GPUs", offered when the probe finds two or more."""
+WORKERS = WORKERS_TARGET
+"""The key of "This machine + N workers", offered when a worker answers (remembered as such
+per model: `core.load_plan` then loads over the workers)."""
+REMOTE_PREFIX = "rpc:"
+"""How a worker's device is told from a local card: its `GpuInfo.uuid` starts with this."""
 
 
 def gpu_label(gpu: GpuInfo) -> str:
@@ -39,6 +56,39 @@ def gpu_label(gpu: GpuInfo) -> str:
         return f"{gpu.name} (what-if)"
     name = gpu.name.removeprefix("NVIDIA ")  # every detected card is one; keep the combo short
     return f"{name} · {format_size(gpu.usable_bytes)} free"
+
+
+def remote_gpu(device: RemoteDevice) -> GpuInfo:
+    """A worker's device as a card the panel can plan and draw: its memory as it reported it
+    (what it does not offer counts as used by others)."""
+    reported = device.device
+    return GpuInfo(
+        index=reported.index,
+        name=device.name,
+        total_bytes=reported.total_bytes,
+        free_bytes=reported.free_bytes,
+        used_bytes=reported.total_bytes - reported.free_bytes,
+        used_by_others_bytes=max(0, reported.total_bytes - reported.free_bytes),
+        utilization_percent=None,
+        driver_version="",
+        cuda_version="",
+        uuid=f"{REMOTE_PREFIX}{device.endpoint}#{reported.index}",
+    )
+
+
+def is_remote(gpu: GpuInfo) -> bool:
+    return gpu.uuid.startswith(REMOTE_PREFIX)
+
+
+def endpoint_of(gpu: GpuInfo) -> str:
+    """The worker's host:port of a remote device ('' for a local card)."""
+    return gpu.uuid.removeprefix(REMOTE_PREFIX).rpartition("#")[0] if is_remote(gpu) else ""
+
+
+def _workers_label(local: tuple[GpuInfo, ...], remote: tuple[GpuInfo, ...]) -> str:
+    count = len({endpoint_of(g) for g in remote})
+    free = format_size(sum(gpu.usable_bytes for gpu in (*local, *remote)))
+    return f"This machine + {count} worker{'s' if count != 1 else ''} · {free} free"
 
 
 def _all_label(gpus: tuple[GpuInfo, ...]) -> str:
@@ -61,6 +111,8 @@ class GpuPicker(QWidget):
         self._cards: dict[str, tuple[GpuInfo, ...]] = {}
         self._custom: dict[str, GpuInfo] = {}
         self._detected: tuple[GpuInfo, ...] = ()
+        self._remote: tuple[GpuInfo, ...] = ()
+        self._unreachable: dict[str, str] = {}
         self._previous = CPU_ONLY
         self.combo = QComboBox()
         self.combo.setSizeAdjustPolicy(
@@ -116,6 +168,26 @@ class GpuPicker(QWidget):
     def detected(self) -> tuple[GpuInfo, ...]:
         return self._detected
 
+    def current_workers(self) -> tuple[str, ...]:
+        """The workers (host:port) the chosen target places layers on, in order."""
+        endpoints = (endpoint_of(g) for g in self.current_gpus() if is_remote(g))
+        return tuple(dict.fromkeys(endpoints))
+
+    def unreachable(self) -> dict[str, str]:
+        """Workers that could not be asked (endpoint -> why); never in a plan."""
+        return dict(self._unreachable)
+
+    def set_workers(self, devices: Sequence[RemoteDevice], unreachable: Mapping[str, str]) -> None:
+        """The reachable workers' devices and the others' reasons (from `WorkerFeed`)."""
+        if not self._several:
+            return
+        self._remote = tuple(remote_gpu(d) for d in devices)
+        self._unreachable = dict(unreachable)
+        key = self.current_key()
+        if key == WORKERS and not self._remote:
+            key = self._detected[0].uuid if self._detected else CPU_ONLY
+        self._rebuild(key)
+
     def set_probe(self, probe: GpuProbe) -> None:
         """New readings: keep the choice if that card is still there, else the first GPU."""
         real = tuple(gpu for gpu in probe.gpus if not gpu.is_what_if)
@@ -129,8 +201,13 @@ class GpuPicker(QWidget):
             if len(real) > 1 and self._several:
                 self._cards[ALL_GPUS] = real
                 self.combo.setItemText(self.combo.findData(ALL_GPUS), _all_label(real))
+            if self._remote:
+                self._cards[WORKERS] = (*real, *self._remote)
+                self.combo.setItemText(
+                    self.combo.findData(WORKERS), _workers_label(real, self._remote)
+                )
             return
-        if key == ALL_GPUS and len(real) > 1:
+        if (key == ALL_GPUS and len(real) > 1) or (key == WORKERS and self._remote):
             pass
         elif key not in {g.uuid for g in real} and not key.startswith("what-if:"):
             key = real[0].uuid if real else CPU_ONLY
@@ -178,6 +255,7 @@ class GpuPicker(QWidget):
             self._add(ALL_GPUS, _all_label(self._detected), self._detected)
         if not self._detected:
             self.combo.addItem("None · CPU only", CPU_ONLY)
+        self._add_workers()
         self.combo.insertSeparator(self.combo.count())
         for card in (*WHAT_IF_CARDS, *self._custom.values()):
             self._add(card.uuid, gpu_label(card), (card,))
@@ -189,6 +267,20 @@ class GpuPicker(QWidget):
         self.combo.setCurrentIndex(max(index, 0))
         self._previous = self.current_key()
         self.combo.blockSignals(False)
+
+    def _add_workers(self) -> None:
+        if self._remote:
+            devices = (*self._detected, *self._remote)
+            self._add(WORKERS, _workers_label(self._detected, self._remote), devices)
+        model = self.combo.model()
+        for endpoint, why in self._unreachable.items():
+            self.combo.addItem(f"{endpoint} · unreachable", None)
+            index = self.combo.count() - 1
+            self.combo.setItemData(index, why, Qt.ItemDataRole.ToolTipRole)
+            if isinstance(model, QStandardItemModel):
+                item = model.item(index)
+                if item is not None:
+                    item.setEnabled(False)
 
     def _add(self, key: str, text: str, gpus: tuple[GpuInfo, ...]) -> None:
         self._cards[key] = gpus

@@ -42,6 +42,7 @@ from lmdesk.core.gpus import (
 from lmdesk.core.load_plan import settings_for, to_remembered
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.ui.kit.offload.controls import OffloadControls
+from lmdesk.ui.kit.offload.gpu_picker import WORKERS, endpoint_of, is_remote
 from lmdesk.ui.kit.offload.remember import RememberedSettings
 from lmdesk.ui.kit.offload.segments import gpu_segments, gpu_title, ram_segments
 from lmdesk.ui.kit.offload.speed_view import SpeedView
@@ -50,6 +51,7 @@ from lmdesk.ui.kit.offload.view import OffloadView
 from lmdesk.ui.kit.theme import SPACING
 from lmdesk.ui.kit.widgets import muted, primary_button
 from lmdesk.ui.services.context import SettingsStore
+from lmdesk.ui.services.worker_feed import WorkerReadings
 
 EMPTY_TEXT = "Choose a model to see how much of it fits your GPU"
 LOAD = "Load model"
@@ -157,6 +159,9 @@ class OffloadPanel(QWidget):
         if saved is not None:
             self._wanted_gpu = saved.gpu
             self.controls.gpu.select(saved.gpu)
+        elif settings is not None and settings.rpc:  # loaded over workers: show them
+            self._wanted_gpu = WORKERS
+            self.controls.gpu.select(WORKERS)
         self._show_projector(projector_or_none(self._base.mmproj))
         self.controls.set_settings(self._base)
         self._stack.setCurrentIndex(1)
@@ -191,6 +196,14 @@ class OffloadPanel(QWidget):
         self._refresh_hint()
         self._recompute()
 
+    def set_workers(self, readings: WorkerReadings) -> None:
+        """What the remote workers offer now (from `WorkerFeed`): the picker's
+        "This machine + N workers" target, and the unreachable ones greyed out."""
+        self.controls.gpu.set_workers(readings.devices, readings.unreachable)
+        if self._wanted_gpu and self.controls.gpu.current_key() != self._wanted_gpu:
+            self.controls.gpu.select(self._wanted_gpu)
+        self._recompute()
+
     def set_llama_build(self, build: LlamaBuild) -> None:
         """The installed llama.cpp (from `llama_build_info`, read off the GUI thread)."""
         self._build = build
@@ -212,7 +225,9 @@ class OffloadPanel(QWidget):
         return self._model
 
     def settings(self) -> LoadSettings:
-        return self.controls.settings(self._base)
+        """The controls' settings; ``rpc`` names the chosen target's workers."""
+        settings = self.controls.settings(self._base)
+        return settings.with_changes(rpc=self.controls.gpu.current_workers())
 
     def current_plan(self) -> MemoryPlan:
         if self._plan is None:
@@ -240,6 +255,7 @@ class OffloadPanel(QWidget):
             gpu_free=frees[0] if len(gpus) == 1 else frees,
             margin=self._margin,
             gpu_name=gpus[0].name if len(gpus) == 1 else [g.name for g in gpus],
+            overhead=[t.overhead for t in self._targets(gpus)],
         )
         self._fit, self._fit_key = result, self._suggestion_key()
         self.controls.set_settings(
@@ -333,11 +349,14 @@ class OffloadPanel(QWidget):
         return frees
 
     def _targets(self, gpus: tuple[GpuInfo, ...]) -> list[GpuTarget]:
-        """The estimator's GPUs: several split the layers by usable memory, as `fit` does."""
-        if len(gpus) == 1:
+        """The estimator's GPUs: several split the layers by usable memory, as `fit` does.
+        A worker's device has no CUDA context in this process (overhead 0)."""
+        if len(gpus) == 1 and not is_remote(gpus[0]):
             return [GpuTarget(gpus[0].name)]
         return [
-            GpuTarget(g.name, weight=float(max(free, 0)))
+            GpuTarget(g.name, weight=float(max(free, 0)), overhead=0)
+            if is_remote(g)
+            else GpuTarget(g.name, weight=float(max(free, 0)))
             for g, free in zip(gpus, self._frees(gpus), strict=True)
         ]
 
@@ -376,7 +395,7 @@ class OffloadPanel(QWidget):
         elif gpus:
             self.view.show_gpus(
                 [
-                    (gpu_title(i, g), g.total_bytes, gpu_segments(device, g))
+                    (_bar_title(i, g), g.total_bytes, gpu_segments(device, g))
                     for i, (device, g) in enumerate(zip(plan.gpus, gpus, strict=True))
                 ]
             )
@@ -386,4 +405,12 @@ class OffloadPanel(QWidget):
                 f"No NVIDIA GPU found ({reason}) — choose a what-if card to plan."
             )
         self.view.show_ram(self._memory.total_bytes, ram_segments(plan.cpu, self._memory))
+        # A worker's device has no known speed (nor its link): the line says so.
         self.speed.show_plan(self._model, self._path, plan, gpus, self._margin, targets)
+
+
+def _bar_title(index: int, gpu: GpuInfo) -> str:
+    """A local card's "GPU 1 · name"; a worker's device "Worker host:port · RPC0"."""
+    if is_remote(gpu):
+        return f"Worker {endpoint_of(gpu)} · {gpu.name.partition('@')[0]}"
+    return gpu_title(index, gpu)

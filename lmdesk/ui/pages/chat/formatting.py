@@ -10,13 +10,17 @@ from datetime import datetime
 from pathlib import Path
 
 from lmdesk.core.chats import DEFAULT_TITLE, Conversation
+from lmdesk.core.remote_engines import is_remote_label
 from lmdesk.core.units import format_size
 
 _QUANT = re.compile(r"[.\-_ ](?:I?Q\d\w*|F16|BF16|F32)$", re.IGNORECASE)
 
 
 def model_display_name(path: str | Path) -> str:
-    """ "SmolLM2 135M Instruct" for ``SmolLM2-135M-Instruct.Q4_1.gguf``."""
+    """ "SmolLM2 135M Instruct" for ``SmolLM2-135M-Instruct.Q4_1.gguf``; a remote server's
+    model as it is recorded: "server name / model id"."""
+    if is_remote_label(str(path)):
+        return str(path)
     stem = Path(path).name
     if stem.lower().endswith(".gguf"):
         stem = stem[: -len(".gguf")]

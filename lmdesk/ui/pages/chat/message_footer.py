@@ -95,8 +95,11 @@ class MessageFooter(QHBoxLayout):
         if not is_user:
             self.addStretch(1)
 
-    def show_state(self, m: Message, *, is_last: bool, busy: bool) -> None:
-        """Badge, stats and which actions apply, for ``m`` as it is now."""
+    def show_state(
+        self, m: Message, *, is_last: bool, busy: bool, model_continues: bool = True
+    ) -> None:
+        """Badge, stats and which actions apply, for ``m`` as it is now; ``model_continues``:
+        the loaded model can carry on a reply (a remote server's cannot)."""
         streaming = m.state == "streaming"
         state_badges = {"interrupted": "interrupted", "error": "error"}
         badge = "writing…" if streaming else state_badges.get(m.state, "")
@@ -117,7 +120,9 @@ class MessageFooter(QHBoxLayout):
         idle = not streaming and not busy
         is_reply = m.role == "assistant"
         stop_reason = m.stats.stop_reason if m.stats else None
-        can_continue = m.state in CONTINUABLE_STATES or stop_reason in CONTINUABLE_STOPS
+        can_continue = model_continues and (
+            m.state in CONTINUABLE_STATES or stop_reason in CONTINUABLE_STOPS
+        )
         self.regenerate_button.setVisible(is_reply and is_last and idle)
         self.continue_button.setVisible(
             is_reply and is_last and idle and can_continue and bool(m.content or m.reasoning)

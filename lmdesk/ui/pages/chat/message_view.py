@@ -51,6 +51,7 @@ class MessageView(QScrollArea):
         self.verticalScrollBar().setStyleSheet(SCROLLBAR_STYLE)
         self._widgets: list[MessageWidget] = []
         self._busy = False
+        self._model_continues = True
         self._stick = True
         self._pending: dict[int, list[str]] = {}
         self._pending_reasoning: dict[int, list[str]] = {}
@@ -161,6 +162,13 @@ class MessageView(QScrollArea):
             found = pictures.get(widget.id, ())
             widget.set_images([(a.name, a.data) for a in found])
 
+    def set_model_continues(self, continues: bool) -> None:
+        """Offer Continue only when the loaded model can carry on a reply (a remote server's
+        cannot: the OpenAI API answers each request anew)."""
+        if continues != self._model_continues:
+            self._model_continues = continues
+            self._refresh()
+
     def set_busy(self, busy: bool) -> None:
         """Hide Regenerate/Continue/Edit while a reply is being written."""
         if busy != self._busy:
@@ -184,7 +192,9 @@ class MessageView(QScrollArea):
         self.hint.setVisible(not self._widgets)
         last = len(self._widgets) - 1
         for index, widget in enumerate(self._widgets):
-            widget.set_position(is_last=index == last, busy=self._busy)
+            widget.set_position(
+                is_last=index == last, busy=self._busy, model_continues=self._model_continues
+            )
 
     # -- geometry and scrolling ---------------------------------------------------------------
     def _max_width(self) -> int:

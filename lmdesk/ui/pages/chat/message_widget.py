@@ -61,6 +61,7 @@ class MessageWidget(QWidget):
         self.message = message
         self._is_last = False
         self._busy = False
+        self._model_continues = True
         is_user = message.role == "user"
         self.bubble = QFrame()
         self.bubble.setObjectName("userBubble" if is_user else "assistantCard")
@@ -151,10 +152,12 @@ class MessageWidget(QWidget):
     def text(self) -> str:
         return self.body.text()
 
-    def set_position(self, *, is_last: bool, busy: bool) -> None:
-        """Whether this is the conversation's last message, and whether a reply is running."""
-        if (is_last, busy) != (self._is_last, self._busy):
-            self._is_last, self._busy = is_last, busy
+    def set_position(self, *, is_last: bool, busy: bool, model_continues: bool = True) -> None:
+        """Whether this is the conversation's last message, whether a reply is running, and
+        whether the loaded model can carry on a reply (Continue)."""
+        state = (is_last, busy, model_continues)
+        if state != (self._is_last, self._busy, self._model_continues):
+            self._is_last, self._busy, self._model_continues = state
             self._refresh_footer()
 
     def set_max_width(self, width: int) -> None:
@@ -175,7 +178,12 @@ class MessageWidget(QWidget):
         self._refresh_footer()
 
     def _refresh_footer(self) -> None:
-        self._footer.show_state(self.message, is_last=self._is_last, busy=self._busy)
+        self._footer.show_state(
+            self.message,
+            is_last=self._is_last,
+            busy=self._busy,
+            model_continues=self._model_continues,
+        )
         self._footer.show_versions(*self._versions, busy=self._busy)
 
     # -- actions ------------------------------------------------------------------------------

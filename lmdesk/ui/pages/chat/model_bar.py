@@ -38,6 +38,9 @@ NO_MODEL = "Choose a model to load"
 class ModelBar(QWidget):
     model_chosen = Signal(str)
     """path of a model picked from the menu (shown in the Load tab, not loaded yet)."""
+    remote_chosen = Signal(str, str)
+    """server name, model id: a remote server's model picked from the menu (loaded at once:
+    it takes no memory here)."""
     open_file_requested = Signal()
     library_requested = Signal()
     menu_about_to_show = Signal()
@@ -81,6 +84,8 @@ class ModelBar(QWidget):
         row.addWidget(self.status)
         row.addStretch(1)
         self._models: list[tuple[str, str]] = []
+        self._remote: dict[str, list[str] | str | None] = {}
+        """server name → its model ids, why it cannot be listed, or None while listing."""
         self.set_models([], scanning=True)
         self.show_unloaded()
 
@@ -102,6 +107,18 @@ class ModelBar(QWidget):
 
     def show_loaded(self, loaded: LoadedModel) -> None:
         report = loaded.report
+        if report.remote_server:
+            self.picker.setText(f"{report.name} ● on {report.remote_server}")
+            self.picker.setToolTip(
+                f"{report.name}, run by the server {report.remote_server}; it applies its "
+                "own chat template and keeps the model in its own memory"
+            )
+            self._set_loading(False)
+            self.eject_button.show()
+            self.eject_button.setToolTip("Stop using this server's model")
+            self.status.setText("")
+            return
+        self.eject_button.setToolTip("Unload the model and free its memory")
         self.picker.setText(
             model_line(
                 report.path,
@@ -137,6 +154,21 @@ class ModelBar(QWidget):
             action = self.menu.addAction(label)
             action.setToolTip(path)
             action.triggered.connect(lambda _c=False, p=path: self.model_chosen.emit(p))
+        for server, found in self._remote.items():
+            self.menu.addSection(server)
+            if found is None:
+                self.menu.addAction("Asking the server for its models…").setEnabled(False)
+            elif isinstance(found, str):
+                self.menu.addAction(_shortened(found)).setEnabled(False)
+                self.menu.actions()[-1].setToolTip(found)
+            elif not found:
+                self.menu.addAction("No models on this server").setEnabled(False)
+            for model_id in found if isinstance(found, list) else []:
+                action = self.menu.addAction(model_id)
+                action.setToolTip(f"{model_id} on {server}")
+                action.triggered.connect(
+                    lambda _c=False, s=server, m=model_id: self.remote_chosen.emit(s, m)
+                )
         self.menu.addSeparator()
         self.menu.addAction("Open a GGUF file…").triggered.connect(self.open_file_requested)
         self.menu.addAction("My Models…").triggered.connect(self.library_requested)
@@ -144,8 +176,25 @@ class ModelBar(QWidget):
     def models(self) -> list[tuple[str, str]]:
         return list(self._models)
 
+    def set_remote(self, server: str, found: list[str] | str | None) -> None:
+        """A remote server's models (ids), why they cannot be listed, or None while asking."""
+        self._remote[server] = found
+        self.set_models(self._models)
+
+    def set_remote_servers(self, names: list[str]) -> None:
+        """The servers in the settings, in order (those gone from it are dropped)."""
+        self._remote = {name: self._remote.get(name) for name in names}
+        self.set_models(self._models)
+
+    def remote(self) -> dict[str, list[str] | str | None]:
+        return dict(self._remote)
+
 
 def menu_label(path: Path, size: int) -> str:
     from lmdesk.core.units import format_size
 
     return f"{model_display_name(path)} · {format_size(size)}"
+
+
+def _shortened(text: str, limit: int = 90) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

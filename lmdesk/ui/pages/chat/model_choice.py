@@ -1,7 +1,7 @@
 """Finding models for the picker and reading a chosen model's header, off the GUI thread.
 
-Both read files (a folder walk, a GGUF header), so both run as
-`BackgroundTask`s; the results arrive on the GUI thread.
+All of it reads files (a folder walk, a GGUF header) or asks a server (a remote server's
+``/v1/models``), so each runs as a `BackgroundTask`; the results arrive on the GUI thread.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject
 
 from lmdesk.core import paths
 from lmdesk.core.gguf import ModelInfo
+from lmdesk.core.remote_engines import RemoteServer
 from lmdesk.ui.pages.chat.model_bar import menu_label
 from lmdesk.ui.services.background import BackgroundTask, Progress
 from lmdesk.ui.services.context import SettingsStore
@@ -58,6 +59,35 @@ class ModelChoice(QObject):
             return read_model(Path(path))
 
         self._run("read", work, done, failed)  # type: ignore[arg-type]
+
+    def list_remote(
+        self,
+        server: RemoteServer,
+        done: Callable[[list[str]], None],
+        failed: Callable[[str], None],
+    ) -> None:
+        """The model ids ``server`` lists, or why it cannot (one sentence)."""
+
+        def work(_progress: Progress) -> list[str] | str:
+            from lmdesk.core.engine.errors import EngineError
+            from lmdesk.core.remote_engines.listing import list_models
+
+            try:
+                return list_models(server)
+            except EngineError as exc:  # its sentence, without the type's name
+                return str(exc)
+
+        def finished(result: object) -> None:
+            if isinstance(result, str):
+                failed(result)
+            else:
+                done(result)  # type: ignore[arg-type]
+
+        self._run(f"remote {server.name}", work, finished, failed)
+
+    def listing(self, server_name: str) -> bool:
+        """Whether that server is being asked already."""
+        return any(t.objectName() == f"remote {server_name}" and t.running for t in self._tasks)
 
     def _run(
         self,

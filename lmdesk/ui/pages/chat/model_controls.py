@@ -12,12 +12,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QFileDialog, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.load_plan import lighter_settings
 from lmdesk.core.load_settings import LoadSettings
+from lmdesk.core.remote_engines import (
+    RemoteModel,
+    RemoteServer,
+    is_remote_label,
+    servers_from_setting,
+)
 from lmdesk.core.units import format_size
 from lmdesk.ui.kit.offload import OffloadPanel
 from lmdesk.ui.pages.chat.formatting import model_display_name
@@ -32,6 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from lmdesk.core.engine import EngineError, UnloadReport
+    from lmdesk.ui.services.worker_feed import WorkerFeed
 
 
 LOADED_WORDS = {"chat": "loaded", "server": "loaded by the server"}
@@ -59,16 +66,27 @@ class ModelControls(QObject):
         self._panel_path = ""
         self._attempt: tuple[str, LoadSettings] | None = None
         self._found: list[tuple[str, str]] = []
+        self._known: list[RemoteServer] = []
         self.bar = ModelBar()
         self.panel = OffloadPanel(context.settings)
         self.panel.speed.use_host(host)  # its Benchmark swaps the chat's model, never a 2nd copy
+        self.remote_note = RemoteNote()
+        self.load_tab = QStackedWidget()
+        """The Load tab: the Load panel, or where a remote model runs (no memory here)."""
+        self.load_tab.addWidget(self.panel)
+        self.load_tab.addWidget(self.remote_note)
         self.template_banner = TemplateBanner()
         self.choice = ModelChoice(context.settings, self)
         if context.latest_probe is not None:
             self.panel.set_gpus(context.latest_probe)
         if context.llama_build is not None:
             self.panel.set_llama_build(context.llama_build)
+        self.workers: WorkerFeed = context.workers
+        """The remote workers' devices for the panel's Target GPU picker (the context's)."""
+        if self.workers.latest is not None:
+            self.panel.set_workers(self.workers.latest)
         self._connect()
+        self.workers.refresh()
 
     def _connect(self) -> None:
         c, signals = self._controller, self._context.signals
@@ -84,6 +102,7 @@ class ModelControls(QObject):
         self.template_banner.template_chosen.connect(c.set_chat_template)
         self.panel.load_requested.connect(self.load_model)
         self.bar.model_chosen.connect(self.choose_model)
+        self.bar.remote_chosen.connect(self.load_remote)
         self.bar.menu_about_to_show.connect(self._scan_models)
         self.bar.open_file_requested.connect(self.open_file)
         self.bar.library_requested.connect(lambda: signals.navigate_requested.emit("library"))
@@ -92,8 +111,11 @@ class ModelControls(QObject):
         self._host.loading.connect(self._on_loading)
         self._host.plan_failed.connect(lambda _message: self.bar.show_unloaded())
         signals.gpu_probe.connect(self.panel.set_gpus)
+        self.workers.sig_workers.connect(self.panel.set_workers)
         signals.llama_build.connect(self.panel.set_llama_build)
         signals.models_changed.connect(self._models_changed)
+        self._context.settings.changed.connect(lambda _s: self._servers_changed())
+        self._servers_changed()
 
     # -- requests -----------------------------------------------------------------------------
     def load_model(self, path: str, settings: LoadSettings | None = None) -> None:
@@ -101,10 +123,24 @@ class ModelControls(QObject):
         (`core.load_plan`: remembered, else the defaults fitted to the GPU)."""
         self._host.load(path, settings)
 
+    def load_remote(self, server_name: str, model_id: str) -> None:
+        """Use a remote server's model (from the picker): loaded at once through the host."""
+        server = next((s for s in self._servers() if s.name == server_name), None)
+        if server is None:
+            self.notice.emit("error", f"The server {server_name} is no longer in Settings.")
+            return
+        self._host.load(RemoteModel(server, model_id))
+
     def _on_loading(self, path: str, settings: LoadSettings) -> None:
         """The host handed a load to the engine (from here, My Models or the start-up)."""
         self._attempt = (path, settings)
         self.notice.emit("", "")
+        if is_remote_label(path):
+            self._panel_path = path
+            self.remote_note.show_model(path, loading=True)
+            self.load_tab.setCurrentWidget(self.remote_note)
+            return
+        self.load_tab.setCurrentWidget(self.panel)
         if self._panel_path != path:
             self.choose_model(path, settings, switch_tab=False)
 
@@ -112,11 +148,16 @@ class ModelControls(QObject):
         """A page built after a load: show the model loaded, or being loaded, already
         (`model_ready` follows, so call it once the page listens)."""
         c = self._controller
-        if c.loaded_model is not None:
+        if c.loaded_model is not None and c.loaded_model.report.remote_server:
+            self._on_loaded(c.loaded_model)
+        elif c.loaded_model is not None:
             self.choose_model(
                 str(c.loaded_model.path), c.loaded_model.report.settings, switch_tab=False
             )
             self._on_loaded(c.loaded_model)
+        elif c.loading_path is not None and is_remote_label(c.loading_path):
+            self._on_loading(c.loading_path, LoadSettings())
+            self.bar.show_loading(c.loading_path)
         elif c.loading_path is not None:
             requested = self._host.requested
             settings = requested[1] if requested and requested[0] == c.loading_path else None
@@ -128,6 +169,11 @@ class ModelControls(QObject):
     ) -> None:
         """Show ``path`` in the Load panel (its header is read off the GUI thread)."""
         self._panel_path = path
+        if (
+            self._controller.loaded_model is None
+            or not self._controller.loaded_model.report.remote_server
+        ):
+            self.load_tab.setCurrentWidget(self.panel)
 
         def show(model: ModelInfo) -> None:
             self.panel.set_model(model, path, settings)
@@ -152,7 +198,31 @@ class ModelControls(QObject):
         dialog.open()
         return dialog
 
+    def _servers(self) -> list[RemoteServer]:
+        return servers_from_setting(self._context.settings.settings.remote_servers)
+
+    def _servers_changed(self) -> None:
+        """Settings changed: the picker's server sections follow (asked again when opened)."""
+        servers = self._servers()
+        if servers != self._known:
+            self._known = servers
+            self.bar.set_remote_servers([s.name for s in servers])
+            for server in servers:
+                self.bar.set_remote(server.name, None)
+
+    def _list_remote(self) -> None:
+        """Ask each remote server for its models (the menu shows them as they come)."""
+        for server in self._known:
+            if self.choice.listing(server.name):
+                continue  # the last answer stays in the menu until the new one comes
+            self.choice.list_remote(
+                server,
+                lambda ids, name=server.name: self.bar.set_remote(name, ids),
+                lambda message, name=server.name: self.bar.set_remote(name, message),
+            )
+
     def _scan_models(self) -> None:
+        self._list_remote()
         if self.choice.stale:
             self.choice.scan(lambda models: self.bar.set_models(self._mark_loaded(models)))
         else:
@@ -174,7 +244,14 @@ class ModelControls(QObject):
     # -- results ------------------------------------------------------------------------------
     def _on_loaded(self, loaded: LoadedModel) -> None:
         self.bar.show_loaded(loaded)
-        self.panel.set_loaded(str(loaded.path), loaded.report.settings)
+        if loaded.report.remote_server:
+            self._panel_path = str(loaded.path)
+            self.panel.set_loaded(None)
+            self.remote_note.show_model(str(loaded.path), loading=False)
+            self.load_tab.setCurrentWidget(self.remote_note)
+        else:
+            self.load_tab.setCurrentWidget(self.panel)
+            self.panel.set_loaded(str(loaded.path), loaded.report.settings)
         if loaded.has_builtin_template:
             self.template_banner.hide()
         else:
@@ -188,6 +265,8 @@ class ModelControls(QObject):
         self.model_ready.emit(loaded)
 
     def _on_load_failed(self, error: EngineError) -> None:
+        if self._attempt is not None and self._attempt[1].rpc:
+            self.workers.refresh()  # one may have gone: the picker then leaves it out
         self.bar.show_unloaded()
         self.load_error.emit(str(error), self._way_out(error))
         self._gone()
@@ -225,6 +304,7 @@ class ModelControls(QObject):
 
     def _gone(self) -> None:
         self.panel.set_loaded(None)
+        self.load_tab.setCurrentWidget(self.panel)
         self.template_banner.hide()
         self._context.signals.model_changed.emit(None)
         self.model_gone.emit()
@@ -232,3 +312,34 @@ class ModelControls(QObject):
     def shutdown(self) -> None:
         self.panel.save_now()
         self.choice.wait()
+
+
+class RemoteNote(QWidget):
+    """Where the Load panel would be, for a remote model: it runs on its server, not here."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("remoteNote")
+        self.title = QLabel()
+        self.title.setObjectName("remoteNoteTitle")
+        self.title.setStyleSheet("font-size: 15px; font-weight: 600;")
+        self.title.setWordWrap(True)
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.text.setStyleSheet("color: palette(placeholder-text);")
+        self.text.setTextFormat(Qt.TextFormat.PlainText)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(16, 16, 16, 16)
+        column.setSpacing(8)
+        column.addWidget(self.title)
+        column.addWidget(self.text)
+        column.addStretch(1)
+
+    def show_model(self, label: str, *, loading: bool) -> None:
+        server, _, model_id = label.partition(" / ")
+        self.title.setText(f"Runs on {server}")
+        self.text.setText(
+            f"{model_id} is {'being checked on' if loading else 'served by'} {server}: it takes "
+            "no memory on this computer, so there are no layers or context to set here. The "
+            "server applies its own chat template. Pick a model on this computer to load it here."
+        )

@@ -36,6 +36,9 @@ class ModelTemplateSync(QObject):
             signal.connect(lambda *_args: self.refresh_preview())
 
     def model_ready(self, loaded: LoadedModel) -> None:
+        if loaded.report.remote_server:  # the server applies its own template
+            self.model_gone()
+            return
         self._loaded = loaded
         report = loaded.report
         override = self._kept_override(str(loaded.path))

@@ -134,12 +134,14 @@ class DownloadButtons(QObject):
 
     def compare(self, name: str) -> CompareCardsDialog | None:
         """Open Compare cards for the model `name` once its header is read (non-modal)."""
-        info = next((r.info for r in self._files.rows() if r.model.name == name), None)
-        if info is None:
+        row = next((r for r in self._files.rows() if r.model.name == name), None)
+        if row is None or row.info is None:
             return None
         if self.compare_dialog is not None:
             self.compare_dialog.close()
-        self.compare_dialog = open_compare_cards(info, self._context, self._view)
+        self.compare_dialog = open_compare_cards(
+            row.info, self._context, self._view, projector=self._files.paired(row)
+        )
         return self.compare_dialog
 
     def _refresh_compare(self) -> None:

@@ -5,7 +5,8 @@ as an estimate from the file size ("≈ from file size") and becomes exact when 
 model's header has been read from the hub. Files that are not models (projectors,
 importance matrices, adapters) and split models with parts missing get no verdict. In a
 repository with a vision projector (``mmproj``), every model row says it needs it for
-pictures (`core.hub.repo_projector` picks it), and Download fetches it too.
+pictures (`core.hub.repo_projector` picks it), and Download fetches it too; their verdicts
+count it (`paired`): by its file size, "≈", until its header has been read from the hub.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 
 from lmdesk.core.estimate import FitInputs, FitWords
+from lmdesk.core.estimate.projector import ProjectorInfo
 from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.hub import WHAT_IT_IS, FileKind, RemoteModel, repo_projector
 from lmdesk.core.units import format_size
@@ -66,10 +68,32 @@ class FilesModel(RowTableModel[FileRow]):
     headers = HEADERS
     projector: RemoteModel | None = None
     """The repository's vision projector, downloaded with any of its models (None: none)."""
+    projector_header: ProjectorInfo | None = None
+    """Its header, once read from the hub (None: not yet, or no projector)."""
+    projector_error: str | None = None
+    """Why its header could not be read: the load rule does not pair such a file, so the
+    verdicts no longer count it."""
 
     def needs_projector(self, row: FileRow) -> RemoteModel | None:
         """The projector that must come with `row`'s model for it to read pictures."""
         return self.projector if row.kind == "model" else None
+
+    def paired(self, row: FileRow) -> ProjectorInfo | None:
+        """The projector `row`'s verdict counts: from its header, else by its file size
+        (None: no projector, or one whose header could not be read)."""
+        projector = self.needs_projector(row)
+        if projector is None or self.projector_error:
+            return None
+        return self.projector_header or ProjectorInfo.from_size(
+            projector.name, projector.total_size
+        )
+
+    def _judge(self, row: FileRow, inputs: FitInputs) -> FitWords:
+        projector = self.paired(row)
+        if row.info is not None:
+            return inputs.words(row.info, projector)
+        extra = projector.file_bytes if projector is not None else 0
+        return inputs.words_from_size(row.model.total_size + extra)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         row = self.row_at(index)
@@ -133,8 +157,15 @@ class FilesModel(RowTableModel[FileRow]):
                 detail += f"\nReads pictures with {projector.filename}, downloaded with it."
             if row.header_error:
                 detail += f"\nThe header could not be read: {row.header_error}"
-            elif row.words.approximate:
+            elif self.projector_error and self.needs_projector(row) is not None:
+                detail += (
+                    "\nThe vision projector is not counted: its header could not be read "
+                    f"({self.projector_error})."
+                )
+            elif row.words.approximate and row.info is None:
                 detail += "\nReading the model's header from the hub…"
+            elif row.words.approximate:
+                detail += "\nReading the vision projector's header from the hub…"
             return detail
         return None
 
@@ -143,14 +174,16 @@ class FilesModel(RowTableModel[FileRow]):
         self.beginResetModel()
         self._rows = [FileRow(m) for m in models]
         self.projector = repo_projector(models)
+        self.projector_header = self.projector_error = None
         for row in self._rows:
-            row.words = inputs.words_from_size(row.model.total_size)
+            row.words = self._judge(row, inputs)
         self.endResetModel()
 
     def clear(self) -> None:
         self.beginResetModel()
         self._rows = []
         self.projector = None
+        self.projector_header = self.projector_error = None
         self.endResetModel()
 
     def rows(self) -> list[FileRow]:
@@ -164,8 +197,15 @@ class FilesModel(RowTableModel[FileRow]):
         for i, row in enumerate(self._rows):
             if row.model.name == name:
                 row.info, row.header_error = info, None
-                row.words = inputs.words(info)
+                row.words = self._judge(row, inputs)
                 self._changed(i)
+
+    def set_projector(self, name: str, info: ProjectorInfo, inputs: FitInputs) -> None:
+        """The header of the repository's projector `name` arrived: the verdicts count it."""
+        if self.projector is None or self.projector.name != name:
+            return  # another projector of the repository, not the one downloaded
+        self.projector_header = info
+        self.refresh_verdicts(inputs)
 
     def set_kind(self, name: str, kind: FileKind) -> None:
         """The header of `name` says it is not a model after all: it loses its verdict."""
@@ -175,6 +215,8 @@ class FilesModel(RowTableModel[FileRow]):
                 self._changed(i)
 
     def set_header_error(self, name: str, message: str) -> None:
+        if self.projector is not None and self.projector.name == name:
+            self.projector_error = message  # the verdicts drop it (`refresh_verdicts`)
         for i, row in enumerate(self._rows):
             if row.model.name == name:
                 row.header_error = message
@@ -183,8 +225,7 @@ class FilesModel(RowTableModel[FileRow]):
     def refresh_verdicts(self, inputs: FitInputs) -> None:
         """The GPU or the settings changed: judge every row again."""
         for row in self._rows:
-            size = row.model.total_size
-            row.words = inputs.words(row.info) if row.info else inputs.words_from_size(size)
+            row.words = self._judge(row, inputs)
         if self._rows:
             self.dataChanged.emit(self.index(0, FIT), self.index(len(self._rows) - 1, FIT))
 

@@ -8,11 +8,12 @@ refusal: every other file would be refused the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from lmdesk.core.estimate.projector import ProjectorInfo
 from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.hub import FileKind, RemoteModel
 from lmdesk.ui.pages.discover.search import RATE_LIMITED
@@ -27,12 +28,16 @@ class HeaderResult:
     error: str | None = None
     gated: bool = False
     kind: FileKind = "model"
+    projector: ProjectorInfo | None = None
+    """Read when the file is a vision projector libmtmd can load (its memory in the verdicts)."""
 
 
 def read_model_header(
     model: RemoteModel, *, endpoint: str, cache_dir: Path, progress: Progress
 ) -> HeaderResult:
-    """Read (or recall) every part's header and describe the model; errors become a result."""
+    """Read (or recall) every part's header and describe the model (or the projector);
+    errors become a result."""
+    from lmdesk.core.estimate.projector import ProjectorError, projector_info
     from lmdesk.core.gguf import GGUFError, describe, merge_split_headers
     from lmdesk.core.hub import GatedRepoNoAccess, HubError, kind_from_header, read_remote_header
 
@@ -52,6 +57,12 @@ def read_model_header(
                 )
             )
             kind = kind_from_header(headers[0].metadata)
+            if kind == "projector" and len(model.parts) == 1:
+                try:
+                    seeing = replace(projector_info(headers[0]), name=part.filename)
+                except ProjectorError as exc:
+                    return HeaderResult(model.name, None, str(exc), kind=kind)
+                return HeaderResult(model.name, None, kind=kind, projector=seeing)
             if kind != "model":
                 return HeaderResult(model.name, None, kind=kind)
         header = headers[0] if len(headers) == 1 else merge_split_headers(headers)
@@ -71,6 +82,8 @@ class HeaderFetcher(QObject):
     """model name, why (a sentence)."""
     not_a_model = Signal(str, str)
     """model name, its FileKind: the header says it is a projector, imatrix or adapter."""
+    projector_ready = Signal(str, object)
+    """the projector's name (as `RemoteModel.name`), its ProjectorInfo: its header was read."""
     gated = Signal(str)
     """the hub's message: the repository is gated and this login has no access."""
     rate_limited = Signal(int)
@@ -129,6 +142,10 @@ class HeaderFetcher(QObject):
                 self.header_ready.emit(result.name, result.info)
             elif result.kind != "model":
                 self.not_a_model.emit(result.name, result.kind)
+                if result.projector is not None:
+                    self.projector_ready.emit(result.name, result.projector)
+                elif result.error:  # a projector libmtmd could not load
+                    self.header_failed.emit(result.name, result.error)
             else:
                 self.header_failed.emit(result.name, result.error or "unknown error")
             if result.gated:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from lmdesk.core.estimate import FitInputs
+from lmdesk.core.estimate.projector import ProjectorInfo
 from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.hub import RemoteModel, RepoSummary
 from lmdesk.core.hub.endpoint import hub_endpoint
@@ -125,9 +126,10 @@ class RepoView(QWidget):
         layout.addWidget(self.body, 1)
         self.body.hide()
         self.headers.header_ready.connect(self._on_header)
-        self.headers.header_failed.connect(self.files.set_header_error)
+        self.headers.header_failed.connect(self._on_header_failed)
         self.headers.header_failed.connect(lambda *_: self._update_status())
         self.headers.not_a_model.connect(self.files.set_kind)
+        self.headers.projector_ready.connect(self._on_projector)
         self.headers.not_a_model.connect(lambda *_: self._update_status())
         self.headers.gated.connect(self._on_gated)
         self.headers.idle.connect(self._update_status)
@@ -211,7 +213,9 @@ class RepoView(QWidget):
         if not models:
             self.status.setText("This repository has no GGUF files.")
             return
-        self.headers.fetch([m for m in models if m.kind == "model" and m.complete])
+        wanted = [m for m in models if m.kind == "model" and m.complete]
+        projector = self.files.projector  # first: every model's verdict counts it
+        self.headers.fetch([projector, *wanted] if projector is not None and wanted else wanted)
         self._update_status()
 
     def _on_failed(self, message: str, _details: str) -> None:
@@ -221,6 +225,14 @@ class RepoView(QWidget):
     def _on_header(self, name: str, info: ModelInfo) -> None:
         self.files.set_header(name, info, self._inputs())
         self._update_status()
+
+    def _on_header_failed(self, name: str, message: str) -> None:
+        self.files.set_header_error(name, message)
+        if self.files.projector is not None and self.files.projector.name == name:
+            self.files.refresh_verdicts(self._inputs())
+
+    def _on_projector(self, name: str, info: ProjectorInfo) -> None:
+        self.files.set_projector(name, info, self._inputs())
 
     def _on_rate_limited(self, seconds: int) -> None:
         self.status.setText(f"{waiting_words(seconds)}.")
@@ -255,7 +267,8 @@ class RepoView(QWidget):
         pending = self.headers.pending()
         if pending:
             self.status.setText(
-                f"Reading model headers from the hub… {len(rows) - pending} of {len(rows)}. "
+                f"Reading model headers from the hub… {max(len(rows) - pending, 0)} of "
+                f"{len(rows)}. "
                 f"Until then, verdicts are estimated from the file size."
             )
         else:

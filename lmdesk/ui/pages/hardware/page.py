@@ -70,7 +70,7 @@ class HardwarePage(QScrollArea):
         )
         what_if_card.box.addWidget(self.table)
         grid.addWidget(what_if_card, 2, 0, 1, 2)
-        self.workers = WorkersCard(context.settings)
+        self.workers = WorkersCard(context.settings, context.workers)
         grid.addWidget(self.workers, 3, 0, 1, 2)
 
         column = QVBoxLayout(body)

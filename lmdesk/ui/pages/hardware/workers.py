@@ -1,9 +1,10 @@
 """Remote workers on the Hardware page: other machines' devices, lent by `lmdesk worker`.
 
-Each worker is asked what it offers on a worker thread (`core.rpc_worker.probe`, itself a
-child process, so a peer that answers garbage cannot take the app down) and shown with
-its devices' memory, or why it cannot be used. The list is a setting (`rpc_workers`),
-saved through the app's one `SettingsStore`.
+Each worker is asked what it offers by the app's `WorkerFeed` (a child process per worker,
+off the GUI thread, so a peer that answers garbage cannot take the app down) and shown with
+its devices' memory, or why it cannot be used; the Load panel's Target GPU picker shows the
+same readings. The list is a setting (`rpc_workers`), saved through the app's one
+`SettingsStore` (the feed asks again when it changes).
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidg
 from lmdesk.core.rpc_worker import Device, WorkerError, parse_endpoint
 from lmdesk.core.units import format_size
 from lmdesk.ui.kit.widgets import Card, heading, muted, secondary_button
-from lmdesk.ui.services.background import Progress
 from lmdesk.ui.services.context import SettingsStore
-from lmdesk.ui.services.task_group import TaskGroup
+from lmdesk.ui.services.worker_feed import WorkerFeed, WorkerReadings
 
 CHECKING = "asking…"
 
@@ -25,10 +25,13 @@ CHECKING = "asking…"
 class WorkersCard(Card):
     """Add a worker by host:port, see what each offers, remove it."""
 
-    def __init__(self, store: SettingsStore, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, store: SettingsStore, feed: WorkerFeed | None = None, parent: QWidget | None = None
+    ) -> None:
+        """`feed` is the app's (`AppContext.workers`); without one the card makes its own."""
         super().__init__(parent)
         self._store = store
-        self._tasks = TaskGroup(self)
+        self._feed = feed if feed is not None else WorkerFeed(store, self)
         self.rows: dict[str, QLabel] = {}
         self.address = QLineEdit()
         self.address.setPlaceholderText("host:port of a machine running `lmdesk worker`")
@@ -53,8 +56,12 @@ class WorkersCard(Card):
         self.box.addLayout(self._list)
         self.add_button.clicked.connect(self.add)
         self.address.returnPressed.connect(self.add)
+        self._feed.asking.connect(self._show_asking)
+        self._feed.sig_workers.connect(self._show_readings)
         for endpoint in store.settings.rpc_workers:
             self._show(endpoint)
+        if store.settings.rpc_workers:
+            self._feed.refresh()
 
     def add(self) -> None:
         """Add the address typed (checked first), remember it, and ask the worker."""
@@ -70,44 +77,34 @@ class WorkersCard(Card):
         if endpoint in self.rows:
             self.refresh(endpoint)
             return
+        self._show(endpoint)
         workers = (*self._store.settings.rpc_workers, endpoint)
-        try:
+        try:  # the feed asks the workers again when the list changes
             self._store.update(lambda s: replace(s, rpc_workers=workers))
         except OSError as exc:
+            self._drop_row(endpoint)
             self._say(f"The settings could not be saved: {exc.strerror or exc}")
-            return
-        self._show(endpoint)
 
     def remove(self, endpoint: str) -> None:
-        label = self.rows.pop(endpoint, None)
-        line = label.parentWidget() if label is not None else None
-        if line is not None:
-            line.deleteLater()
+        self._drop_row(endpoint)
         workers = tuple(w for w in self._store.settings.rpc_workers if w != endpoint)
         try:
             self._store.update(lambda s: replace(s, rpc_workers=workers))
         except OSError as exc:
             self._say(f"The settings could not be saved: {exc.strerror or exc}")
 
-    def refresh(self, endpoint: str) -> None:
-        """Ask ``endpoint`` again what it offers (off the GUI thread)."""
-        from lmdesk.core.rpc_worker import probe
-
-        label = self.rows[endpoint]
-        label.setText(f"<b>{endpoint}</b> · {CHECKING}")
-
-        def work(_progress: Progress) -> list[Device]:
-            return probe(endpoint)
-
-        self._tasks.start(
-            work,
-            name="worker-probe",
-            done=lambda devices: self._show_devices(endpoint, devices),
-            failed=lambda message, _details: self._show_failure(endpoint, message),
-        )
+    def refresh(self, endpoint: str | None = None) -> None:
+        """Ask the workers again what they offer ("Check again"; off the GUI thread)."""
+        self._feed.refresh()
 
     def wait(self, timeout_s: float = 30.0) -> bool:
-        return self._tasks.wait_all(timeout_s)
+        return self._feed.wait(timeout_s)
+
+    def _drop_row(self, endpoint: str) -> None:
+        label = self.rows.pop(endpoint, None)
+        line = label.parentWidget() if label is not None else None
+        if line is not None:
+            line.deleteLater()
 
     def _show(self, endpoint: str) -> None:
         line = QWidget()
@@ -124,23 +121,33 @@ class WorkersCard(Card):
         remove.clicked.connect(lambda: self.remove(endpoint))
         self._list.addWidget(line)
         self.rows[endpoint] = label
-        self.refresh(endpoint)
+        label.setText(f"<b>{endpoint}</b> · {CHECKING}")
+
+    def _show_asking(self, endpoints: tuple[str, ...]) -> None:
+        for endpoint in endpoints:
+            label = self.rows.get(endpoint)
+            if label is not None:
+                label.setText(f"<b>{endpoint}</b> · {CHECKING}")
+
+    def _show_readings(self, readings: WorkerReadings) -> None:
+        for endpoint, why in readings.unreachable.items():
+            label = self.rows.get(endpoint)
+            if label is not None:
+                label.setText(f"<b>{endpoint}</b> · unreachable: {why}")
+        for endpoint in self.rows:
+            devices = [d.device for d in readings.devices if d.endpoint == endpoint]
+            if devices:
+                self._show_devices(endpoint, devices)
 
     def _show_devices(self, endpoint: str, devices: list[Device]) -> None:
-        label = self.rows.get(endpoint)
-        if label is None:
-            return
+        label = self.rows[endpoint]
         parts = [
-            f"{d.description or d.name}: {format_size(d.free_bytes)} free of "
+            f"{d.name if d.description in ('', endpoint) else d.description}: "
+            f"{format_size(d.free_bytes)} free of "
             f"{format_size(d.total_bytes)}"
             for d in devices
         ]
         label.setText(f"<b>{endpoint}</b> · " + "; ".join(parts))
-
-    def _show_failure(self, endpoint: str, message: str) -> None:
-        label = self.rows.get(endpoint)
-        if label is not None:
-            label.setText(f"<b>{endpoint}</b> · unreachable: {message}")
 
     def _say(self, text: str) -> None:
         self.problem.setText(text)

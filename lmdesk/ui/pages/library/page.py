@@ -35,7 +35,7 @@ from lmdesk.ui.kit.widgets import heading, muted, primary_button, secondary_butt
 from lmdesk.ui.pages.library.actions import DeleteFlow, plan_load, reveal
 from lmdesk.ui.pages.library.details import ModelDetails
 from lmdesk.ui.pages.library.library_model import FIT, NAME, LibraryModel, LibraryProxy
-from lmdesk.ui.pages.library.scanner import LibraryScanner
+from lmdesk.ui.pages.library.scanner import LibraryScanner, paired_projector
 from lmdesk.ui.services.context import AppContext
 from lmdesk.ui.services.errors import show_error
 
@@ -231,7 +231,9 @@ class LibraryPage(QWidget):
             return None
         if self.compare_dialog is not None:
             self.compare_dialog.close()
-        self.compare_dialog = open_compare_cards(entry.model, self._context, self)
+        self.compare_dialog = open_compare_cards(
+            entry.model, self._context, self, projector=paired_projector(entry)
+        )
         return self.compare_dialog
 
     def _selection_changed(self, *_args: object) -> None:

@@ -15,7 +15,9 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from lmdesk.core.estimate import FitInputs, FitWords
+from lmdesk.core.estimate.projector import ProjectorInfo, projector_or_none
 from lmdesk.core.library import LibraryEntry
+from lmdesk.core.load_plan import projector_for
 from lmdesk.ui.services.background import BackgroundTask, Progress
 from lmdesk.ui.services.context import AppContext
 from lmdesk.ui.services.task_group import TaskGroup
@@ -24,9 +26,20 @@ ScanResult = tuple[list[LibraryEntry], dict[Path, FitWords], FitInputs, str | No
 """The models found, their verdicts, the inputs judged against, the models folder's problem."""
 
 
+def paired_projector(entry: LibraryEntry) -> ProjectorInfo | None:
+    """The vision projector the load rule pairs with the entry's model (None: none)."""
+    if entry.model is None:
+        return None
+    return projector_or_none(projector_for(entry.path, entry.model))
+
+
 def judge_all(entries: list[LibraryEntry], inputs: FitInputs) -> dict[Path, FitWords]:
-    """The verdict of every usable entry (a few milliseconds each)."""
-    return {e.path: inputs.words(e.model) for e in entries if e.is_ok and e.model is not None}
+    """The verdict of every usable entry, with its projector (a few milliseconds each)."""
+    return {
+        e.path: inputs.words(e.model, paired_projector(e))
+        for e in entries
+        if e.is_ok and e.model is not None
+    }
 
 
 class LibraryScanner(QObject):

@@ -31,6 +31,7 @@ from lmdesk.ui.services.inference.worker import InferenceWorker
 if TYPE_CHECKING:
     from lmdesk.core.engine import EngineError, ReplyStats, SamplingSettings, UnloadReport
     from lmdesk.core.load_settings import LoadSettings
+    from lmdesk.core.remote_engines import RemoteModel
     from lmdesk.core.serving import ModelScheduler
 
 _log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class InferenceController(QObject):
     ready = Signal()
     """llama.cpp is imported on the worker thread (after `warm_up`)."""
     load_started = Signal(str)
-    """path of the model being loaded."""
+    """path of the model being loaded (a remote model's "server / model id")."""
     load_progress = Signal(float)
     """fraction 0.0..1.0."""
     loaded = Signal(object)
@@ -193,16 +194,18 @@ class InferenceController(QObject):
             request()
         self.ready.emit()
 
-    def load(self, path: str, settings: LoadSettings) -> None:
-        """Load ``path`` (replacing the current model). A running reply is stopped first."""
+    def load(self, path: str | RemoteModel, settings: LoadSettings) -> None:
+        """Load ``path`` (replacing the current model), a file or a remote server's model.
+        A running reply is stopped first."""
         self._require_open()
+        label = path if isinstance(path, str) else path.label
         self.stop()
         if self._load_cancel is not None:
             self._load_cancel.set()  # a newer load replaces one still queued or running
         was_busy = self.busy
         self._load_cancel = threading.Event()
-        self._loading = path
-        self.load_started.emit(path)
+        self._loading = label
+        self.load_started.emit(label)
         cancel = self._load_cancel
         self._when_ready(lambda: self.worker.submit_load(path, settings, cancel))
         self._busy_may_have_changed(was_busy)

@@ -1,4 +1,8 @@
-"""The inference worker: the one owner of the `Engine`, on its own QThread.
+"""The inference worker: the one owner of the chat's engine, on its own QThread.
+
+The engine is an `EngineSwitch`: llama.cpp in this process, or in a child process for a
+model split over `lmdesk worker`s (a worker that dies mid-reply ends that child with a
+clear error, not the app), or a remote server's model.
 
 The thread runs the serving core's queue (`core.serving.ModelScheduler`) for that
 engine, so the chat and the API server share one FIFO for the model: a request from
@@ -25,8 +29,10 @@ from lmdesk.ui.services.inference.batching import CHUNK_INTERVAL_S, ChunkBatcher
 from lmdesk.ui.services.inference.loaded import LoadedModel
 
 if TYPE_CHECKING:
-    from lmdesk.core.engine import Engine, EngineError, LoadReport, ReplyStats, SamplingSettings
+    from lmdesk.core.engine import EngineError, LoadReport, ReplyStats, SamplingSettings
+    from lmdesk.core.engine.switch import EngineSwitch
     from lmdesk.core.load_settings import LoadSettings
+    from lmdesk.core.remote_engines import RemoteModel
     from lmdesk.core.serving import ModelScheduler
 
 _log = logging.getLogger(__name__)
@@ -48,7 +54,8 @@ class InferenceWorker(QObject):
     """LoadedModel: the model is loaded and ready to chat."""
     sig_load_failed = Signal(object)
     """EngineError: why the load failed (``str()`` is a sentence for a person; the type says
-    what kind of failure, e.g. `OutOfMemory`). Nothing is loaded now."""
+    what kind of failure, e.g. `OutOfMemory`), or why a loaded model was lost (its process
+    ended when a worker died mid-reply, after `sig_failed`). Nothing is loaded now."""
     sig_load_cancelled = Signal()
     """The load was cancelled. Nothing is loaded now."""
     sig_unloaded = Signal(object)
@@ -66,7 +73,7 @@ class InferenceWorker(QObject):
 
     def __init__(self, *, chunk_interval_s: float = CHUNK_INTERVAL_S) -> None:
         super().__init__()
-        self._engine: Engine | None = None
+        self._engine: EngineSwitch | None = None
         self.scheduler: ModelScheduler | None = None
         """The model's queue; None until the thread has started (then `sig_ready`)."""
         self.started = threading.Event()
@@ -76,18 +83,21 @@ class InferenceWorker(QObject):
     # -- on the worker's thread ------------------------------------------------------------
     def run(self) -> None:
         """The thread's body: make the engine and its queue, then run jobs until closed."""
-        from lmdesk.core.engine import Engine
+        from lmdesk.core.engine.switch import EngineSwitch
         from lmdesk.core.serving import ModelScheduler
 
-        self._engine = Engine()
+        self._engine = EngineSwitch()  # a file here or in a child process, or a remote model
         self.scheduler = ModelScheduler(self._engine, name="chat")
         self.started.set()
         self.sig_ready.emit()
         self.scheduler.run_forever()  # closes the engine when the queue is closed
 
     # -- submitting (GUI thread, once `sig_ready` came) ------------------------------------
-    def submit_load(self, path: str, settings: LoadSettings, cancel: threading.Event) -> None:
+    def submit_load(
+        self, path: str | RemoteModel, settings: LoadSettings, cancel: threading.Event
+    ) -> None:
         from lmdesk.core.engine import EngineError, LoadCancelled
+        from lmdesk.core.remote_engines import RemoteModel
         from lmdesk.core.serving import LoadJob, Sink
 
         last = -1.0
@@ -105,7 +115,7 @@ class InferenceWorker(QObject):
                 LoadedModel(
                     report=report,
                     templates=tuple(engine.available_templates()),
-                    gpu_offload=_gpu_offload_supported(),
+                    gpu_offload=not report.remote_server and _gpu_offload_supported(),
                 )
             )
 
@@ -120,7 +130,11 @@ class InferenceWorker(QObject):
             return
         try:
             self._scheduler().submit(
-                LoadJob(Path(path), settings, on_progress=progress),
+                LoadJob(
+                    path if isinstance(path, RemoteModel) else Path(path),
+                    settings,
+                    on_progress=progress,
+                ),
                 Sink(on_finished=loaded, on_failed=failed),
                 client=CHAT_CLIENT,
                 cancel=cancel,
@@ -169,6 +183,9 @@ class InferenceWorker(QObject):
         def failed(error: EngineError) -> None:
             self._emit_rest(request_id, batcher)
             self.sig_failed.emit(request_id, str(error))
+            engine = self._engine
+            if engine is not None and engine.lost:  # a worker died: the model is gone
+                self.sig_load_failed.emit(error)
 
         job = ChatJob(
             messages,  # role/content dicts, as the engine takes
@@ -238,7 +255,7 @@ class InferenceWorker(QObject):
             raise RuntimeError("the inference thread has not started")
         return self.scheduler
 
-    def _require_engine(self) -> Engine:
+    def _require_engine(self) -> EngineSwitch:
         if self._engine is None:
             raise RuntimeError("the inference thread has not started")
         return self._engine
