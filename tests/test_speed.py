@@ -68,15 +68,19 @@ def test_cpu_rates_are_kept_per_machine_in_the_data_folder(fresh_memo: None) -> 
     measured = cpu_speed(int(Q.Q8_0), threads, 64)
     data = json.loads(cache_path().read_text(encoding="utf-8"))
     assert data["machine"] == machine_key()
-    assert data["rates"][f"{int(Q.Q8_0)}/1"] == [measured.read_bytes_per_s, measured.flops]
+    assert data["rates"][f"{int(Q.Q8_0)}/1"] == [
+        measured.read_bytes_per_s,
+        measured.flops,
+        measured.ram_read_bytes_per_s,
+    ]
     assert data["rates"]["attention/64/1"] == [measured.attention_flash, measured.attention_plain]
     assert data["rates"]["step/1"] == [measured.step_s]
     # What the file says is used (no new measurement): change it and read it back.
-    data["rates"][f"{int(Q.Q8_0)}/1"] = [1.5e9, 2.5e10]
+    data["rates"][f"{int(Q.Q8_0)}/1"] = [1.5e9, 2.5e10, 1.0e9]
     cache_path().write_text(json.dumps(data), encoding="utf-8")
     cpu_speed_module._MEMO.clear()
     kept = cpu_speed(int(Q.Q8_0), threads)
-    assert (kept.read_bytes_per_s, kept.flops) == (1.5e9, 2.5e10)
+    assert (kept.read_bytes_per_s, kept.flops, kept.ram_read_bytes_per_s) == (1.5e9, 2.5e10, 1e9)
     # Re-run on demand measures again; another machine's file is not used.
     cpu_speed_module._MEMO.clear()
     assert cpu_speed(int(Q.Q8_0), threads, refresh=True).read_bytes_per_s != 1.5e9
@@ -416,3 +420,18 @@ def test_a_cancelled_benchmark_leaves_no_half_row(smollm2_path: Path) -> None:
     results.close()
     assert threads_for(1).generation == 1
     assert predict_module.GENERATED_TOKENS == 128
+
+
+def test_weights_past_the_last_level_cache_read_at_rams_rate() -> None:
+    """A model whose weights fit the CPU's cache streams at the cache's rate; a larger one
+    at RAM's, which the probe measures apart where its usual run fits the cache."""
+    cpu = CpuSpeed(
+        ThreadCounts(2, 2), read_bytes_per_s=20e9, flops=1e11,
+        ram_read_bytes_per_s=15e9, cache_bytes=480 * 2**20,
+    )  # fmt: skip
+    assert cpu.read_rate(100 * 2**20) == 20e9
+    assert cpu.read_rate(600 * 2**20) == 15e9
+    unknown = CpuSpeed(ThreadCounts(2, 2), read_bytes_per_s=20e9, flops=1e11)
+    assert unknown.read_rate(600 * 2**20) == 20e9
+    rates = measure_kernels(int(Q.Q8_0), 1)
+    assert 0 < rates.ram_read_bytes_per_s <= rates.read_bytes_per_s

@@ -26,6 +26,7 @@ from ..paths import data_dir
 from .ggml_probe import (
     KernelRates,
     disturbed,
+    last_level_cache_bytes,
     measure_attention,
     measure_kernels,
     measure_step,
@@ -33,7 +34,9 @@ from .ggml_probe import (
 )
 
 CACHE_FILE = "cpu_speed.json"
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+"""2: a weight type's figures gained RAM's reading rate past a large cache (version 1's are
+measured again)."""
 
 _LOCK = threading.Lock()
 _MEMO: dict[str, list[float]] = {}
@@ -55,6 +58,17 @@ class CpuSpeed:
     """The same with flash attention off (K x Q, softmax, V x KQ)."""
     step_s: float = 0.0
     """Seconds per graph node besides its arithmetic (the threads' barrier, dispatch)."""
+    ram_read_bytes_per_s: float = 0.0
+    """Reading weights that overflow the last-level cache (0: as ``read_bytes_per_s``)."""
+    cache_bytes: int = 0
+    """The last-level cache that ``read_bytes_per_s`` may come from (0: unknown)."""
+
+    def read_rate(self, nbytes: float) -> float:
+        """Bytes per second for reading `nbytes` each token: the cache's rate when they fit
+        in it, RAM's when they do not (streaming past the cache evicts them every time)."""
+        if self.ram_read_bytes_per_s and nbytes > self.cache_bytes:
+            return self.ram_read_bytes_per_s
+        return self.read_bytes_per_s
 
 
 @functools.cache
@@ -85,7 +99,8 @@ def cache_path() -> Path:
 
 
 def _read_cache(path: Path) -> dict[str, list[float]]:
-    """The measurements kept for this machine: ``"type/threads" -> [read B/s, FLOP/s]``,
+    """The measurements kept for this machine:
+    ``"type/threads" -> [read B/s, FLOP/s, RAM read B/s]``,
     ``"attention/head_dim/threads" -> [flash, plain]`` (pairs/s), ``"step/threads" -> [s]``."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -101,7 +116,7 @@ def _read_cache(path: Path) -> dict[str, list[float]]:
     return {
         k: [float(x) for x in v]
         for k, v in rates.items()
-        if isinstance(v, list) and 1 <= len(v) <= 2 and all(isinstance(x, int | float) for x in v)
+        if isinstance(v, list) and 1 <= len(v) <= 3 and all(isinstance(x, int | float) for x in v)
     }
 
 
@@ -137,10 +152,14 @@ def kernel_rates(ggml_type: int, threads: int, *, refresh: bool = False) -> Kern
 
     def measure() -> list[float]:
         rates = measure_kernels(ggml_type, threads)
-        return [rates.read_bytes_per_s, rates.flops]
+        return [rates.read_bytes_per_s, rates.flops, rates.ram_read_bytes_per_s]
 
-    read, flops = _kept(f"{ggml_type}/{threads}", measure, refresh)
-    return KernelRates(ggml_type, threads, read, flops)
+    key = f"{ggml_type}/{threads}"
+    figures = _kept(key, measure, refresh)
+    if len(figures) != 3:  # a file edited by hand or cut short: measure again
+        figures = _kept(key, measure, True)
+    read, flops, ram = figures
+    return KernelRates(ggml_type, threads, read, flops, ram)
 
 
 def attention_rates(head_dim: int, threads: int, *, refresh: bool = False) -> tuple[float, float]:
@@ -194,6 +213,8 @@ def cpu_speed(
     return CpuSpeed(
         threads=threads,
         read_bytes_per_s=generation.read_bytes_per_s,
+        ram_read_bytes_per_s=generation.ram_read_bytes_per_s,
+        cache_bytes=last_level_cache_bytes(),
         flops=batch.flops,
         attention_flash=flash,
         attention_plain=plain,

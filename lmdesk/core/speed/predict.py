@@ -257,7 +257,7 @@ def _generation_s(
         read[0 if il < moe_on_cpu else device] += layer.expert_bytes
     for i in range(len(gpus)):
         read[i + 1] += kv[i + 1] if i + 1 < len(kv) else 0.0
-    seconds = read[0] / cpu.read_bytes_per_s
+    seconds = read[0] / cpu.read_rate(read[0])
     seconds += sum(read[i + 1] / rate for i, (rate, _) in enumerate(gpus))
     return seconds + TOKEN_OVERHEAD_S
 
@@ -307,6 +307,7 @@ def _prompt_s(
             cpu_read += passes * (layer.dense_bytes + all_experts)
         flops[device] += per_token * tokens
     seconds = flops[0] / cpu.flops + upload / LINK_BYTES_PER_S
-    seconds += cpu_read / cpu.read_bytes_per_s
+    per_pass = cpu_read / max(1, -(-prompt // ubatch))  # the weights one micro-batch reads
+    seconds += cpu_read / cpu.read_rate(per_pass)
     seconds += sum(flops[i + 1] / rate for i, (_, rate) in enumerate(gpus))
     return seconds
