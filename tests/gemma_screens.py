@@ -100,6 +100,10 @@ def render_gemma_screens(out_dir: Path, work: Path) -> tuple[dict[str, Path], di
     said: dict[str, Said] = {}
 
     def shoot(name: str, widget: object) -> None:
+        from lmdesk.ui.kit.offload.speed_view import SpeedView
+
+        for view in widget.findChildren(SpeedView):  # type: ignore[attr-defined]
+            view.draw_curves()  # the charts as they are once the slider rests
         wait(app, lambda: True)
         shots[name] = out_dir / f"{name}.png"
         if not widget.grab().save(str(shots[name])):  # type: ignore[attr-defined]

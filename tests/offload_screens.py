@@ -103,6 +103,7 @@ def render_offload_screens(out_dir: Path, model_dir: Path) -> dict[str, Path]:
     shots: dict[str, Path] = {}
 
     def shoot(name: str) -> None:
+        panel.speed.draw_curves()  # the chart as it is once the slider rests
         for _ in range(5):
             app.processEvents()
         shots[name] = out_dir / f"offload-{name}.png"

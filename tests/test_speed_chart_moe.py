@@ -5,7 +5,6 @@ Qwen3-30B-A3B (tests/shaped_models.py), the real estimator and speed model."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,10 +63,10 @@ def test_experts_chart_plots_predict_for_each_n_cpu_moe(
     assert chart.isVisible() and panel.speed.chart.isVisible()
     curves = []
     for layers, experts in ((49, 0), (49, 30), (30, 30), (30, 48)):
-        started = time.perf_counter()
         panel.controls.layers.setValue(layers)
         panel.controls.experts.setValue(experts)
-        took = time.perf_counter() - started
+        assert panel.speed.curves_pending  # drawn once the sliders rest
+        qtbot.waitUntil(lambda: not panel.speed.curves_pending, timeout=5000)
         settings = panel.settings()
         assert (settings.n_gpu_layers, settings.n_cpu_moe) == (layers, experts)
         curve = chart.curve()
@@ -88,7 +87,6 @@ def test_experts_chart_plots_predict_for_each_n_cpu_moe(
         ]
         assert chart.limit() == fits.index(True)
         curves.append(curve)
-        assert took < 0.5  # two ticks, each recomputing one curve of 49 plans
     # More experts in RAM: slower; moving the GPU layers moves the experts' curve too.
     assert curves[0][0] > curves[0][48]  # type: ignore[operator]
     assert curves[1] != curves[2]

@@ -129,6 +129,7 @@ def test_the_panel_shows_the_two_gpu_prediction_for_a_what_if_pair(
         assert panel.speed.line.text() == speed_line(expected)
         assert panel.speed.chart.isVisible()
         # The curve is the same two-GPU prediction at every layer count.
+        qtbot.waitUntil(lambda: not panel.speed.curves_pending, timeout=5000)
         curve = panel.speed.chart.curve()
         assert len(curve) == smol.n_layer + 2 and curve[20] == expected.generation_tps
     finally:

@@ -78,6 +78,7 @@ def test_the_line_shows_the_cores_prediction_on_every_tick(
         seen.add(panel.speed.line.text())
     assert len(seen) == 4  # the figure moves with the slider
     # The chart's curve is the core's prediction at every layer count; the limit is fit()'s.
+    qtbot.waitUntil(lambda: not panel.speed.curves_pending, timeout=5000)
     curve = panel.speed.chart.curve()
     assert len(curve) == smol.n_layer + 2
     assert (

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
@@ -50,6 +50,9 @@ if TYPE_CHECKING:
     from lmdesk.ui.services.model_host import ModelHost
 
 MEASURING = "Measuring this CPU's speed…"
+CURVE_DELAY_MS = 60
+"""How long the slider rests before the curves are drawn again (the line and the marker
+follow every tick)."""
 BENCHMARK = "Benchmark"
 BENCH_TIP = (
     "Load the model and measure it like llama-bench: a 512-token prompt and 128 generated "
@@ -144,6 +147,11 @@ class SpeedView(QWidget):
         self._bench_stop = threading.Event()
         self._results: SpeedResults | None = None
         self._thread_counts: dict[int | None, ThreadCounts] = {}
+        self._pending_curves: tuple[ModelInfo, MemoryPlan, CpuSpeed] | None = None
+        self._curve_timer = QTimer(self)
+        self._curve_timer.setSingleShot(True)
+        self._curve_timer.setInterval(CURVE_DELAY_MS)
+        self._curve_timer.timeout.connect(self.draw_curves)
         self._build()
         self.bench_button.clicked.connect(self.start_benchmark)
         self.cancel_button.clicked.connect(self.cancel_benchmark)
@@ -206,19 +214,39 @@ class SpeedView(QWidget):
         if cpu is None:
             self._prediction = None
             self.line.setText(MEASURING)
+            self._pending_curves = None
             self.chart.hide()  # no curve to draw yet
             self.expert_chart.hide()
             return
         self._prediction = predict(model, plan, cpu, self._gpus)
         self.line.setText(speed_line(self._prediction))
-        self.chart.setVisible(gpu is not None)
+        # No curve where the GPU side's speed is unknown (a worker's device): no empty axes.
+        self.chart.setVisible(gpu is not None and self._prediction.generation_tps is not None)
         self.chart.set_current(plan.n_gpu_layers)
-        self._refresh_curve(model, plan, cpu)
         self.expert_chart.setVisible(experts)
         if experts:
             self.expert_chart.set_current(plan.settings.n_cpu_moe)
-            self._refresh_expert_curve(model, plan, cpu)
+        # The curves (a plan and a prediction per point: 10-25 ms for 48 layers on a slow
+        # CPU) are drawn once the slider rests, so a drag's ticks stay within a frame.
+        self._pending_curves = (model, plan, cpu)
+        self._curve_timer.start()
         self._refresh_measured(plan)
+
+    @property
+    def curves_pending(self) -> bool:
+        """The curves wait for the slider to rest (`CURVE_DELAY_MS`) before they are drawn."""
+        return self._pending_curves is not None
+
+    def draw_curves(self) -> None:
+        """Draw the curves for the latest plan now (the timer's slot)."""
+        self._curve_timer.stop()
+        pending, self._pending_curves = self._pending_curves, None
+        if pending is None:
+            return
+        model, plan, cpu = pending
+        self._refresh_curve(model, plan, cpu)
+        if not self.expert_chart.isHidden():
+            self._refresh_expert_curve(model, plan, cpu)
 
     def prediction(self) -> Prediction | None:
         """The figure shown now (None while the CPU is being measured)."""
