@@ -34,10 +34,8 @@ from lmdesk.core.cpu_threads import ThreadCounts, threads_for
 from lmdesk.core.estimate import Fit, GpuTarget, MemoryPlan, estimate, fit, judge
 from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.gpus import GpuInfo
-from lmdesk.core.serving import Sink
 from lmdesk.core.speed import CpuSpeed, Prediction, model_work, predict
 from lmdesk.core.speed.bench import BenchCancelled, BenchResult, run_bench, sweep_layers
-from lmdesk.core.speed.bench_job import BenchJob, BenchOutcome
 from lmdesk.core.speed.results import SpeedResults, hardware_key
 from lmdesk.core.speed.words import speed_line
 from lmdesk.ui.kit.cpu_rates import cpu_rates
@@ -46,7 +44,9 @@ from lmdesk.ui.kit.theme import SPACING
 from lmdesk.ui.kit.widgets import muted, secondary_button
 from lmdesk.ui.services.background import BackgroundTask, Progress
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the serving core and the job import llama.cpp: on the model's thread
+    from lmdesk.core.serving import Sink
+    from lmdesk.core.speed.bench_job import BenchOutcome
     from lmdesk.ui.services.model_host import ModelHost
 
 MEASURING = "Measuring this CPU's speed…"
@@ -90,6 +90,8 @@ class _JobBridge(QObject):
         self._progressed.emit(text, done, total)
 
     def sink(self) -> Sink:
+        from lmdesk.core.serving import Sink
+
         return Sink(
             on_finished=lambda outcome: self._end(outcome, ""),
             on_failed=lambda error: self._end(None, str(error)),
@@ -405,6 +407,8 @@ class SpeedView(QWidget):
 
         def keep(result: BenchResult) -> None:  # on the model queue's thread; whole rows only
             store.add(path, hardware, result)
+
+        from lmdesk.core.speed.bench_job import BenchJob
 
         job = BenchJob(
             path,
