@@ -435,3 +435,23 @@ def test_weights_past_the_last_level_cache_read_at_rams_rate() -> None:
     assert unknown.read_rate(600 * 2**20) == 20e9
     rates = measure_kernels(int(Q.Q8_0), 1)
     assert 0 < rates.ram_read_bytes_per_s <= rates.read_bytes_per_s
+
+
+def test_the_app_measures_in_a_child_process_and_keeps_the_same_figures(
+    fresh_memo: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`apart=True` (the app's way): the probe runs in a child, so a crash there cannot take
+    the app down; its figures are kept like an in-process measurement's."""
+    threads = ThreadCounts(1, 1)
+    speed = cpu_speed(int(Q.Q4_1), threads, 64, apart=True)
+    assert speed.read_bytes_per_s > 1e8 and speed.flops > 1e8 and speed.attention_flash > 0
+    kept = json.loads(cache_path().read_text(encoding="utf-8"))["rates"]
+    assert kept[f"{int(Q.Q4_1)}/1"][0] == speed.read_bytes_per_s
+    # A probe that crashes ends only its child: a weight type ggml does not know kills the
+    # child (SIGFPE in ggml_row_size) and this process gets a ProbeError in words.
+    from lmdesk.core.speed.ggml_probe import ProbeError
+
+    with pytest.raises(ProbeError, match="process ended"):
+        cpu_speed_module._measure_apart("9999/1")
+    with pytest.raises(ProbeError, match="invalid literal"):
+        cpu_speed_module._measure_apart("nonsense/1")

@@ -14,17 +14,19 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import multiprocessing
 import os
 import platform
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from ..cpu_threads import ThreadCounts
 from ..paths import data_dir
 from .ggml_probe import (
     KernelRates,
+    ProbeError,
     disturbed,
     last_level_cache_bytes,
     measure_attention,
@@ -34,6 +36,9 @@ from .ggml_probe import (
 )
 
 CACHE_FILE = "cpu_speed.json"
+CHILD_TIMEOUT_S = 60.0
+"""The most a probe's child process may take (it ends in about a second; a crawling machine
+stops its runs early)."""
 CACHE_VERSION = 2
 """2: a weight type's figures gained RAM's reading rate past a large cache (version 1's are
 measured again)."""
@@ -127,8 +132,61 @@ def _write_cache(path: Path, rates: dict[str, list[float]]) -> None:
     os.replace(tmp, path)
 
 
-def _kept(key: str, measure: Callable[[], list[float]], refresh: bool) -> list[float]:
-    """The figures under `key`: this process's, else the file's, else measured and kept."""
+def _measure(key: str) -> list[float]:
+    """Measure what `key` names: ``"type/threads"``, ``"attention/head_dim/threads"`` or
+    ``"step/threads"`` (the one place a key becomes a probe run)."""
+    kind, *rest = key.split("/")
+    if kind == "attention":
+        head_dim, threads = int(rest[0]), int(rest[1])
+        return [
+            measure_attention(head_dim, threads, flash=True),
+            measure_attention(head_dim, threads, flash=False),
+        ]
+    if kind == "step":
+        return [measure_step(int(rest[0]))]
+    rates = measure_kernels(int(kind), int(rest[0]))
+    return [rates.read_bytes_per_s, rates.flops, rates.ram_read_bytes_per_s]
+
+
+def _child(conn: Connection, key: str) -> None:
+    """The probe's process: measure `key`, send the figures and whether the runs crawled."""
+    try:
+        reset_disturbed()
+        conn.send(("ok", _measure(key), disturbed()))
+    except Exception as exc:  # sent as words: the parent raises ProbeError with them
+        conn.send(("error", str(exc) or type(exc).__name__, True))
+    finally:
+        conn.close()
+
+
+def _measure_apart(key: str) -> tuple[list[float], bool]:
+    """`_measure` in a child process, so a probe that crashes (it drives ggml through ctypes
+    beside a running model) ends only the child; `ProbeError` then."""
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(child, key), daemon=True)
+    process.start()
+    child.close()
+    try:
+        if not parent.poll(CHILD_TIMEOUT_S):
+            raise ProbeError(f"the CPU probe took more than {CHILD_TIMEOUT_S:.0f} s")
+        status, figures, crawled = parent.recv()
+    except (EOFError, OSError):
+        process.join(5)
+        raise ProbeError(f"the CPU probe's process ended (status {process.exitcode})") from None
+    finally:
+        parent.close()
+        process.join(5)
+        if process.is_alive():
+            process.kill()
+    if status != "ok":
+        raise ProbeError(str(figures))
+    return list(figures), bool(crawled)
+
+
+def _kept(key: str, refresh: bool, apart: bool) -> list[float]:
+    """The figures under `key`: this process's, else the file's, else measured and kept
+    (``apart``: measured in a child process)."""
     with _LOCK:
         if not refresh and key in _MEMO:
             return _MEMO[key]
@@ -137,9 +195,13 @@ def _kept(key: str, measure: Callable[[], list[float]], refresh: bool) -> list[f
         if not refresh and key in rates:
             _MEMO[key] = rates[key]
             return rates[key]
-        reset_disturbed()
-        measured = measure()
-        if disturbed():  # others held the cores: use it now, measure again next time
+        if apart:
+            measured, crawled = _measure_apart(key)
+        else:
+            reset_disturbed()
+            measured = _measure(key)
+            crawled = disturbed()
+        if crawled:  # others held the cores: use it now, measure again next time
             return measured
         _MEMO[key] = rates[key] = measured
         with contextlib.suppress(OSError):  # a read-only profile: measure again next time
@@ -147,37 +209,29 @@ def _kept(key: str, measure: Callable[[], list[float]], refresh: bool) -> list[f
         return measured
 
 
-def kernel_rates(ggml_type: int, threads: int, *, refresh: bool = False) -> KernelRates:
+def kernel_rates(
+    ggml_type: int, threads: int, *, refresh: bool = False, apart: bool = False
+) -> KernelRates:
     """The rates for `ggml_type` on `threads` threads: kept, else measured and kept."""
-
-    def measure() -> list[float]:
-        rates = measure_kernels(ggml_type, threads)
-        return [rates.read_bytes_per_s, rates.flops, rates.ram_read_bytes_per_s]
-
     key = f"{ggml_type}/{threads}"
-    figures = _kept(key, measure, refresh)
+    figures = _kept(key, refresh, apart)
     if len(figures) != 3:  # a file edited by hand or cut short: measure again
-        figures = _kept(key, measure, True)
+        figures = _kept(key, True, apart)
     read, flops, ram = figures
     return KernelRates(ggml_type, threads, read, flops, ram)
 
 
-def attention_rates(head_dim: int, threads: int, *, refresh: bool = False) -> tuple[float, float]:
+def attention_rates(
+    head_dim: int, threads: int, *, refresh: bool = False, apart: bool = False
+) -> tuple[float, float]:
     """(flash, plain) attention pairs/s for `head_dim`-wide heads on `threads` threads."""
-
-    def measure() -> list[float]:
-        return [
-            measure_attention(head_dim, threads, flash=True),
-            measure_attention(head_dim, threads, flash=False),
-        ]
-
-    flash, plain = _kept(f"attention/{head_dim}/{threads}", measure, refresh)
+    flash, plain = _kept(f"attention/{head_dim}/{threads}", refresh, apart)
     return flash, plain
 
 
-def step_seconds(threads: int, *, refresh: bool = False) -> float:
+def step_seconds(threads: int, *, refresh: bool = False, apart: bool = False) -> float:
     """Seconds per graph node besides its arithmetic, on `threads` threads."""
-    return _kept(f"step/{threads}", lambda: [measure_step(threads)], refresh)[0]
+    return _kept(f"step/{threads}", refresh, apart)[0]
 
 
 def _keys(ggml_type: int, threads: ThreadCounts, head_dim: int) -> set[str]:
@@ -197,19 +251,24 @@ def is_measured(ggml_type: int, threads: ThreadCounts, head_dim: int = 0) -> boo
 
 
 def cpu_speed(
-    ggml_type: int, threads: ThreadCounts, head_dim: int = 0, *, refresh: bool = False
+    ggml_type: int,
+    threads: ThreadCounts,
+    head_dim: int = 0,
+    *,
+    refresh: bool = False,
+    apart: bool = False,
 ) -> CpuSpeed:
     """The CPU's rates for `ggml_type` weights and `head_dim`-wide attention heads (0: leave
-    attention unmeasured) with llama.cpp's `threads` (may measure)."""
-    generation = kernel_rates(ggml_type, threads.generation, refresh=refresh)
+    attention unmeasured) with llama.cpp's `threads` (may measure). ``apart`` measures in a
+    child process (the app: a probe that crashes must not take it down)."""
+    how = {"refresh": refresh, "apart": apart}
+    generation = kernel_rates(ggml_type, threads.generation, **how)
     batch = (
         generation
         if threads.batch == threads.generation
-        else kernel_rates(ggml_type, threads.batch, refresh=refresh)
+        else kernel_rates(ggml_type, threads.batch, **how)
     )
-    flash, plain = (
-        attention_rates(head_dim, threads.generation, refresh=refresh) if head_dim else (0.0, 0.0)
-    )
+    flash, plain = attention_rates(head_dim, threads.generation, **how) if head_dim else (0.0, 0.0)
     return CpuSpeed(
         threads=threads,
         read_bytes_per_s=generation.read_bytes_per_s,
@@ -218,5 +277,5 @@ def cpu_speed(
         flops=batch.flops,
         attention_flash=flash,
         attention_plain=plain,
-        step_s=step_seconds(threads.generation, refresh=refresh),
+        step_s=step_seconds(threads.generation, **how),
     )

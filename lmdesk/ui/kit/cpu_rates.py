@@ -2,7 +2,9 @@
 
 `core.speed.cpu_speed` measures once per machine (about 0.3 s per thread count)
 and keeps the result; this app-wide object runs that measurement on a worker
-thread and tells whoever asked when it is ready. It has no parent and is never
+thread, in a child process (the probe drives ggml through ctypes beside a running
+model: if it crashes, only the child ends and the line says the CPU could not be
+measured), and tells whoever asked when it is ready. It has no parent and is never
 deleted, so a Load panel or a dialog closed mid-measurement cannot leave a
 worker emitting into a deleted object; widgets connect to `sig_ready` (Qt drops
 the connection when they go) and ask again.
@@ -45,7 +47,7 @@ class CpuRates(QObject):
             return self._session[key]
         if key not in self._tasks:
             task = BackgroundTask(
-                lambda _progress: cpu_speed(ggml_type, threads, head_dim),
+                lambda _progress: cpu_speed(ggml_type, threads, head_dim, apart=True),
                 name="cpu-speed",
                 parent=self,
             )
