@@ -85,3 +85,23 @@ def test_run_app_handles_self_test_flag(argv: list[str], tmp_path: Path) -> None
 
     args, qt_args = parse_args([*argv, "-platform", "offscreen"])
     assert args.self_test and qt_args == ["-platform", "offscreen"]
+
+
+def test_a_crash_in_native_code_leaves_every_threads_stack_in_crash_log(tmp_path: Path) -> None:
+    """A real SIGSEGV (faulthandler's own) after the app's crash tracing is on: the process
+    ends, and crash.log in the log folder holds the fault and the Python stack."""
+    crash = tmp_path / "crash.log"
+    code = (
+        "import faulthandler, sys\n"
+        "from pathlib import Path\n"
+        "from lmdesk.ui.app import _trace_native_crashes\n"
+        f"_trace_native_crashes(Path({str(crash)!r}))\n"
+        "def deep_in_llama_cpp():\n"
+        "    faulthandler._sigsegv()\n"
+        "deep_in_llama_cpp()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    text = crash.read_text(encoding="utf-8")
+    assert text.startswith("--- lmdesk 0.1.0 started")
+    assert "Segmentation fault" in text and "deep_in_llama_cpp" in text

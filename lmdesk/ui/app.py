@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import logging
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from PySide6.QtWidgets import QApplication
 
@@ -96,6 +97,25 @@ def _run_driver(path: str, window: object) -> None:
     runpy.run_path(path)["drive"](window)
 
 
+CRASH_FILE = "crash.log"
+"""Where a crash in native code (llama.cpp, Qt) leaves every thread's Python stack."""
+_crash_file: TextIO | None = None
+
+
+def _trace_native_crashes(path: Path) -> None:
+    """On SIGSEGV, SIGFPE, SIGABRT, SIGBUS or SIGILL, write every thread's Python stack to
+    `path` (appended, with the time) before the process ends: a person can send it with
+    the log, and a crash in native code is no longer silent."""
+    global _crash_file
+    try:
+        _crash_file = path.open("a", encoding="utf-8")
+        _crash_file.write(f"--- lmdesk {lmdesk.__version__} started {time.ctime()}\n")
+        _crash_file.flush()
+        faulthandler.enable(file=_crash_file, all_threads=True)
+    except OSError as exc:  # a read-only log folder: crashes stay silent, the app runs
+        _log.warning("crash traces are off: %s", exc)
+
+
 def run_app(argv: list[str] | None = None) -> int:
     """Open the window and run until it closes; returns the exit status."""
     args, qt_args = parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -105,6 +125,7 @@ def run_app(argv: list[str] | None = None) -> int:
         return run_self_test()
     log_file = setup_logging(paths.log_dir())
     _log.info("lmdesk %s starting; log at %s", lmdesk.__version__, log_file)
+    _trace_native_crashes(paths.log_dir() / CRASH_FILE)
     try:
         app = make_application(qt_args)
     except PlatformUnavailable as exc:
