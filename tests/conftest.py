@@ -45,9 +45,9 @@ def _isolated_profile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
 
 
 @pytest.fixture
-def make_page(qtbot: Any, tmp_path: Path) -> Iterator[Callable[[], Any]]:
+def make_page(qtbot: Any, tmp_path: Path) -> Iterator[Callable[..., Any]]:
     """Chat pages on one real database in tmp_path, each with its own context (the model
-    host is the context's); everything is shut down after the test."""
+    host is the context's), or the one given; everything is shut down after the test."""
     from lmdesk.core.chats import ChatStore
     from lmdesk.core.settings import Settings
     from lmdesk.ui.pages.chat.page import ChatPage
@@ -55,9 +55,10 @@ def make_page(qtbot: Any, tmp_path: Path) -> Iterator[Callable[[], Any]]:
 
     made: list[tuple[Any, Any]] = []
 
-    def make() -> Any:
+    def make(context: Any = None) -> Any:
         store = ChatStore.open(tmp_path / "chats.sqlite3")
-        context = AppContext(settings=SettingsStore(Settings()), signals=AppSignals())
+        if context is None:
+            context = AppContext(settings=SettingsStore(Settings()), signals=AppSignals())
         page = ChatPage(context, store=store)
         qtbot.addWidget(page)
         page.resize(1100, 760)

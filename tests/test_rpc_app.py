@@ -54,26 +54,6 @@ def make_context(**settings: object) -> AppContext:
     return AppContext(settings=SettingsStore(Settings(**settings)), signals=AppSignals())  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def make_page(qtbot: QtBot, tmp_path: Path) -> Iterator[Callable[..., ChatPage]]:
-    pages: list[tuple[ChatPage, ChatStore]] = []
-
-    def make(context: AppContext) -> ChatPage:
-        store = ChatStore.open(tmp_path / "chats.sqlite3")
-        page = ChatPage(context, store=store)
-        qtbot.addWidget(page)
-        page.resize(1280, 800)
-        page.show()
-        pages.append((page, store))
-        return page
-
-    yield make
-    for page, store in pages:
-        page.shutdown()
-        page.context.close()
-        store.close()
-
-
 def pick(picker: GpuPicker, key: str) -> None:
     """Choose a target as a person does (the combo's activation)."""
     index = picker.combo.findData(key)
