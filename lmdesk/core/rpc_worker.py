@@ -119,7 +119,25 @@ def _libraries() -> tuple[ctypes.CDLL, ctypes.CDLL]:
         size_p,
         size_p,
     ]
+    rpc.ggml_backend_rpc_add_server.argtypes = [ctypes.c_char_p]
+    rpc.ggml_backend_rpc_add_server.restype = ctypes.c_void_p
+    ggml.ggml_backend_reg_dev_count.argtypes = [ctypes.c_void_p]
+    ggml.ggml_backend_reg_dev_count.restype = ctypes.c_size_t
+    ggml.ggml_backend_reg_dev_get.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    ggml.ggml_backend_reg_dev_get.restype = ctypes.c_void_p
     return ggml, rpc
+
+
+def add_server(endpoint: str) -> list[int] | None:
+    """Register the worker at `endpoint` with llama.cpp's RPC backend in this process: its
+    devices' ggml handles, or None when llama.cpp refuses it. A peer that speaks garbage
+    aborts the process, so ask `probe` (a child) first."""
+    ggml, rpc = _libraries()
+    reg = rpc.ggml_backend_rpc_add_server(endpoint.encode())
+    if not reg:
+        return None
+    count = int(ggml.ggml_backend_reg_dev_count(reg))
+    return [int(ggml.ggml_backend_reg_dev_get(reg, i)) for i in range(count)]
 
 
 def local_devices() -> list[tuple[Device, int]]:
@@ -204,19 +222,12 @@ def probe(endpoint: str, *, timeout_s: float = PROBE_TIMEOUT_S) -> list[Device]:
 def _probe_here(endpoint: str) -> None:
     """The child's side of `probe`: register the worker with llama.cpp's RPC backend, list
     the devices it offers and their memory, print JSON (a bad peer aborts this process)."""
-    ggml, rpc = _libraries()
-    rpc.ggml_backend_rpc_add_server.argtypes = [ctypes.c_char_p]
-    rpc.ggml_backend_rpc_add_server.restype = ctypes.c_void_p
-    ggml.ggml_backend_reg_dev_count.argtypes = [ctypes.c_void_p]
-    ggml.ggml_backend_reg_dev_count.restype = ctypes.c_size_t
-    ggml.ggml_backend_reg_dev_get.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-    ggml.ggml_backend_reg_dev_get.restype = ctypes.c_void_p
-    reg = rpc.ggml_backend_rpc_add_server(endpoint.encode())
-    if not reg:
+    ggml, _ = _libraries()
+    handles = add_server(endpoint)
+    if handles is None:
         sys.exit(3)
     devices = []
-    for index in range(int(ggml.ggml_backend_reg_dev_count(reg))):
-        handle = ggml.ggml_backend_reg_dev_get(reg, index)
+    for index, handle in enumerate(handles):
         free, total = ctypes.c_size_t(), ctypes.c_size_t()
         ggml.ggml_backend_dev_memory(handle, ctypes.byref(free), ctypes.byref(total))
         name = ggml.ggml_backend_dev_name(handle).decode()

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from ..rpc_worker import WorkerError, probe
+from ..rpc_worker import WorkerError, add_server, probe
 from .errors import EngineError
 
 _GPU_TYPES = (1, 2)  # GGML_BACKEND_DEVICE_TYPE_GPU, _IGPU
@@ -27,22 +27,12 @@ def _ggml() -> Any:
 
 
 def _worker_devices(endpoint: str) -> list[int]:
-    ggml, rpc = _ggml()
     with _lock:
         if endpoint not in _registered:
-            rpc.ggml_backend_rpc_add_server.argtypes = [ctypes.c_char_p]
-            rpc.ggml_backend_rpc_add_server.restype = ctypes.c_void_p
-            ggml.ggml_backend_reg_dev_count.argtypes = [ctypes.c_void_p]
-            ggml.ggml_backend_reg_dev_count.restype = ctypes.c_size_t
-            ggml.ggml_backend_reg_dev_get.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-            ggml.ggml_backend_reg_dev_get.restype = ctypes.c_void_p
-            reg = rpc.ggml_backend_rpc_add_server(endpoint.encode())
-            if not reg:
+            handles = add_server(endpoint)
+            if handles is None:
                 raise EngineError(f"llama.cpp could not register the worker at {endpoint}.")
-            count = int(ggml.ggml_backend_reg_dev_count(reg))
-            _registered[endpoint] = [
-                int(ggml.ggml_backend_reg_dev_get(reg, i)) for i in range(count)
-            ]
+            _registered[endpoint] = handles
         return _registered[endpoint]
 
 
