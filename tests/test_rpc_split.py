@@ -34,6 +34,16 @@ def reply(engine: Engine) -> str:
     return "".join(c.text for c in chunks if isinstance(c, TextChunk))
 
 
+def load_and_reply(path: Path, settings: LoadSettings) -> tuple[dict[str, Buffers], str]:
+    """Load with `settings`: llama.cpp's logged buffers and a greedy reply (then unload)."""
+    engine = Engine()
+    try:
+        report = engine.load(path, settings)
+        return parse_buffer_log("\n".join(report.allocations)), reply(engine)
+    finally:
+        engine.close()
+
+
 def by_endpoint(log: dict[str, Buffers], endpoint: str) -> Buffers:
     return next(b for name, b in log.items() if f"[{endpoint}]" in name)
 
@@ -52,13 +62,7 @@ def test_a_split_over_the_cpu_and_two_workers_is_what_the_plan_says(
     assert [d.endpoint for d in devices] == list(workers)
     plan = estimate(model, settings, [d.target() for d in devices])
     assert all(p.layers for p in plan.devices)  # every device holds layers
-    engine = Engine()
-    try:
-        report = engine.load(smollm2_path, settings)
-        log = parse_buffer_log("\n".join(report.allocations))
-        split_reply = reply(engine)
-    finally:
-        engine.close()
+    log, split_reply = load_and_reply(smollm2_path, settings)
     actual = [log["CPU"], by_endpoint(log, workers[0]), by_endpoint(log, workers[1])]
     for planned, got in zip(plan.devices, actual, strict=True):
         assert got.weights == pytest.approx(planned.weights + planned.repack, rel=0.005)

@@ -11,7 +11,7 @@ from pathlib import Path
 import llama_cpp
 import pytest
 from rpc_peers import running_workers
-from test_rpc_split import by_endpoint, reply
+from test_rpc_split import by_endpoint, load_and_reply, reply
 
 from lmdesk.core.engine import Engine, EngineError, llama_log
 from lmdesk.core.engine.loader import model_params
@@ -20,7 +20,6 @@ from lmdesk.core.engine.rpc_devices import device_array
 from lmdesk.core.engine.split_check import default_devices, has_split_buffers
 from lmdesk.core.estimate import estimate, remote_devices
 from lmdesk.core.gguf import read_model
-from lmdesk.core.llama_memory.log import parse_buffer_log
 from lmdesk.core.load_settings import LoadSettings
 
 
@@ -116,13 +115,8 @@ def test_main_gpu_only_matches_what_llama_cpp_allocates_on_the_main_device(
         read_model(smollm2_path), settings, [d.target() for d in remote_devices(workers)]
     )
     assert plan.gpus[0].total == 0 and len(plan.gpus[1].layers) == 31
-    engine = Engine()
-    try:
-        report = engine.load(smollm2_path, settings)
-        log = parse_buffer_log("\n".join(report.allocations))
-        assert reply(engine).strip()
-    finally:
-        engine.close()
+    log, answer = load_and_reply(smollm2_path, settings)
+    assert answer.strip()
     assert not [name for name in log if f"[{workers[0]}]" in name]  # nothing on the idle one
     got = by_endpoint(log, workers[1])
     main = plan.gpus[1]

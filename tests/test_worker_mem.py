@@ -13,17 +13,14 @@ from pathlib import Path
 
 import pytest
 from rpc_peers import LMDESK, free_port
+from test_rpc_split import load_and_reply, reply
 
-from lmdesk.core.engine import Engine, TextChunk
+from lmdesk.core.engine import Engine
 from lmdesk.core.estimate import estimate, remote_devices
 from lmdesk.core.gguf import read_model
-from lmdesk.core.llama_memory.log import parse_buffer_log
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.rpc_worker import local_devices, probe
-from lmdesk.core.sampling import SamplingSettings
 from lmdesk.core.units import GiB, MiB
-
-GREEDY = SamplingSettings(temperature=0, max_tokens=24)
 
 
 def start(*args: str) -> tuple[subprocess.Popen[str], str]:
@@ -69,11 +66,6 @@ def test_the_worker_advertises_the_cap_to_its_clients(capped: tuple[str, str, st
         assert device.total_bytes == cap and 0 < device.free_bytes <= cap
 
 
-def reply(engine: Engine) -> str:
-    chunks = engine.complete("The three primary colours are", GREEDY)
-    return "".join(c.text for c in chunks if isinstance(c, TextChunk))
-
-
 def test_a_split_by_free_memory_follows_the_caps_in_the_plan_and_in_llama_cpp(
     smollm2_path: Path, capped: tuple[str, str, str]
 ) -> None:
@@ -88,13 +80,7 @@ def test_a_split_by_free_memory_follows_the_caps_in_the_plan_and_in_llama_cpp(
     # By free memory, 1:3 (uncapped, the two workers on one machine would split evenly).
     assert 0 < len(one_plan.layers) < len(three_plan.layers) / 2
     assert one_plan.total <= GiB
-    engine = Engine()
-    try:
-        report = engine.load(smollm2_path, settings)
-        log = parse_buffer_log("\n".join(report.allocations))
-        split_reply = reply(engine)
-    finally:
-        engine.close()
+    log, split_reply = load_and_reply(smollm2_path, settings)
     # llama.cpp's own split by free memory asks the workers too: it lands where the plan says.
     for endpoint, planned in ((one, one_plan), (three, three_plan)):
         got = next(b for name, b in log.items() if f"[{endpoint}]" in name)
