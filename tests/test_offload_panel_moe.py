@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
-from shaped_models import QWEN3_30B_A3B, write_shaped
 
 from lmdesk.core.estimate import GpuTarget, estimate, fit
 from lmdesk.core.gguf import ModelInfo, read_model
@@ -20,12 +19,6 @@ from lmdesk.core.settings import load_settings
 from lmdesk.ui.kit.offload import OffloadPanel
 
 RTX_4060 = next(card for card in WHAT_IF_CARDS if card.name == "GeForce RTX 4060 8 GB")
-
-
-@pytest.fixture(scope="module")
-def moe(tmp_path_factory: pytest.TempPathFactory) -> tuple[ModelInfo, Path]:
-    path = write_shaped(tmp_path_factory.mktemp("moe") / "qwen3.gguf", QWEN3_30B_A3B, "Q4_K_M")[0]
-    return read_model(path), path
 
 
 @pytest.fixture
