@@ -37,8 +37,19 @@ def _run_app(home: Path, phase: str, out: Path) -> dict:  # type: ignore[type-ar
     result = subprocess.run(
         [sys.executable, "-m", "lmdesk"], env=env, capture_output=True, text=True, timeout=300
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, _what_it_left(home, result.stderr)
     return json.loads(out.read_text())  # type: ignore[no-any-return]
+
+
+def _what_it_left(home: Path, stderr: str) -> str:
+    """The app's stderr, its crash traces and the end of its log: a crash in native code
+    says nothing on stderr, but faulthandler wrote every thread's stack to crash.log."""
+    logs = home / "logs"
+    parts = [stderr[-2000:]]
+    for name in ("crash.log", "lmdesk.log"):
+        if (logs / name).exists():
+            parts.append(f"--- {name}\n" + (logs / name).read_text(errors="replace")[-6000:])
+    return "\n".join(parts)
 
 
 @pytest.mark.slow

@@ -26,6 +26,7 @@ import lmdesk
 from lmdesk.core import paths, qt_platform_libs
 from lmdesk.core.logs import describe_exception, install_exception_hooks, setup_logging
 from lmdesk.ui.kit.icons import app_icon
+from lmdesk.ui.services.background import close_all
 from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
 from lmdesk.ui.services.errors import error_bridge
 
@@ -36,6 +37,8 @@ end-to-end test (tests/e2e_driver.py) uses the real app as a person would."""
 
 PLATFORM_UNAVAILABLE_EXIT = 2
 """Exit status when Qt's platform plugin cannot load (libraries missing)."""
+BACKGROUND_GRACE_S = 5.0
+"""How long, at exit, background work (a search, a measurement) gets to notice it should stop."""
 
 _log = logging.getLogger(__name__)
 
@@ -169,5 +172,8 @@ def _run_window(app: QApplication) -> int:
     window.show()
     with loop:
         loop.run_until_complete(closed.wait())
+    still_running = close_all(BACKGROUND_GRACE_S)
+    if still_running:
+        _log.warning("background work still running at exit: %s", ", ".join(still_running))
     _log.info("lmdesk closed")
     return 0

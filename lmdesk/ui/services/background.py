@@ -4,12 +4,18 @@ Works with or without a running asyncio loop (qasync in the app, plain Qt
 event loop under pytest-qt). The task object lives on the GUI thread; its
 signals are emitted from the worker and delivered queued, so slots always
 run on the GUI thread and may touch widgets.
+
+Every running task is known here, so the app can end them all when it closes
+(`close_all`): after that no worker emits again. A worker still busy when the
+interpreter tears Qt down would otherwise emit into a deleted object and crash
+the process on its way out.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +26,28 @@ from lmdesk.core.logs import describe_exception
 _log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
+
+_gate = threading.RLock()
+"""Held while a worker emits, and while `close_all` closes the gate: no emit straddles it."""
+_closed = False
+_running: set[BackgroundTask] = set()
+"""Tasks whose worker has not ended yet (referenced here until it does)."""
+
+
+def close_all(timeout_s: float) -> list[str]:
+    """At exit: no task emits from now on; ask each running one to stop, and join them
+    (`timeout_s` for all together). Returns the names of those still running (daemon
+    threads, which end with the process)."""
+    global _closed
+    with _gate:
+        _closed = True
+        tasks = list(_running)
+    for task in tasks:
+        task.cancel()
+    deadline = time.monotonic() + timeout_s
+    for task in tasks:
+        task.wait(max(0.0, deadline - time.monotonic()))
+    return sorted(task.name for task in tasks if task.running)
 
 
 class BackgroundTask(QObject):
@@ -48,6 +76,10 @@ class BackgroundTask(QObject):
         self._thread: threading.Thread | None = None
 
     @property
+    def name(self) -> str:
+        return self._name
+
+    @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
@@ -56,6 +88,8 @@ class BackgroundTask(QObject):
             raise RuntimeError(f"{self._name} is already running")
         self._cancel.clear()
         self._thread = threading.Thread(target=self._run, name=f"lmdesk-{self._name}", daemon=True)
+        with _gate:
+            _running.add(self)
         self._thread.start()
 
     def cancel(self) -> None:
@@ -74,7 +108,14 @@ class BackgroundTask(QObject):
 
     def _run(self) -> None:
         try:
-            result = self._work(self._progress)
+            self._report(self._work)
+        finally:
+            with _gate:
+                _running.discard(self)
+
+    def _report(self, work: Callable[[Progress], Any]) -> None:
+        try:
+            result = work(self._progress)
         except TaskCancelled:
             self._emit(self.sig_failed, "Cancelled", "")
         except Exception as exc:
@@ -87,11 +128,15 @@ class BackgroundTask(QObject):
 
     def _emit(self, signal: Any, *args: object) -> None:
         """Emit from the worker thread; if the task's owner (a page, a dialog) was deleted
-        while the work ran, nobody is left to tell, and that is not an error."""
-        try:
-            signal.emit(*args)
-        except RuntimeError:
-            _log.debug("%s finished after its owner was deleted", self._name)
+        while the work ran, nobody is left to tell, and that is not an error. Once the
+        app has closed (`close_all`) nothing is emitted at all."""
+        with _gate:
+            if _closed:
+                return
+            try:
+                signal.emit(*args)
+            except RuntimeError:
+                _log.debug("%s finished after its owner was deleted", self._name)
 
 
 class TaskCancelled(Exception):
