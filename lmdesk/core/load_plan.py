@@ -91,8 +91,27 @@ def to_remembered(settings: LoadSettings, *, gpu: str | None) -> ModelLoadSettin
     )
 
 
+def keep_to_card(
+    settings: LoadSettings, card: GpuInfo | None, machine: Sequence[GpuInfo]
+) -> LoadSettings:
+    """`settings` for a load planned on `card` alone, one of the GPUs in this machine
+    (`machine`, as the probe lists them): it names that card (`LoadSettings.gpus`), since
+    llama.cpp would otherwise spread the layers over every GPU it sees and allocate what no
+    plan showed. With one GPU, no card, several cards (`All GPUs`, the workers) or a card
+    not in this machine (what-if), the load uses llama.cpp's default devices."""
+    real = [gpu for gpu in machine if not gpu.is_what_if]
+    if card is None or len(real) < 2 or card.uuid not in {gpu.uuid for gpu in real}:
+        return settings.with_changes(gpus=())
+    return settings.with_changes(gpus=(card.index,))
+
+
 def settings_for(
-    model: ModelInfo, path: Path | str, settings: Settings, *, gpu: GpuInfo | None
+    model: ModelInfo,
+    path: Path | str,
+    settings: Settings,
+    *,
+    gpu: GpuInfo | None,
+    machine: Sequence[GpuInfo] = (),
 ) -> LoadSettings:
     """How to load `model` (at `path`): remembered settings, else the defaults fitted to `gpu`.
 
@@ -100,7 +119,9 @@ def settings_for(
 
     ``gpu`` is the card to fit to; None keeps every layer on the CPU. The card's usable
     memory is `GpuInfo.usable_bytes` and the margin is the user's safety margin: the same
-    numbers the Load panel and the verdicts use.
+    numbers the Load panel and the verdicts use. ``machine`` is every GPU the probe found:
+    a load planned for one of several is kept to that card (`keep_to_card`), the one
+    remembered for the file or else ``gpu``.
     """
     from lmdesk.core.estimate.projector import fit_with_projector, projector_or_none
 
@@ -111,7 +132,8 @@ def settings_for(
         load = from_remembered(remembered, base)
         if remembered.gpu == WORKERS_TARGET and settings.rpc_workers:
             load = load.with_changes(rpc=tuple(settings.rpc_workers))
-        return load
+        card = next((g for g in machine if g.uuid == remembered.gpu), None)
+        return keep_to_card(load, card, machine)
     if gpu is None:
         return base
     result = fit_with_projector(
@@ -123,7 +145,8 @@ def settings_for(
         gpu_name=gpu.name,
     )
     _log.info("fitted %s to %s: %s", Path(path).name, gpu.name, result.choice())
-    return base.with_changes(n_gpu_layers=result.n_gpu_layers, n_cpu_moe=result.n_cpu_moe)
+    fitted = base.with_changes(n_gpu_layers=result.n_gpu_layers, n_cpu_moe=result.n_cpu_moe)
+    return keep_to_card(fitted, gpu, machine)
 
 
 def projector_for(path: Path | str, model: ModelInfo) -> str | None:
@@ -158,8 +181,9 @@ def plan_load(
     """
     from lmdesk.core.gguf import read_model
 
-    gpu = best_gpu(probe.gpus if probe else (), build)
-    return settings_for(read_model(path), path, settings, gpu=gpu)
+    machine = probe.gpus if probe else ()
+    gpu = best_gpu(machine, build)
+    return settings_for(read_model(path), path, settings, gpu=gpu, machine=machine)
 
 
 def model_to_load_at_start(last: str | None, models_dir: Path) -> str | None:

@@ -102,7 +102,12 @@ class LoadSettings:
     split_mode: str = "layer"
     """How the offloaded layers spread over several GPUs: a key of `SPLIT_MODES`."""
     main_gpu: int = 0
-    """The GPU that holds everything with split mode "none" (llama.cpp's ``--main-gpu``)."""
+    """The GPU that holds everything with split mode "none" (llama.cpp's ``--main-gpu``):
+    its place among the devices the load uses."""
+    gpus: tuple[int, ...] = ()
+    """The local GPUs the load may use, by number (as NVML and ``nvidia-smi`` count them);
+    empty: all of them (llama.cpp's default, and its ``--device``). A plan for one card of
+    several names it here, or llama.cpp would spread the layers over every GPU."""
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -156,6 +161,9 @@ class LoadSettings:
             )
         if self.main_gpu < 0:
             out.append(f"the main GPU is a GPU's number, 0 or more, not {self.main_gpu}")
+        if any(gpu < 0 for gpu in self.gpus) or len(set(self.gpus)) != len(self.gpus):
+            shown = ",".join(str(gpu) for gpu in self.gpus)
+            out.append(f"the GPUs to use are distinct numbers, 0 or more, not {shown}")
         if self.n_threads is not None and self.n_threads < 1:
             out.append(f"n_threads must be at least 1, not {self.n_threads}")
         if self.seed is not None and not 0 <= self.seed < 2**32:
@@ -202,6 +210,10 @@ class LoadSettings:
                 "llama_cpp.Llama cannot keep experts on the CPU (n_cpu_moe); "
                 "load with lmdesk's engine instead"
             )
+        if len(self.gpus) > 1:
+            raise ValueError(
+                "llama_cpp.Llama cannot be given a list of GPUs; load with lmdesk's engine"
+            )
         kwargs: dict[str, Any] = {
             "n_gpu_layers": self.n_gpu_layers,
             "n_ctx": self.n_ctx,
@@ -217,7 +229,10 @@ class LoadSettings:
         }
         if self.tensor_split:
             kwargs["tensor_split"] = list(self.tensor_split)
-        if self.split_mode != "layer" or self.main_gpu:
+        if self.gpus:  # one card of several: the same as that card as the only main GPU
+            kwargs["split_mode"] = SPLIT_MODE_IDS["none"]
+            kwargs["main_gpu"] = self.gpus[0]
+        elif self.split_mode != "layer" or self.main_gpu:
             kwargs["split_mode"] = SPLIT_MODE_IDS[self.split_mode]
             kwargs["main_gpu"] = self.main_gpu
         from .cpu_threads import threads_for  # psutil: not needed to paint the window

@@ -50,10 +50,10 @@ def model_params(settings: LoadSettings) -> tuple[Any, Any]:
     overrides = ExpertOverrides(settings.n_cpu_moe)  # experts of the first N layers in RAM
     overrides.apply(params)
     devices: Any = None
-    if settings.rpc:
+    if settings.rpc or settings.gpus:
         from .rpc_devices import device_array
 
-        devices = device_array(settings.rpc)
+        devices = device_array(settings.rpc, settings.gpus)
         params.devices = ctypes.cast(devices, ctypes.c_void_p)
         n_devices = len(devices) - 1  # NULL-terminated
         if split and len(split) > n_devices:

@@ -48,11 +48,22 @@ def _local_gpus() -> list[int]:
     return handles
 
 
-def device_array(endpoints: Sequence[str]) -> Any:
-    """A NULL-terminated ``ggml_backend_dev_t[]``: local GPUs, then the workers' devices.
+def chosen_gpus(local: Sequence[int], gpus: Sequence[int]) -> list[int]:
+    """The handles of the local GPUs numbered in `gpus` (all of `local` when empty)."""
+    missing = [gpu for gpu in gpus if gpu >= len(local)]
+    if missing:
+        have = f"{len(local)} GPU{'s' if len(local) != 1 else ''}" if local else "no GPU"
+        raise EngineError(f"There is no GPU {missing[0]} to load on: llama.cpp sees {have} here.")
+    return [local[gpu] for gpu in gpus] if gpus else list(local)
 
-    Raises `EngineError` saying which worker cannot be used (probed first, in a child)."""
-    handles = _local_gpus()
+
+def device_array(endpoints: Sequence[str], gpus: Sequence[int] = ()) -> Any:
+    """A NULL-terminated ``ggml_backend_dev_t[]``: local GPUs (those numbered in `gpus`, or
+    all), then the workers' devices.
+
+    Raises `EngineError` saying which GPU is not there, or which worker cannot be used
+    (probed first, in a child)."""
+    handles = chosen_gpus(_local_gpus(), gpus)
     for endpoint in endpoints:
         try:
             probe(endpoint)

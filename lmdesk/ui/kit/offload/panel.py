@@ -39,7 +39,7 @@ from lmdesk.core.gpus import (
     cuda_install_hint,
     system_memory,
 )
-from lmdesk.core.load_plan import settings_for, to_remembered
+from lmdesk.core.load_plan import keep_to_card, settings_for, to_remembered
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.ui.kit.offload.controls import OffloadControls
 from lmdesk.ui.kit.offload.gpu_picker import WORKERS, endpoint_of, is_remote
@@ -155,7 +155,10 @@ class OffloadPanel(QWidget):
             known = self._store.settings
             if saved is not None:
                 known = known.remember(path, saved)
-            self._base = settings_for(model, path, known, gpu=self.controls.gpu.current())
+            picker = self.controls.gpu
+            self._base = settings_for(
+                model, path, known, gpu=picker.current(), machine=picker.detected()
+            )
         if saved is not None:
             self._wanted_gpu = saved.gpu
             self.controls.gpu.select(saved.gpu)
@@ -225,9 +228,12 @@ class OffloadPanel(QWidget):
         return self._model
 
     def settings(self) -> LoadSettings:
-        """The controls' settings; ``rpc`` names the chosen target's workers."""
-        settings = self.controls.settings(self._base)
-        return settings.with_changes(rpc=self.controls.gpu.current_workers())
+        """The controls' settings; ``rpc`` names the chosen target's workers, ``gpus`` the
+        card chosen when it is one of several (`keep_to_card`)."""
+        picker = self.controls.gpu
+        settings = self.controls.settings(self._base).with_changes(rpc=picker.current_workers())
+        targets = picker.current_gpus()
+        return keep_to_card(settings, targets[0] if len(targets) == 1 else None, picker.detected())
 
     def current_plan(self) -> MemoryPlan:
         if self._plan is None:

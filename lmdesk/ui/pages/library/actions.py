@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,13 +20,18 @@ from lmdesk.ui.services.background import Progress
 from lmdesk.ui.services.task_group import TaskGroup
 
 if TYPE_CHECKING:
-    from lmdesk.core.gpus import LlamaBuild
+    from lmdesk.core.gpus import GpuInfo, LlamaBuild
 
 
 def plan_load(
-    entry: LibraryEntry, settings: Settings, inputs: FitInputs, build: LlamaBuild | None
+    entry: LibraryEntry,
+    settings: Settings,
+    inputs: FitInputs,
+    build: LlamaBuild | None,
+    machine: Sequence[GpuInfo] = (),
 ) -> LoadSettings:
-    """How to load `entry`: `core.load_plan`'s rule, fitted to the card picked on the page.
+    """How to load `entry`: `core.load_plan`'s rule, fitted to the card picked on the page
+    (one of the `machine`'s GPUs, which the load is then kept to).
 
     Layers are only planned for a real GPU (a what-if card is not in this computer) and
     when llama.cpp is known not to lack GPU support; otherwise everything stays on the CPU.
@@ -33,7 +39,8 @@ def plan_load(
     model = entry.model
     if model is None:
         raise ValueError(f"{entry.path.name} cannot be loaded: {entry.error}")
-    return settings_for(model, entry.path, settings, gpu=usable_gpu(inputs.gpu, build))
+    gpu = usable_gpu(inputs.gpu, build)
+    return settings_for(model, entry.path, settings, gpu=gpu, machine=machine)
 
 
 def reveal(path: Path) -> bool:

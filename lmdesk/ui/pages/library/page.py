@@ -207,6 +207,7 @@ class LibraryPage(QWidget):
                 self._context.settings.settings,
                 self.target.inputs(),
                 self._context.llama_build,
+                self.target.picker.detected(),
             )
         except ValueError as exc:
             show_error(self, f"Cannot load {entry.name}: {exc}")
