@@ -207,3 +207,35 @@ def test_my_models_opens_compare_cards_with_the_real_gpu_first(
     dialog.close()
     page.shutdown()
     assert page.wait(20)
+
+
+def test_a_cpu_that_cannot_be_measured_is_said_once_and_not_measured_on_every_tick(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, smol: ModelInfo, smollm2_path: Path
+) -> None:
+    """The probe's child dying (a stand-in here: the real probe works on this CPU) is told
+    on the line, which keeps saying it while the slider moves, and no second child starts."""
+    import lmdesk.ui.kit.cpu_rates as rates
+
+    tries = []
+
+    def probe_dies(*_args: object, **_kw: object) -> None:
+        tries.append(1)
+        raise RuntimeError("the probe's process ended with signal 11")
+
+    monkeypatch.setattr(rates, "_SHARED", None)  # a fresh session's rates
+    monkeypatch.setattr(rates, "is_measured", lambda *_args: False)
+    monkeypatch.setattr(rates, "cpu_speed", probe_dies)
+    widget = OffloadPanel()
+    qtbot.addWidget(widget)
+    widget.set_model(smol, str(smollm2_path), LoadSettings(n_ctx=4096))
+    assert widget.controls.gpu.select(RTX_4060.uuid)
+    widget.controls.gpu.target_changed.emit()
+    said = "Speed unknown: this CPU could not be measured (the probe's process ended with signal 11)"
+    qtbot.waitUntil(lambda: widget.speed.line.text() == said, timeout=10_000)
+    for layers in (3, 9, 20):
+        widget.controls.layers.setValue(layers)
+        assert widget.speed.line.text() == said
+    qtbot.wait(100)
+    assert len(tries) == 1
+    assert rates.cpu_rates().wait(5)
+    widget.speed.shutdown()

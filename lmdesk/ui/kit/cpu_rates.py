@@ -34,6 +34,9 @@ class CpuRates(QObject):
         self._session: dict[tuple[int, ThreadCounts, int], CpuSpeed] = {}
         """What this session measured: a figure the core did not keep (others held the
         cores then) is used until the next start rather than measured again and again."""
+        self._failures: dict[tuple[int, ThreadCounts, int], str] = {}
+        """Why a measurement failed this session: not tried again on every slider tick (each
+        try starts a child process); the next start of the app tries again."""
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.wait)
@@ -45,14 +48,14 @@ class CpuRates(QObject):
             return cpu_speed(ggml_type, threads, head_dim)
         if key in self._session:
             return self._session[key]
-        if key not in self._tasks:
+        if key not in self._tasks and key not in self._failures:
             task = BackgroundTask(
                 lambda _progress: cpu_speed(ggml_type, threads, head_dim, apart=True),
                 name="cpu-speed",
                 parent=self,
             )
             task.sig_done.connect(lambda speed: self._measured(key, speed))
-            task.sig_failed.connect(lambda message, _details: self.sig_failed.emit(message))
+            task.sig_failed.connect(lambda message, _details: self._failed(key, message))
             task.sig_finished.connect(lambda: self._forget(key))
             self._tasks[key] = task
             task.start()
@@ -61,6 +64,15 @@ class CpuRates(QObject):
     def _measured(self, key: tuple[int, ThreadCounts, int], speed: CpuSpeed) -> None:
         self._session[key] = speed
         self.sig_ready.emit(speed)
+
+    def failure(self, ggml_type: int, threads: ThreadCounts, head_dim: int = 0) -> str | None:
+        """Why these rates could not be measured this session (None: they were not tried,
+        are being measured, or are known)."""
+        return self._failures.get((ggml_type, threads, head_dim))
+
+    def _failed(self, key: tuple[int, ThreadCounts, int], message: str) -> None:
+        self._failures[key] = message
+        self.sig_failed.emit(message)
 
     def _forget(self, key: tuple[int, ThreadCounts, int]) -> None:
         task = self._tasks.pop(key, None)

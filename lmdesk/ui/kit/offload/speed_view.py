@@ -61,6 +61,10 @@ BENCH_TIP = (
 )
 
 
+def _unmeasured(why: str) -> str:
+    return f"Speed unknown: this CPU could not be measured ({why})"
+
+
 _RUNNING: set[QObject] = set()
 """Benchmarks under way: kept alive until they end even if their panel goes."""
 
@@ -215,7 +219,8 @@ class SpeedView(QWidget):
         experts = gpu is not None and model.n_expert > 0
         if cpu is None:
             self._prediction = None
-            self.line.setText(MEASURING)
+            failure = self._cpu_failure(model, plan)
+            self.line.setText(MEASURING if failure is None else _unmeasured(failure))
             self._pending_curves = None
             self.chart.hide()  # no curve to draw yet
             self.expert_chart.hide()
@@ -274,8 +279,12 @@ class SpeedView(QWidget):
                 self._model, self._path, self._plan, self._gpus, self._margin, self._targets
             )
 
+    def _cpu_failure(self, model: ModelInfo, plan: MemoryPlan) -> str | None:
+        work = model_work(model)
+        return cpu_rates().failure(work.main_type, self._threads(plan), work.head_dim)
+
     def _on_probe_failed(self, message: str) -> None:
-        self.line.setText(f"Speed unknown: this CPU could not be measured ({message})")
+        self.line.setText(_unmeasured(message))
 
     # -- the curve and the measurements -------------------------------------
     def _refresh_curve(self, model: ModelInfo, plan: MemoryPlan, cpu: CpuSpeed) -> None:
