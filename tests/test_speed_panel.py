@@ -231,8 +231,7 @@ def test_a_cpu_that_cannot_be_measured_is_said_once_and_not_measured_on_every_ti
     assert widget.controls.gpu.select(RTX_4060.uuid)
     widget.controls.gpu.target_changed.emit()
     said = (
-        "Speed unknown: this CPU could not be measured "
-        "(the probe's process ended with signal 11)"
+        "Speed unknown: this CPU could not be measured (the probe's process ended with signal 11)"
     )
     qtbot.waitUntil(lambda: widget.speed.line.text() == said, timeout=10_000)
     for layers in (3, 9, 20):
