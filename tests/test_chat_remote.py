@@ -175,3 +175,35 @@ def test_a_server_that_dies_mid_reply_keeps_the_partial_reply(
     assert reply.state != "complete"
     shown = page.messages.widgets()[-1].text()
     assert reply.content.strip() in shown or shown.strip()
+
+
+def test_the_remote_model_used_last_is_used_again_at_start(
+    qtbot: QtBot,
+    make_page: Callable[[], ChatPage],
+    desk: RunningServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The chat's last model was Desk's: the next start picks it again (not the starter
+    model), through the same door as a file; a server removed from Settings is said so."""
+    from lmdesk.core.load_plan import model_to_load_at_start
+    from lmdesk.core.remote_engines import servers_from_setting
+    from lmdesk.ui.shell import window_state
+    from lmdesk.ui.shell.autoload import NO_AUTOLOAD_ENV, AutoLoader
+
+    monkeypatch.delenv(NO_AUTOLOAD_ENV, raising=False)
+    page = make_page()
+    _servers(page, ("Desk", desk.base_url, "desk-key"))
+    label = f"Desk / {desk.model_id}"
+    window_state.save_last_model(label)
+    with qtbot.waitSignal(page.controller.loaded, timeout=TIMEOUT_MS):
+        AutoLoader(page.context, chat_page=lambda: None).load_at_start()
+    assert page.models.bar.picker.text() == f"{desk.model_id} ● on Desk"
+
+    servers = servers_from_setting(page.context.settings.settings.remote_servers)
+    assert model_to_load_at_start(label, tmp_path, servers) == label
+    assert model_to_load_at_start(label, tmp_path, []) is None  # no server, no starter here
+    _servers(page)  # Desk is removed from Settings
+    with qtbot.waitSignal(page.context.models.plan_failed, timeout=5000) as failed:
+        page.context.signals.load_model_requested.emit(label, None)
+    assert failed.args == ["The server Desk is no longer in Settings."]

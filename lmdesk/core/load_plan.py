@@ -23,6 +23,7 @@ from lmdesk.core.settings.schema import KvType, SplitMode
 if TYPE_CHECKING:
     from lmdesk.core.gguf import ModelInfo
     from lmdesk.core.gpus import GpuInfo, GpuProbe, LlamaBuild
+    from lmdesk.core.remote_engines import RemoteServer
 
 _log = logging.getLogger(__name__)
 
@@ -186,13 +187,20 @@ def plan_load(
     return settings_for(read_model(path), path, settings, gpu=gpu, machine=machine)
 
 
-def model_to_load_at_start(last: str | None, models_dir: Path) -> str | None:
+def model_to_load_at_start(
+    last: str | None, models_dir: Path, remote_servers: Sequence[RemoteServer] = ()
+) -> str | None:
     """The model the app loads when it starts: the one used last, else the starter model.
 
-    None when neither file is there (moved, deleted, never fetched).
+    The one used last may be a remote server's (``"server / model id"``): it is chosen again
+    while that server is in the settings (`remote_servers`); whether it answers is the load's
+    to find out. None when neither is there (a file moved, deleted, never fetched).
     """
+    from lmdesk.core.remote_engines import remote_model_named
     from lmdesk.core.starter import starter_path
 
+    if last and remote_model_named(last, remote_servers) is not None:
+        return last
     candidates = [last] if last else []
     candidates.append(str(starter_path(models_dir)))
     return next((c for c in candidates if Path(c).is_file()), None)

@@ -18,6 +18,7 @@ from .server import (
     RemoteServer,
     is_remote_label,
     remote_label,
+    remote_model_named,
     servers_from_setting,
 )
 
@@ -26,5 +27,6 @@ __all__ = [
     "RemoteServer",
     "is_remote_label",
     "remote_label",
+    "remote_model_named",
     "servers_from_setting",
 ]

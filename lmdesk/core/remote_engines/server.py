@@ -106,6 +106,16 @@ def remote_label(server_name: str, model_id: str) -> str:
     return f"{server_name} / {model_id}"
 
 
+def remote_model_named(label: str, servers: Iterable[RemoteServer]) -> RemoteModel | None:
+    """The remote model a chat recorded as ``"server name / model id"``, if a server of that
+    name is still configured (None: not a remote label, or its server was removed)."""
+    if not is_remote_label(label):
+        return None
+    name, _, model_id = label.partition(" / ")
+    server = next((s for s in servers if s.name == name), None)
+    return RemoteModel(server, model_id) if server is not None else None
+
+
 def is_remote_label(text: str) -> bool:
     """Whether a conversation's recorded model is a remote one (``"name / id"``), not a file.
 

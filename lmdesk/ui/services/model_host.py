@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, Signal
 
+from lmdesk.core.remote_engines import is_remote_label, remote_model_named, servers_from_setting
 from lmdesk.ui.services.background import Progress
 from lmdesk.ui.services.inference import InferenceController
 from lmdesk.ui.services.task_group import TaskGroup
@@ -130,10 +131,19 @@ class ModelHost(QObject):
     def load(self, path: str | RemoteModel, settings: LoadSettings | None = None) -> None:
         """Load `path` with `settings`, or as nobody chose (planned on a worker thread).
 
-        A remote server's model (`RemoteModel`) takes no memory here: the load rule does
-        not apply, and the engine only checks that the server lists it."""
+        A remote server's model (`RemoteModel`, or its "server / model id" label) takes no
+        memory here: the load rule does not apply, and the engine only checks that the server
+        lists it."""
         if self._closed:
             return
+        if isinstance(path, str) and is_remote_label(path):
+            servers = servers_from_setting(self._context.settings.settings.remote_servers)
+            remote = remote_model_named(path, servers)
+            if remote is None:
+                server = path.partition(" / ")[0]
+                self.plan_failed.emit(f"The server {server} is no longer in Settings.")
+                return
+            path = remote
         if not isinstance(path, str):
             from lmdesk.core.load_settings import LoadSettings
 

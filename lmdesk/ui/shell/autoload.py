@@ -30,14 +30,18 @@ class AutoLoader:
         if os.environ.get(NO_AUTOLOAD_ENV):
             return
         from lmdesk.core.load_plan import model_to_load_at_start
+        from lmdesk.core.remote_engines import servers_from_setting
 
-        path = model_to_load_at_start(window_state.last_model(), self.context.settings.models_dir())
+        settings = self.context.settings
+        servers = servers_from_setting(settings.settings.remote_servers)
+        path = model_to_load_at_start(window_state.last_model(), settings.models_dir(), servers)
         if path is not None:
             self.load(path)
 
     def load(self, path: str) -> None:
         """Show the chat page (in place of the welcome page) and load `path` as nobody chose:
-        the model host plans it with `core.load_plan`'s rule, off the GUI thread."""
+        the model host plans it with `core.load_plan`'s rule, off the GUI thread (a remote
+        server's "server / model id" goes to that server)."""
         self._chat_page()
         self.context.signals.models_changed.emit()
         self.context.signals.load_model_requested.emit(path, None)

@@ -19,9 +19,10 @@ from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.load_plan import lighter_settings
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.remote_engines import (
-    RemoteModel,
     RemoteServer,
     is_remote_label,
+    remote_label,
+    remote_model_named,
     servers_from_setting,
 )
 from lmdesk.core.units import format_size
@@ -125,11 +126,11 @@ class ModelControls(QObject):
 
     def load_remote(self, server_name: str, model_id: str) -> None:
         """Use a remote server's model (from the picker): loaded at once through the host."""
-        server = next((s for s in self._servers() if s.name == server_name), None)
-        if server is None:
+        remote = remote_model_named(remote_label(server_name, model_id), self._servers())
+        if remote is None:
             self.notice.emit("error", f"The server {server_name} is no longer in Settings.")
             return
-        self._host.load(RemoteModel(server, model_id))
+        self._host.load(remote)
 
     def _on_loading(self, path: str, settings: LoadSettings) -> None:
         """The host handed a load to the engine (from here, My Models or the start-up)."""
