@@ -99,7 +99,7 @@ def test_search_updates_as_you_type_with_one_request_per_pause(
     qtbot.keyClicks(page.query_box, "smol")
     qtbot.waitUntil(lambda: page.results.repo_ids() == [SMOL], timeout=15_000)
     assert searches(hub) == ["smol"]  # four keystrokes, one search
-    assert page.list_status.text() == "1 repositories"
+    assert page.list_status.text() == "1 repository"
     page.query_box.clear()
     qtbot.keyClicks(page.query_box, "tiny")
     qtbot.waitUntil(lambda: page.results.repo_ids() == [TINY], timeout=15_000)

@@ -5,7 +5,6 @@ the real starter model; the count of llama.cpp models alive is sampled during th
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,13 +13,14 @@ from chat_helpers import no_dangling_qthreads  # noqa: F401
 from PySide6.QtCore import QTimer
 from pytestqt.qtbot import QtBot
 
-from lmdesk.core.engine.native import NativeModel
+from lmdesk.core.engine.native import models_open
 from lmdesk.core.gguf import read_model
 from lmdesk.core.load_settings import LoadSettings
 from lmdesk.core.serving import ModelScheduler
 from lmdesk.core.speed.bench_job import BenchJob, BenchOutcome
 from lmdesk.core.speed.results import SpeedResults
 from lmdesk.ui.kit.offload import OffloadPanel
+from lmdesk.ui.pages.server.page import ServerPage
 from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
 
 CHAT = LoadSettings(n_ctx=1024, n_batch=256, n_ubatch=256, n_threads=1)
@@ -35,8 +35,10 @@ def _no_thread_left(no_dangling_qthreads: None) -> Iterator[None]:  # noqa: F811
 
 
 def models_alive() -> int:
-    """llama.cpp models this process holds now (every load makes a NativeModel)."""
-    return sum(1 for o in gc.get_objects() if isinstance(o, NativeModel) and o.model is not None)
+    """llama.cpp models this process holds now (every load makes a NativeModel). Not read
+    from gc.get_objects(): that hands out a tuple another thread is still building, and
+    CPython then fails that thread with "bad argument to internal function"."""
+    return models_open()
 
 
 class Watch:
@@ -103,9 +105,14 @@ def test_benchmark_swaps_the_chats_model_and_loads_it_back(
 ) -> None:
     view = panel.speed
     watch = Watch(loaded)
+    server = ServerPage(loaded)  # its "Loaded:" line says whose turn it is on that model
+    qtbot.addWidget(server)
+    server.show()
+    running = f"{smollm2_path.name} (the chat's, running the Load panel's benchmark)"
     with qtbot.waitSignal(view.sig_bench_finished, timeout=180_000) as finished:
         view.bench_button.click()
         qtbot.waitUntil(lambda: "benchmark" in watch.clients, timeout=60_000)
+        qtbot.waitUntil(lambda: running in server.serving.text(), timeout=60_000)
     watch.stop()
     assert finished.args == [1], view.bench_status.text()
     assert "done" in view.bench_status.text()

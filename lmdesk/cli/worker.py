@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..core.counted import counted
 from ..core.rpc_device_cap import CapError, cap_memory
 from ..core.rpc_worker import (
     DEFAULT_PORT,
@@ -81,8 +82,8 @@ def _caps(sizes: list[int] | None, count: int) -> list[int | None]:
         return [sizes[0]] * count
     if len(sizes) != count:
         raise WorkerError(
-            f"--mem names {len(sizes)} sizes, but this worker serves {count} "
-            f"device{'s' if count != 1 else ''}: give one size, or one per device"
+            f"--mem names {len(sizes)} sizes, but this worker serves "
+            f"{counted(count, 'device')}: give one size, or one per device"
         )
     return list(sizes)
 

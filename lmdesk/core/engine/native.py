@@ -23,6 +23,21 @@ from .errors import GenerationError
 
 _backend_lock = threading.Lock()
 _backend_ready = False
+_open_lock = threading.Lock()
+_open_models = 0
+
+
+def models_open() -> int:
+    """The llama.cpp models this process holds now (made and not yet closed), in any engine:
+    how the one-copy-in-memory rule is checked (a benchmark swaps the chat's model, it never
+    loads a second one)."""
+    return _open_models
+
+
+def _count_open(change: int) -> None:
+    global _open_models
+    with _open_lock:
+        _open_models += change
 
 
 def ensure_backend() -> None:
@@ -59,6 +74,7 @@ class NativeModel:
         """The tokens whose keys and values are in the cache, in order (sequence 0)."""
         self.params_memory: Any = None
         """ctypes memory the model's parameters point into; freed with the model."""
+        _count_open(1)
 
     # --- facts about the model -------------------------------------------------
 
@@ -239,6 +255,7 @@ class NativeModel:
         if self.model is not None:
             llama_cpp.llama_model_free(self.model)
             self.model = None
+            _count_open(-1)
         self.params_memory = None
         self.kv_tokens = []
 

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from ..counted import counted
 from ..rpc_worker import WorkerError, add_server, probe
 from .errors import EngineError
 
@@ -52,7 +53,7 @@ def chosen_gpus(local: Sequence[int], gpus: Sequence[int]) -> list[int]:
     """The handles of the local GPUs numbered in `gpus` (all of `local` when empty)."""
     missing = [gpu for gpu in gpus if gpu >= len(local)]
     if missing:
-        have = f"{len(local)} GPU{'s' if len(local) != 1 else ''}" if local else "no GPU"
+        have = counted(len(local), "GPU") if local else "no GPU"
         raise EngineError(f"There is no GPU {missing[0]} to load on: llama.cpp sees {have} here.")
     return [local[gpu] for gpu in gpus] if gpus else list(local)
 

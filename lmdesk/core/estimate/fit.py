@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..counted import counted
 from ..gguf.model import ModelInfo
 from ..load_settings import LoadSettings
 from .estimator import CUDA_OVERHEAD, GpuTarget, estimate
@@ -42,7 +43,7 @@ class FitResult:
         text = f"{self.n_gpu_layers} of {self.n_layer + 1} layers"
         experts = self.plan.experts_on_cpu
         if experts:
-            text += f", experts of {experts} layer{'s' if experts != 1 else ''} on the CPU"
+            text += f", experts of {counted(experts, 'layer')} on the CPU"
         return text
 
 

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lmdesk.core.counted import counted
 from lmdesk.core.gpus import (
     WHAT_IF_CARDS,
     WHAT_IF_PAIRS,
@@ -88,7 +89,7 @@ def endpoint_of(gpu: GpuInfo) -> str:
 def _workers_label(local: tuple[GpuInfo, ...], remote: tuple[GpuInfo, ...]) -> str:
     count = len({endpoint_of(g) for g in remote})
     free = format_size(sum(gpu.usable_bytes for gpu in (*local, *remote)))
-    return f"This machine + {count} worker{'s' if count != 1 else ''} · {free} free"
+    return f"This machine + {counted(count, 'worker')} · {free} free"
 
 
 def _all_label(gpus: tuple[GpuInfo, ...]) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from lmdesk.core.chats import ChatStore, ChatStoreError, default_database_path
 from lmdesk.core.chats.errors import ChatDatabaseDamagedError
 from lmdesk.core.chats.recovery import keep_aside, recover_database
+from lmdesk.core.counted import counted
 
 IN_MEMORY = Path(":memory:")
 OPEN_ERRORS = (ChatStoreError, OSError, sqlite3.Error)
@@ -53,8 +54,8 @@ def recover_chats(path: Path) -> tuple[ChatStore, str]:
     recovery = recover_database(path)
     return ChatStore.open(path), (
         f"The chats database {path} was recovered. A copy of the damaged file is kept as "
-        f"{recovery.copy}; {recovery.conversations} conversations and {recovery.messages} "
-        "messages were recovered."
+        f"{recovery.copy}; {counted(recovery.conversations, 'conversation')} and "
+        f"{counted(recovery.messages, 'message')} were recovered."
     )
 
 

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from lmdesk.core import paths
+from lmdesk.core.counted import counted
 from lmdesk.core.hub.endpoint import hub_endpoint
 from lmdesk.core.hub.rate_limit import waiting_words
 from lmdesk.ui.kit.fit_target import FitTarget
@@ -180,8 +181,9 @@ class DiscoverPage(QWidget):
                 f"No GGUF repositories match “{text}”." if text else "No GGUF repositories found."
             )
         else:
-            more = "" if self.search.exhausted else "+"
-            self.list_status.setText(f"{count}{more} repositories")
+            exhausted = self.search.exhausted
+            found = counted(count, "repository", "repositories")
+            self.list_status.setText(found if exhausted else f"{count}+ repositories")
         self.more_button.setVisible(not self.search.exhausted)
 
     def _on_rate_limited(self, seconds: int) -> None:

@@ -187,7 +187,11 @@ class ServerPage(QScrollArea):
         if not loaded:
             self.serving.setText("No model is loaded; a request that names one loads it.")
             return
-        turn = {"chat": "answering in the chat", "api": "answering an API request"}
+        turn = {
+            "chat": "answering in the chat",
+            "api": "answering an API request",
+            "benchmark": "running the Load panel's benchmark",
+        }
         now = turn.get(host.controller.busy_client or "", "idle")
         parts = [
             f"{path.name} (the chat's, {now})"
