@@ -57,6 +57,29 @@ def _isolated_profile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
 
 
 @pytest.fixture
+def make_panel(qtbot: Any) -> Iterator[Callable[..., Any]]:
+    """Load panels (`OffloadPanel`) shown offscreen at ``size`` (width, height), their speed
+    view's background work stopped after the test."""
+    from lmdesk.ui.kit.offload import OffloadPanel
+
+    made: list[Any] = []
+
+    def make(size: tuple[int, int] = (380, 900), margin: int | None = None) -> Any:
+        widget = OffloadPanel()
+        qtbot.addWidget(widget)
+        widget.resize(*size)
+        widget.show()
+        if margin is not None:
+            widget.set_margin(margin)
+        made.append(widget)
+        return widget
+
+    yield make
+    for widget in made:
+        widget.speed.shutdown()
+
+
+@pytest.fixture
 def make_page(qtbot: Any, tmp_path: Path) -> Iterator[Callable[..., Any]]:
     """Chat pages on one real database in tmp_path, each with its own context (the model
     host is the context's), or the one given; everything is shut down after the test."""

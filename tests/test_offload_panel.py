@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -53,12 +54,8 @@ def smol(smollm2_path: Path) -> ModelInfo:
 
 
 @pytest.fixture
-def panel(qtbot: QtBot) -> OffloadPanel:
-    widget = OffloadPanel()
-    qtbot.addWidget(widget)
-    widget.resize(360, 720)
-    widget.show()
-    return widget
+def panel(make_panel: Callable[..., OffloadPanel]) -> OffloadPanel:
+    return make_panel((360, 720))
 
 
 def settle(qtbot: QtBot) -> None:

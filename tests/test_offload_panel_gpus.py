@@ -9,6 +9,7 @@ usable memory that `fit` uses; NVML is the stand-in replaying a two-GPU fixture.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,13 +36,8 @@ def gemma(tmp_path_factory: pytest.TempPathFactory) -> tuple[ModelInfo, Path]:
 
 
 @pytest.fixture
-def panel(qtbot: QtBot) -> OffloadPanel:
-    widget = OffloadPanel()
-    qtbot.addWidget(widget)
-    widget.resize(360, 900)
-    widget.show()
-    widget.set_margin(MARGIN)
-    return widget
+def panel(make_panel: Callable[..., OffloadPanel]) -> OffloadPanel:
+    return make_panel((360, 900), MARGIN)
 
 
 def split_plan(model: ModelInfo, settings: LoadSettings, gpus: tuple[GpuInfo, ...]) -> MemoryPlan:

@@ -6,10 +6,10 @@ estimator; the bars must show exactly its numbers whichever control moves.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pytestqt.qtbot import QtBot
 
 from lmdesk.core.estimate import GpuTarget, estimate, fit
 from lmdesk.core.gguf import ModelInfo, read_model
@@ -22,12 +22,8 @@ RTX_4060 = next(card for card in WHAT_IF_CARDS if card.name == "GeForce RTX 4060
 
 
 @pytest.fixture
-def panel(qtbot: QtBot) -> OffloadPanel:
-    widget = OffloadPanel()
-    qtbot.addWidget(widget)
-    widget.resize(360, 720)
-    widget.show()
-    return widget
+def panel(make_panel: Callable[..., OffloadPanel]) -> OffloadPanel:
+    return make_panel((360, 720))
 
 
 def _on_card(panel: OffloadPanel, model: ModelInfo, path: Path, settings: LoadSettings) -> None:

@@ -5,7 +5,7 @@ Qwen3-30B-A3B (tests/shaped_models.py), the real estimator and speed model."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,13 +23,8 @@ RTX_4060 = next(card for card in WHAT_IF_CARDS if card.name == "GeForce RTX 4060
 
 
 @pytest.fixture
-def panel(qtbot: QtBot) -> Iterator[OffloadPanel]:
-    widget = OffloadPanel()
-    qtbot.addWidget(widget)
-    widget.resize(380, 1000)
-    widget.show()
-    yield widget
-    widget.speed.shutdown()
+def panel(make_panel: Callable[..., OffloadPanel]) -> OffloadPanel:
+    return make_panel((380, 1000))
 
 
 def expected_curve(model: ModelInfo, settings: LoadSettings) -> list[float | None]:

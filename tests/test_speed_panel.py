@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Callable
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -37,13 +38,8 @@ def smol(smollm2_path: Path) -> ModelInfo:
 
 
 @pytest.fixture
-def panel(qtbot: QtBot) -> OffloadPanel:
-    widget = OffloadPanel()
-    qtbot.addWidget(widget)
-    widget.resize(380, 900)
-    widget.show()
-    yield widget
-    widget.speed.shutdown()
+def panel(make_panel: Callable[..., OffloadPanel]) -> OffloadPanel:
+    return make_panel((380, 900))
 
 
 def on_card(panel: OffloadPanel, qtbot: QtBot, model: ModelInfo, path: Path, **kw: object) -> None:
@@ -210,7 +206,11 @@ def test_my_models_opens_compare_cards_with_the_real_gpu_first(
 
 
 def test_a_cpu_that_cannot_be_measured_is_said_once_and_not_measured_on_every_tick(
-    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, smol: ModelInfo, smollm2_path: Path
+    qtbot: QtBot,
+    monkeypatch: pytest.MonkeyPatch,
+    make_panel: Callable[..., OffloadPanel],
+    smol: ModelInfo,
+    smollm2_path: Path,
 ) -> None:
     """The probe's child dying (a stand-in here: the real probe works on this CPU) is told
     on the line, which keeps saying it while the slider moves, and no second child starts."""
@@ -225,8 +225,7 @@ def test_a_cpu_that_cannot_be_measured_is_said_once_and_not_measured_on_every_ti
     monkeypatch.setattr(rates, "_SHARED", None)  # a fresh session's rates
     monkeypatch.setattr(rates, "is_measured", lambda *_args: False)
     monkeypatch.setattr(rates, "cpu_speed", probe_dies)
-    widget = OffloadPanel()
-    qtbot.addWidget(widget)
+    widget = make_panel()
     widget.set_model(smol, str(smollm2_path), LoadSettings(n_ctx=4096))
     assert widget.controls.gpu.select(RTX_4060.uuid)
     widget.controls.gpu.target_changed.emit()
@@ -240,4 +239,3 @@ def test_a_cpu_that_cannot_be_measured_is_said_once_and_not_measured_on_every_ti
     qtbot.wait(100)
     assert len(tries) == 1
     assert rates.cpu_rates().wait(5)
-    widget.speed.shutdown()
