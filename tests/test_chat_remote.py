@@ -92,6 +92,8 @@ def test_a_reply_from_lmdesk_serve_is_saved_like_a_local_one(
     assert reply.state == "complete"
     assert reply.stats is not None and reply.stats.generated_tokens == 12
     assert reply.stats.prompt_tokens == stats.prompt_tokens > 10  # the server's usage
+    assert not reply.stats.estimated
+    assert page.messages.widgets()[-1].stats.text().startswith("12 tokens · ")
     assert f"- Model: `{label}`" in to_markdown(conversation, [user, reply])
     # A reply cut by its token limit offers Continue for a local model, not for a server's.
     last = page.messages.widgets()[-1]
@@ -153,6 +155,15 @@ def test_a_server_that_dies_mid_reply_keeps_the_partial_reply(
         _servers(page, ("Llama", llama.base_url, ""))
         assert _listed(qtbot, page, "Llama") == ["smollm2"]
         _load(qtbot, page, "Llama", "smollm2")
+        # Its stream sends no usage: the stats line marks lmdesk's own counts as estimates.
+        page.session.set_sampling(page.session.sampling().with_changes(max_tokens=4, seed=1))
+        with qtbot.waitSignal(page.session.reply_finished, timeout=TIMEOUT_MS) as finished:
+            _send(qtbot, page, "Hi")
+        saved = page.store.messages(page.session.conversation_id)[-1].stats
+        assert saved is not None and saved.estimated
+        n = finished.args[0].answer_tokens
+        assert page.messages.widgets()[-1].stats.text().startswith(f"≈ {n} token")
+        assert " · ≈ " in page.messages.widgets()[-1].stats.text()  # the rate too
         page.session.set_sampling(
             page.session.sampling().with_changes(temperature=0.0, max_tokens=400, seed=1)
         )

@@ -73,6 +73,7 @@ def test_lmdesk_serve_lists_and_streams_with_the_servers_usage(
     chunks, stats = _reply(engine)
     assert stats.text == "".join(c.text for c in chunks) and stats.text.strip()
     assert stats.generated_tokens == sum(c.n_tokens for c in chunks) == 8  # usage: exact
+    assert not stats.counts_estimated
     assert stats.stop_reason == "max_tokens" and stats.seed == 1
     assert stats.prompt_tokens > 10  # the server's count of the templated prompt
     again = _reply(engine)[1]
@@ -88,6 +89,8 @@ def test_llama_cpp_server_streams_chat_and_completion(llama_server: RunningServe
     chunks, stats = _reply(engine)
     assert stats.text.strip() and stats.generated_tokens == sum(c.n_tokens for c in chunks)
     assert 1 <= stats.generated_tokens <= 8 and stats.stop_reason in ("max_tokens", "eos")
+    # Its stream sends no usage: the counts are lmdesk's own, and marked so.
+    assert stats.counts_estimated
     completion = list(engine.complete("The capital of France is", GREEDY))
     final = completion.pop()
     assert isinstance(final, ReplyStats) and final.text.strip()

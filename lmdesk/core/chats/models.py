@@ -51,6 +51,8 @@ class MessageStats:
     """Tokens spent thinking (not in ``generated_tokens``, which counts the answer)."""
     reasoning_s: float | None = None
     """Seconds spent thinking."""
+    estimated: bool = False
+    """The counts are estimates (the engine sent none): shown with "≈"."""
 
     def thinking_summary(self) -> str:
         """ "Thought for 3.2 s · 120 tokens": the Thinking block's heading ('' without)."""
@@ -64,11 +66,12 @@ class MessageStats:
         """ "128 tokens · 24 tok/s · first token 0.31 s · stopped: end of text": the line
         under a reply in the chat, and in a Markdown export."""
         parts: list[str] = []
+        about = "≈ " if self.estimated else ""
         if self.generated_tokens is not None:
             noun = "token" if self.generated_tokens == 1 else "tokens"
-            parts.append(f"{self.generated_tokens:,} {noun}")
+            parts.append(f"{about}{self.generated_tokens:,} {noun}")
         if self.tokens_per_s:
-            parts.append(f"{self.tokens_per_s:.0f} tok/s")
+            parts.append(f"{about}{self.tokens_per_s:.0f} tok/s")
         if self.ttft_s is not None:
             parts.append(f"first token {self.ttft_s:.2f} s")
         if self.stop_reason:
@@ -89,6 +92,7 @@ class MessageStats:
             stop_reason=None if data.get("stop_reason") is None else str(data["stop_reason"]),
             reasoning_tokens=_opt_int(data.get("reasoning_tokens")),
             reasoning_s=_opt_float(data.get("reasoning_s")),
+            estimated=data.get("estimated") is True,
         )
 
 

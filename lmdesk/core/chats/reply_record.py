@@ -36,6 +36,7 @@ def message_stats(stats: ReplyStats) -> MessageStats:
         stop_reason=stats.stop_reason,
         reasoning_tokens=stats.reasoning_tokens or None,
         reasoning_s=stats.reasoning_s if stats.reasoning_tokens else None,
+        estimated=stats.counts_estimated,
     )
 
 

@@ -46,6 +46,9 @@ class ReplyStats:
     """Of ``generated_tokens``, those spent thinking (markers included; `core.reasoning`)."""
     reasoning_s: float = 0.0
     """Seconds from the first token to the end of the thinking."""
+    counts_estimated: bool = False
+    """The token counts are lmdesk's estimate, not the engine's (a remote server that sent
+    no ``usage``: one token per streamed piece, the prompt by `estimate_tokens`)."""
 
     @property
     def answer_tokens(self) -> int:

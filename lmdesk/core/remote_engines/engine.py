@@ -447,6 +447,7 @@ class _ReplyRun:
             seed=self.seed,
             reasoning_tokens=self.reasoning_pieces,
             reasoning_s=(self.thinking_ended_at - first) if self.thinking_ended_at else 0.0,
+            counts_estimated=_count(self.usage.get("completion_tokens"), -1) < 0,
         )
 
 
