@@ -152,6 +152,8 @@ def render_gemma_screens(out_dir: Path, work: Path) -> tuple[dict[str, Path], di
                 headline=verdict.headline,
                 detail=verdict.detail,
             )
+            # the predicted speed under the verdict, with its chart
+            wait(app, lambda: panel.speed.prediction() and not panel.speed.curves_pending, 90)
             shoot(f"gemma-load-{key}", panel)
     finally:
         panel.close()

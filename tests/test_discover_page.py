@@ -32,7 +32,7 @@ from lmdesk.core.gpus import WHAT_IF_CARDS, custom_card
 from lmdesk.core.hub import RemoteModel, RemoteModelFile, RepoSummary
 from lmdesk.core.settings import LoadDefaults, Settings
 from lmdesk.core.units import GiB, MiB
-from lmdesk.ui.pages.discover.files_model import FIT, QUANT, SIZE, FilesModel
+from lmdesk.ui.pages.discover.files_model import FIT, NAME, QUANT, SIZE, FilesModel
 from lmdesk.ui.pages.discover.page import DiscoverPage
 from lmdesk.ui.pages.discover.results_model import ResultsModel
 from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
@@ -243,6 +243,30 @@ def test_a_repository_with_several_quantizations(
     assert all(r.words is not None and not r.words.approximate for r in files.rows())
     assert [r.info.quantization for r in files.rows() if r.info] == ["Q4_0", "Q4_1", "F16"]
     assert set(page.repo_view.buttons.buttons) == {r.model.name for r in files.rows()}
+
+
+def test_a_narrow_window_drops_the_file_names_not_the_buttons(
+    qtbot: QtBot, hub: HubServer, keeper: PageKeeper
+) -> None:
+    page = open_page(qtbot, keeper)
+    open_repo(qtbot, page, TINY)
+    qtbot.waitUntil(lambda: headers_read(page), timeout=15_000)
+    table = page.repo_view.table
+    assert not table.isColumnHidden(NAME)  # 1200 px wide: names, quants, verdicts, buttons
+    page.resize(940, 600)  # the page in a 1024-pixel-wide window
+    qtbot.waitUntil(lambda: table.isColumnHidden(NAME), timeout=5000)
+    name = page.repo_view.files.rows()[0].model.name
+    for button in (
+        page.repo_view.buttons.buttons[name],
+        page.repo_view.buttons.compare_buttons[name],
+    ):
+        right = button.mapTo(table.viewport(), button.rect().topRight()).x()
+        assert 0 < right <= table.viewport().width()  # on screen, no sideways scrolling
+    files = page.repo_view.files
+    tip = files.data(files.index(0, QUANT), Qt.ItemDataRole.ToolTipRole)
+    assert page.repo_view.files.rows()[0].model.parts[0].filename in tip  # still findable
+    page.resize(1200, 760)
+    qtbot.waitUntil(lambda: not table.isColumnHidden(NAME), timeout=5000)
 
 
 def test_a_gated_repository_says_what_the_hub_said(

@@ -30,7 +30,8 @@ QPushButton:pressed { background: #bfdbfe; }
 QPushButton:disabled { background: transparent; color: #059669; border-color: transparent; }
 """
 WIDEST = "Downloading 100%"  # the longest text a button shows: its width never jumps
-COMPARE = "Compare cards"
+COMPARE = "Compare"
+BUTTON_GAP = 6
 MOVING = (JobState.QUEUED, JobState.RUNNING, JobState.RETRYING, JobState.VERIFYING)
 
 
@@ -91,19 +92,22 @@ class DownloadButtons(QObject):
             button.clicked.connect(lambda _=False, name=file_row.model.name: self.click(name))
             self.buttons[file_row.model.name] = button
             compare = QPushButton(COMPARE)
-            compare.setToolTip("This model on every card: layers that fit, predicted speed")
+            compare.setToolTip(
+                "Compare cards: this model on every card, the layers that fit and the speed"
+            )
             compare.setObjectName(f"compare-{file_row.model.name}")
             compare.clicked.connect(lambda _=False, name=file_row.model.name: self.compare(name))
             self.compare_buttons[file_row.model.name] = compare
             cell = QWidget()
             box = QHBoxLayout(cell)
             box.setContentsMargins(4, 5, 14, 5)
+            box.setSpacing(BUTTON_GAP)
             box.addWidget(button)
             box.addWidget(compare)
             self._view.setIndexWidget(self._files.index(row, ACTION), cell)
             self._refresh(file_row.model)
         self._refresh_compare()
-        width = self._view.fontMetrics().horizontalAdvance(WIDEST) + 36 + 18
+        width = self._view.fontMetrics().horizontalAdvance(WIDEST) + 36 + 18 + BUTTON_GAP
         width += self._view.fontMetrics().horizontalAdvance(COMPARE) + 36
         self._view.horizontalHeader().setSectionResizeMode(ACTION, QHeaderView.ResizeMode.Fixed)
         self._view.horizontalHeader().resizeSection(ACTION, width)

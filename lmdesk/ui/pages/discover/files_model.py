@@ -136,7 +136,7 @@ class FilesModel(RowTableModel[FileRow]):
         return ""
 
     def _tooltip(self, row: FileRow, column: int) -> str | None:
-        if column == NAME:
+        if column in (NAME, QUANT):  # the quant's too: a narrow table hides the name column
             files = "\n".join(p.filename for p in row.model.parts)
             projector = self.needs_projector(row)
             if projector is not None:

@@ -132,7 +132,7 @@ class DiscoverPage(QWidget):
         split.addWidget(self.repo_view)
         split.setChildrenCollapsible(False)
         split.setStretchFactor(1, 1)
-        split.setSizes([340, 760])
+        split.setSizes([300, 760])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(28, 22, 28, 16)
         layout.setSpacing(10)

@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QTextBlockFormat, QTextCursor, QTextDocument
+from PySide6.QtGui import QResizeEvent, QTextBlockFormat, QTextCursor, QTextDocument
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -33,7 +33,7 @@ from lmdesk.core.hub.rate_limit import waiting_words
 from lmdesk.ui.kit.tables import style_table
 from lmdesk.ui.kit.widgets import heading, muted
 from lmdesk.ui.pages.discover.download_buttons import DownloadButtons
-from lmdesk.ui.pages.discover.files_model import NAME, FilesModel
+from lmdesk.ui.pages.discover.files_model import FIT, NAME, FilesModel
 from lmdesk.ui.pages.discover.headers import HeaderFetcher
 from lmdesk.ui.pages.discover.notice import Notice
 from lmdesk.ui.pages.discover.results_delegate import meta_line
@@ -70,6 +70,35 @@ def space_headings(document: QTextDocument) -> None:
 def _told(progress: Progress) -> Callable[[int], None]:
     """A 429's countdown, as the task's progress (which also stops the wait on cancel)."""
     return lambda seconds: progress(RATE_LIMITED, seconds, 0)
+
+
+MIN_NAME_WIDTH = 150
+"""Narrower than this, the file name column is hidden (the quant says which file it is, and
+its tooltip names the file): a squeezed name would push the buttons out of sight."""
+FIT_WIDTH = 200
+"""Room kept for a verdict such as "Partial: 30 of 33 layers"."""
+
+
+class FilesTable(QTableView):
+    """The file table: it drops the file name column rather than scroll sideways."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.horizontalHeader().sectionResized.connect(lambda *_: self._fit_columns())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        header = self.horizontalHeader()
+        # The verdict's width is budgeted, not read: a passing long text ("Reading the
+        # header…") would otherwise hide the names for good.
+        others = sum(header.sectionSize(c) for c in range(header.count()) if c not in (NAME, FIT))
+        narrow = self.viewport().width() < others + FIT_WIDTH + MIN_NAME_WIDTH
+        if narrow != self.isColumnHidden(NAME):
+            self.setColumnHidden(NAME, narrow)
 
 
 class RepoView(QWidget):
@@ -136,11 +165,12 @@ class RepoView(QWidget):
         self.headers.rate_limited.connect(self._on_rate_limited)
 
     def _make_table(self) -> QTableView:
-        table = QTableView()
+        table = FilesTable()
         table.setModel(self.files)
         style_table(table, row_height=ROW_HEIGHT)
         table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a narrow name keeps its quant
         header = table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
