@@ -20,7 +20,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 from shell_helpers import recorded_probe
 
-from lmdesk.core.engine import Engine, EngineError
+from lmdesk.core.engine import Engine, EngineError, TextChunk
 from lmdesk.core.engine.rpc_devices import chosen_gpus
 from lmdesk.core.estimate import FitInputs
 from lmdesk.core.gguf import read_model
@@ -34,14 +34,16 @@ from lmdesk.core.load_plan import (
     to_remembered,
 )
 from lmdesk.core.load_settings import LoadSettings
+from lmdesk.core.sampling import SamplingSettings
 from lmdesk.core.settings import Settings
 from lmdesk.core.units import GiB
 from lmdesk.ui.kit.offload import OffloadPanel
 from lmdesk.ui.kit.offload.gpu_picker import ALL_GPUS
 from lmdesk.ui.pages.library.actions import plan_load as library_plan_load
-from lmdesk.ui.services.context import SettingsStore
+from lmdesk.ui.services.context import AppContext, AppSignals, SettingsStore
 
 TWO = recorded_probe("two_gpus_rtx3060_rtx4060")
+GREEDY = SamplingSettings(temperature=0.0, max_tokens=4)
 CUDA = LlamaBuild(gpu_offload=True, backends=("CPU", "CUDA"), version="test")
 
 
@@ -109,14 +111,41 @@ def test_the_engine_hands_llama_cpp_the_card_or_says_it_is_not_there(
 ) -> None:
     assert chosen_gpus([11, 22], (1,)) == [22]
     assert chosen_gpus([11, 22], ()) == [11, 22]
+    with pytest.raises(EngineError) as error:
+        chosen_gpus([11], (1,))
+    assert str(error.value) == "There is no GPU 1 to load on: llama.cpp sees 1 GPU here."
+    # This llama.cpp sees no GPU (a CPU build here): the card's layers run on the CPU, as
+    # any GPU layer count does on such a build, rather than the load failing.
+    assert chosen_gpus([], (1,)) == []
     engine = Engine()
-    with pytest.raises(EngineError) as error:  # no GPU on this machine
-        engine.load(smollm2_path, LoadSettings(n_ctx=256, n_threads=1, gpus=(0,)))
-    assert str(error.value) == "There is no GPU 0 to load on: llama.cpp sees no GPU here."
-    assert not engine.loaded
-    engine.load(smollm2_path, LoadSettings(n_ctx=256, n_threads=1))  # the engine still works
-    assert engine.loaded
+    report = engine.load(
+        smollm2_path, LoadSettings(n_ctx=256, n_threads=1, n_gpu_layers=10, gpus=(1,))
+    )
+    assert engine.loaded and report.settings.gpus == (1,)
+    reply = engine.complete("The sky is", GREEDY)
+    assert "".join(c.text for c in reply if isinstance(c, TextChunk)).strip()
     engine.close()
+
+
+def test_the_model_loaded_at_start_is_kept_to_its_card_before_the_first_gpu_reading(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, smollm2_path: Path
+) -> None:
+    """The app asks for the last model before the GPU feed's first reading: the host reads
+    the GPUs itself then (NVML's stand-in, two cards), not plan for no GPU at all."""
+    import lmdesk.core.gpus as gpus
+
+    monkeypatch.setattr(gpus, "probe_gpus", lambda *_a, **_k: TWO())
+    context = AppContext(settings=SettingsStore(Settings()), signals=AppSignals())
+    context.llama_build = CUDA  # as llama.cpp with CUDA would say
+    assert context.latest_probe is None
+    try:
+        with qtbot.waitSignal(context.models.loading, timeout=30_000) as loading:
+            context.signals.load_model_requested.emit(str(smollm2_path), None)
+        best = max(TWO().gpus, key=lambda g: g.usable_bytes)
+        _path, settings = loading.args
+        assert settings.gpus == (best.index,) and settings.n_gpu_layers > 0
+    finally:
+        context.close()
 
 
 def test_llama_cpp_python_s_own_loader_gets_the_same_card() -> None:

@@ -50,12 +50,17 @@ def _local_gpus() -> list[int]:
 
 
 def chosen_gpus(local: Sequence[int], gpus: Sequence[int]) -> list[int]:
-    """The handles of the local GPUs numbered in `gpus` (all of `local` when empty)."""
+    """The handles of the local GPUs numbered in `gpus` (all of `local` when empty).
+
+    A llama.cpp that sees no GPU at all (a CPU build) runs everything on the CPU, as it
+    does with any GPU layer count; a number past the GPUs it does see is an error."""
     missing = [gpu for gpu in gpus if gpu >= len(local)]
-    if missing:
-        have = counted(len(local), "GPU") if local else "no GPU"
-        raise EngineError(f"There is no GPU {missing[0]} to load on: llama.cpp sees {have} here.")
-    return [local[gpu] for gpu in gpus] if gpus else list(local)
+    if missing and local:
+        raise EngineError(
+            f"There is no GPU {missing[0]} to load on: llama.cpp sees "
+            f"{counted(len(local), 'GPU')} here."
+        )
+    return [local[gpu] for gpu in gpus if gpu < len(local)] if gpus else list(local)
 
 
 def device_array(endpoints: Sequence[str], gpus: Sequence[int] = ()) -> Any:

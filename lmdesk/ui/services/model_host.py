@@ -162,11 +162,12 @@ class ModelHost(QObject):
         )
 
         def plan(_progress: Progress) -> LoadSettings:
-            from lmdesk.core.gpus import llama_build_info
+            from lmdesk.core.gpus import llama_build_info, probe_gpus
             from lmdesk.core.load_plan import plan_load
 
             known = build or llama_build_info()
-            return plan_load(Path(path), settings=snapshot, probe=probe, build=known)
+            cards = probe if probe is not None else probe_gpus()  # at start, before the feed
+            return plan_load(Path(path), settings=snapshot, probe=cards, build=known)
 
         self._tasks.start(
             plan,
