@@ -8,9 +8,11 @@ import importlib
 import io
 import json
 import threading
+import time
 from contextlib import redirect_stdout
 from pathlib import Path
 
+import psutil
 import pytest
 from gguf import GGMLQuantizationType as Q
 from gguf_bytes import header, kv_str, kv_u32, tensor_info
@@ -437,6 +439,14 @@ def test_weights_past_the_last_level_cache_read_at_rams_rate() -> None:
     assert 0 < rates.ram_read_bytes_per_s <= rates.read_bytes_per_s
 
 
+def _spawned(process: psutil.Process) -> bool:
+    """Whether `process` is a multiprocessing "spawn" child (the probe's)."""
+    try:
+        return "spawn_main" in " ".join(process.cmdline())
+    except psutil.Error:  # ended meanwhile
+        return False
+
+
 def test_the_app_measures_in_a_child_process_and_keeps_the_same_figures(
     fresh_memo: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -447,11 +457,29 @@ def test_the_app_measures_in_a_child_process_and_keeps_the_same_figures(
     assert speed.read_bytes_per_s > 1e8 and speed.flops > 1e8 and speed.attention_flash > 0
     kept = json.loads(cache_path().read_text(encoding="utf-8"))["rates"]
     assert kept[f"{int(Q.Q4_1)}/1"][0] == speed.read_bytes_per_s
-    # A probe that crashes ends only its child: a weight type ggml does not know kills the
-    # child (SIGFPE in ggml_row_size) and this process gets a ProbeError in words.
+    # A probe whose process dies (killed here while it measures, as a crash in ggml would
+    # end it) ends only that child: this process gets a ProbeError in words.
     from lmdesk.core.speed.ggml_probe import ProbeError
 
-    with pytest.raises(ProbeError, match="process ended"):
-        cpu_speed_module._measure_apart("9999/1")
+    before = {child.pid for child in psutil.Process().children()}
+    failed: list[str] = []
+
+    def measure() -> None:
+        try:
+            cpu_speed_module._measure_apart(f"{int(Q.Q4_1)}/1")
+        except ProbeError as exc:
+            failed.append(str(exc))
+
+    worker = threading.Thread(target=measure)
+    worker.start()
+    deadline = time.monotonic() + 30
+    probes: list[psutil.Process] = []
+    while not probes and time.monotonic() < deadline:
+        probes = [c for c in psutil.Process().children() if c.pid not in before and _spawned(c)]
+    assert len(probes) == 1, "the probe's child process never started"
+    probes[0].kill()
+    worker.join(30)
+    assert failed == ["the CPU probe's process ended (status -9)"]
+    # A probe that fails in Python says why, in words.
     with pytest.raises(ProbeError, match="invalid literal"):
         cpu_speed_module._measure_apart("nonsense/1")
