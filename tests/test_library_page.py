@@ -119,6 +119,23 @@ def test_models_are_listed_with_their_details(page: LibraryPage, folders: dict[s
     )
 
 
+def test_a_narrow_window_hides_the_source_and_architecture_not_the_name(
+    qtbot: QtBot, page: LibraryPage
+) -> None:
+    table = page.table
+    assert not any(table.isColumnHidden(c) for c in range(table.model().columnCount()))
+    page.resize(940, 700)  # the page in a 1024-pixel-wide window
+    qtbot.waitUntil(lambda: table.isColumnHidden(SOURCE), timeout=5000)
+    hidden = {c for c in range(table.model().columnCount()) if table.isColumnHidden(c)}
+    assert hidden <= {SOURCE, ARCH, CONTEXT} and NAME not in hidden and FIT not in hidden
+    assert table.columnWidth(NAME) >= 220
+    shown = sum(table.columnWidth(c) for c in range(table.model().columnCount()) if c not in hidden)
+    assert shown <= table.viewport().width()  # no sideways scrolling
+    page.resize(1200, 700)
+    qtbot.waitUntil(lambda: not table.isColumnHidden(SOURCE), timeout=5000)
+    assert not table.isColumnHidden(ARCH)
+
+
 def test_broken_files_are_greyed_with_the_reason(
     page: LibraryPage, folders: dict[str, Path], qtbot: QtBot
 ) -> None:

@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QResizeEvent, QTextBlockFormat, QTextCursor, QTextDocument
+from PySide6.QtGui import QTextBlockFormat, QTextCursor, QTextDocument
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -30,7 +30,7 @@ from lmdesk.core.gguf import ModelInfo
 from lmdesk.core.hub import RemoteModel, RepoSummary
 from lmdesk.core.hub.endpoint import hub_endpoint
 from lmdesk.core.hub.rate_limit import waiting_words
-from lmdesk.ui.kit.tables import style_table
+from lmdesk.ui.kit.tables import ColumnsThatYield, style_table
 from lmdesk.ui.kit.widgets import heading, muted
 from lmdesk.ui.pages.discover.download_buttons import DownloadButtons
 from lmdesk.ui.pages.discover.files_model import FIT, NAME, FilesModel
@@ -77,28 +77,6 @@ MIN_NAME_WIDTH = 150
 its tooltip names the file): a squeezed name would push the buttons out of sight."""
 FIT_WIDTH = 200
 """Room kept for a verdict such as "Partial: 30 of 33 layers"."""
-
-
-class FilesTable(QTableView):
-    """The file table: it drops the file name column rather than scroll sideways."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.horizontalHeader().sectionResized.connect(lambda *_: self._fit_columns())
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._fit_columns()
-
-    def _fit_columns(self) -> None:
-        header = self.horizontalHeader()
-        # The verdict's width is budgeted, not read: a passing long text ("Reading the
-        # header…") would otherwise hide the names for good.
-        others = sum(header.sectionSize(c) for c in range(header.count()) if c not in (NAME, FIT))
-        narrow = self.viewport().width() < others + FIT_WIDTH + MIN_NAME_WIDTH
-        if narrow != self.isColumnHidden(NAME):
-            self.setColumnHidden(NAME, narrow)
 
 
 class RepoView(QWidget):
@@ -165,7 +143,7 @@ class RepoView(QWidget):
         self.headers.rate_limited.connect(self._on_rate_limited)
 
     def _make_table(self) -> QTableView:
-        table = FilesTable()
+        table = QTableView()
         table.setModel(self.files)
         style_table(table, row_height=ROW_HEIGHT)
         table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
@@ -174,6 +152,9 @@ class RepoView(QWidget):
         header = table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
+        self._yield = ColumnsThatYield(
+            table, [NAME], stretch=NAME, min_stretch=MIN_NAME_WIDTH, budget={FIT: FIT_WIDTH}
+        )
         return table
 
     def _endpoint(self) -> str:

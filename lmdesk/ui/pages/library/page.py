@@ -29,17 +29,27 @@ from lmdesk.core.units import format_size
 from lmdesk.ui.kit.compare_cards import CompareCardsDialog, open_compare_cards
 from lmdesk.ui.kit.fit_target import FitTarget
 from lmdesk.ui.kit.folder_choice import CHOOSE_MODELS_FOLDER, choose_models_folder
-from lmdesk.ui.kit.tables import style_table
+from lmdesk.ui.kit.tables import ColumnsThatYield, style_table
 from lmdesk.ui.kit.theme import VERDICT_COLORS
 from lmdesk.ui.kit.widgets import heading, muted, primary_button, secondary_button
 from lmdesk.ui.pages.library.actions import DeleteFlow, plan_load, reveal
 from lmdesk.ui.pages.library.details import ModelDetails
-from lmdesk.ui.pages.library.library_model import FIT, NAME, LibraryModel, LibraryProxy
+from lmdesk.ui.pages.library.library_model import (
+    ARCH,
+    CONTEXT,
+    FIT,
+    NAME,
+    SOURCE,
+    LibraryModel,
+    LibraryProxy,
+)
 from lmdesk.ui.pages.library.scanner import LibraryScanner, paired_projector
 from lmdesk.ui.services.context import AppContext
 from lmdesk.ui.services.errors import show_error
 
 FIT_WIDTH = 250
+MIN_NAME_WIDTH = 220
+"""The model's name keeps at least this; less needed columns are hidden first."""
 
 
 class LibraryPage(QWidget):
@@ -110,6 +120,10 @@ class LibraryPage(QWidget):
         header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(FIT, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(FIT, FIT_WIDTH)
+        # Narrow: where it came from, then its architecture and context, go before the name.
+        self._yield = ColumnsThatYield(
+            table, [SOURCE, ARCH, CONTEXT], stretch=NAME, min_stretch=MIN_NAME_WIDTH
+        )
         return table
 
     def _layout(self) -> None:
