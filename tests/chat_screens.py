@@ -109,6 +109,10 @@ def main() -> int:
     while not page.composer.gauge.exact and time.monotonic() < deadline:
         app.processEvents()  # the gauge's exact count arrives from the worker
         time.sleep(0.02)
+    speed = page.models.panel.speed  # the Load panel's predicted speed, once measured
+    while speed.prediction() is None and time.monotonic() < deadline + 60:
+        app.processEvents()
+        time.sleep(0.02)
     app.processEvents()
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "chat.png"

@@ -151,6 +151,18 @@ def test_loading_shows_progress_then_the_model_line(
     qtbot.waitUntil(lambda: page.offload.model() is not None, timeout=10_000)  # Load tab shows it
 
 
+def test_the_page_fits_a_laptop_screen_with_a_model_loaded(
+    qtbot: QtBot, loaded_page: ChatPage
+) -> None:
+    """A 1366 x 768 screen leaves the window about 1230 x 690 (the page under the sidebar and
+    status bar about 1150 x 640): the Load panel scrolls rather than make the page taller."""
+    qtbot.waitUntil(lambda: loaded_page.offload.model() is not None, timeout=10_000)
+    needed = loaded_page.minimumSizeHint()
+    assert needed.height() <= 560 and needed.width() <= 1150, needed
+    side, panel = loaded_page.tabs, loaded_page.offload
+    assert side.minimumSizeHint().width() >= panel.minimumSizeHint().width()  # never cut
+
+
 def test_eject_unloads_and_says_how_much_ram_came_back(qtbot: QtBot, loaded_page: ChatPage) -> None:
     names: list[object] = []
     loaded_page.context.signals.model_changed.connect(names.append)

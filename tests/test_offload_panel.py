@@ -21,7 +21,7 @@ import pytest
 from nvml_standin import NvmlStandIn
 from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QHelpEvent, QImage
-from PySide6.QtWidgets import QApplication, QToolTip
+from PySide6.QtWidgets import QApplication, QScrollArea, QToolTip
 from pytestqt.qtbot import QtBot
 
 from lmdesk.core.cpu_threads import default_threads
@@ -582,6 +582,30 @@ def test_custom_size_cancel_keeps_the_previous_card(
     qtbot.mouseClick(picker.custom_cancel, Qt.MouseButton.LeftButton)
     assert not picker.custom_row.isVisible()
     assert picker.current_key() == RTX_4060.uuid == picker.combo.currentData()
+
+
+def test_a_short_panel_scrolls_its_rows_and_keeps_the_load_button_in_sight(
+    make_panel: Callable[..., OffloadPanel], qtbot: QtBot, smol: ModelInfo, smollm2_path: Path
+) -> None:
+    """A 768-pixel laptop screen leaves the chat's side panel about 450 pixels: the rows
+    scroll, the Load button stays, and nothing is cut at the side by the scroll bar."""
+    panel = make_panel((360, 420))
+    panel.set_model(smol, str(smollm2_path))
+    settle(qtbot)
+    bar = panel.speed.parentWidget()
+    while bar is not None and not isinstance(bar, QScrollArea):
+        bar = bar.parentWidget()
+    assert isinstance(bar, QScrollArea)
+    assert bar.verticalScrollBar().maximum() > 0  # the rows scroll
+    button = panel.load_button
+    assert button.isVisible() and panel.rect().contains(button.geometry().bottomRight())
+    rows = bar.widget()
+    assert rows.width() >= rows.minimumSizeHint().width() - 12  # not squeezed
+    assert rows.width() + bar.verticalScrollBar().width() <= bar.width()  # nor cut
+    assert panel.minimumSizeHint().width() <= 360
+    panel.resize(360, 900)  # tall enough: no scroll bar, the usual margins
+    settle(qtbot)
+    assert bar.verticalScrollBar().maximum() == 0
 
 
 # -- screenshots ------------------------------------------------------------------------

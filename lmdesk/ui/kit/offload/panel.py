@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QStackedLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QScrollArea, QStackedLayout, QVBoxLayout, QWidget
 
 from lmdesk.core.estimate import (
     Fit,
@@ -58,6 +58,48 @@ LOAD = "Load model"
 LOAD_ANYWAY = "Load anyway (may run out of GPU memory)"
 LOADED = "Loaded ✓"
 RELOAD = "Reload with these settings"
+
+
+MARGIN = 12
+"""Around the panel's rows and its Load button."""
+
+
+class _Scroll(QScrollArea):
+    """The panel's rows, scrolled up and down on a short screen. Its scroll bar takes the
+    rows' right margin when it shows, so the rows keep their width: never cut, never
+    squeezed, and the panel no wider than without it."""
+
+    def __init__(self, inner: QWidget, margin: int) -> None:
+        super().__init__()
+        self._margin = margin
+        self.setWidget(inner)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.viewport().setAutoFillBackground(False)
+        inner.setAutoFillBackground(False)
+        self.verticalScrollBar().rangeChanged.connect(self._make_room)
+
+    def _bar_width(self) -> int:
+        return self.verticalScrollBar().sizeHint().width()
+
+    def _make_room(self, _minimum: int, maximum: int) -> None:
+        inner = self.widget()
+        layout = inner.layout() if inner is not None else None
+        if layout is None:
+            return
+        margins = layout.contentsMargins()
+        right = max(0, self._margin - self._bar_width()) if maximum > 0 else self._margin
+        if right != margins.right():
+            layout.setContentsMargins(margins.left(), margins.top(), right, margins.bottom())
+
+    def minimumSizeHint(self) -> QSize:
+        inner = self.widget()
+        if inner is None or inner.layout() is None:
+            return super().minimumSizeHint()
+        rows = inner.minimumSizeHint().width() - inner.layout().contentsMargins().right()
+        width = rows + max(self._margin, self._bar_width())
+        return QSize(width, super().minimumSizeHint().height())
 
 
 class OffloadPanel(QWidget):
@@ -112,9 +154,11 @@ class OffloadPanel(QWidget):
         self._recompute()
 
     def _content(self) -> QWidget:
-        page = QWidget()
-        layout = QVBoxLayout(page)
-        layout.setContentsMargins(12, 12, 12, 12)
+        """The settings, bars and speed, scrolling on a short screen, over the Load button,
+        which stays in sight."""
+        inner = QWidget()
+        layout = QVBoxLayout(inner)
+        layout.setContentsMargins(MARGIN, MARGIN, MARGIN, 0)
         layout.setSpacing(SPACING * 2)
         layout.addWidget(self.caption)
         layout.addWidget(self.vision)
@@ -122,7 +166,16 @@ class OffloadPanel(QWidget):
         layout.addWidget(self.view)
         layout.addWidget(self.speed)
         layout.addStretch(1)
-        layout.addWidget(self.load_button)
+        scroll = _Scroll(inner, MARGIN)
+        page = QWidget()
+        outer = QVBoxLayout(page)
+        outer.setContentsMargins(0, 0, 0, MARGIN)
+        outer.setSpacing(SPACING * 2)
+        outer.addWidget(scroll, 1)
+        button_row = QVBoxLayout()
+        button_row.setContentsMargins(MARGIN, 0, MARGIN, 0)
+        button_row.addWidget(self.load_button)
+        outer.addLayout(button_row)
         return page
 
     def resizeEvent(self, event: QResizeEvent) -> None:

@@ -73,12 +73,14 @@ class ContextGauge(QWidget):
         self.bar = QProgressBar()
         self.bar.setTextVisible(False)
         self.bar.setRange(0, 1000)
-        self.bar.setFixedSize(180, 6)
+        self.bar.setFixedHeight(6)
+        self.bar.setMinimumWidth(60)  # 180 when there is room; a narrow window shortens it
+        self.bar.setMaximumWidth(180)
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(8)
         row.addWidget(self.label)
-        row.addWidget(self.bar)
+        row.addWidget(self.bar, 1)
         row.addStretch(1)
         self.used = 0
         self.total = 0

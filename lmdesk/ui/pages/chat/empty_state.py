@@ -22,7 +22,8 @@ class EmptyState(QWidget):
             "fits your GPU, then press Load model."
         )
         self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.text.setFixedWidth(440)
+        self.text.setWordWrap(True)
+        self.text.setMaximumWidth(440)  # narrower windows wrap it instead of growing
         self.load_button = primary_button("Choose a model")
         self.library_button = secondary_button("My Models")
         self.load_button.clicked.connect(self.load_clicked)

@@ -75,6 +75,10 @@ READY_PLACEHOLDER = "Message {name}… (Enter to send, Shift+Enter for a new lin
 NO_MODEL_PLACEHOLDER = "Load a model to start chatting"
 
 
+CENTRE_MIN_WIDTH = 440
+"""Narrower, a message's actions would be cut: the window keeps at least this for them."""
+
+
 class ChatPage(QWidget):
     def __init__(
         self,
@@ -198,7 +202,8 @@ class ChatPage(QWidget):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([LEFT_WIDTH, CENTRE_WIDTH, RIGHT_WIDTH])
         self.conversations.setMinimumWidth(180)
-        self.tabs.setMinimumWidth(340)  # the Load panel's rows need it
+        centre.setMinimumWidth(CENTRE_MIN_WIDTH)
+        # The side tabs are as wide as the Load panel's rows need (it says so itself).
         root = QVBoxLayout(self)
         root.setContentsMargins(0, 0, 0, 0)
         root.setSpacing(0)
