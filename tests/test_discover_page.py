@@ -253,15 +253,17 @@ def test_a_narrow_window_drops_the_file_names_not_the_buttons(
     qtbot.waitUntil(lambda: headers_read(page), timeout=15_000)
     table = page.repo_view.table
     assert not table.isColumnHidden(NAME)  # 1200 px wide: names, quants, verdicts, buttons
-    page.resize(940, 600)  # the page in a 1024-pixel-wide window
-    qtbot.waitUntil(lambda: table.isColumnHidden(NAME), timeout=5000)
     name = page.repo_view.files.rows()[0].model.name
-    for button in (
-        page.repo_view.buttons.buttons[name],
-        page.repo_view.buttons.compare_buttons[name],
-    ):
-        right = button.mapTo(table.viewport(), button.rect().topRight()).x()
-        assert 0 < right <= table.viewport().width()  # on screen, no sideways scrolling
+    buttons = page.repo_view.buttons
+
+    def in_sight() -> bool:  # both buttons on screen, no sideways scrolling
+        return all(
+            0 < b.mapTo(table.viewport(), b.rect().topRight()).x() <= table.viewport().width()
+            for b in (buttons.buttons[name], buttons.compare_buttons[name])
+        )
+
+    page.resize(940, 600)  # the page in a 1024-pixel-wide window
+    qtbot.waitUntil(lambda: table.isColumnHidden(NAME) and in_sight(), timeout=5000)
     files = page.repo_view.files
     tip = files.data(files.index(0, QUANT), Qt.ItemDataRole.ToolTipRole)
     assert page.repo_view.files.rows()[0].model.parts[0].filename in tip  # still findable

@@ -591,12 +591,12 @@ def test_a_short_panel_scrolls_its_rows_and_keeps_the_load_button_in_sight(
     scroll, the Load button stays, and nothing is cut at the side by the scroll bar."""
     panel = make_panel((360, 420))
     panel.set_model(smol, str(smollm2_path))
-    settle(qtbot)
     bar = panel.speed.parentWidget()
     while bar is not None and not isinstance(bar, QScrollArea):
         bar = bar.parentWidget()
     assert isinstance(bar, QScrollArea)
-    assert bar.verticalScrollBar().maximum() > 0  # the rows scroll
+    qtbot.waitUntil(lambda: bar.verticalScrollBar().maximum() > 0, timeout=5000)  # it scrolls
+    settle(qtbot)
     button = panel.load_button
     assert button.isVisible() and panel.rect().contains(button.geometry().bottomRight())
     rows = bar.widget()
@@ -604,8 +604,7 @@ def test_a_short_panel_scrolls_its_rows_and_keeps_the_load_button_in_sight(
     assert rows.width() + bar.verticalScrollBar().width() <= bar.width()  # nor cut
     assert panel.minimumSizeHint().width() <= 360
     panel.resize(360, 900)  # tall enough: no scroll bar, the usual margins
-    settle(qtbot)
-    assert bar.verticalScrollBar().maximum() == 0
+    qtbot.waitUntil(lambda: bar.verticalScrollBar().maximum() == 0, timeout=5000)
 
 
 # -- screenshots ------------------------------------------------------------------------
