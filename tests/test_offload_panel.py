@@ -361,6 +361,20 @@ def test_settings_are_remembered_per_model(
     assert second.controls.gpu.current() == RTX_4060
 
 
+def test_a_change_just_before_the_panel_closes_is_kept(
+    qtbot: QtBot, smol: ModelInfo, smollm2_path: Path
+) -> None:
+    panel = OffloadPanel()
+    qtbot.addWidget(panel)
+    use_smol(panel, smol, smollm2_path, RTX_4060, n_ctx=8192)
+    panel.controls.layers.setValue(7)
+    path = str(smollm2_path)
+    assert load_settings().remembered(path) is None  # within the save delay
+    panel.close()
+    kept = load_settings().remembered(path)
+    assert kept is not None and kept.n_gpu_layers == 7 and kept.gpu == RTX_4060.uuid
+
+
 def test_cpu_threads_show_auto_with_the_cores_default(
     panel: OffloadPanel, smol: ModelInfo, smollm2_path: Path
 ) -> None:

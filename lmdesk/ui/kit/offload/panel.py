@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtGui import QCloseEvent, QResizeEvent
 from PySide6.QtWidgets import QFrame, QScrollArea, QStackedLayout, QVBoxLayout, QWidget
 
 from lmdesk.core.estimate import (
@@ -177,6 +177,13 @@ class OffloadPanel(QWidget):
         button_row.addWidget(self.load_button)
         outer.addLayout(button_row)
         return page
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """A panel closed within the save delay of a change still keeps it (and writes it
+        now, to the profile it was made for, not to whichever is current when the timer
+        would have fired)."""
+        self._remembered.flush()
+        super().closeEvent(event)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
