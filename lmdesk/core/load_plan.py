@@ -100,10 +100,9 @@ def keep_to_card(
     llama.cpp would otherwise spread the layers over every GPU it sees and allocate what no
     plan showed. With one GPU, no card, several cards (`All GPUs`, the workers) or a card
     not in this machine (what-if), the load uses llama.cpp's default devices."""
-    real = [gpu for gpu in machine if not gpu.is_what_if]
-    if card is None or len(real) < 2 or card.uuid not in {gpu.uuid for gpu in real}:
-        return settings.with_changes(gpus=())
-    return settings.with_changes(gpus=(card.index,))
+    real = {gpu.uuid for gpu in machine if not gpu.is_what_if}
+    gpus = (card.index,) if card is not None and len(real) > 1 and card.uuid in real else ()
+    return settings if settings.gpus == gpus else settings.with_changes(gpus=gpus)
 
 
 def settings_for(

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lmdesk.core.counted import counted
 from lmdesk.core.remote_engines import RemoteServer, servers_from_setting
 from lmdesk.ui.services.background import BackgroundTask, Progress
 
@@ -166,8 +167,7 @@ class RemoteServersTab(QWidget):
             return
         shown = ", ".join(ids[:SHOWN_MODELS])
         more = f" and {len(ids) - SHOWN_MODELS} more" if len(ids) > SHOWN_MODELS else ""
-        noun = "model" if len(ids) == 1 else "models"
-        self._say(f"{server.name} answers with {len(ids)} {noun}: {shown}{more}.")
+        self._say(f"{server.name} answers with {counted(len(ids), 'model')}: {shown}{more}.")
 
     def _say(self, text: str, *, error: bool = False) -> None:
         self.result.setText(text)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
+from lmdesk.core.counted import counted
 from lmdesk.core.units import format_size
 
 if TYPE_CHECKING:
@@ -89,8 +90,7 @@ class StatusBar(QStatusBar):
         if active <= 0:
             self._parts["downloads"] = ""
         else:
-            noun = "download" if active == 1 else "downloads"
-            self._parts["downloads"] = f"{active} {noun} running {percent:.0f}%"
+            self._parts["downloads"] = f"{counted(active, 'download')} running {percent:.0f}%"
         self._render()
 
     def _render(self) -> None:

@@ -215,11 +215,12 @@ class SpeedView(QWidget):
             GpuTarget(g.name, weight=float(g.usable_bytes) if len(gpus) > 1 else 1.0) for g in gpus
         )
         gpu = self._gpu
-        cpu = self._cpu_speed(model, plan)
+        rates = self._rates_key(model, plan)
+        cpu = cpu_rates().get(*rates)
         experts = gpu is not None and model.n_expert > 0
         if cpu is None:
             self._prediction = None
-            failure = self._cpu_failure(model, plan)
+            failure = cpu_rates().failure(*rates)
             self.line.setText(MEASURING if failure is None else _unmeasured(failure))
             self._pending_curves = None
             self.chart.hide()  # no curve to draw yet
@@ -268,9 +269,10 @@ class SpeedView(QWidget):
             self._thread_counts[wanted] = threads_for(wanted)
         return self._thread_counts[wanted]
 
-    def _cpu_speed(self, model: ModelInfo, plan: MemoryPlan) -> CpuSpeed | None:
+    def _rates_key(self, model: ModelInfo, plan: MemoryPlan) -> tuple[int, ThreadCounts, int]:
+        """Which of the CPU's rates the plan's speed needs: weight type, threads, head width."""
         work = model_work(model)
-        return cpu_rates().get(work.main_type, self._threads(plan), work.head_dim)
+        return work.main_type, self._threads(plan), work.head_dim
 
     def _replot(self, *_args: object) -> None:
         self._curve_key = ()
@@ -278,10 +280,6 @@ class SpeedView(QWidget):
             self.show_plan(
                 self._model, self._path, self._plan, self._gpus, self._margin, self._targets
             )
-
-    def _cpu_failure(self, model: ModelInfo, plan: MemoryPlan) -> str | None:
-        work = model_work(model)
-        return cpu_rates().failure(work.main_type, self._threads(plan), work.head_dim)
 
     def _on_probe_failed(self, message: str) -> None:
         self.line.setText(_unmeasured(message))

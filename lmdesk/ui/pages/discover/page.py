@@ -173,7 +173,7 @@ class DiscoverPage(QWidget):
         self.more_button.setEnabled(not busy)
 
     def _on_results(self, _added: int) -> None:
-        count = self.results.rowCount()
+        count, exhausted = self.results.rowCount(), self.search.exhausted
         self.list_status.setStyleSheet("color: palette(placeholder-text);")
         if count == 0:
             text = self.query_box.text().strip()
@@ -181,10 +181,9 @@ class DiscoverPage(QWidget):
                 f"No GGUF repositories match “{text}”." if text else "No GGUF repositories found."
             )
         else:
-            exhausted = self.search.exhausted
             found = counted(count, "repository", "repositories")
             self.list_status.setText(found if exhausted else f"{count}+ repositories")
-        self.more_button.setVisible(not self.search.exhausted)
+        self.more_button.setVisible(not exhausted)
 
     def _on_rate_limited(self, seconds: int) -> None:
         self.list_status.setStyleSheet("color: #b45309;")

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from lmdesk.core import paths
+from lmdesk.core.counted import counted
 from lmdesk.core.estimate import FitWords
 from lmdesk.core.library import LibraryEntry
 from lmdesk.core.units import format_size
@@ -270,8 +271,7 @@ class LibraryPage(QWidget):
         total = format_size(sum(e.size for e in entries))
         broken = len(entries) - usable
         note = f" · {broken} cannot be used" if broken else ""
-        noun = "model" if usable == 1 else "models"
-        summary = f"{usable} {noun} · {total} on disk{note}"
+        summary = f"{counted(usable, 'model')} · {total} on disk{note}"
         if self.folder_problem.text():
             summary = f"The models folder cannot be used · {summary}"
         self.summary.setText(summary)
