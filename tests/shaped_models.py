@@ -178,8 +178,8 @@ def _moe_layer(s: Shape, p: str, main: Q, strong: Q) -> list[tuple[str, tuple[in
     ]
 
 
-def _metadata(s: Shape, file_type: int) -> list[bytes]:
-    a = s.arch
+def _general_metadata(a: str, s: Shape | MlaShape | Lfm2Shape, file_type: int) -> list[bytes]:
+    """The keys every shape writes, up to the attention's head count (architecture `a`)."""
     return [
         kv_str("general.architecture", a),
         kv_str("general.name", s.name),
@@ -190,6 +190,26 @@ def _metadata(s: Shape, file_type: int) -> list[bytes]:
         kv_u32(f"{a}.embedding_length", s.n_embd),
         kv_u32(f"{a}.feed_forward_length", s.n_ff),
         kv_u32(f"{a}.attention.head_count", s.n_head),
+    ]
+
+
+def _spm_tokenizer(n_vocab: int) -> list[bytes]:
+    """A SentencePiece-style vocabulary of `n_vocab` tokens, <s> = 1 and </s> = 2."""
+    tokens, scores, types = spm_vocab(n_vocab)
+    return [
+        kv_str("tokenizer.ggml.model", "llama"),
+        kv_array("tokenizer.ggml.tokens", "str", tokens),
+        kv_array("tokenizer.ggml.scores", "f32", scores),
+        kv_array("tokenizer.ggml.token_type", "i32", types),
+        kv_u32("tokenizer.ggml.bos_token_id", 1),
+        kv_u32("tokenizer.ggml.eos_token_id", 2),
+    ]
+
+
+def _metadata(s: Shape, file_type: int) -> list[bytes]:
+    a = s.arch
+    return [
+        *_general_metadata(a, s, file_type),
         kv_u32(f"{a}.attention.head_count_kv", s.n_head_kv),
         kv_u32(f"{a}.vocab_size", s.n_vocab),
         *_expert_metadata(s),
@@ -230,16 +250,10 @@ def _write(
 
 def _loader_metadata(s: Shape) -> list[bytes]:
     """What llama.cpp needs beyond the shape to load the file: norms, rope, a tokenizer."""
-    tokens, scores, types = spm_vocab(s.n_vocab)
     return [
         kv_f32(f"{s.arch}.attention.layer_norm_rms_epsilon", 1e-5),
         kv_u32(f"{s.arch}.rope.dimension_count", s.n_rot),
-        kv_str("tokenizer.ggml.model", "llama"),
-        kv_array("tokenizer.ggml.tokens", "str", tokens),
-        kv_array("tokenizer.ggml.scores", "f32", scores),
-        kv_array("tokenizer.ggml.token_type", "i32", types),
-        kv_u32("tokenizer.ggml.bos_token_id", 1),
-        kv_u32("tokenizer.ggml.eos_token_id", 2),
+        *_spm_tokenizer(s.n_vocab),
     ]
 
 
@@ -383,17 +397,8 @@ def _fallback(dims: tuple[int, ...], qtype: Q) -> Q:
 
 def _mla_metadata(s: MlaShape, file_type: int) -> list[bytes]:
     a = "deepseek2"
-    tokens, scores, types = spm_vocab(s.n_vocab)
     return [
-        kv_str("general.architecture", a),
-        kv_str("general.name", s.name),
-        kv_str("general.size_label", s.size_label),
-        kv_u32("general.file_type", file_type),
-        kv_u32(f"{a}.block_count", s.n_layer),
-        kv_u32(f"{a}.context_length", s.n_ctx_train),
-        kv_u32(f"{a}.embedding_length", s.n_embd),
-        kv_u32(f"{a}.feed_forward_length", s.n_ff),
-        kv_u32(f"{a}.attention.head_count", s.n_head),
+        *_general_metadata(a, s, file_type),
         kv_u32(f"{a}.attention.head_count_kv", 1),
         kv_u32(f"{a}.attention.key_length", s.kv_lora_rank + s.qk_rope),
         kv_u32(f"{a}.attention.value_length", s.kv_lora_rank),
@@ -410,12 +415,7 @@ def _mla_metadata(s: MlaShape, file_type: int) -> list[bytes]:
         kv_u32(f"{a}.expert_feed_forward_length", s.n_ff_exp),
         kv_f32(f"{a}.expert_weights_scale", 1.0),
         kv_u32(f"{a}.vocab_size", s.n_vocab),
-        kv_str("tokenizer.ggml.model", "llama"),
-        kv_array("tokenizer.ggml.tokens", "str", tokens),
-        kv_array("tokenizer.ggml.scores", "f32", scores),
-        kv_array("tokenizer.ggml.token_type", "i32", types),
-        kv_u32("tokenizer.ggml.bos_token_id", 1),
-        kv_u32("tokenizer.ggml.eos_token_id", 2),
+        *_spm_tokenizer(s.n_vocab),
     ]
 
 
@@ -477,29 +477,15 @@ def _lfm2_tensors(s: Lfm2Shape, main: Q, strong: Q) -> list[tuple[str, tuple[int
 
 def _lfm2_metadata(s: Lfm2Shape, file_type: int) -> list[bytes]:
     a = "lfm2"
-    tokens, scores, types = spm_vocab(s.n_vocab)
     kv_heads = [s.n_head_kv if il in s.attention_layers else 0 for il in range(s.n_layer)]
     return [
-        kv_str("general.architecture", a),
-        kv_str("general.name", s.name),
-        kv_str("general.size_label", s.size_label),
-        kv_u32("general.file_type", file_type),
-        kv_u32(f"{a}.block_count", s.n_layer),
-        kv_u32(f"{a}.context_length", s.n_ctx_train),
-        kv_u32(f"{a}.embedding_length", s.n_embd),
-        kv_u32(f"{a}.feed_forward_length", s.n_ff),
-        kv_u32(f"{a}.attention.head_count", s.n_head),
+        *_general_metadata(a, s, file_type),
         kv_array(f"{a}.attention.head_count_kv", "i32", kv_heads),
         kv_f32(f"{a}.attention.layer_norm_rms_epsilon", 1e-5),
         kv_f32(f"{a}.rope.freq_base", 1000000.0),
         kv_u32(f"{a}.shortconv.l_cache", s.l_cache),
         kv_u32(f"{a}.vocab_size", s.n_vocab),
-        kv_str("tokenizer.ggml.model", "llama"),
-        kv_array("tokenizer.ggml.tokens", "str", tokens),
-        kv_array("tokenizer.ggml.scores", "f32", scores),
-        kv_array("tokenizer.ggml.token_type", "i32", types),
-        kv_u32("tokenizer.ggml.bos_token_id", 1),
-        kv_u32("tokenizer.ggml.eos_token_id", 2),
+        *_spm_tokenizer(s.n_vocab),
     ]
 
 
